@@ -1,0 +1,178 @@
+/*
+ * libxcnn: CNN inference and gradient-based explanations in plain C11.
+ *
+ * The whole public API is in this header. Conventions:
+ *  - every function returns an xcnn_status; XCNN_OK is 0.
+ *  - a failed call on a model leaves a readable message in
+ *    xcnn_model_error(model); a failed load writes it into the caller's
+ *    buffer. The library never prints, exits or aborts.
+ *  - the caller owns what it allocates; the library frees what it
+ *    allocates in the matching *_free.
+ *  - no global mutable state: two models may be used from two threads at
+ *    once. One model must not be used from two threads at once.
+ *  - memory is allocated when a model is loaded or reserved
+ *    (xcnn_model_reserve); xcnn_forward, xcnn_backward and the explainers
+ *    allocate nothing.
+ *
+ * Tensors are float32, NCHW, C order. Dimension 0 of every activation is the
+ * batch: a model is loaded for batch 1 and may be reserved for more.
+ */
+#ifndef XCNN_H
+#define XCNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XCNN_VERSION_STRING "0.1.0"
+#define XCNN_MAX_DIMS 8
+
+typedef enum xcnn_status {
+    XCNN_OK = 0,
+    XCNN_ERR_ARG = 1,         /* bad argument from the caller              */
+    XCNN_ERR_IO = 2,          /* file could not be opened, read or written */
+    XCNN_ERR_FORMAT = 3,      /* malformed file (truncated, bad lengths)   */
+    XCNN_ERR_UNSUPPORTED = 4, /* valid, but an op/attribute/dtype we lack  */
+    XCNN_ERR_SHAPE = 5,       /* shapes that do not fit together          */
+    XCNN_ERR_NOMEM = 6,       /* allocation failed                         */
+    XCNN_ERR_LIMIT = 7,       /* over a configured size cap                */
+    XCNN_ERR_NUMERIC = 8,     /* NaN or Inf where a number was needed      */
+    XCNN_ERR_NOT_FOUND = 9    /* unknown tensor / layer name               */
+} xcnn_status;
+
+/* A short name for a status code ("format error", ...). Never NULL. */
+const char *xcnn_status_name(xcnn_status s);
+
+/* Opaque model handle: graph, weights and the planned arena. */
+typedef struct xcnn_model xcnn_model;
+
+/* Limits checked while loading, before anything is allocated from a size
+ * read in the file. Zero fields mean "use the default". */
+typedef struct xcnn_load_options {
+    uint64_t max_file_bytes;   /* default 1 GiB                          */
+    uint64_t max_tensor_elems; /* default 256 Mi elements per tensor    */
+    uint64_t max_nodes;        /* default 100000                         */
+} xcnn_load_options;
+
+/* Load an ONNX model from a file. On success *out owns the model; free it
+ * with xcnn_model_free. On failure *out is NULL and err (if not NULL)
+ * receives a one-line message naming the problem (node, op, tensor). */
+xcnn_status xcnn_model_load(const char *path, const xcnn_load_options *opts,
+                            xcnn_model **out, char *err, size_t err_size);
+
+/* The same from memory; the bytes are not referenced after the call. */
+xcnn_status xcnn_model_load_memory(const void *data, size_t size,
+                                   const xcnn_load_options *opts,
+                                   xcnn_model **out, char *err, size_t err_size);
+
+void xcnn_model_free(xcnn_model *m);
+
+/* The message of the last failed call on this model ("" if none). */
+const char *xcnn_model_error(const xcnn_model *m);
+
+/* Set the OpenMP thread count used by this model (0 = library default).
+ * Results are bit-identical for every thread count. */
+void xcnn_model_set_threads(xcnn_model *m, int threads);
+
+/* Plan memory for batches of up to max_batch inputs. Allocates; call it at
+ * setup time, not in a loop. A fresh model is reserved for batch 1. */
+xcnn_status xcnn_model_reserve(xcnn_model *m, int max_batch);
+int xcnn_model_max_batch(const xcnn_model *m);
+
+/* Allocate gradient buffers for the weights (Conv, Gemm, BatchNorm ...),
+ * so that xcnn_backward also fills them. Off by default: explanations only
+ * need input gradients. */
+xcnn_status xcnn_model_enable_param_grads(xcnn_model *m);
+
+/* Bytes held by the arena (activations, gradients, scratch) and by weights. */
+size_t xcnn_model_arena_bytes(const xcnn_model *m);
+size_t xcnn_model_weight_bytes(const xcnn_model *m);
+
+/* --- Shapes ---------------------------------------------------------- */
+
+/* A read-only view of one tensor. For activations dims[0] is the batch of
+ * the last forward pass. data/grad point into the model and stay valid
+ * until the next reserve or free; grad is NULL when there is no gradient
+ * buffer (weights without enable_param_grads, integer shape constants). */
+typedef struct xcnn_tensor_view {
+    const char *name;
+    int ndim;
+    int64_t dims[XCNN_MAX_DIMS];
+    size_t numel;        /* product of dims */
+    int is_weight;       /* 1 for initializers and Constant nodes   */
+    const float *data;
+    const float *grad;
+} xcnn_tensor_view;
+
+/* The model input and output (the graph's first input and first output). */
+xcnn_status xcnn_model_input(const xcnn_model *m, xcnn_tensor_view *out);
+xcnn_status xcnn_model_output(const xcnn_model *m, xcnn_tensor_view *out);
+
+/* Look a tensor up by its ONNX name. XCNN_ERR_NOT_FOUND if absent. */
+xcnn_status xcnn_model_tensor(const xcnn_model *m, const char *name,
+                              xcnn_tensor_view *out);
+
+/* --- Nodes (layers) -------------------------------------------------- */
+
+typedef struct xcnn_node_info {
+    const char *name;     /* ONNX node name (may be "" in the file; then we
+                             name it "<op>_<index>")                      */
+    const char *op_type;  /* "Conv", "Relu", ...                          */
+    const char *output;   /* name of its first output tensor              */
+    int64_t n_params;     /* weight elements this node reads              */
+    double flops;         /* forward FLOPs for batch 1 (multiply-add = 2) */
+} xcnn_node_info;
+
+/* Compute nodes in forward order (shape-only subgraphs folded at load are
+ * not listed). */
+int xcnn_model_node_count(const xcnn_model *m);
+xcnn_status xcnn_model_node(const xcnn_model *m, int index, xcnn_node_info *out);
+
+/* --- Running --------------------------------------------------------- */
+
+/* Run the network on `batch` inputs laid out contiguously (batch x C x H x W
+ * floats). If output is not NULL, batch x K output values are copied there.
+ * Every intermediate tensor stays readable until the next call. */
+xcnn_status xcnn_forward(xcnn_model *m, const float *input, int batch,
+                         float *output);
+
+/* How backward treats ReLU nodes (explainers; every other op keeps its
+ * true gradient). */
+typedef enum xcnn_relu_rule {
+    XCNN_RELU_GRADIENT = 0,  /* the true gradient                          */
+    XCNN_RELU_DECONVNET = 1, /* g_in = max(g_out, 0)                       */
+    XCNN_RELU_GUIDED = 2     /* g_in = max(g_out, 0) * [x_in > 0]          */
+} xcnn_relu_rule;
+
+typedef struct xcnn_backward_options {
+    xcnn_relu_rule relu_rule;
+    /* If not NULL: stop once the gradient at this tensor is complete (the
+     * nodes before it are not run; the input gradient is then not valid). */
+    const char *stop_at;
+} xcnn_backward_options;
+
+/* Backward pass after xcnn_forward, starting from output element
+ * targets[b] of batch item b (d output[b][targets[b]] / d everything).
+ * targets may be NULL when seed is given: then seed (batch x K floats) is
+ * the gradient at the output. opts may be NULL (true gradient, full pass).
+ * Afterwards every tensor's grad, the input's included, is readable. */
+xcnn_status xcnn_backward(xcnn_model *m, const int *targets, const float *seed,
+                          const xcnn_backward_options *opts);
+
+/* --- Small utilities ------------------------------------------------- */
+
+/* Read a float32 .npy file (C order, little-endian). *data is malloc'ed and
+ * owned by the caller (free()). */
+xcnn_status xcnn_npy_read(const char *path, float **data, int *ndim,
+                          int64_t dims[XCNN_MAX_DIMS], char *err, size_t err_size);
+/* Write a float32 .npy file. */
+xcnn_status xcnn_npy_write(const char *path, const float *data, int ndim,
+                           const int64_t *dims, char *err, size_t err_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* XCNN_H */

@@ -1,0 +1,19 @@
+/*
+ * Load-time evaluation of shape-only subgraphs (Shape -> Gather ->
+ * Unsqueeze -> Concat -> Reshape, as torch.onnx.export writes for
+ * x.view(x.size(0), -1)) and of any node whose inputs are all constants.
+ */
+#ifndef XCNN_FOLD_H
+#define XCNN_FOLD_H
+
+#include "graph.h"
+
+/* Evaluate node n now if it can be: a Shape node whose input shape is
+ * known, or a foldable op (Gather, Unsqueeze, Squeeze, Concat, Cast, Slice,
+ * ConstantOfShape, Add/Sub/Mul/Div on integers, ...) whose inputs are all
+ * constants. On success its outputs become XCNN_T_CONST tensors with their
+ * values and *folded is 1; *folded is 0 when the node must run as a
+ * compute op. Errors name the node. */
+xcnn_status xcnn_fold_node(xcnn_graph *g, xcnn_node *n, int *folded, xcnn_err *err);
+
+#endif

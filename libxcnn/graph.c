@@ -1,0 +1,274 @@
+/* Graph container: growing arrays of tensors and nodes, attribute lookup. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "graph.h"
+
+static char *dup_str(const char *s)
+{
+    size_t len = strlen(s ? s : "");
+    char *d = malloc(len + 1);
+    if (d) memcpy(d, s ? s : "", len + 1);
+    return d;
+}
+
+xcnn_graph *xcnn_graph_new(void)
+{
+    xcnn_graph *g = calloc(1, sizeof *g);
+    if (g) {
+        g->input = -1;
+        g->output = -1;
+        g->batch = 1;
+    }
+    return g;
+}
+
+static void free_attr(xcnn_attr *a)
+{
+    free(a->name);
+    free(a->s);
+    free(a->ints);
+    free(a->floats);
+}
+
+void xcnn_graph_free(xcnn_graph *g)
+{
+    if (!g) return;
+    for (int i = 0; i < g->n_tensors; i++) {
+        xcnn_tensor *t = &g->tensors[i];
+        free(t->name);
+        if (t->kind == XCNN_T_CONST) free(t->data);
+        free(t->idata);
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        xcnn_node *n = &g->nodes[i];
+        free(n->name);
+        free(n->op_type);
+        free(n->in);
+        free(n->out);
+        for (int a = 0; a < n->n_attr; a++) free_attr(&n->attr[a]);
+        free(n->attr);
+        free(n->params);
+    }
+    free(g->tensors);
+    free(g->nodes);
+    free(g);
+}
+
+int xcnn_graph_add_tensor(xcnn_graph *g, const char *name, xcnn_tensor_kind kind)
+{
+    if (g->n_tensors == g->cap_tensors) {
+        int cap = g->cap_tensors ? g->cap_tensors * 2 : 64;
+        xcnn_tensor *t = realloc(g->tensors, (size_t)cap * sizeof *t);
+        if (!t) return -1;
+        g->tensors = t;
+        g->cap_tensors = cap;
+    }
+    xcnn_tensor *t = &g->tensors[g->n_tensors];
+    memset(t, 0, sizeof *t);
+    t->name = dup_str(name);
+    if (!t->name) return -1;
+    t->kind = kind;
+    t->dtype = XCNN_DT_FLOAT;
+    t->ndim = -1;
+    t->producer = -1;
+    return g->n_tensors++;
+}
+
+int xcnn_graph_find_tensor(const xcnn_graph *g, const char *name)
+{
+    /* Linear search: only used at load time and for lookups by name. */
+    for (int i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0) return i;
+    return -1;
+}
+
+int xcnn_graph_add_node(xcnn_graph *g, const char *name, const char *op_type,
+                        const int *in, int n_in, const int *out, int n_out)
+{
+    if (n_in < 0 || n_out < 1) return -1;
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
+        xcnn_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return -1;
+        g->nodes = nn;
+        g->cap_nodes = cap;
+    }
+    xcnn_node *n = &g->nodes[g->n_nodes];
+    memset(n, 0, sizeof *n);
+    if (name && name[0]) {
+        n->name = dup_str(name);
+    } else {
+        char buf[96];
+        snprintf(buf, sizeof buf, "%s_%d", op_type, g->n_nodes);
+        n->name = dup_str(buf);
+    }
+    n->op_type = dup_str(op_type);
+    n->in = malloc((size_t)(n_in ? n_in : 1) * sizeof(int));
+    n->out = malloc((size_t)n_out * sizeof(int));
+    if (!n->name || !n->op_type || !n->in || !n->out) {
+        free(n->name); free(n->op_type); free(n->in); free(n->out);
+        return -1;
+    }
+    if (n_in) memcpy(n->in, in, (size_t)n_in * sizeof(int));
+    memcpy(n->out, out, (size_t)n_out * sizeof(int));
+    n->n_in = n_in;
+    n->n_out = n_out;
+    int idx = g->n_nodes++;
+    for (int i = 0; i < n_out; i++)
+        if (out[i] >= 0 && out[i] < g->n_tensors) g->tensors[out[i]].producer = idx;
+    return idx;
+}
+
+static xcnn_attr *new_attr(xcnn_node *n, const char *name, xcnn_attr_type type)
+{
+    xcnn_attr *a = realloc(n->attr, (size_t)(n->n_attr + 1) * sizeof *a);
+    if (!a) return NULL;
+    n->attr = a;
+    xcnn_attr *r = &a[n->n_attr];
+    memset(r, 0, sizeof *r);
+    r->name = dup_str(name);
+    if (!r->name) return NULL;
+    r->type = type;
+    r->tensor = -1;
+    n->n_attr++;
+    return r;
+}
+
+int xcnn_node_add_attr_int(xcnn_node *n, const char *name, int64_t v)
+{
+    xcnn_attr *a = new_attr(n, name, XCNN_ATTR_INT);
+    if (!a) return -1;
+    a->i = v;
+    return 0;
+}
+
+int xcnn_node_add_attr_float(xcnn_node *n, const char *name, float v)
+{
+    xcnn_attr *a = new_attr(n, name, XCNN_ATTR_FLOAT);
+    if (!a) return -1;
+    a->f = v;
+    return 0;
+}
+
+int xcnn_node_add_attr_ints(xcnn_node *n, const char *name, const int64_t *v, int count)
+{
+    xcnn_attr *a = new_attr(n, name, XCNN_ATTR_INTS);
+    if (!a) return -1;
+    a->ints = malloc((size_t)(count ? count : 1) * sizeof *v);
+    if (!a->ints) return -1;
+    if (count) memcpy(a->ints, v, (size_t)count * sizeof *v);
+    a->n = count;
+    return 0;
+}
+
+int xcnn_node_add_attr_floats(xcnn_node *n, const char *name, const float *v, int count)
+{
+    xcnn_attr *a = new_attr(n, name, XCNN_ATTR_FLOATS);
+    if (!a) return -1;
+    a->floats = malloc((size_t)(count ? count : 1) * sizeof *v);
+    if (!a->floats) return -1;
+    if (count) memcpy(a->floats, v, (size_t)count * sizeof *v);
+    a->n = count;
+    return 0;
+}
+
+int xcnn_node_add_attr_string(xcnn_node *n, const char *name, const char *v)
+{
+    xcnn_attr *a = new_attr(n, name, XCNN_ATTR_STRING);
+    if (!a) return -1;
+    a->s = dup_str(v);
+    return a->s ? 0 : -1;
+}
+
+const xcnn_attr *xcnn_attr_get(const xcnn_node *n, const char *name)
+{
+    for (int i = 0; i < n->n_attr; i++)
+        if (strcmp(n->attr[i].name, name) == 0) return &n->attr[i];
+    return NULL;
+}
+
+int64_t xcnn_attr_int(const xcnn_node *n, const char *name, int64_t dflt)
+{
+    const xcnn_attr *a = xcnn_attr_get(n, name);
+    return (a && a->type == XCNN_ATTR_INT) ? a->i : dflt;
+}
+
+float xcnn_attr_float(const xcnn_node *n, const char *name, float dflt)
+{
+    const xcnn_attr *a = xcnn_attr_get(n, name);
+    return (a && a->type == XCNN_ATTR_FLOAT) ? a->f : dflt;
+}
+
+const int64_t *xcnn_attr_ints(const xcnn_node *n, const char *name, int *count)
+{
+    const xcnn_attr *a = xcnn_attr_get(n, name);
+    if (!a || a->type != XCNN_ATTR_INTS) {
+        *count = 0;
+        return NULL;
+    }
+    *count = a->n;
+    return a->ints;
+}
+
+const char *xcnn_attr_string(const xcnn_node *n, const char *name, const char *dflt)
+{
+    const xcnn_attr *a = xcnn_attr_get(n, name);
+    return (a && a->type == XCNN_ATTR_STRING && a->s) ? a->s : dflt;
+}
+
+size_t xcnn_tensor_numel(const xcnn_tensor *t)
+{
+    size_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= (size_t)t->dims[i];
+    return n;
+}
+
+size_t xcnn_tensor_sample_numel(const xcnn_tensor *t)
+{
+    size_t n = 1;
+    for (int i = 1; i < t->ndim; i++) n *= (size_t)t->dims[i];
+    return n;
+}
+
+/* Tensors may not exceed 2^40 elements: far past any CNN, far below the
+ * point where byte counts overflow a 64-bit size_t. */
+#define XCNN_MAX_ELEMS ((uint64_t)1 << 40)
+
+xcnn_status xcnn_tensor_set_shape(xcnn_tensor *t, int ndim, const int64_t *dims,
+                                  xcnn_err *err)
+{
+    if (ndim < 0 || ndim > XCNN_MAX_DIMS)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "tensor '%s': %d dims (at most %d)",
+                         t->name, ndim, XCNN_MAX_DIMS);
+    uint64_t total = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0)
+            return xcnn_fail(err, XCNN_ERR_SHAPE, "tensor '%s': dimension %d is %lld",
+                             t->name, i, (long long)dims[i]);
+        if (dims[i] != 0 && total > XCNN_MAX_ELEMS / (uint64_t)dims[i])
+            return xcnn_fail(err, XCNN_ERR_LIMIT, "tensor '%s': too many elements",
+                             t->name);
+        total *= (uint64_t)dims[i];
+    }
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->dims[i] = dims[i];
+    return XCNN_OK;
+}
+
+const char *xcnn_shape_str(const xcnn_tensor *t, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    if (t->ndim == 0) {
+        snprintf(buf, size, "scalar");
+        return buf;
+    }
+    for (int i = 0; i < t->ndim && used < size; i++) {
+        int w = snprintf(buf + used, size - used, i ? "x%lld" : "%lld",
+                         (long long)t->dims[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+    return buf;
+}

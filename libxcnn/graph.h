@@ -1,0 +1,185 @@
+/*
+ * The graph: tensors and nodes, as the ONNX loader builds them and the
+ * executor walks them. Internal to the library (not installed).
+ *
+ * Life of a graph:
+ *   1. onnx.c parses a file into tensors (initializers, inputs, node
+ *      outputs) and nodes with their raw ONNX attributes, in topological
+ *      order (a cycle or a dangling input is refused there).
+ *   2. plan.c walks the nodes once: shape-only nodes whose inputs are
+ *      known constants are evaluated (fold.c) and marked folded; every
+ *      other node's op setup() validates its attributes and inputs and
+ *      computes its output shapes with batch 1.
+ *   3. plan.c gives every activation a slice of one arena sized for
+ *      max_batch, plus a gradient slice.
+ *   4. exec.c runs forward() over the nodes in order and backward() in
+ *      reverse.
+ */
+#ifndef XCNN_GRAPH_H
+#define XCNN_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../include/xcnn.h"
+#include "error.h"
+
+/* ONNX TensorProto.DataType codes we keep. Everything else is refused. */
+typedef enum xcnn_dtype {
+    XCNN_DT_FLOAT = 1,
+    XCNN_DT_INT64 = 7
+} xcnn_dtype;
+
+typedef enum xcnn_tensor_kind {
+    XCNN_T_ACTIVATION = 0, /* produced by a node; lives in the arena        */
+    XCNN_T_INPUT = 1,      /* graph input; lives in the arena               */
+    XCNN_T_CONST = 2       /* initializer, Constant node or folded value    */
+} xcnn_tensor_kind;
+
+typedef struct xcnn_tensor {
+    char *name;
+    xcnn_tensor_kind kind;
+    xcnn_dtype dtype;
+    int ndim;                     /* -1 while not yet known               */
+    int64_t dims[XCNN_MAX_DIMS];  /* activations: dims[0] is the batch, 1
+                                     during planning                      */
+    float *data;     /* CONST float: owned (malloc). others: arena slice  */
+    int64_t *idata;  /* CONST int64: owned (malloc). NULL otherwise       */
+    float *grad;     /* arena slice, or NULL when no gradient is kept     */
+    int grad_on;     /* set by the executor: accumulate into grad?        */
+    int producer;    /* index of producing node, -1 for inputs/consts     */
+} xcnn_tensor;
+
+/* A raw ONNX attribute as read from the file. */
+typedef enum xcnn_attr_type {
+    XCNN_ATTR_FLOAT = 1,
+    XCNN_ATTR_INT = 2,
+    XCNN_ATTR_STRING = 3,
+    XCNN_ATTR_TENSOR = 4, /* value is in tensor (index into graph tensors) */
+    XCNN_ATTR_FLOATS = 6,
+    XCNN_ATTR_INTS = 7
+} xcnn_attr_type;
+
+typedef struct xcnn_attr {
+    char *name;
+    xcnn_attr_type type;
+    float f;
+    int64_t i;
+    char *s;           /* NUL-terminated copy of the string value          */
+    int64_t *ints;
+    float *floats;
+    int n;             /* count of ints/floats                             */
+    int tensor;        /* for XCNN_ATTR_TENSOR: tensor index, else -1      */
+} xcnn_attr;
+
+struct xcnn_op_def;
+
+typedef struct xcnn_node {
+    char *name;        /* never NULL; "<op>_<index>" when unnamed          */
+    char *op_type;
+    const struct xcnn_op_def *def;   /* set by plan; NULL when folded      */
+    int n_in;
+    int *in;           /* tensor indices; -1 for an omitted optional input */
+    int n_out;
+    int *out;
+    int n_attr;
+    xcnn_attr *attr;
+    void *params;      /* op-specific, from setup(); freed with free()     */
+    size_t scratch_floats; /* scratch this op needs for forward/backward
+                              of any batch, from setup()                   */
+    int64_t n_params;  /* weight elements read, from setup()               */
+    double flops;      /* forward FLOPs at batch 1, from setup()           */
+    int folded;        /* evaluated at load (shape subgraph): not run      */
+} xcnn_node;
+
+typedef struct xcnn_graph {
+    xcnn_tensor *tensors;
+    int n_tensors, cap_tensors;
+    xcnn_node *nodes;  /* topological order */
+    int n_nodes, cap_nodes;
+    int input;         /* tensor index of the (single) graph input          */
+    int output;        /* tensor index of the (first) graph output          */
+    int batch;         /* batch of the current forward pass                 */
+    int opset;         /* default-domain opset version of the file (0: unknown,
+                          treat as the newest); ops whose inputs or defaults
+                          changed between opsets read it                   */
+} xcnn_graph;
+
+/* Options of one backward pass, seen by every op's backward(). */
+typedef struct xcnn_bwd_ctx {
+    xcnn_relu_rule relu_rule;
+} xcnn_bwd_ctx;
+
+/*
+ * One op. setup() runs once at load; forward()/backward() run per call and
+ * must not allocate. Inputs are g->tensors[n->in[i]], outputs
+ * g->tensors[n->out[i]]; activations hold `batch` samples along dim 0.
+ *
+ * backward() reads the output gradient(s) and ACCUMULATES (+=) into the
+ * gradient of every input for which xcnn_tensor_grad() is not NULL: that is
+ * how gradients of branches that meet in a DAG add up. Weight gradients are
+ * summed over the batch.
+ */
+typedef struct xcnn_op_def {
+    const char *op_type;
+    xcnn_status (*setup)(xcnn_graph *g, xcnn_node *n, xcnn_err *err);
+    void (*forward)(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch);
+    void (*backward)(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
+                     const xcnn_bwd_ctx *ctx);
+} xcnn_op_def;
+
+/* The registry (ops/registry.c): NULL for an op we do not support. */
+const xcnn_op_def *xcnn_op_find(const char *op_type);
+
+/* ---- graph building (graph.c) ---- */
+xcnn_graph *xcnn_graph_new(void);
+void xcnn_graph_free(xcnn_graph *g);
+/* Add a tensor with a copy of `name`; returns its index or -1 (no memory). */
+int xcnn_graph_add_tensor(xcnn_graph *g, const char *name, xcnn_tensor_kind kind);
+/* Index of the tensor with this name, or -1. */
+int xcnn_graph_find_tensor(const xcnn_graph *g, const char *name);
+/* Append a node (copies of name/op_type, arrays of n_in/n_out ints).
+ * Returns its index or -1. */
+int xcnn_graph_add_node(xcnn_graph *g, const char *name, const char *op_type,
+                        const int *in, int n_in, const int *out, int n_out);
+/* Append an attribute to node n (takes ownership of nothing: copies). */
+int xcnn_node_add_attr_int(xcnn_node *n, const char *name, int64_t v);
+int xcnn_node_add_attr_float(xcnn_node *n, const char *name, float v);
+int xcnn_node_add_attr_ints(xcnn_node *n, const char *name, const int64_t *v, int count);
+int xcnn_node_add_attr_floats(xcnn_node *n, const char *name, const float *v, int count);
+int xcnn_node_add_attr_string(xcnn_node *n, const char *name, const char *v);
+
+/* ---- attribute lookup for ops ---- */
+const xcnn_attr *xcnn_attr_get(const xcnn_node *n, const char *name);
+int64_t xcnn_attr_int(const xcnn_node *n, const char *name, int64_t dflt);
+float xcnn_attr_float(const xcnn_node *n, const char *name, float dflt);
+/* Pointer to the ints and their count (0 and NULL when absent). */
+const int64_t *xcnn_attr_ints(const xcnn_node *n, const char *name, int *count);
+const char *xcnn_attr_string(const xcnn_node *n, const char *name, const char *dflt);
+
+/* ---- tensor helpers ---- */
+/* Product of dims (1 for a scalar). */
+size_t xcnn_tensor_numel(const xcnn_tensor *t);
+/* Elements of one sample (product of dims[1..]) for activations. */
+size_t xcnn_tensor_sample_numel(const xcnn_tensor *t);
+/* Set shape; returns XCNN_ERR_SHAPE on a negative dim or > XCNN_MAX_DIMS,
+ * XCNN_ERR_LIMIT if the element count overflows. */
+xcnn_status xcnn_tensor_set_shape(xcnn_tensor *t, int ndim, const int64_t *dims,
+                                  xcnn_err *err);
+/* "1x64x56x56" into buf. */
+const char *xcnn_shape_str(const xcnn_tensor *t, char *buf, size_t size);
+
+static inline xcnn_tensor *xcnn_in(xcnn_graph *g, const xcnn_node *n, int i)
+{
+    return (i < n->n_in && n->in[i] >= 0) ? &g->tensors[n->in[i]] : NULL;
+}
+static inline xcnn_tensor *xcnn_out(xcnn_graph *g, const xcnn_node *n, int i)
+{
+    return &g->tensors[n->out[i]];
+}
+/* The gradient buffer to accumulate into, or NULL if not wanted now. */
+static inline float *xcnn_tensor_grad(const xcnn_tensor *t)
+{
+    return (t && t->grad_on) ? t->grad : NULL;
+}
+
+#endif /* XCNN_GRAPH_H */

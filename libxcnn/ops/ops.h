@@ -1,0 +1,32 @@
+/*
+ * Every op libxcnn runs, one xcnn_op_def each (see graph.h for the contract).
+ * Each is defined in the file named after its family.
+ */
+#ifndef XCNN_OPS_H
+#define XCNN_OPS_H
+
+#include "../graph.h"
+
+/* conv.c */
+extern const xcnn_op_def xcnn_op_conv;
+/* batchnorm.c */
+extern const xcnn_op_def xcnn_op_batchnorm;
+/* pool.c */
+extern const xcnn_op_def xcnn_op_maxpool, xcnn_op_averagepool, xcnn_op_globalaveragepool;
+/* activation.c */
+extern const xcnn_op_def xcnn_op_relu, xcnn_op_leakyrelu, xcnn_op_clip, xcnn_op_sigmoid,
+    xcnn_op_hardsigmoid, xcnn_op_hardswish, xcnn_op_identity, xcnn_op_dropout;
+/* binary.c */
+extern const xcnn_op_def xcnn_op_add, xcnn_op_sub, xcnn_op_mul, xcnn_op_div;
+/* matmul.c */
+extern const xcnn_op_def xcnn_op_gemm, xcnn_op_matmul;
+/* reshape.c */
+extern const xcnn_op_def xcnn_op_flatten, xcnn_op_reshape;
+/* pad.c */
+extern const xcnn_op_def xcnn_op_pad;
+/* concat.c */
+extern const xcnn_op_def xcnn_op_concat;
+/* softmax.c */
+extern const xcnn_op_def xcnn_op_softmax;
+
+#endif
