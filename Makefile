@@ -33,7 +33,10 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/xcnn: $(BUILD)/obj/tools/xcnn.o $(LIB)
+CLI_SRC  := $(wildcard tools/cli/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+
+$(BUILD)/xcnn: $(CLI_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/example: $(BUILD)/obj/tools/example.o $(LIB)
@@ -59,4 +62,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all tests test clean fixtures-big
--include $(LIB_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)

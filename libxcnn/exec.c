@@ -1,0 +1,141 @@
+/*
+ * Running the graph. Forward walks the compute nodes in topological order.
+ * Backward walks them in reverse: each node reads the gradient of its
+ * outputs and adds into the gradients of its inputs, so where a tensor
+ * feeds several nodes (a residual branch) the contributions add up.
+ *
+ * A backward pass can stop early (Grad-CAM needs the gradient at one layer
+ * only): nodes at or before the producer of the stop tensor are not run,
+ * and tensors before it do not collect gradients at all, so the ops skip
+ * that work.
+ */
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#include "model.h"
+
+static void apply_threads(const xcnn_model *m)
+{
+#ifdef _OPENMP
+    /* Per calling thread (an OpenMP ICV), not process-wide state. */
+    if (m->threads > 0) omp_set_num_threads(m->threads);
+#else
+    (void)m;
+#endif
+}
+
+xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    if (!input) return xcnn_fail(err, XCNN_ERR_ARG, "input is NULL");
+    if (batch < 1 || batch > m->max_batch)
+        return xcnn_fail(err, XCNN_ERR_ARG,
+                         "batch %d is outside 1..%d (call xcnn_model_reserve for more)", batch,
+                         m->max_batch);
+    xcnn_tensor *in = &g->tensors[g->input];
+    size_t n = xcnn_tensor_sample_numel(in) * (size_t)batch;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(input[i]))
+            return xcnn_fail(err, XCNN_ERR_NUMERIC, "input element %zu is %s", i,
+                             isnan(input[i]) ? "NaN" : "infinite");
+    memcpy(in->data, input, n * sizeof(float));
+    apply_threads(m);
+    g->batch = batch;
+    for (int i = 0; i < m->n_compute; i++) {
+        const xcnn_node *node = &g->nodes[m->compute[i]];
+        node->def->forward(g, node, batch, m->scratch);
+    }
+    m->have_forward = 1;
+    m->have_backward = 0;
+    return XCNN_OK;
+}
+
+/* The stop tensor may be named by its tensor name or by its node's name. */
+static int find_stop(const xcnn_graph *g, const char *name)
+{
+    int t = xcnn_graph_find_tensor(g, name);
+    if (t >= 0) return t;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].folded && strcmp(g->nodes[i].name, name) == 0)
+            return g->nodes[i].out[0];
+    return -1;
+}
+
+xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
+                               const xcnn_backward_options *opts, xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    if (!m->have_forward)
+        return xcnn_fail(err, XCNN_ERR_ARG, "backward called before forward");
+    if (!targets && !seed)
+        return xcnn_fail(err, XCNN_ERR_ARG, "backward needs targets or a seed gradient");
+    int batch = g->batch;
+    xcnn_tensor *out = &g->tensors[g->output];
+    size_t k = xcnn_tensor_sample_numel(out);
+    if (targets)
+        for (int b = 0; b < batch; b++)
+            if (targets[b] < 0 || (size_t)targets[b] >= k)
+                return xcnn_fail(err, XCNN_ERR_ARG, "target %d is out of range: the output "
+                                 "has %zu classes (0..%zu)", targets[b], k, k - 1);
+
+    int stop = -1, stop_producer = -1;
+    xcnn_relu_rule rule = XCNN_RELU_GRADIENT;
+    if (opts) {
+        rule = opts->relu_rule;
+        if (rule != XCNN_RELU_GRADIENT && rule != XCNN_RELU_DECONVNET &&
+            rule != XCNN_RELU_GUIDED)
+            return xcnn_fail(err, XCNN_ERR_ARG, "unknown relu rule %d", (int)rule);
+        if (opts->stop_at) {
+            stop = find_stop(g, opts->stop_at);
+            if (stop < 0)
+                return xcnn_fail(err, XCNN_ERR_NOT_FOUND, "no layer or tensor named '%s'",
+                                 opts->stop_at);
+            if (g->tensors[stop].kind == XCNN_T_CONST || !g->tensors[stop].grad)
+                return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a "
+                                 "layer output", opts->stop_at);
+            stop_producer = g->tensors[stop].producer;
+        }
+    }
+
+    /* Decide who collects gradients, and clear those buffers. */
+    for (int i = 0; i < g->n_tensors; i++) {
+        xcnn_tensor *t = &g->tensors[i];
+        m->reached[i] = 0;
+        if (!t->grad) { t->grad_on = 0; continue; }
+        if (t->kind == XCNN_T_CONST)
+            t->grad_on = stop < 0;  /* weight gradients only on full passes */
+        else if (stop < 0)
+            t->grad_on = 1;
+        else
+            t->grad_on = (i == stop) || t->producer > stop_producer;
+        if (!t->grad_on) continue;
+        size_t n = t->kind == XCNN_T_CONST ? xcnn_tensor_numel(t)
+                                           : xcnn_tensor_sample_numel(t) * (size_t)batch;
+        memset(t->grad, 0, n * sizeof(float));
+    }
+
+    for (int b = 0; b < batch; b++) {
+        float *gb = out->grad + (size_t)b * k;
+        if (seed) memcpy(gb, seed + (size_t)b * k, k * sizeof(float));
+        else gb[targets[b]] = 1.0f;
+    }
+    m->reached[g->output] = 1;
+
+    apply_threads(m);
+    xcnn_bwd_ctx ctx = {rule};
+    for (int i = m->n_compute - 1; i >= 0; i--) {
+        int ni = m->compute[i];
+        if (ni <= stop_producer) break;
+        const xcnn_node *node = &g->nodes[ni];
+        int any = 0;
+        for (int o = 0; o < node->n_out; o++) any |= m->reached[node->out[o]];
+        if (!any) continue; /* nothing downstream of this node reaches the output */
+        node->def->backward(g, node, batch, m->scratch, &ctx);
+        for (int k2 = 0; k2 < node->n_in; k2++)
+            if (node->in[k2] >= 0) m->reached[node->in[k2]] = 1;
+    }
+    m->have_backward = 1;
+    return XCNN_OK;
+}

@@ -1,0 +1,42 @@
+/*
+ * The model handle behind the public API: a planned graph plus the arena
+ * that holds every activation, gradient and the op scratch space.
+ */
+#ifndef XCNN_MODEL_H
+#define XCNN_MODEL_H
+
+#include "graph.h"
+
+struct xcnn_model {
+    xcnn_graph *g;
+    int *compute;          /* indices of the nodes that run (not folded)   */
+    int n_compute;
+    int max_batch;         /* arena planned for this many inputs           */
+    int param_grads;       /* weight gradient buffers allocated?           */
+    int threads;           /* 0: OpenMP default                            */
+    float *arena;          /* one allocation: activations, grads, scratch  */
+    size_t arena_bytes;
+    float *scratch;        /* inside the arena                             */
+    size_t scratch_floats;
+    float *param_grad_mem; /* gradients of weights, when enabled           */
+    size_t param_grad_bytes;
+    size_t weight_bytes;
+    unsigned char *reached;/* per tensor: did a gradient reach it (backward) */
+    int have_forward;      /* a forward pass has run since the last reserve */
+    int have_backward;
+    char error[512];
+};
+
+/* plan.c: fold shape subgraphs and set up every op (shapes at batch 1). */
+xcnn_status xcnn_plan(xcnn_graph *g, xcnn_err *err);
+
+/* arena.c: (re)allocate the arena for max_batch inputs. */
+xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err);
+xcnn_status xcnn_arena_enable_param_grads(xcnn_model *m, xcnn_err *err);
+
+/* exec.c */
+xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err);
+xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
+                               const xcnn_backward_options *opts, xcnn_err *err);
+
+#endif

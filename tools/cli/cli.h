@@ -1,0 +1,42 @@
+/* Shared pieces of the xcnn command-line tool. */
+#ifndef XCNN_CLI_H
+#define XCNN_CLI_H
+
+#include <stdint.h>
+#include "../../include/xcnn.h"
+
+/* Exit codes: 0 ok, 1 an error with the inputs or the run, 2 usage. */
+#define CLI_EXIT_ERROR 1
+#define CLI_EXIT_USAGE 2
+
+/* One line on stderr, "xcnn: ...", returns CLI_EXIT_ERROR. */
+int cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* The same for usage mistakes: returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* Parse a whole decimal integer / float; 0 on success. */
+int cli_parse_int(const char *s, long lo, long hi, long *out);
+int cli_parse_float(const char *s, double *out);
+
+/* Load a model, printing the error; NULL on failure. */
+xcnn_model *cli_load_model(const char *path);
+
+/* Read INPUT (a float32 .npy of shape (C,H,W) or (1,C,H,W)) and check it
+ * against the model input. Returns a malloc'ed sample or NULL (error
+ * printed). */
+float *cli_load_input(const xcnn_model *m, const char *path);
+
+/* Commands. argv[0] is the command name. */
+int cli_info(int argc, char **argv);
+int cli_predict(int argc, char **argv);
+int cli_explain(int argc, char **argv);
+
+#endif

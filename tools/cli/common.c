@@ -1,0 +1,93 @@
+/* Helpers shared by the xcnn commands: errors, number parsing, loading. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+int cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("xcnn: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_EXIT_ERROR;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("xcnn: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see 'xcnn help')\n", stderr);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_float(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+xcnn_model *cli_load_model(const char *path)
+{
+    char err[600];
+    xcnn_model *m = NULL;
+    if (xcnn_model_load(path, NULL, &m, err, sizeof err) != XCNN_OK) {
+        cli_error("%s: %s", path, err);
+        return NULL;
+    }
+    return m;
+}
+
+float *cli_load_input(const xcnn_model *m, const char *path)
+{
+    char err[600];
+    float *data = NULL;
+    int ndim = 0;
+    int64_t dims[XCNN_MAX_DIMS];
+    if (xcnn_npy_read(path, &data, &ndim, dims, err, sizeof err) != XCNN_OK) {
+        cli_error("%s", err);
+        return NULL;
+    }
+    xcnn_tensor_view in;
+    xcnn_model_input(m, &in);
+    /* Accept the sample shape with or without the leading batch of 1. */
+    int off = (ndim == in.ndim) ? 1 : 0;
+    int ok = (ndim == in.ndim && dims[0] == 1) || ndim == in.ndim - 1;
+    for (int i = 1; ok && i < in.ndim; i++) ok = dims[i - 1 + off] == in.dims[i];
+    if (!ok) {
+        char want[128] = "", got[128] = "";
+        for (int i = 1; i < in.ndim; i++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), i > 1 ? "x%lld" : "%lld",
+                     (long long)in.dims[i]);
+        for (int i = 0; i < ndim; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), i ? "x%lld" : "%lld",
+                     (long long)dims[i]);
+        cli_error("%s: input has shape %s, the model wants %s or 1x%s", path,
+                  ndim ? got : "scalar", want, want);
+        free(data);
+        return NULL;
+    }
+    return data;
+}

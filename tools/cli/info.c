@@ -1,0 +1,48 @@
+/* xcnn info MODEL: the model as a table of nodes. */
+#include <stdio.h>
+#include "cli.h"
+
+static void shape_str(const xcnn_tensor_view *v, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < v->ndim && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, i ? "x%lld" : "%lld",
+                                 (long long)v->dims[i]);
+}
+
+int cli_info(int argc, char **argv)
+{
+    if (argc != 2) return cli_usage_error("usage: xcnn info MODEL");
+    xcnn_model *m = cli_load_model(argv[1]);
+    if (!m) return CLI_EXIT_ERROR;
+    xcnn_tensor_view in, out;
+    char s1[128], s2[128];
+    xcnn_model_input(m, &in);
+    xcnn_model_output(m, &out);
+    shape_str(&in, s1, sizeof s1);
+    shape_str(&out, s2, sizeof s2);
+    printf("model %s\ninput  %s  %s\noutput %s  %s\n\n", argv[1], in.name, s1, out.name, s2);
+    printf("%4s  %-20s %-44s %-16s %10s %12s\n", "#", "op", "name", "output", "params", "MFLOPs");
+    int64_t params = 0;
+    double flops = 0;
+    for (int i = 0; i < xcnn_model_node_count(m); i++) {
+        xcnn_node_info ni;
+        xcnn_tensor_view v;
+        xcnn_model_node(m, i, &ni);
+        xcnn_model_tensor(m, ni.output, &v);
+        shape_str(&v, s1, sizeof s1);
+        printf("%4d  %-20s %-44s %-16s %10lld %12.3f\n", i, ni.op_type, ni.name, s1,
+               (long long)ni.n_params, ni.flops / 1e6);
+        params += ni.n_params;
+        flops += ni.flops;
+    }
+    printf("\ntotal: %d nodes, %lld parameters, %.3f MFLOPs per input (multiply-add = 2)\n",
+           xcnn_model_node_count(m), (long long)params, flops / 1e6);
+    printf("memory: weights %.2f MB, arena %.2f MB (activations + gradients + scratch, "
+           "batch %d)\n",
+           xcnn_model_weight_bytes(m) / 1048576.0, xcnn_model_arena_bytes(m) / 1048576.0,
+           xcnn_model_max_batch(m));
+    xcnn_model_free(m);
+    return 0;
+}

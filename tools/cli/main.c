@@ -1,0 +1,34 @@
+/* xcnn: the command-line face of libxcnn. */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "xcnn " XCNN_VERSION_STRING " - CNN inference and explanations\n"
+            "usage:\n"
+            "  xcnn info MODEL                       every node: op, name, shape, params, FLOPs\n"
+            "  xcnn predict MODEL INPUT [--top K] [--out FILE.npy]\n"
+            "  xcnn explain MODEL INPUT --method M --out ATTR.npy [options]\n"
+            "  xcnn help                             this text\n"
+            "MODEL is an ONNX file; INPUT a float32 .npy of shape (C,H,W) or (1,C,H,W).\n"
+            "Errors print one line on stderr and exit 1; usage errors exit 2.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict")) return cli_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain")) return cli_explain(argc - 1, argv + 1);
+    return cli_usage_error("unknown command '%s'", cmd);
+}
