@@ -248,6 +248,15 @@ xcnn_status xcnn_npy_read(const char *path, float **data, int *ndim,
 xcnn_status xcnn_npy_write(const char *path, const float *data, int ndim,
                            const int64_t *dims, char *err, size_t err_size);
 
+/* Write a heatmap PNG of an attribution (channels x h x w floats): the
+ * absolute value summed over channels, normalised to its maximum, coloured
+ * with viridis and resized (bilinear) to H x W. If image is not NULL
+ * (image_channels x H x W, 1 or 3 channels) the map is blended over it in
+ * grey. Small images are scaled up to at least 224 pixels. */
+xcnn_status xcnn_heatmap_png(const char *path, const float *attr, int channels, int h, int w,
+                             const float *image, int image_channels, int H, int W,
+                             char *err, size_t err_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,7 +1,248 @@
-/* xcnn explain: placeholder until the explainers land. */
+/*
+ * xcnn explain MODEL INPUT --method M --out ATTR.npy [options]
+ * One attribution for one input, written as float32 .npy, optionally as a
+ * heatmap PNG. All the work is xcnn_explain(); this file turns flags into
+ * options and options into messages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "cli.h"
+
+static const struct {
+    const char *name;
+    xcnn_method method;
+} methods[] = {
+    {"saliency", XCNN_SALIENCY},
+    {"input-x-gradient", XCNN_INPUT_X_GRADIENT},
+    {"deconvnet", XCNN_DECONVNET},
+    {"guided-backprop", XCNN_GUIDED_BACKPROP},
+    {"integrated-gradients", XCNN_INTEGRATED_GRADIENTS},
+    {"smoothgrad", XCNN_SMOOTHGRAD},
+    {"gradcam", XCNN_GRADCAM},
+    {"guided-gradcam", XCNN_GUIDED_GRADCAM},
+};
+
+static const struct {
+    const char *name;
+    xcnn_ig_rule rule;
+} ig_rules[] = {
+    {"gausslegendre", XCNN_IG_GAUSS_LEGENDRE},
+    {"riemann_left", XCNN_IG_RIEMANN_LEFT},
+    {"riemann_right", XCNN_IG_RIEMANN_RIGHT},
+    {"riemann_middle", XCNN_IG_RIEMANN_MIDDLE},
+    {"riemann_trapezoid", XCNN_IG_RIEMANN_TRAPEZOID},
+};
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+typedef struct explain_args {
+    const char *model, *input, *out, *png, *baseline, *layer;
+    int have_method, have_target;
+    long target, steps, samples, seed, batch, threads;
+    double stdev;
+    int have_stdev, no_abs, no_relu, upsample;
+    xcnn_method method;
+    xcnn_ig_rule rule;
+} explain_args;
+
+static const char *explain_usage =
+    "usage: xcnn explain MODEL INPUT --method METHOD --out ATTR.npy [--png HEAT.png]\n"
+    "       [--target T] [--layer NAME] [--steps N] [--ig-method M] [--baseline zero|FILE.npy]\n"
+    "       [--samples N] [--stdev S] [--seed K] [--no-abs] [--no-relu] [--upsample]\n"
+    "       [--batch B] [--threads T]\n"
+    "METHOD: saliency input-x-gradient deconvnet guided-backprop integrated-gradients\n"
+    "        smoothgrad gradcam guided-gradcam";
+
+/* The value after flag argv[*i], or NULL (usage error printed). */
+static const char *value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        cli_usage_error("%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static int parse_args(int argc, char **argv, explain_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->steps = 50;
+    a->samples = 25;
+    a->batch = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v;
+        if (!strcmp(f, "--method")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            size_t k;
+            for (k = 0; k < N_OF(methods) && strcmp(methods[k].name, v); k++) {}
+            if (k == N_OF(methods)) return cli_usage_error("unknown method '%s'", v);
+            a->method = methods[k].method;
+            a->have_method = 1;
+        } else if (!strcmp(f, "--ig-method")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            size_t k;
+            for (k = 0; k < N_OF(ig_rules) && strcmp(ig_rules[k].name, v); k++) {}
+            if (k == N_OF(ig_rules))
+                return cli_usage_error("unknown --ig-method '%s' (gausslegendre, riemann_left, "
+                                       "riemann_right, riemann_middle, riemann_trapezoid)", v);
+            a->rule = ig_rules[k].rule;
+        } else if (!strcmp(f, "--target")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (cli_parse_int(v, 0, 1L << 30, &a->target))
+                return cli_usage_error("--target needs a class index >= 0, got '%s'", v);
+            a->have_target = 1;
+        } else if (!strcmp(f, "--steps") || !strcmp(f, "--samples") || !strcmp(f, "--batch") ||
+                   !strcmp(f, "--threads")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            long *dst = !strcmp(f, "--steps")     ? &a->steps
+                        : !strcmp(f, "--samples") ? &a->samples
+                        : !strcmp(f, "--batch")   ? &a->batch
+                                                  : &a->threads;
+            if (cli_parse_int(v, 1, 100000, dst))
+                return cli_usage_error("%s needs a whole number from 1 to 100000, got '%s'", f, v);
+        } else if (!strcmp(f, "--seed")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (cli_parse_int(v, 0, 2147483647L, &a->seed))
+                return cli_usage_error("--seed needs a whole number >= 0, got '%s'", v);
+        } else if (!strcmp(f, "--stdev")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (cli_parse_float(v, &a->stdev) || a->stdev < 0)
+                return cli_usage_error("--stdev needs a number >= 0, got '%s'", v);
+            a->have_stdev = 1;
+        } else if (!strcmp(f, "--out")) {
+            if (!(a->out = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+        } else if (!strcmp(f, "--png")) {
+            if (!(a->png = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+        } else if (!strcmp(f, "--baseline")) {
+            if (!(a->baseline = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+        } else if (!strcmp(f, "--layer")) {
+            if (!(a->layer = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+        } else if (!strcmp(f, "--no-abs")) {
+            a->no_abs = 1;
+        } else if (!strcmp(f, "--no-relu")) {
+            a->no_relu = 1;
+        } else if (!strcmp(f, "--upsample")) {
+            a->upsample = 1;
+        } else if (f[0] == '-' && f[1]) {
+            return cli_usage_error("explain: unknown option '%s'", f);
+        } else if (!a->model) {
+            a->model = f;
+        } else if (!a->input) {
+            a->input = f;
+        } else {
+            return cli_usage_error("explain: unexpected argument '%s'", f);
+        }
+    }
+    if (!a->model || !a->input || !a->have_method || !a->out) {
+        fprintf(stderr, "%s\n", explain_usage);
+        return cli_usage_error("explain needs MODEL, INPUT, --method and --out");
+    }
+    return 0;
+}
+
+/* Load the --baseline file as a model-input-shaped array. */
+static float *load_baseline(const xcnn_model *m, const char *path)
+{
+    return cli_load_input(m, path);
+}
+
 int cli_explain(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    return cli_error("explain: not implemented yet");
+    explain_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc;
+
+    xcnn_model *m = cli_load_model(a.model);
+    if (!m) return CLI_EXIT_ERROR;
+    float *x = cli_load_input(m, a.input), *baseline = NULL, *attr = NULL;
+    if (!x) {
+        rc = CLI_EXIT_ERROR;
+        goto done;
+    }
+    xcnn_explain_options o;
+    xcnn_explain_options_init(&o, a.method);
+    if (a.have_target) o.target = (int)a.target;
+    o.no_abs = a.no_abs;
+    o.steps = (int)a.steps;
+    o.ig_rule = a.rule;
+    o.samples = (int)a.samples;
+    if (a.have_stdev) o.stdev = (float)a.stdev;
+    o.seed = (uint64_t)a.seed;
+    o.layer = a.layer;
+    o.no_relu = a.no_relu;
+    o.upsample = a.upsample;
+    if (a.baseline && strcmp(a.baseline, "zero") != 0) {
+        baseline = load_baseline(m, a.baseline);
+        if (!baseline) {
+            rc = CLI_EXIT_ERROR;
+            goto done;
+        }
+        o.baseline = baseline;
+    }
+    if (a.threads) xcnn_model_set_threads(m, (int)a.threads);
+
+    /* Path points and noisy samples run in batches: 8 at a time by default,
+     * never more than the method needs. */
+    long points = a.method == XCNN_INTEGRATED_GRADIENTS ? a.steps
+                  : a.method == XCNN_SMOOTHGRAD         ? a.samples
+                                                        : 1;
+    long batch = a.batch ? a.batch : 8;
+    if (batch > points) batch = points;
+    if (xcnn_model_reserve(m, (int)batch) != XCNN_OK) {
+        rc = cli_error("%s", xcnn_model_error(m));
+        goto done;
+    }
+
+    int ndim;
+    int64_t dims[4];
+    if (xcnn_explain_shape(m, &o, &ndim, dims) != XCNN_OK) {
+        rc = cli_error("%s", xcnn_model_error(m));
+        goto done;
+    }
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)dims[i];
+    attr = malloc(n * sizeof(float));
+    if (!attr) {
+        rc = cli_error("out of memory");
+        goto done;
+    }
+    xcnn_explain_result res;
+    if (xcnn_explain(m, x, &o, attr, n, &res) != XCNN_OK) {
+        rc = cli_error("%s", xcnn_model_error(m));
+        goto done;
+    }
+    printf("target %d (score %.6g)\n", res.target, res.score);
+    if (res.layer[0]) printf("layer %s\n", res.layer);
+    if (a.method == XCNN_INTEGRATED_GRADIENTS)
+        printf("convergence delta %.6g (sum of attributions minus f(x) - f(baseline))\n",
+               res.delta);
+
+    char err[600];
+    if (xcnn_npy_write(a.out, attr, res.ndim, res.dims, err, sizeof err) != XCNN_OK) {
+        rc = cli_error("%s", err);
+        goto done;
+    }
+    printf("wrote %s\n", a.out);
+    if (a.png) {
+        xcnn_tensor_view in;
+        xcnn_model_input(m, &in);
+        if (in.ndim != 4) {
+            rc = cli_error("--png needs an image-shaped (NxCxHxW) model input");
+            goto done;
+        }
+        int ch = (int)res.dims[1], h = (int)res.dims[2], w = (int)res.dims[3];
+        if (xcnn_heatmap_png(a.png, attr, ch, h, w, NULL, 0, (int)in.dims[2], (int)in.dims[3],
+                             err, sizeof err) != XCNN_OK) {
+            rc = cli_error("%s", err);
+            goto done;
+        }
+        printf("wrote %s\n", a.png);
+    }
+done:
+    free(attr);
+    free(baseline);
+    free(x);
+    xcnn_model_free(m);
+    return rc;
 }
