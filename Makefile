@@ -8,7 +8,7 @@ OMP     ?= 1
 BUILD   ?= build
 CFLAGS  ?= -O2
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -MMD -MP
-LDLIBS  += -lm
+LDLIBS  += -lm -pthread
 ifeq ($(OMP),1)
   CFLAGS  += -fopenmp
   LDFLAGS += -fopenmp
