@@ -48,15 +48,16 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
 
 tests: $(TEST_BIN)
 
-# Reference fixtures too big to commit (torchvision ResNet-18) are made
-# here when /usr/bin/python3 has torch; tests report them as skipped if not.
+# Reference fixtures too big to commit (torchvision ResNet-18) are made in
+# build/fixtures when /usr/bin/python3 has torch; tests report them as
+# skipped if not (XCNN_BIG_FIXTURES=DIR looks elsewhere).
 fixtures-big:
 	@if /usr/bin/python3 -c "import torch, torchvision, onnx" 2>/dev/null; then \
-	  /usr/bin/python3 tools/make_fixtures.py --big --out $(BUILD)/fixtures; \
+	  /usr/bin/python3 tools/make_fixtures.py --big --out build/fixtures; \
 	else echo "python3-torch not installed: large fixtures not made (their tests will be skipped)"; fi
 
 test: all tests
-	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN)
+	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) tests/test_cli.sh
 
 clean:
 	rm -rf $(BUILD)

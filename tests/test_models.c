@@ -92,9 +92,9 @@ int main(void)
 
     /* torchvision ResNet-18 (45 MB): made by `make fixtures-big` when
      * python3-torch is installed, never committed. */
-    const char *build = getenv("XCNN_BUILD");
+    const char *dir = getenv("XCNN_BIG_FIXTURES");
     char big[512];
-    snprintf(big, sizeof big, "%s/fixtures/resnet18", build ? build : "build");
+    snprintf(big, sizeof big, "%s/resnet18", dir ? dir : "build/fixtures");
     if (fixture_exists(big, "model.onnx"))
         test_model(big);
     else
