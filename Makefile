@@ -59,8 +59,11 @@ fixtures-big:
 test: all tests
 	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) tests/test_cli.sh
 
+demo: all
+	@XCNN_BUILD=$(BUILD) sh tools/demo.sh
+
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests test clean fixtures-big
+.PHONY: all tests test clean fixtures-big demo
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
