@@ -1,4 +1,211 @@
-/* placeholder: replaced by the real implementation */
+/*
+ * Fully connected layers, on xcnn_sgemm.
+ *
+ *   Gemm    Y = alpha * A op(B) + beta * C    A [N,K] activation, op(B) [K,M]
+ *           dA = alpha * G op(B)^T           (G = dL/dY, [N,M])
+ *           dop(B) = alpha * A^T G           (summed over the batch by the product)
+ *           dC = beta * G summed over the dims C was broadcast along
+ *   MatMul  Y = A B                          A [N,...,K] activation, B [K,M] constant
+ *           dA = G B^T,  dB = A^T G          (all leading dims act as rows)
+ *
+ * A is the activation (its rows are the batch), B and C are constants:
+ * this is how torch.onnx exports nn.Linear. transA would move the batch
+ * into the columns and is refused.
+ */
+#include <stdlib.h>
+#include "../gemm.h"
 #include "ops.h"
-const xcnn_op_def xcnn_op_gemm = {"Gemm", 0, 0, 0};
-const xcnn_op_def xcnn_op_matmul = {"MatMul", 0, 0, 0};
+
+typedef struct mm_params {
+    int64_t K, M;     /* A is rows x K, Y is rows x M                   */
+    int trans_b;      /* B stored [M,K] (Gemm transB=1) instead of [K,M] */
+    float alpha, beta;
+    int c_cols;       /* C: 0 absent, 1 one value, M one value per column */
+} mm_params;
+
+/* Rows of A (and Y) at this batch: every dim but the last. */
+static int64_t mm_rows(const xcnn_tensor *a, int batch, int64_t K)
+{
+    return (int64_t)(xcnn_tensor_sample_numel(a) * (size_t)batch) / K;
+}
+
+static void mm_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
+{
+    (void)scratch;
+    const mm_params *p = n->params;
+    const xcnn_tensor *a = xcnn_in(g, n, 0), *b = xcnn_in(g, n, 1), *c = xcnn_in(g, n, 2);
+    float *y = xcnn_out(g, n, 0)->data;
+    int64_t rows = mm_rows(a, batch, p->K);
+    float beta = 0.0f;
+    if (p->c_cols) {
+        /* Y starts as beta * C broadcast over the rows; the product adds to it. */
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t j = 0; j < p->M; j++)
+                y[i * p->M + j] = p->beta * c->data[p->c_cols == 1 ? 0 : j];
+        beta = 1.0f;
+    }
+    xcnn_sgemm(0, p->trans_b, (int)rows, (int)p->M, (int)p->K, p->alpha, a->data,
+               (int)p->K, b->data, p->trans_b ? (int)p->K : (int)p->M, beta, y, (int)p->M);
+}
+
+static void mm_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
+                        const xcnn_bwd_ctx *ctx)
+{
+    (void)scratch;
+    (void)ctx;
+    const mm_params *p = n->params;
+    const xcnn_tensor *a = xcnn_in(g, n, 0), *b = xcnn_in(g, n, 1), *c = xcnn_in(g, n, 2);
+    const float *gy = xcnn_out(g, n, 0)->grad;
+    int rows = (int)mm_rows(a, batch, p->K), K = (int)p->K, M = (int)p->M;
+    float *da = xcnn_tensor_grad(a), *db = xcnn_tensor_grad(b), *dc = xcnn_tensor_grad(c);
+
+    /* dA [rows,K] += alpha * G [rows,M] op(B)^T; op(B)^T is B^T, or B itself if transB. */
+    if (da)
+        xcnn_sgemm(0, !p->trans_b, rows, K, M, p->alpha, gy, M, b->data,
+                   p->trans_b ? K : M, 1.0f, da, K);
+    /* dB += alpha * A^T G ([K,M]), or alpha * G^T A ([M,K]) when B is stored transposed. */
+    if (db) {
+        if (p->trans_b) xcnn_sgemm(1, 0, M, K, rows, p->alpha, gy, M, a->data, K, 1.0f, db, K);
+        else xcnn_sgemm(1, 0, K, M, rows, p->alpha, a->data, K, gy, M, 1.0f, db, M);
+    }
+    /* dC: column sums of G (or the total), each summed serially over rows. */
+    if (dc && p->c_cols) {
+        if (p->c_cols == 1) {
+            double s = 0;
+            for (int64_t i = 0; i < (int64_t)rows * M; i++) s += gy[i];
+            dc[0] += p->beta * (float)s;
+        } else {
+#pragma omp parallel for schedule(static) if ((int64_t)rows * M > 32768)
+            for (int j = 0; j < M; j++) {
+                double s = 0;
+                for (int i = 0; i < rows; i++) s += gy[(size_t)i * M + j];
+                dc[j] += p->beta * (float)s;
+            }
+        }
+    }
+}
+
+/* ---- setup ---- */
+
+/* Checks shared by Gemm and MatMul: A a float activation, B a 2-D float
+ * constant, one output. */
+static xcnn_status mm_check_ab(xcnn_graph *g, const xcnn_node *n, int max_in, xcnn_err *err)
+{
+    const xcnn_tensor *a = xcnn_in(g, n, 0), *b = xcnn_in(g, n, 1);
+    if (!a || !b || n->n_in > max_in || n->n_out != 1)
+        return xcnn_fail(err, XCNN_ERR_SHAPE,
+                         "node '%s' (%s): expected 2%s inputs and 1 output, got %d and %d",
+                         n->name, n->op_type, max_in > 2 ? " or 3" : "", n->n_in, n->n_out);
+    if (a->kind == XCNN_T_CONST || a->dtype != XCNN_DT_FLOAT)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "node '%s' (%s): input A '%s' must be the activation (a constant "
+                         "times an activation is not supported)", n->name, n->op_type,
+                         a->name);
+    if (b->kind != XCNN_T_CONST || b->dtype != XCNN_DT_FLOAT || !b->data)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "node '%s' (%s): input B '%s' must be a constant float weight "
+                         "(a product of two activations is not supported)", n->name,
+                         n->op_type, b->name);
+    if (b->ndim != 2)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "node '%s' (%s): weight '%s' has %d dims, expected 2", n->name,
+                         n->op_type, b->name, b->ndim);
+    return XCNN_OK;
+}
+
+static xcnn_status mm_finish(xcnn_graph *g, xcnn_node *n, mm_params *p, int64_t c_elems,
+                             xcnn_err *err)
+{
+    const xcnn_tensor *a = xcnn_in(g, n, 0);
+    int64_t dims[XCNN_MAX_DIMS];
+    for (int i = 0; i < a->ndim; i++) dims[i] = a->dims[i];
+    dims[a->ndim - 1] = p->M;
+    xcnn_status st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), a->ndim, dims, err);
+    if (st) return st;
+    if (p->M < 1)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (%s): the weight has no columns",
+                         n->name, n->op_type);
+    if (p->K > 0x7fffffff || p->M > 0x7fffffff)
+        return xcnn_fail(err, XCNN_ERR_LIMIT, "node '%s' (%s): matrix too large", n->name,
+                         n->op_type);
+    mm_params *copy = malloc(sizeof *copy);
+    if (!copy)
+        return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (%s): out of memory", n->name,
+                         n->op_type);
+    *copy = *p;
+    free(n->params);
+    n->params = copy;
+    int64_t rows = (int64_t)xcnn_tensor_numel(a) / p->K;
+    n->n_params = p->K * p->M + c_elems;
+    n->flops = 2.0 * (double)rows * (double)p->K * (double)p->M +
+               (p->c_cols ? (double)rows * (double)p->M : 0);
+    n->scratch_floats = 0;
+    return XCNN_OK;
+}
+
+static xcnn_status gemm_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+{
+    xcnn_status st = mm_check_ab(g, n, 3, err);
+    if (st) return st;
+    const xcnn_tensor *a = xcnn_in(g, n, 0), *b = xcnn_in(g, n, 1), *c = xcnn_in(g, n, 2);
+    char s[96];
+    if (xcnn_attr_int(n, "transA", 0) != 0)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "node '%s' (Gemm): transA=1 is not supported (the batch would move "
+                         "into the columns)", n->name);
+    if (a->ndim != 2)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Gemm): input '%s' is %s, expected "
+                         "2 dims [batch, K]", n->name, a->name, xcnn_shape_str(a, s, sizeof s));
+    mm_params p = {0};
+    p.trans_b = xcnn_attr_int(n, "transB", 0) != 0;
+    p.alpha = xcnn_attr_float(n, "alpha", 1.0f);
+    p.beta = xcnn_attr_float(n, "beta", 1.0f);
+    p.K = a->dims[1];
+    p.M = p.trans_b ? b->dims[0] : b->dims[1];
+    if ((p.trans_b ? b->dims[1] : b->dims[0]) != p.K || p.K < 1)
+        return xcnn_fail(err, XCNN_ERR_SHAPE,
+                         "node '%s' (Gemm): A has %lld columns but weight '%s' is %s%s",
+                         n->name, (long long)p.K, b->name, xcnn_shape_str(b, s, sizeof s),
+                         p.trans_b ? " (transB)" : "");
+    int64_t c_elems = 0;
+    if (c) {
+        /* C may be [], [1], [M], [1,1] or [1,M]: constant, broadcast over the rows. */
+        int64_t last = c->ndim ? c->dims[c->ndim - 1] : 1;
+        int ok = c->kind == XCNN_T_CONST && c->dtype == XCNN_DT_FLOAT && c->data &&
+                 c->ndim <= 2 && (c->ndim < 2 || c->dims[0] == 1) &&
+                 (last == 1 || last == p.M);
+        if (!ok)
+            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                             "node '%s' (Gemm): C '%s' (%s) must be a constant float "
+                             "broadcastable to [batch, %lld] without a batch dim", n->name,
+                             c->name, xcnn_shape_str(c, s, sizeof s), (long long)p.M);
+        p.c_cols = last == 1 ? 1 : (int)p.M;
+        c_elems = (int64_t)xcnn_tensor_numel(c);
+    }
+    return mm_finish(g, n, &p, c_elems, err);
+}
+
+static xcnn_status matmul_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+{
+    xcnn_status st = mm_check_ab(g, n, 2, err);
+    if (st) return st;
+    const xcnn_tensor *a = xcnn_in(g, n, 0), *b = xcnn_in(g, n, 1);
+    char s[96], s2[96];
+    if (a->ndim < 2)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "node '%s' (MatMul): input '%s' has shape %s; only [batch, ..., "
+                         "K] x [K, M] is supported", n->name, a->name,
+                         xcnn_shape_str(a, s, sizeof s));
+    mm_params p = {0};
+    p.alpha = 1.0f;
+    p.K = a->dims[a->ndim - 1];
+    p.M = b->dims[1];
+    if (b->dims[0] != p.K || p.K < 1)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (MatMul): shapes %s and %s do not "
+                         "multiply", n->name, xcnn_shape_str(a, s, sizeof s),
+                         xcnn_shape_str(b, s2, sizeof s2));
+    return mm_finish(g, n, &p, 0, err);
+}
+
+const xcnn_op_def xcnn_op_gemm = {"Gemm", gemm_setup, mm_forward, mm_backward};
+const xcnn_op_def xcnn_op_matmul = {"MatMul", matmul_setup, mm_forward, mm_backward};

@@ -1,4 +1,159 @@
-/* placeholder: replaced by the real implementation */
+/*
+ * Flatten and Reshape: the same values under a new shape.
+ *
+ *   y = x (a copy),  dx += g
+ *
+ * Only the shape changes, and each sample stays whole: dim 0 must still be
+ * the batch afterwards. Flatten(axis) gives [prod(dims[:axis]),
+ * prod(dims[axis:])], so it is allowed when dims 1..axis-1 are all 1.
+ * Reshape's target shape comes from a constant int64 tensor: 0 copies the
+ * input's dim (unless allowzero=1), -1 takes what is left; at plan time the
+ * batch is 1, so the result's dim 0 must be 1 too.
+ */
+#include <string.h>
 #include "ops.h"
-const xcnn_op_def xcnn_op_flatten = {"Flatten", 0, 0, 0};
-const xcnn_op_def xcnn_op_reshape = {"Reshape", 0, 0, 0};
+
+static void copy_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
+{
+    (void)scratch;
+    const xcnn_tensor *x = xcnn_in(g, n, 0);
+    size_t count = xcnn_tensor_sample_numel(x) * (size_t)batch;
+    memcpy(xcnn_out(g, n, 0)->data, x->data, count * sizeof(float));
+}
+
+static void copy_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
+                          const xcnn_bwd_ctx *ctx)
+{
+    (void)scratch;
+    (void)ctx;
+    const xcnn_tensor *x = xcnn_in(g, n, 0);
+    float *dx = xcnn_tensor_grad(x);
+    if (!dx) return;
+    const float *gy = xcnn_out(g, n, 0)->grad;
+    int64_t count = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch);
+#pragma omp parallel for schedule(static) if (count > 32768)
+    for (int64_t i = 0; i < count; i++) dx[i] += gy[i];
+}
+
+/* The data input: a float activation, and exactly one output. */
+static xcnn_status check_data(xcnn_graph *g, const xcnn_node *n, xcnn_err *err)
+{
+    const xcnn_tensor *x = xcnn_in(g, n, 0);
+    if (!x || n->n_out != 1)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (%s): expected a data input and "
+                         "one output", n->name, n->op_type);
+    if (x->kind == XCNN_T_CONST || x->dtype != XCNN_DT_FLOAT)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "node '%s' (%s): input '%s' must be a float activation", n->name,
+                         n->op_type, x->name);
+    return XCNN_OK;
+}
+
+static void copy_costs(xcnn_node *n)
+{
+    n->n_params = 0;
+    n->flops = 0;
+    n->scratch_floats = 0;
+}
+
+static xcnn_status flatten_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+{
+    xcnn_status st = check_data(g, n, err);
+    if (st) return st;
+    if (n->n_in > 1)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Flatten): takes 1 input, got %d",
+                         n->name, n->n_in);
+    const xcnn_tensor *x = xcnn_in(g, n, 0);
+    int64_t axis = xcnn_attr_int(n, "axis", 1);
+    if (axis < 0) axis += x->ndim;
+    if (axis < 0 || axis > x->ndim)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Flatten): axis %lld is out of range "
+                         "for %d dims", n->name, (long long)xcnn_attr_int(n, "axis", 1),
+                         x->ndim);
+    if (axis == 0)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "node '%s' (Flatten): axis 0 would "
+                         "flatten the batch into the features", n->name);
+    int64_t dims[2] = {1, 1};
+    for (int i = 0; i < x->ndim; i++) {
+        if (i > 0 && i < axis && x->dims[i] != 1)
+            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                             "node '%s' (Flatten): axis %lld would merge the batch with "
+                             "dim %d (size %lld)", n->name, (long long)axis, i,
+                             (long long)x->dims[i]);
+        dims[i < axis ? 0 : 1] *= x->dims[i];
+    }
+    st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), 2, dims, err);
+    if (st) return st;
+    copy_costs(n);
+    return XCNN_OK;
+}
+
+static xcnn_status reshape_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+{
+    xcnn_status st = check_data(g, n, err);
+    if (st) return st;
+    const xcnn_tensor *x = xcnn_in(g, n, 0), *shape = xcnn_in(g, n, 1);
+    const int64_t *want;
+    int count;
+    if (shape) {
+        if (n->n_in > 2 || shape->kind != XCNN_T_CONST || shape->dtype != XCNN_DT_INT64 ||
+            !shape->idata || shape->ndim != 1)
+            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                             "node '%s' (Reshape): shape '%s' must be a constant 1-D int64 "
+                             "tensor", n->name, shape->name);
+        want = shape->idata;
+        count = (int)shape->dims[0];
+    } else {
+        want = xcnn_attr_ints(n, "shape", &count);  /* opset < 5 */
+        if (!want)
+            return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): no shape given",
+                             n->name);
+    }
+    if (count < 1 || count > XCNN_MAX_DIMS)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "node '%s' (Reshape): target has %d "
+                         "dims (1..%d supported)", n->name, count, XCNN_MAX_DIMS);
+    int allowzero = xcnn_attr_int(n, "allowzero", 0) != 0;
+    int64_t dims[XCNN_MAX_DIMS], known = 1;
+    int infer = -1;
+    for (int i = 0; i < count; i++) {
+        dims[i] = want[i];
+        if (want[i] == 0 && !allowzero) {
+            if (i >= x->ndim)
+                return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): 0 at position %d "
+                                 "but the input has %d dims", n->name, i, x->ndim);
+            dims[i] = x->dims[i];
+        } else if (want[i] == -1) {
+            if (infer >= 0)
+                return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): more than one "
+                                 "-1 in the shape", n->name);
+            infer = i;
+            continue;
+        } else if (want[i] < 0) {
+            return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): dim %d is %lld",
+                             n->name, i, (long long)want[i]);
+        }
+        known *= dims[i];
+    }
+    int64_t total = (int64_t)xcnn_tensor_numel(x);
+    if (infer >= 0) {
+        if (known == 0 || total % known != 0)
+            return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): cannot infer the -1 "
+                             "dim from %lld elements", n->name, (long long)total);
+        dims[infer] = total / known;
+        known *= dims[infer];
+    }
+    if (known != total)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): %lld elements cannot "
+                         "take a shape of %lld", n->name, (long long)total, (long long)known);
+    if (dims[0] != 1)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "node '%s' (Reshape): the reshape would mix the batch dimension "
+                         "(dim 0 becomes %lld at batch 1)", n->name, (long long)dims[0]);
+    st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), count, dims, err);
+    if (st) return st;
+    copy_costs(n);
+    return XCNN_OK;
+}
+
+const xcnn_op_def xcnn_op_flatten = {"Flatten", flatten_setup, copy_forward, copy_backward};
+const xcnn_op_def xcnn_op_reshape = {"Reshape", reshape_setup, copy_forward, copy_backward};
