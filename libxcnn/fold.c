@@ -645,6 +645,46 @@ static xcnn_status fold_range(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return XCNN_OK;
 }
 
+/* Transpose: y[i_perm(0), ..., i_perm(r-1)] = x[i_0, ..., i_{r-1}]; default
+ * perm reverses the axes. torch's F.pad exports its pads through one. */
+static xcnn_status fold_transpose(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+{
+    const xcnn_tensor *x = need(g, n, 0, err);
+    if (!x) return XCNN_ERR_FORMAT;
+    int r = x->ndim, count = 0;
+    const int64_t *perm = xcnn_attr_ints(n, "perm", &count);
+    int p[XCNN_MAX_DIMS], seen[XCNN_MAX_DIMS] = {0};
+    if (perm && count != r) return bad(n, err, XCNN_ERR_SHAPE, "perm length differs from rank");
+    for (int i = 0; i < r; i++) {
+        p[i] = perm ? norm_axis(perm[i], r) : r - 1 - i;
+        if (p[i] < 0 || seen[p[i]]++) return bad(n, err, XCNN_ERR_SHAPE, "perm is not a permutation");
+    }
+    int64_t dims[XCNN_MAX_DIMS];
+    for (int i = 0; i < r; i++) dims[i] = x->dims[p[i]];
+    xcnn_tensor *y = NULL;
+    xcnn_status st = make_out(g, n, 0, x->dtype, r, dims, &y, err);
+    if (st) return st;
+    /* Strides of x in elements; walk y in order and find each source. */
+    size_t xstride[XCNN_MAX_DIMS], numel = xcnn_tensor_numel(y), es = esize(x);
+    size_t acc = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        xstride[i] = acc;
+        acc *= (size_t)x->dims[i];
+    }
+    char *dst = bytes(y);
+    const char *src = bytes(x);
+    for (size_t at = 0; at < numel; at++) {
+        size_t rem = at, off = 0;
+        for (int i = r - 1; i >= 0; i--) {
+            size_t idx = rem % (size_t)dims[i];
+            rem /= (size_t)dims[i];
+            off += idx * xstride[p[i]];
+        }
+        memcpy(dst + at * es, src + off * es, es);
+    }
+    return XCNN_OK;
+}
+
 /* ---- dispatch ------------------------------------------------------------ */
 
 static const struct {
@@ -660,7 +700,7 @@ static const struct {
     {"Sub", fold_elementwise},     {"Mul", fold_elementwise},
     {"Div", fold_elementwise},     {"Equal", fold_elementwise},
     {"Where", fold_where},         {"Expand", fold_expand},
-    {"Range", fold_range},
+    {"Range", fold_range},         {"Transpose", fold_transpose},
 };
 
 xcnn_status xcnn_fold_node(xcnn_graph *g, xcnn_node *n, int *folded, xcnn_err *err)

@@ -33,7 +33,10 @@ static inline int fixture_meta(const char *dir, const char *key, char *buf, size
         if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
             char *v = line + klen + 1;
             v[strcspn(v, "\r\n")] = 0;
-            snprintf(buf, size, "%s", v);
+            size_t len = strlen(v);
+            if (len >= size) len = size - 1; /* truncate, as snprintf would */
+            memcpy(buf, v, len);
+            buf[len] = 0;
             found = 0;
             break;
         }
