@@ -1,3 +1,147 @@
-/* placeholder: replaced by the real implementation */
+/*
+ * BatchNormalization, inference form (running statistics), per channel c:
+ *
+ *   y = scale * (x - mean) / sqrt(var + eps) + B
+ *
+ * With inv = 1 / sqrt(var + eps) and xhat = (x - mean) * inv, backward is
+ *   dx      += dy * scale * inv
+ *   dscale  += sum dy * xhat
+ *   dB      += sum dy
+ *   dmean   += sum dy * (-scale * inv)
+ *   dvar    += sum dy * scale * (x - mean) * (-1/2) * inv^3
+ * with the sums over the batch and every pixel of channel c. The weights
+ * are read on every call (never cached), so they may change between runs.
+ */
+#include <math.h>
+#include <stdlib.h>
 #include "ops.h"
-const xcnn_op_def xcnn_op_batchnorm = {"BatchNormalization", 0, 0, 0};
+
+static const char *const param_names[4] = {"scale", "B", "mean", "var"};
+
+static xcnn_status bn_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+{
+    xcnn_tensor *x = xcnn_in(g, n, 0);
+    if (n->n_in != 5 || !x)
+        return xcnn_fail(err, XCNN_ERR_FORMAT,
+                         "batchnorm '%s': expected inputs X, scale, B, mean, var", n->name);
+    for (int i = 1; i < n->n_out; i++)
+        if (n->out[i] >= 0)
+            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                             "batchnorm '%s': training outputs (running mean/var) are not "
+                             "supported", n->name);
+    if (xcnn_attr_int(n, "training_mode", 0) != 0)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "batchnorm '%s': training_mode=1 is not supported", n->name);
+    if (xcnn_attr_int(n, "spatial", 1) != 1)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "batchnorm '%s': spatial=0 is not supported", n->name);
+    if (x->kind == XCNN_T_CONST || x->ndim < 2)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "batchnorm '%s': input '%s' must be an N x C x ... activation", n->name,
+                         x->name);
+    int64_t c = x->dims[1];
+    float eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    if (!(eps >= 0))
+        return xcnn_fail(err, XCNN_ERR_NUMERIC, "batchnorm '%s': epsilon is %g", n->name,
+                         (double)eps);
+    for (int i = 1; i < 5; i++) {
+        const xcnn_tensor *t = xcnn_in(g, n, i);
+        if (!t || t->kind != XCNN_T_CONST || t->dtype != XCNN_DT_FLOAT || !t->data)
+            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                             "batchnorm '%s': %s must be a constant float tensor", n->name,
+                             param_names[i - 1]);
+        if (t->ndim != 1 || t->dims[0] != c)
+            return xcnn_fail(err, XCNN_ERR_SHAPE,
+                             "batchnorm '%s': %s '%s' has %lld elements in %d dims, expected "
+                             "[%lld]", n->name, param_names[i - 1], t->name,
+                             (long long)xcnn_tensor_numel(t), t->ndim, (long long)c);
+    }
+    /* A variance that makes var + eps <= 0 (or NaN) would give NaN or Inf
+     * everywhere downstream: refuse the file instead. */
+    const float *var = xcnn_in(g, n, 4)->data;
+    for (int64_t i = 0; i < c; i++)
+        if (!(var[i] + eps > 0))
+            return xcnn_fail(err, XCNN_ERR_NUMERIC,
+                             "batchnorm '%s': var[%lld] + epsilon = %g is not positive",
+                             n->name, (long long)i, (double)(var[i] + eps));
+    xcnn_status st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), x->ndim, x->dims, err);
+    if (st) return st;
+    n->scratch_floats = 0;
+    n->n_params = 4 * c;
+    n->flops = 2.0 * (double)xcnn_tensor_sample_numel(x);
+    return XCNN_OK;
+}
+
+/* Shapes at run time: channels and pixels per channel. */
+static void bn_dims(xcnn_graph *g, const xcnn_node *n, int *c, size_t *pixels)
+{
+    const xcnn_tensor *x = xcnn_in(g, n, 0);
+    *c = (int)x->dims[1];
+    *pixels = *c ? xcnn_tensor_sample_numel(x) / (size_t)*c : 0;
+}
+
+static void bn_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
+{
+    (void)scratch;
+    int c;
+    size_t pixels;
+    bn_dims(g, n, &c, &pixels);
+    const float *x = xcnn_in(g, n, 0)->data, *scale = xcnn_in(g, n, 1)->data;
+    const float *bias = xcnn_in(g, n, 2)->data, *mean = xcnn_in(g, n, 3)->data;
+    const float *var = xcnn_in(g, n, 4)->data;
+    float *y = xcnn_out(g, n, 0)->data;
+    float eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    int planes = batch * c;
+#pragma omp parallel for schedule(static)
+    for (int pl = 0; pl < planes; pl++) {
+        int ch = pl % c;
+        float inv = 1.0f / sqrtf(var[ch] + eps);
+        float a = scale[ch] * inv;
+        const float *xp = x + pl * pixels;
+        float *yp = y + pl * pixels;
+        for (size_t i = 0; i < pixels; i++) yp[i] = (xp[i] - mean[ch]) * a + bias[ch];
+    }
+}
+
+/* Parallel over channels; each walks the batch in order, so the
+ * parameter sums do not depend on the thread count. */
+static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
+                        const xcnn_bwd_ctx *ctx)
+{
+    (void)scratch;
+    (void)ctx;
+    int c;
+    size_t pixels;
+    bn_dims(g, n, &c, &pixels);
+    const float *x = xcnn_in(g, n, 0)->data, *scale = xcnn_in(g, n, 1)->data;
+    const float *mean = xcnn_in(g, n, 3)->data, *var = xcnn_in(g, n, 4)->data;
+    const float *dy = xcnn_out(g, n, 0)->grad;
+    float *dx = xcnn_tensor_grad(xcnn_in(g, n, 0));
+    float *dscale = xcnn_tensor_grad(xcnn_in(g, n, 1)), *dbias = xcnn_tensor_grad(xcnn_in(g, n, 2));
+    float *dmean = xcnn_tensor_grad(xcnn_in(g, n, 3)), *dvar = xcnn_tensor_grad(xcnn_in(g, n, 4));
+    int want_params = dscale || dbias || dmean || dvar;
+    float eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < c; ch++) {
+        float inv = 1.0f / sqrtf(var[ch] + eps);
+        float a = scale[ch] * inv;
+        double sum_dy = 0, sum_dy_xc = 0; /* sum dy, sum dy * (x - mean) */
+        for (int b = 0; b < batch; b++) {
+            size_t off = ((size_t)b * c + ch) * pixels;
+            if (dx)
+                for (size_t i = 0; i < pixels; i++) dx[off + i] += dy[off + i] * a;
+            if (want_params)
+                for (size_t i = 0; i < pixels; i++) {
+                    sum_dy += dy[off + i];
+                    sum_dy_xc += (double)dy[off + i] * (x[off + i] - mean[ch]);
+                }
+        }
+        if (dscale) dscale[ch] += (float)(sum_dy_xc * inv);
+        if (dbias) dbias[ch] += (float)sum_dy;
+        if (dmean) dmean[ch] += (float)(-sum_dy * a);
+        if (dvar) dvar[ch] += (float)(-0.5 * sum_dy_xc * a * inv * inv);
+    }
+}
+
+const xcnn_op_def xcnn_op_batchnorm = {"BatchNormalization", bn_setup, bn_forward,
+                                       bn_backward};

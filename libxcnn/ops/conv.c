@@ -1,3 +1,332 @@
-/* placeholder: replaced by the real implementation */
+/*
+ * Conv (ONNX), 2-D, with groups:
+ *
+ *   Y[b, m, oh, ow] = B[m] + sum_{c, i, j} W[m, c, i, j] *
+ *                     X[b, g*Cg + c, oh*sh - pt + i*dh, ow*sw - pl + j*dw]
+ *
+ * where g = m / Mg is the group of output channel m, Cg = C / group input
+ * channels and Mg = M / group output channels per group, and X is zero
+ * outside the input. Per sample and group, with col = im2col(X_g)
+ * (Cg*kh*kw rows, OH*OW columns) and W_g as an Mg x (Cg*kh*kw) matrix:
+ *
+ *   forward   Y_g   = W_g * col + B_g
+ *   backward  dW_g += dY_g * col^T          (summed over the batch)
+ *             dX_g += col2im(W_g^T * dY_g)
+ *             dB   += sum over batch and pixels of dY
+ *
+ * A 1x1, stride-1, unpadded conv needs no im2col: col is X_g itself.
+ * Depthwise convs (one input and one output channel per group) are run
+ * by a direct loop instead: as a GEMM they would be a 1-row matrix times
+ * a 9-row im2col, all overhead.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include "ops.h"
-const xcnn_op_def xcnn_op_conv = {"Conv", 0, 0, 0};
+#include "../gemm.h"
+#include "../im2col.h"
+
+typedef struct conv_params {
+    xcnn_window2d win;
+    int c_in, c_out, group;
+    int cg, mg;    /* input / output channels per group                 */
+    int kcol;      /* rows of col = cg * k_h * k_w                       */
+    int npix;      /* output pixels of one plane = out_h * out_w         */
+    int pointwise; /* 1x1, stride 1, no pad: col is X itself             */
+    int depthwise; /* cg == mg == 1: the direct loop                     */
+} conv_params;
+
+/* ---- setup ---------------------------------------------------------- */
+
+static xcnn_status check_weight(const xcnn_node *n, const xcnn_tensor *w, xcnn_err *err)
+{
+    if (!w)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "conv '%s': missing weight input", n->name);
+    if (w->kind != XCNN_T_CONST || w->dtype != XCNN_DT_FLOAT || !w->data)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "conv '%s': weight '%s' must be a constant float tensor", n->name,
+                         w->name);
+    if (w->ndim != 4)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "conv '%s': weight has %d dims, expected 4",
+                         n->name, w->ndim);
+    return XCNN_OK;
+}
+
+static xcnn_status check_bias(const xcnn_node *n, const xcnn_tensor *b, int64_t m,
+                              xcnn_err *err)
+{
+    if (!b) return XCNN_OK;
+    if (b->kind != XCNN_T_CONST || b->dtype != XCNN_DT_FLOAT || !b->data)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "conv '%s': bias '%s' must be a constant float tensor", n->name,
+                         b->name);
+    if (b->ndim != 1 || b->dims[0] != m)
+        return xcnn_fail(err, XCNN_ERR_SHAPE,
+                         "conv '%s': bias has %lld elements in %d dims, expected [%lld]",
+                         n->name, (long long)xcnn_tensor_numel(b), b->ndim, (long long)m);
+    return XCNN_OK;
+}
+
+/* Channels, groups and kernel_shape against the weight's shape. */
+static xcnn_status check_channels(const xcnn_node *n, const xcnn_tensor *x,
+                                  const xcnn_tensor *w, int64_t group, xcnn_err *err)
+{
+    int64_t c = x->dims[1], m = w->dims[0];
+    if (group < 1)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "conv '%s': group is %lld", n->name,
+                         (long long)group);
+    if (c % group != 0)
+        return xcnn_fail(err, XCNN_ERR_SHAPE,
+                         "conv '%s': %lld input channels are not divisible by group %lld",
+                         n->name, (long long)c, (long long)group);
+    if (m % group != 0 || m == 0)
+        return xcnn_fail(err, XCNN_ERR_SHAPE,
+                         "conv '%s': %lld output channels are not a positive multiple of "
+                         "group %lld", n->name, (long long)m, (long long)group);
+    if (w->dims[1] != c / group)
+        return xcnn_fail(err, XCNN_ERR_SHAPE,
+                         "conv '%s': weight has %lld input channels per group, the input "
+                         "has %lld / group %lld = %lld", n->name, (long long)w->dims[1],
+                         (long long)c, (long long)group, (long long)(c / group));
+    int nk = 0;
+    const int64_t *ks = xcnn_attr_ints(n, "kernel_shape", &nk);
+    if (ks && (nk != 2 || ks[0] != w->dims[2] || ks[1] != w->dims[3]))
+        return xcnn_fail(err, XCNN_ERR_SHAPE,
+                         "conv '%s': kernel_shape does not match the weight's %lldx%lld",
+                         n->name, (long long)w->dims[2], (long long)w->dims[3]);
+    return XCNN_OK;
+}
+
+static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+{
+    xcnn_tensor *x = xcnn_in(g, n, 0), *w = xcnn_in(g, n, 1), *b = xcnn_in(g, n, 2);
+    if (n->n_in < 2 || n->n_in > 3 || n->n_out != 1 || !x)
+        return xcnn_fail(err, XCNN_ERR_FORMAT,
+                         "conv '%s': expected inputs X, W[, B] and one output", n->name);
+    if (x->kind == XCNN_T_CONST)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "conv '%s': input '%s' is a constant",
+                         n->name, x->name);
+    if (x->ndim != 4)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "conv '%s': input '%s' has %d dims; only 2-D convolution (4-D "
+                         "NCHW input) is supported", n->name, x->name, x->ndim);
+    xcnn_status st = check_weight(n, w, err);
+    if (st) return st;
+    int64_t group = xcnn_attr_int(n, "group", 1);
+    if ((st = check_channels(n, x, w, group, err))) return st;
+    if ((st = check_bias(n, b, w->dims[0], err))) return st;
+
+    xcnn_window2d win;
+    st = xcnn_window2d_setup(n, "conv", x->dims[2], x->dims[3], w->dims[2], w->dims[3], 0,
+                             &win, err);
+    if (st) return st;
+    int64_t kcol = w->dims[1] * w->dims[2] * w->dims[3];
+    int64_t npix = (int64_t)win.out_h * win.out_w;
+    if (kcol > INT_MAX || npix > INT_MAX || w->dims[0] > INT_MAX || x->dims[1] > INT_MAX)
+        return xcnn_fail(err, XCNN_ERR_LIMIT, "conv '%s': too large for the GEMM's int sizes",
+                         n->name);
+
+    conv_params *p = calloc(1, sizeof *p);
+    if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "conv '%s': out of memory", n->name);
+    p->win = win;
+    p->c_in = (int)x->dims[1];
+    p->c_out = (int)w->dims[0];
+    p->group = (int)group;
+    p->cg = p->c_in / p->group;
+    p->mg = p->c_out / p->group;
+    p->kcol = (int)kcol;
+    p->npix = (int)npix;
+    p->pointwise = win.k_h == 1 && win.k_w == 1 && win.stride_h == 1 && win.stride_w == 1 &&
+                   !win.pad_top && !win.pad_left && !win.pad_bottom && !win.pad_right;
+    p->depthwise = p->cg == 1 && p->mg == 1;
+
+    int64_t dims[4] = {1, p->c_out, win.out_h, win.out_w};
+    if ((st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), 4, dims, err))) {
+        free(p);
+        return st;
+    }
+    free(n->params);
+    n->params = p;
+    /* One group of one sample's col; backward reuses it for W^T * dY. */
+    n->scratch_floats = (p->pointwise || p->depthwise) ? 0 : (size_t)kcol * (size_t)npix;
+    n->n_params = (int64_t)xcnn_tensor_numel(w) + (b ? p->c_out : 0);
+    n->flops = 2.0 * (double)p->c_out * (double)npix * (double)kcol;
+    return XCNN_OK;
+}
+
+/* ---- depthwise: direct loops over one plane -------------------------- */
+
+/* The taps of one plane, as (input offset, output range) per tap, so the
+ * inner loops read  y[oh][ow] <-> x[oh*sh + ih0][ow*sw + iw0]. */
+typedef struct tap {
+    int oh_lo, oh_hi, ow_lo, ow_hi, ih0, iw0;
+} tap;
+
+static tap tap_at(const xcnn_window2d *w, int ki, int kj)
+{
+    tap t;
+    int kdh = ki * w->dil_h, kdw = kj * w->dil_w;
+    xcnn_window_tap_range(w->in_h, w->out_h, w->stride_h, w->pad_top, kdh, &t.oh_lo, &t.oh_hi);
+    xcnn_window_tap_range(w->in_w, w->out_w, w->stride_w, w->pad_left, kdw, &t.ow_lo, &t.ow_hi);
+    t.ih0 = kdh - w->pad_top;
+    t.iw0 = kdw - w->pad_left;
+    return t;
+}
+
+static void dw_plane_forward(const xcnn_window2d *w, const float *x, const float *k, float bias,
+                             float *y)
+{
+    for (int i = 0; i < w->out_h * w->out_w; i++) y[i] = bias;
+    for (int ki = 0; ki < w->k_h; ki++)
+        for (int kj = 0; kj < w->k_w; kj++) {
+            tap t = tap_at(w, ki, kj);
+            float kv = k[ki * w->k_w + kj];
+            for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
+                const float *xr = x + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
+                float *yr = y + (size_t)oh * w->out_w;
+                for (int ow = t.ow_lo; ow < t.ow_hi; ow++) yr[ow] += kv * xr[ow * w->stride_w];
+            }
+        }
+}
+
+/* dX plane += taps * dY plane (skipped when dx is NULL); dK += dY . X. */
+static void dw_plane_backward(const xcnn_window2d *w, const float *x, const float *k,
+                              const float *dy, float *dx, float *dk)
+{
+    for (int ki = 0; ki < w->k_h; ki++)
+        for (int kj = 0; kj < w->k_w; kj++) {
+            tap t = tap_at(w, ki, kj);
+            float kv = k[ki * w->k_w + kj];
+            float sum = 0;
+            for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
+                size_t off = (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
+                const float *dyr = dy + (size_t)oh * w->out_w;
+                if (dx)
+                    for (int ow = t.ow_lo; ow < t.ow_hi; ow++)
+                        dx[off + (size_t)ow * w->stride_w] += kv * dyr[ow];
+                if (dk)
+                    for (int ow = t.ow_lo; ow < t.ow_hi; ow++)
+                        sum += dyr[ow] * x[off + (size_t)ow * w->stride_w];
+            }
+            if (dk) dk[ki * w->k_w + kj] += sum;
+        }
+}
+
+static void dw_forward(const conv_params *p, int batch, const float *x, const float *k,
+                       const float *bias, float *y)
+{
+    size_t in_plane = (size_t)p->win.in_h * p->win.in_w, taps = (size_t)p->win.k_h * p->win.k_w;
+    int planes = batch * p->c_out;
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < planes; i++) {
+        int c = i % p->c_out;
+        dw_plane_forward(&p->win, x + (size_t)i * in_plane, k + c * taps, bias ? bias[c] : 0,
+                         y + (size_t)i * p->npix);
+    }
+}
+
+/* Parallel over channels; each channel walks the batch in order, so its
+ * kernel gradient is summed the same way for any thread count. */
+static void dw_backward(const conv_params *p, int batch, const float *x, const float *k,
+                        const float *dy, float *dx, float *dk)
+{
+    size_t in_plane = (size_t)p->win.in_h * p->win.in_w, taps = (size_t)p->win.k_h * p->win.k_w;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < p->c_out; c++)
+        for (int b = 0; b < batch; b++) {
+            size_t i = (size_t)b * p->c_out + c;
+            dw_plane_backward(&p->win, x + i * in_plane, k + c * taps, dy + i * p->npix,
+                              dx ? dx + i * in_plane : NULL, dk ? dk + c * taps : NULL);
+        }
+}
+
+/* ---- forward / backward --------------------------------------------- */
+
+static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
+{
+    const conv_params *p = n->params;
+    const xcnn_tensor *xt = xcnn_in(g, n, 0), *wt = xcnn_in(g, n, 1), *bt = xcnn_in(g, n, 2);
+    float *y = xcnn_out(g, n, 0)->data;
+    const float *bias = bt ? bt->data : NULL;
+    if (p->depthwise) {
+        dw_forward(p, batch, xt->data, wt->data, bias, y);
+        return;
+    }
+    size_t in_plane = (size_t)p->win.in_h * p->win.in_w;
+    for (int b = 0; b < batch; b++)
+        for (int gi = 0; gi < p->group; gi++) {
+            const float *x = xt->data + ((size_t)b * p->c_in + (size_t)gi * p->cg) * in_plane;
+            const float *w = wt->data + (size_t)gi * p->mg * p->kcol;
+            float *yg = y + ((size_t)b * p->c_out + (size_t)gi * p->mg) * p->npix;
+            const float *col = x;
+            if (!p->pointwise) {
+                xcnn_im2col(&p->win, p->cg, x, scratch);
+                col = scratch;
+            }
+            if (bias)
+                for (int m = 0; m < p->mg; m++)
+                    for (int i = 0; i < p->npix; i++)
+                        yg[(size_t)m * p->npix + i] = bias[gi * p->mg + m];
+            xcnn_sgemm(0, 0, p->mg, p->npix, p->kcol, 1.0f, w, p->kcol, col, p->npix,
+                       bias ? 1.0f : 0.0f, yg, p->npix);
+        }
+}
+
+/* dB[m] += sum over batch and pixels of dY[b, m]: one channel per
+ * iteration, summed in a fixed order. */
+static void bias_backward(const conv_params *p, int batch, const float *dy, float *db)
+{
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < p->c_out; m++) {
+        double s = 0;
+        for (int b = 0; b < batch; b++) {
+            const float *d = dy + ((size_t)b * p->c_out + m) * p->npix;
+            for (int i = 0; i < p->npix; i++) s += d[i];
+        }
+        db[m] += (float)s;
+    }
+}
+
+static void conv_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
+                          const xcnn_bwd_ctx *ctx)
+{
+    (void)ctx;
+    const conv_params *p = n->params;
+    const xcnn_tensor *xt = xcnn_in(g, n, 0), *wt = xcnn_in(g, n, 1), *bt = xcnn_in(g, n, 2);
+    const float *dy = xcnn_out(g, n, 0)->grad;
+    float *dx = xcnn_tensor_grad(xt), *dw = xcnn_tensor_grad(wt), *db = xcnn_tensor_grad(bt);
+    if (db) bias_backward(p, batch, dy, db);
+    if (!dx && !dw) return;
+    if (p->depthwise) {
+        dw_backward(p, batch, xt->data, wt->data, dy, dx, dw);
+        return;
+    }
+    size_t in_plane = (size_t)p->win.in_h * p->win.in_w;
+    for (int b = 0; b < batch; b++)
+        for (int gi = 0; gi < p->group; gi++) {
+            size_t xoff = ((size_t)b * p->c_in + (size_t)gi * p->cg) * in_plane;
+            const float *w = wt->data + (size_t)gi * p->mg * p->kcol;
+            const float *dyg = dy + ((size_t)b * p->c_out + (size_t)gi * p->mg) * p->npix;
+            if (dw) {
+                const float *col = xt->data + xoff;
+                if (!p->pointwise) {
+                    xcnn_im2col(&p->win, p->cg, xt->data + xoff, scratch);
+                    col = scratch;
+                }
+                xcnn_sgemm(0, 1, p->mg, p->kcol, p->npix, 1.0f, dyg, p->npix, col, p->npix,
+                           1.0f, dw + (size_t)gi * p->mg * p->kcol, p->kcol);
+            }
+            if (dx) {
+                if (p->pointwise) {
+                    xcnn_sgemm(1, 0, p->kcol, p->npix, p->mg, 1.0f, w, p->kcol, dyg, p->npix,
+                               1.0f, dx + xoff, p->npix);
+                } else {
+                    xcnn_sgemm(1, 0, p->kcol, p->npix, p->mg, 1.0f, w, p->kcol, dyg, p->npix,
+                               0.0f, scratch, p->npix);
+                    xcnn_col2im(&p->win, p->cg, scratch, dx + xoff);
+                }
+            }
+        }
+}
+
+const xcnn_op_def xcnn_op_conv = {"Conv", conv_setup, conv_forward, conv_backward};

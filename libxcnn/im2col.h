@@ -1,0 +1,57 @@
+/*
+ * 2-D sliding windows: their geometry (shared by Conv and the pools) and
+ * the im2col / col2im pair that turns a convolution into one GEMM.
+ *
+ * Along one axis, output position o with kernel tap k reads input
+ *     i = o * stride - pad_begin + k * dilation
+ * and taps with i outside [0, in) read the (zero or -inf) padding.
+ */
+#ifndef XCNN_IM2COL_H
+#define XCNN_IM2COL_H
+
+#include "graph.h"
+
+typedef struct xcnn_window2d {
+    int in_h, in_w;         /* one input plane                           */
+    int k_h, k_w;           /* kernel taps                               */
+    int stride_h, stride_w;
+    int dil_h, dil_w;
+    int pad_top, pad_left, pad_bottom, pad_right;
+    int out_h, out_w;       /* one output plane                          */
+} xcnn_window2d;
+
+/*
+ * Fill w from node n's attributes strides, pads ([top, left, bottom,
+ * right]), dilations and auto_pad (NOTSET, VALID, SAME_UPPER, SAME_LOWER),
+ * for an input plane in_h x in_w and a kernel k_h x k_w that the caller
+ * has already read. ceil_mode rounds the output size up as PyTorch does
+ * (the last window must start inside the input or the left padding).
+ * `op` names the op in messages ("conv 'layer1.0.conv1': stride is 0").
+ * Returns XCNN_ERR_SHAPE for impossible geometry (stride or dilation < 1,
+ * negative pads, a kernel larger than the padded input),
+ * XCNN_ERR_UNSUPPORTED for an unknown auto_pad, XCNN_ERR_LIMIT for
+ * values too large to index with an int.
+ */
+xcnn_status xcnn_window2d_setup(const xcnn_node *n, const char *op, int64_t in_h,
+                                int64_t in_w, int64_t k_h, int64_t k_w, int ceil_mode,
+                                xcnn_window2d *w, xcnn_err *err);
+
+/* Output positions o in [*lo, *hi) along one axis for which tap offset
+ * kd = k * dilation reads inside the input (0 <= o*stride - pad + kd < in). */
+void xcnn_window_tap_range(int in, int out, int stride, int pad, int kd, int *lo, int *hi);
+
+/*
+ * im2col for one group of one sample: `channels` input planes of
+ * in_h x in_w become col, a (channels * k_h * k_w) x (out_h * out_w)
+ * row-major matrix. Row (c * k_h + i) * k_w + j holds, for every output
+ * pixel, the input value under tap (i, j) of channel c (0 in the padding).
+ * So for weights W [M, channels, k_h, k_w], Y = W * col.
+ */
+void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *col);
+
+/* The adjoint of im2col: ADDS every col entry into the input element it
+ * was read from (padding entries are dropped). im must hold channels
+ * planes of in_h x in_w. */
+void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, float *im);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * xcnn_sgemm against a naive triple loop in double, for many random shapes
+ * (edges of the blocking included), all four transpose combinations,
+ * beta 0 / 1 / other, alpha != 1, and leading dimensions wider than the
+ * matrices. Error measure: max|C - ref| / max|ref| per case; tolerance 1e-5
+ * (float32 sums of up to a few hundred terms of size ~1).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "../libxcnn/gemm.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static void fill(test_rng *r, float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = test_rng_uniform(r, -1, 1);
+}
+
+/* C = alpha op(A) op(B) + beta C in double, the obvious way. */
+static void naive(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double acc = 0;
+            for (int k = 0; k < K; k++) {
+                double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                acc += a * b;
+            }
+            double old = beta == 0 ? 0 : (double)beta * C[(size_t)i * ldc + j];
+            C[(size_t)i * ldc + j] = (float)(alpha * acc + old);
+        }
+}
+
+/* One case; returns the error over the whole C array (padding columns
+ * included: they must be left untouched). */
+static double run_case(test_rng *r, int ta, int tb, int M, int N, int K, float alpha,
+                       float beta, int pad)
+{
+    int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+    size_t nc = (size_t)M * ldc;
+    float *A = malloc((na + 1) * sizeof(float)), *B = malloc((nb + 1) * sizeof(float));
+    float *C = malloc((nc + 1) * sizeof(float)), *R = malloc((nc + 1) * sizeof(float));
+    fill(r, A, na);
+    fill(r, B, nb);
+    fill(r, C, nc);
+    /* beta == 0 must ignore C entirely, NaN included. */
+    if (beta == 0 && M > 0 && N > 0) C[0] = NAN;
+    memcpy(R, C, nc * sizeof(float));
+    if (beta == 0 && M > 0 && N > 0) R[0] = 0;
+    naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
+    xcnn_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    double e = nc ? max_rel_error(C, R, nc) : 0;
+    /* Exact checks where the answer is exact. */
+    if (nc && K == 0 && beta == 0) {
+        for (size_t i = 0; i < nc; i++)
+            if (i % (size_t)ldc < (size_t)N && C[i] != 0) e = INFINITY;
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(R);
+    return e;
+}
+
+int main(void)
+{
+    test_rng r = {12345};
+    const double tol = 1e-5;
+
+    /* Hand-picked shapes around the block sizes and the degenerate ones. */
+    static const int shapes[][3] = {
+        {0, 5, 3},  {5, 0, 3},   {5, 3, 0},   {1, 1, 1},   {1, 1, 7},     {1, 17, 1},
+        {17, 1, 1}, {1, 1000, 64}, {1000, 1, 64}, {8, 8, 8}, {9, 9, 9},   {63, 65, 127},
+        {64, 128, 128}, {65, 129, 129}, {130, 257, 300}, {7, 300, 3}, {200, 5, 513},
+    };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int bi = 0; bi < 3; bi++) {
+                    float beta = bi == 0 ? 0.0f : bi == 1 ? 1.0f : -0.5f;
+                    float alpha = bi == 2 ? 1.5f : 1.0f;
+                    double e = run_case(&r, ta, tb, M, N, K, alpha, beta, s % 3);
+                    char what[128];
+                    snprintf(what, sizeof what,
+                             "sgemm M=%d N=%d K=%d ta=%d tb=%d alpha=%g beta=%g", M, N, K, ta,
+                             tb, alpha, beta);
+                    check_close(what, e, tol);
+                }
+    }
+
+    /* Many random shapes; one line for all of them, with the worst error. */
+    double worst = 0;
+    int n_cases = 0;
+    for (int c = 0; c < 300; c++) {
+        int M = test_rng_int(&r, 1, 150), N = test_rng_int(&r, 1, 300);
+        int K = test_rng_int(&r, 1, 300);
+        int ta = c & 1, tb = (c >> 1) & 1;
+        float beta = (c % 3 == 0) ? 0.0f : 1.0f;
+        double e = run_case(&r, ta, tb, M, N, K, 1.0f, beta, test_rng_int(&r, 0, 5));
+        if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
+        n_cases++;
+    }
+    char what[128];
+    snprintf(what, sizeof what, "sgemm %d random shapes, all trans combos, beta 0/1", n_cases);
+    check_close(what, worst, tol);
+
+    /* alpha == 0: C = beta * C, A and B not read for their values. */
+    {
+        float A[4] = {NAN, NAN, NAN, NAN}, B[4] = {1, 2, 3, 4}, C[4] = {1, 2, 3, 4};
+        xcnn_sgemm(0, 0, 2, 2, 2, 0.0f, A, 2, B, 2, 2.0f, C, 2);
+        check(C[0] == 2 && C[1] == 4 && C[2] == 6 && C[3] == 8, "sgemm alpha=0 scales C");
+    }
+
+#ifdef _OPENMP
+    /* Same bits for 1 thread and several. */
+    {
+        int M = 150, N = 333, K = 257;
+        float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+        float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+        fill(&r, A, (size_t)M * K);
+        fill(&r, B, (size_t)K * N);
+        int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        xcnn_sgemm(0, 1, M, N, K, 1, A, K, B, K, 0, C1, N);
+        omp_set_num_threads(4);
+        xcnn_sgemm(0, 1, M, N, K, 1, A, K, B, K, 0, C2, N);
+        omp_set_num_threads(saved);
+        check(memcmp(C1, C2, sizeof(float) * M * N) == 0,
+              "sgemm: 1 thread and 4 threads give the same bits");
+        free(A);
+        free(B);
+        free(C1);
+        free(C2);
+    }
+#endif
+    return check_summary();
+}
