@@ -91,6 +91,10 @@ xcnn_status xcnn_model_enable_param_grads(xcnn_model *m);
 size_t xcnn_model_arena_bytes(const xcnn_model *m);
 size_t xcnn_model_weight_bytes(const xcnn_model *m);
 
+/* A metadata_props value of the ONNX file ("xcnn.labels",
+ * "xcnn.preprocess", ...), or NULL if the key is absent. */
+const char *xcnn_model_metadata(const xcnn_model *m, const char *key);
+
 /* --- Shapes ---------------------------------------------------------- */
 
 /* A read-only view of one tensor. For activations dims[0] is the batch of

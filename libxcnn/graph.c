@@ -50,6 +50,12 @@ void xcnn_graph_free(xcnn_graph *g)
         free(n->attr);
         free(n->params);
     }
+    for (int i = 0; i < g->n_meta; i++) {
+        free(g->meta_key[i]);
+        free(g->meta_value[i]);
+    }
+    free(g->meta_key);
+    free(g->meta_value);
     free(g->tensors);
     free(g->nodes);
     free(g);

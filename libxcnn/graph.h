@@ -99,6 +99,9 @@ typedef struct xcnn_graph {
     int input;         /* tensor index of the (single) graph input          */
     int output;        /* tensor index of the (first) graph output          */
     int batch;         /* batch of the current forward pass                 */
+    int n_meta;        /* ONNX metadata_props: key/value strings (labels,
+                          preprocessing); owned                            */
+    char **meta_key, **meta_value;
     int opset;         /* default-domain opset version of the file (0: unknown,
                           treat as the newest); ops whose inputs or defaults
                           changed between opsets read it                   */

@@ -211,6 +211,14 @@ xcnn_status xcnn_model_tensor(const xcnn_model *m, const char *name, xcnn_tensor
     return XCNN_OK;
 }
 
+const char *xcnn_model_metadata(const xcnn_model *m, const char *key)
+{
+    if (!m || !key) return NULL;
+    for (int i = 0; i < m->g->n_meta; i++)
+        if (strcmp(m->g->meta_key[i], key) == 0) return m->g->meta_value[i];
+    return NULL;
+}
+
 int xcnn_model_node_count(const xcnn_model *m) { return m ? m->n_compute : 0; }
 
 xcnn_status xcnn_model_node(const xcnn_model *m, int index, xcnn_node_info *out)

@@ -27,7 +27,11 @@
 #include "protobuf.h"
 
 /* ModelProto */
-enum { MODEL_IR_VERSION = 1, MODEL_GRAPH = 7, MODEL_OPSET_IMPORT = 8 };
+enum { MODEL_IR_VERSION = 1, MODEL_GRAPH = 7, MODEL_OPSET_IMPORT = 8, MODEL_METADATA_PROPS = 14 };
+/* StringStringEntryProto */
+enum { ENTRY_KEY = 1, ENTRY_VALUE = 2 };
+/* More key/value pairs than any exporter writes; bounds a hostile file. */
+#define MAX_METADATA 256
 /* OperatorSetIdProto */
 enum { OPSET_DOMAIN = 1, OPSET_VERSION = 2 };
 /* GraphProto */
@@ -520,6 +524,46 @@ static xcnn_status read_opset(loader *L, slice msg)
     return XCNN_OK;
 }
 
+/* One metadata_props entry (key, value): kept on the graph so a model can
+ * carry its labels and preprocessing. */
+static xcnn_status read_metadata(loader *L, slice msg)
+{
+    const char *what = "ONNX metadata_props";
+    xcnn_graph *g = L->g;
+    if (g->n_meta >= MAX_METADATA)
+        return xcnn_fail(L->err, XCNN_ERR_LIMIT, "%s: more than %d entries", what, MAX_METADATA);
+    slice key = {NULL, 0}, value = {NULL, 0};
+    xcnn_pb r;
+    xcnn_pb_field f;
+    int more;
+    xcnn_pb_init(&r, msg.p, msg.n);
+    for (;;) {
+        xcnn_status st = xcnn_pb_next(&r, &f, &more, what, L->err);
+        if (st) return st;
+        if (!more) break;
+        if (f.number == ENTRY_KEY) st = want_bytes(&f, &key, what, L->err);
+        else if (f.number == ENTRY_VALUE) st = want_bytes(&f, &value, what, L->err);
+        if (st) return st;
+    }
+    char **keys = realloc(g->meta_key, (size_t)(g->n_meta + 1) * sizeof(char *));
+    if (!keys) return nomem(L->err);
+    g->meta_key = keys;
+    char **values = realloc(g->meta_value, (size_t)(g->n_meta + 1) * sizeof(char *));
+    if (!values) return nomem(L->err);
+    g->meta_value = values;
+    char *k = NULL, *v = NULL;
+    xcnn_status st = str_copy(key, &k, what, L->err);
+    if (!st) st = str_copy(value, &v, what, L->err);
+    if (st) {
+        free(k);
+        return st;
+    }
+    g->meta_key[g->n_meta] = k;
+    g->meta_value[g->n_meta] = v;
+    g->n_meta++;
+    return XCNN_OK;
+}
+
 static xcnn_status read_model(loader *L, const uint8_t *data, size_t size, slice *graph)
 {
     xcnn_pb r;
@@ -544,7 +588,11 @@ static xcnn_status read_model(loader *L, const uint8_t *data, size_t size, slice
             st = want_bytes(&f, graph, what, L->err);
             have_graph = 1;
             break;
-        default: break; /* producer, doc_string, metadata, functions, ... */
+        case MODEL_METADATA_PROPS:
+            st = want_bytes(&f, &s, what, L->err);
+            if (!st) st = read_metadata(L, s);
+            break;
+        default: break; /* producer, doc_string, functions, ... */
         }
         if (st) return st;
     }
