@@ -72,6 +72,10 @@ xcnn_status xcnn_idx_read(const char *path, xcnn_idx *out, char *err, size_t err
 
 void xcnn_idx_free(xcnn_idx *idx);
 
+/* Write an 8-bit PNG: 1 channel (gray) or 3 (RGB), deflate-compressed. */
+xcnn_status xcnn_image_write_png(const char *path, const xcnn_image *img, char *err,
+                                 size_t err_size);
+
 /* --- Preprocessing: image -> model input ------------------------------- */
 
 /* How an image becomes the float tensor a model expects (the order

@@ -1,25 +1,17 @@
 /*
- * Writing 8-bit RGB PNG files with no zlib: the image data goes into
- * "stored" (uncompressed) deflate blocks, which every PNG reader accepts.
- * A PNG is the signature, then chunks (length, type, data, CRC-32):
- * IHDR (size, bit depth 8, colour type 2 = RGB), IDAT (a zlib stream of
- * the rows, each prefixed by filter type 0), IEND.
+ * Writing 8-bit PNG files (gray or RGB) with our own deflate.
+ * A PNG is the signature, then chunks (length, type, data, CRC-32): IHDR
+ * (size, bit depth 8, colour type 0 = gray or 2 = RGB), IDAT (a zlib
+ * stream of the rows), IEND. Each row is stored with filter type 2 ("Up":
+ * each byte minus the byte above it), which turns smooth heatmaps into
+ * runs of small numbers that deflate compresses well.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "inflate.h"
 #include "png_write.h"
-
-/* CRC-32 (ISO 3309, as PNG and gzip use), bit by bit: no table, no state. */
-static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n)
-{
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
+#include "../include/xcnn_image.h"
 
 static void put_be32(unsigned char *p, uint32_t v)
 {
@@ -34,54 +26,38 @@ static int write_chunk(FILE *f, const char *type, const unsigned char *data, uin
     unsigned char hdr[8];
     put_be32(hdr, len);
     memcpy(hdr + 4, type, 4);
-    uint32_t crc = crc32_update(0, hdr + 4, 4);
-    crc = crc32_update(crc, data, len);
+    uint32_t crc = xcnn_crc32(0, hdr + 4, 4);
+    crc = xcnn_crc32(crc, data, len);
     unsigned char tail[4];
     put_be32(tail, crc);
     return fwrite(hdr, 1, 8, f) == 8 && (len == 0 || fwrite(data, 1, len, f) == len) &&
            fwrite(tail, 1, 4, f) == 4;
 }
 
-xcnn_status xcnn_png_write_rgb(const char *path, const unsigned char *rgb, int width, int height,
-                               xcnn_err *err)
+xcnn_status xcnn_png_write(const char *path, const unsigned char *pixels, int width, int height,
+                           int channels, xcnn_err *err)
 {
     if (width <= 0 || height <= 0 || width > 16384 || height > 16384)
         return xcnn_fail(err, XCNN_ERR_ARG, "PNG size %dx%d is out of range", width, height);
-    size_t row = (size_t)width * 3 + 1;
-    size_t raw = row * (size_t)height;
-    size_t blocks = (raw + 65534) / 65535;
-    size_t zlen = 2 + raw + blocks * 5 + 4;
-    unsigned char *z = malloc(zlen);
-    if (!z) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory writing '%s'", path);
-
-    /* zlib header: deflate, 32K window, no dictionary, check bits. */
-    size_t o = 0;
-    z[o++] = 0x78;
-    z[o++] = 0x01;
-    uint32_t a = 1, b = 0; /* Adler-32 of the uncompressed bytes */
-    size_t done = 0;
-    size_t y = 0, x = 0;   /* position in the virtual filtered image */
-    while (done < raw) {
-        size_t n = raw - done < 65535 ? raw - done : 65535;
-        z[o++] = done + n == raw ? 1 : 0; /* BFINAL, BTYPE = 00 stored */
-        z[o++] = (unsigned char)(n & 0xff);
-        z[o++] = (unsigned char)(n >> 8);
-        z[o++] = (unsigned char)(~n & 0xff);
-        z[o++] = (unsigned char)((~n >> 8) & 0xff);
-        for (size_t i = 0; i < n; i++) {
-            unsigned char byte = x == 0 ? 0 : rgb[y * (size_t)width * 3 + (x - 1)];
-            if (++x == row) {
-                x = 0;
-                y++;
-            }
-            z[o++] = byte;
-            a = (a + byte) % 65521;
-            b = (b + a) % 65521;
-        }
-        done += n;
+    if (channels != 1 && channels != 3)
+        return xcnn_fail(err, XCNN_ERR_ARG, "PNG writer takes 1 or 3 channels, not %d",
+                         channels);
+    size_t stride = (size_t)width * (size_t)channels, row = stride + 1;
+    size_t raw_n = row * (size_t)height;
+    unsigned char *raw = malloc(raw_n);
+    if (!raw) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory writing '%s'", path);
+    for (size_t y = 0; y < (size_t)height; y++) {
+        unsigned char *dst = raw + y * row;
+        const unsigned char *cur = pixels + y * stride, *up = y ? cur - stride : NULL;
+        dst[0] = 2; /* Up */
+        for (size_t i = 0; i < stride; i++)
+            dst[1 + i] = (unsigned char)(cur[i] - (up ? up[i] : 0));
     }
-    put_be32(z + o, (b << 16) | a);
-    o += 4;
+    unsigned char *z = NULL;
+    size_t zn = 0;
+    xcnn_status st = xcnn_zlib_encode(raw, raw_n, 6, &z, &zn, err);
+    free(raw);
+    if (st) return st;
 
     FILE *f = fopen(path, "wb");
     if (!f) {
@@ -92,15 +68,31 @@ xcnn_status xcnn_png_write_rgb(const char *path, const unsigned char *rgb, int w
     unsigned char ihdr[13];
     put_be32(ihdr, (uint32_t)width);
     put_be32(ihdr + 4, (uint32_t)height);
-    ihdr[8] = 8;  /* bit depth */
-    ihdr[9] = 2;  /* colour type RGB */
-    ihdr[10] = 0; /* deflate */
-    ihdr[11] = 0; /* filter method */
-    ihdr[12] = 0; /* no interlace */
+    ihdr[8] = 8;                      /* bit depth */
+    ihdr[9] = channels == 1 ? 0 : 2;  /* gray or RGB */
+    ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, filter method 0, no interlace */
     int ok = fwrite(sig, 1, 8, f) == 8 && write_chunk(f, "IHDR", ihdr, 13) &&
-             write_chunk(f, "IDAT", z, (uint32_t)o) && write_chunk(f, "IEND", NULL, 0);
+             write_chunk(f, "IDAT", z, (uint32_t)zn) && write_chunk(f, "IEND", NULL, 0);
     ok = (fclose(f) == 0) && ok;
     free(z);
     if (!ok) return xcnn_fail(err, XCNN_ERR_IO, "error writing '%s'", path);
     return XCNN_OK;
+}
+
+xcnn_status xcnn_png_write_rgb(const char *path, const unsigned char *rgb, int width, int height,
+                               xcnn_err *err)
+{
+    return xcnn_png_write(path, rgb, width, height, 3, err);
+}
+
+xcnn_status xcnn_image_write_png(const char *path, const xcnn_image *img, char *errbuf,
+                                 size_t err_size)
+{
+    xcnn_err e = {{0}};
+    xcnn_status st = (!path || !img || !img->pixels)
+                         ? xcnn_fail(&e, XCNN_ERR_ARG, "PNG writer: NULL argument")
+                         : xcnn_png_write(path, img->pixels, img->width, img->height,
+                                          img->channels, &e);
+    if (st && errbuf && err_size) snprintf(errbuf, err_size, "%s", e.msg);
+    return st;
 }
