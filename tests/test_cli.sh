@@ -38,6 +38,22 @@ done
 expect 0 "explain integrated gradients" $X explain $F/model.onnx $F/input.npy --method integrated-gradients --out "$T/a.npy"
 grep -q "convergence delta" "$T/out" && ok "integrated gradients prints the convergence delta" || fail "no delta printed"
 
+# Images in place of .npy, class names from a labels file.
+IMG=tests/data/png/c2_d8.png
+printf 'zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n' >"$T/labels.txt"
+expect 0 "predict on a PNG with --labels" $X predict $F/model.onnx $IMG --labels "$T/labels.txt" --top 2
+[ "$(head -n1 "$T/out" | cut -f3)" != "" ] && ok "predict prints class names" || fail "no class names: $(cat "$T/out")"
+name=$(head -n1 "$T/out" | cut -f3)
+expect 0 "explain --target by class name ($name)" $X explain $F/model.onnx $IMG --labels "$T/labels.txt" --target "$name" --method gradcam --out "$T/a.npy" --png "$T/a.png"
+grep -q "($name)" "$T/out" && ok "explain names its target" || fail "explain target line: $(cat "$T/out")"
+expect 1 "unknown class name" $X explain $F/model.onnx $IMG --labels "$T/labels.txt" --target cat --method saliency --out "$T/a.npy"; one_line_error "unknown class name"
+printf 'a\nb\n' >"$T/short.txt"
+expect 1 "labels file with the wrong count" $X predict $F/model.onnx $IMG --labels "$T/short.txt"; one_line_error "wrong label count"
+expect 0 "--preprocess spec" $X predict $F/model.onnx $IMG --preprocess "gray;mean=0.5;std=0.25"
+expect 2 "bad --preprocess item" $X predict $F/model.onnx $IMG --preprocess "frob=1"
+printf 'not an image' >"$T/bad.png"
+expect 1 "corrupt image" $X predict $F/model.onnx "$T/bad.png"; one_line_error "corrupt image"
+
 expect 1 "missing model file" $X predict $B/no-such.onnx $F/input.npy;        one_line_error "missing model"
 expect 1 "input of the wrong shape" $X predict $F/model.onnx tests/fixtures/rescnn_bn/input.npy; one_line_error "wrong shape"
 expect 1 "target out of range" $X explain $F/model.onnx $F/input.npy --method saliency --target 10 --out "$T/a.npy"; one_line_error "target out of range"

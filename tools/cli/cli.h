@@ -34,9 +34,35 @@ xcnn_model *cli_load_model(const char *path);
  * printed). */
 float *cli_load_input(const xcnn_model *m, const char *path);
 
+/* Options every command that reads an INPUT takes. */
+typedef struct cli_input_opts {
+    const char *preprocess;  /* --preprocess SPEC (overrides the model's)   */
+    const char *labels_path; /* --labels FILE (overrides the model's)       */
+} cli_input_opts;
+
+/* If argv[*i] is --preprocess or --labels, take it (and its value) and
+ * return 1; *rc is then non-zero on a usage error. */
+int cli_input_flag(int argc, char **argv, int *i, cli_input_opts *o, int *rc);
+
+/* INPUT as a .npy or an image (PNG/PPM/PGM, preprocessed). */
+float *cli_load_any_input(const xcnn_model *m, const char *path, const cli_input_opts *o,
+                          int *is_image);
+
+/* Class names, one per output, from --labels or the model's metadata. */
+typedef struct cli_labels {
+    char *text;
+    char **names;
+    int count;
+} cli_labels;
+/* 0 if fine (possibly no labels at all), else an exit code (printed). */
+int cli_labels_load(const xcnn_model *m, const cli_input_opts *o, cli_labels *l);
+const char *cli_label(const cli_labels *l, int index); /* NULL if none */
+void cli_labels_free(cli_labels *l);
+
 /* Commands. argv[0] is the command name. */
 int cli_info(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_explain(int argc, char **argv);
+int cli_bench(int argc, char **argv);   /* bench.c */
 
 #endif

@@ -37,7 +37,8 @@ static const struct {
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef struct explain_args {
-    const char *model, *input, *out, *png, *baseline, *layer;
+    const char *model, *input, *out, *png, *baseline, *layer, *target_name;
+    cli_input_opts io;
     int have_method, have_target;
     long target, steps, samples, seed, batch, threads;
     double stdev;
@@ -50,7 +51,7 @@ static const char *explain_usage =
     "usage: xcnn explain MODEL INPUT --method METHOD --out ATTR.npy [--png HEAT.png]\n"
     "       [--target T] [--layer NAME] [--steps N] [--ig-method M] [--baseline zero|FILE.npy]\n"
     "       [--samples N] [--stdev S] [--seed K] [--no-abs] [--no-relu] [--upsample]\n"
-    "       [--batch B] [--threads T]\n"
+    "       [--batch B] [--threads T] [--labels FILE] [--preprocess SPEC]\n"
     "METHOD: saliency input-x-gradient deconvnet guided-backprop integrated-gradients\n"
     "        smoothgrad gradcam guided-gradcam";
 
@@ -72,7 +73,10 @@ static int parse_args(int argc, char **argv, explain_args *a)
     a->batch = 0;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v;
-        if (!strcmp(f, "--method")) {
+        int rc_flag;
+        if (cli_input_flag(argc, argv, &i, &a->io, &rc_flag)) {
+            if (rc_flag) return rc_flag;
+        } else if (!strcmp(f, "--method")) {
             if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
             size_t k;
             for (k = 0; k < N_OF(methods) && strcmp(methods[k].name, v); k++) {}
@@ -89,8 +93,8 @@ static int parse_args(int argc, char **argv, explain_args *a)
             a->rule = ig_rules[k].rule;
         } else if (!strcmp(f, "--target")) {
             if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
-            if (cli_parse_int(v, 0, 1L << 30, &a->target))
-                return cli_usage_error("--target needs a class index >= 0, got '%s'", v);
+            /* A number is a class index; anything else a class name. */
+            if (v[0] == '-' || cli_parse_int(v, 0, 1L << 30, &a->target)) a->target_name = v;
             a->have_target = 1;
         } else if (!strcmp(f, "--steps") || !strcmp(f, "--samples") || !strcmp(f, "--batch") ||
                    !strcmp(f, "--threads")) {
@@ -155,10 +159,27 @@ int cli_explain(int argc, char **argv)
 
     xcnn_model *m = cli_load_model(a.model);
     if (!m) return CLI_EXIT_ERROR;
-    float *x = cli_load_input(m, a.input), *baseline = NULL, *attr = NULL;
+    cli_labels labels;
+    int is_image = 0;
+    float *x = NULL, *baseline = NULL, *attr = NULL;
+    rc = cli_labels_load(m, &a.io, &labels);
+    if (!rc) x = cli_load_any_input(m, a.input, &a.io, &is_image);
     if (!x) {
         rc = CLI_EXIT_ERROR;
         goto done;
+    }
+    if (a.target_name) {
+        int found = -1;
+        for (int k = 0; k < labels.count && found < 0; k++)
+            if (!strcmp(labels.names[k], a.target_name)) found = k;
+        if (found < 0) {
+            rc = labels.count ? cli_error("--target '%s' is not a class name of this model",
+                                          a.target_name)
+                              : cli_error("--target '%s': not a class index, and the model has "
+                                          "no labels (give --labels FILE)", a.target_name);
+            goto done;
+        }
+        a.target = found;
     }
     xcnn_explain_options o;
     xcnn_explain_options_init(&o, a.method);
@@ -212,7 +233,9 @@ int cli_explain(int argc, char **argv)
         rc = cli_error("%s", xcnn_model_error(m));
         goto done;
     }
-    printf("target %d (score %.6g)\n", res.target, res.score);
+    const char *tname = cli_label(&labels, res.target);
+    printf("target %d%s%s%s (score %.6g)\n", res.target, tname ? " (" : "", tname ? tname : "",
+           tname ? ")" : "", res.score);
     if (res.layer[0]) printf("layer %s\n", res.layer);
     if (a.method == XCNN_INTEGRATED_GRADIENTS)
         printf("convergence delta %.6g (sum of attributions minus f(x) - f(baseline))\n",
@@ -232,7 +255,10 @@ int cli_explain(int argc, char **argv)
             goto done;
         }
         int ch = (int)res.dims[1], h = (int)res.dims[2], w = (int)res.dims[3];
-        if (xcnn_heatmap_png(a.png, attr, ch, h, w, NULL, 0, (int)in.dims[2], (int)in.dims[3],
+        /* Over the input when it is an image (shown in grey). */
+        const float *under = is_image ? x : NULL;
+        if (xcnn_heatmap_png(a.png, attr, ch, h, w, under, under ? (int)in.dims[1] : 0,
+                             (int)in.dims[2], (int)in.dims[3],
                              err, sizeof err) != XCNN_OK) {
             rc = cli_error("%s", err);
             goto done;
@@ -240,6 +266,7 @@ int cli_explain(int argc, char **argv)
         printf("wrote %s\n", a.png);
     }
 done:
+    cli_labels_free(&labels);
     free(attr);
     free(baseline);
     free(x);

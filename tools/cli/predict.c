@@ -8,8 +8,12 @@ int cli_predict(int argc, char **argv)
 {
     const char *model_path = NULL, *input_path = NULL, *out_path = NULL;
     long top = 5;
+    cli_input_opts io = {0};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--top")) {
+        int rc_flag;
+        if (cli_input_flag(argc, argv, &i, &io, &rc_flag)) {
+            if (rc_flag) return rc_flag;
+        } else if (!strcmp(argv[i], "--top")) {
             if (++i >= argc || cli_parse_int(argv[i], 1, 1000000, &top))
                 return cli_usage_error("--top needs a positive whole number");
         } else if (!strcmp(argv[i], "--out")) {
@@ -26,16 +30,19 @@ int cli_predict(int argc, char **argv)
         }
     }
     if (!model_path || !input_path)
-        return cli_usage_error("usage: xcnn predict MODEL INPUT [--top K] [--out FILE.npy]");
+        return cli_usage_error("usage: xcnn predict MODEL INPUT [--top K] [--out FILE.npy] "
+                               "[--labels FILE] [--preprocess SPEC]");
 
     xcnn_model *m = cli_load_model(model_path);
     if (!m) return CLI_EXIT_ERROR;
-    float *x = cli_load_input(m, input_path);
+    cli_labels labels;
+    int is_image, rc = cli_labels_load(m, &io, &labels);
+    float *x = rc ? NULL : cli_load_any_input(m, input_path, &io, &is_image);
     if (!x) {
+        cli_labels_free(&labels);
         xcnn_model_free(m);
         return CLI_EXIT_ERROR;
     }
-    int rc = 0;
     xcnn_tensor_view out;
     xcnn_model_output(m, &out);
     size_t k = out.numel; /* batch 1 */
@@ -57,7 +64,9 @@ int cli_predict(int argc, char **argv)
         for (size_t j = i + 1; j < k; j++)
             if (y[order[j]] > y[order[best]]) best = j;
         int t = order[i]; order[i] = order[best]; order[best] = t;
-        printf("%d\t%.6g\n", order[i], y[order[i]]);
+        const char *name = cli_label(&labels, order[i]);
+        if (name) printf("%d\t%.6g\t%s\n", order[i], y[order[i]], name);
+        else printf("%d\t%.6g\n", order[i], y[order[i]]);
     }
     if (out_path) {
         char err[600];
@@ -66,6 +75,7 @@ int cli_predict(int argc, char **argv)
             rc = cli_error("%s", err);
     }
 done:
+    cli_labels_free(&labels);
     free(y);
     free(order);
     free(x);

@@ -1,0 +1,165 @@
+/*
+ * What the commands share about inputs: an INPUT is a float32 .npy (used
+ * as it is) or an image (PNG, PPM, PGM) turned into the model's input by
+ * the preprocessing in the model's "xcnn.preprocess" metadata, overridden
+ * by --preprocess; class names come from --labels FILE or the model's
+ * "xcnn.labels" metadata.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../../include/xcnn_image.h"
+#include "cli.h"
+
+int cli_input_flag(int argc, char **argv, int *i, cli_input_opts *o, int *rc)
+{
+    const char *f = argv[*i];
+    *rc = 0;
+    if (strcmp(f, "--preprocess") && strcmp(f, "--labels")) return 0;
+    if (*i + 1 >= argc) {
+        *rc = cli_usage_error("%s needs a value", f);
+        return 1;
+    }
+    if (!strcmp(f, "--preprocess")) {
+        /* Checked now: a bad spec is a usage mistake, not a bad input. */
+        char err[300];
+        xcnn_preprocess p;
+        xcnn_preprocess_init(&p);
+        o->preprocess = argv[++*i];
+        if (xcnn_preprocess_parse(o->preprocess, &p, err, sizeof err) != XCNN_OK)
+            *rc = cli_usage_error("%s", err);
+    } else {
+        o->labels_path = argv[++*i];
+    }
+    return 1;
+}
+
+static int is_npy(const char *path)
+{
+    unsigned char magic[6] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1; /* let the .npy reader report the open error */
+    size_t n = fread(magic, 1, 6, f);
+    fclose(f);
+    return n == 6 && memcmp(magic, "\x93NUMPY", 6) == 0;
+}
+
+static float *load_image(const xcnn_model *m, const char *path, const cli_input_opts *o)
+{
+    char err[600];
+    xcnn_tensor_view in;
+    xcnn_model_input(m, &in);
+    if (in.ndim != 4 || (in.dims[1] != 1 && in.dims[1] != 3)) {
+        cli_error("%s: this model's input is not a 1- or 3-channel image; give a .npy", path);
+        return NULL;
+    }
+    xcnn_image img;
+    if (xcnn_image_read(path, &img, err, sizeof err) != XCNN_OK) {
+        cli_error("%s", err);
+        return NULL;
+    }
+    xcnn_preprocess p;
+    xcnn_preprocess_init(&p);
+    const char *meta = xcnn_model_metadata(m, "xcnn.preprocess");
+    if ((meta && xcnn_preprocess_parse(meta, &p, err, sizeof err) != XCNN_OK) ||
+        (o->preprocess && xcnn_preprocess_parse(o->preprocess, &p, err, sizeof err) != XCNN_OK)) {
+        xcnn_image_free(&img);
+        cli_error("%s", err);
+        return NULL;
+    }
+    int C = (int)in.dims[1], H = (int)in.dims[2], W = (int)in.dims[3];
+    float *x = malloc((size_t)C * H * W * sizeof(float));
+    if (!x || xcnn_image_to_tensor(&img, &p, C, H, W, x, err, sizeof err) != XCNN_OK) {
+        if (x) cli_error("%s: %s", path, err);
+        else cli_error("out of memory");
+        free(x);
+        x = NULL;
+    }
+    xcnn_image_free(&img);
+    return x;
+}
+
+float *cli_load_any_input(const xcnn_model *m, const char *path, const cli_input_opts *o,
+                          int *is_image)
+{
+    *is_image = !is_npy(path);
+    return *is_image ? load_image(m, path, o) : cli_load_input(m, path);
+}
+
+/* Split text into lines (the labels); returns the count or -1. */
+static int split_lines(char *text, char ***out)
+{
+    int n = 0, cap = 16;
+    char **lines = malloc((size_t)cap * sizeof *lines);
+    if (!lines) return -1;
+    char *s = text;
+    while (*s) {
+        char *e = strchr(s, '\n');
+        if (e) *e = 0;
+        size_t len = strlen(s);
+        if (len && s[len - 1] == '\r') s[len - 1] = 0;
+        if (n == cap) {
+            cap *= 2;
+            char **more = realloc(lines, (size_t)cap * sizeof *lines);
+            if (!more) {
+                free(lines);
+                return -1;
+            }
+            lines = more;
+        }
+        lines[n++] = s;
+        if (!e) break;
+        s = e + 1;
+    }
+    *out = lines;
+    return n;
+}
+
+int cli_labels_load(const xcnn_model *m, const cli_input_opts *o, cli_labels *l)
+{
+    memset(l, 0, sizeof *l);
+    const char *meta = xcnn_model_metadata(m, "xcnn.labels");
+    if (o->labels_path) {
+        FILE *f = fopen(o->labels_path, "rb");
+        if (!f) return cli_error("cannot open labels file '%s'", o->labels_path);
+        long len = -1;
+        if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+        if (len < 0 || len > (1L << 24) || fseek(f, 0, SEEK_SET) != 0) {
+            fclose(f);
+            return cli_error("labels file '%s' is unreadable or over 16 MB", o->labels_path);
+        }
+        l->text = malloc((size_t)len + 1);
+        if (!l->text || fread(l->text, 1, (size_t)len, f) != (size_t)len) {
+            fclose(f);
+            return cli_error("cannot read labels file '%s'", o->labels_path);
+        }
+        fclose(f);
+        l->text[len] = 0;
+    } else if (meta) {
+        size_t len = strlen(meta);
+        l->text = malloc(len + 1);
+        if (!l->text) return cli_error("out of memory");
+        memcpy(l->text, meta, len + 1);
+    } else {
+        return 0;
+    }
+    l->count = split_lines(l->text, &l->names);
+    if (l->count < 0) return cli_error("out of memory");
+    xcnn_tensor_view out;
+    xcnn_model_output(m, &out);
+    if ((size_t)l->count != out.numel)
+        return cli_error("%d labels for a model with %zu outputs", l->count, out.numel);
+    return 0;
+}
+
+const char *cli_label(const cli_labels *l, int index)
+{
+    return (l->names && index >= 0 && index < l->count) ? l->names[index] : NULL;
+}
+
+void cli_labels_free(cli_labels *l)
+{
+    free(l->names);
+    free(l->text);
+    memset(l, 0, sizeof *l);
+}
