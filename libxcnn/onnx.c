@@ -109,6 +109,7 @@ typedef struct loader {
     xcnn_graph *g;
     xcnn_err *err;
     uint64_t max_elems, max_nodes;
+    const int64_t *input_dims; /* xcnn_load_options.input_dims or NULL */
     slice *node_msgs, *init_msgs, *input_msgs, *output_msgs;
     int n_nodes, n_inits, n_inputs, n_outputs;
     pnode *pn;
@@ -750,10 +751,12 @@ static xcnn_status read_tensor_type(loader *L, slice msg, const char *name, uint
     }
 }
 
-/* The input's shape with batch 1: dim 0 may be symbolic, missing or 1. */
+/* The input's shape with batch 1: dim 0 may be symbolic, missing or 1;
+ * other symbolic or missing dims take the caller's input_dims. */
 static xcnn_status input_shape(loader *L, const char *name, int ndim, const int kinds[],
                                int64_t dims[])
 {
+    const int64_t *given = L->input_dims;
     if (ndim < 1)
         return xcnn_fail(L->err, XCNN_ERR_UNSUPPORTED,
                          "graph input '%s' is a scalar: it needs a batch dimension", name);
@@ -764,10 +767,16 @@ static xcnn_status input_shape(loader *L, const char *name, int ndim, const int 
                          name, (long long)dims[0]);
     dims[0] = 1;
     for (int i = 1; i < ndim; i++) {
-        if (kinds[i] != 1)
+        if (kinds[i] == 1 && given && given[i] && given[i] != dims[i])
+            return xcnn_fail(L->err, XCNN_ERR_SHAPE,
+                             "graph input '%s': dimension %d is %lld in the file, not %lld "
+                             "(xcnn_load_options.input_dims)", name, i, (long long)dims[i],
+                             (long long)given[i]);
+        if (kinds[i] != 1 && given && given[i]) dims[i] = given[i];
+        else if (kinds[i] != 1)
             return xcnn_fail(L->err, XCNN_ERR_UNSUPPORTED,
-                             "graph input '%s': dimension %d is %s; libxcnn needs fixed "
-                             "sizes except for the batch", name, i,
+                             "graph input '%s': dimension %d is %s; give its size in "
+                             "xcnn_load_options.input_dims (xcnn: --input-shape)", name, i,
                              kinds[i] ? "symbolic" : "missing");
         if (dims[i] < 1)
             return xcnn_fail(L->err, XCNN_ERR_SHAPE, "graph input '%s': dimension %d is %lld",
@@ -1431,6 +1440,7 @@ xcnn_status xcnn_onnx_parse(const uint8_t *data, size_t size, const xcnn_load_op
                                                  : DEFAULT_MAX_TENSOR_ELEMS;
     if (L.max_elems > HARD_MAX_ELEMS) L.max_elems = HARD_MAX_ELEMS;
     L.max_nodes = opts && opts->max_nodes ? opts->max_nodes : DEFAULT_MAX_NODES;
+    L.input_dims = opts ? opts->input_dims : NULL;
     L.g = xcnn_graph_new();
     if (!L.g) return nomem(err);
 

@@ -675,7 +675,7 @@ static void test_broken_tensors(void)
                 NULL, XCNN_ERR_LIMIT, "ovf");
     /* 2^32 x 2^32 wraps to 0 in 64 bits: a naive product would accept the
      * empty raw_data. Each dim is under the (raised) limit on its own. */
-    xcnn_load_options big = {0, (uint64_t)1 << 40, 0};
+    xcnn_load_options big = {.max_tensor_elems = (uint64_t)1 << 40};
     expect_fail("dims whose product wraps to 0",
                 with_init(ob_tensor_raw("wrap", OB_FLOAT, 2,
                                         (int64_t[]){(int64_t)1 << 32, (int64_t)1 << 32}, "", 0)),
@@ -800,7 +800,7 @@ static void test_broken_graphs(void)
 
 static void test_limits(void)
 {
-    xcnn_load_options o = {0, 0, 0};
+    xcnn_load_options o = {.max_nodes = 0};
     o.max_nodes = 5;
     expect_fail("max_nodes 5", cnn_model(13, NULL), &o, XCNN_ERR_LIMIT, "max_nodes");
     o.max_nodes = 0;

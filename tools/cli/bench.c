@@ -167,7 +167,7 @@ int cli_bench(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
     double t_load = now_s();
-    xcnn_model *m = cli_load_model(a.model);
+    xcnn_model *m = cli_load_model(a.model, NULL);
     if (!m) return CLI_EXIT_ERROR;
     t_load = now_s() - t_load;
     if (a.threads) xcnn_model_set_threads(m, (int)a.threads);

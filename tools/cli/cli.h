@@ -26,8 +26,10 @@ int cli_usage_error(const char *fmt, ...)
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *s, double *out);
 
-/* Load a model, printing the error; NULL on failure. */
-xcnn_model *cli_load_model(const char *path);
+struct cli_input_opts;
+/* Load a model (with --input-shape from o, which may be NULL), printing
+ * the error; NULL on failure. */
+xcnn_model *cli_load_model(const char *path, const struct cli_input_opts *o);
 
 /* Read INPUT (a float32 .npy of shape (C,H,W) or (1,C,H,W)) and check it
  * against the model input. Returns a malloc'ed sample or NULL (error
@@ -38,10 +40,11 @@ float *cli_load_input(const xcnn_model *m, const char *path);
 typedef struct cli_input_opts {
     const char *preprocess;  /* --preprocess SPEC (overrides the model's)   */
     const char *labels_path; /* --labels FILE (overrides the model's)       */
+    xcnn_load_options load;  /* --input-shape CxHxW fills input_dims        */
 } cli_input_opts;
 
-/* If argv[*i] is --preprocess or --labels, take it (and its value) and
- * return 1; *rc is then non-zero on a usage error. */
+/* If argv[*i] is --preprocess, --labels or --input-shape, take it (and its
+ * value) and return 1; *rc is then non-zero on a usage error. */
 int cli_input_flag(int argc, char **argv, int *i, cli_input_opts *o, int *rc);
 
 /* INPUT as a .npy or an image (PNG/PPM/PGM, preprocessed). */

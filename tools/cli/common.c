@@ -49,11 +49,11 @@ int cli_parse_float(const char *s, double *out)
     return 0;
 }
 
-xcnn_model *cli_load_model(const char *path)
+xcnn_model *cli_load_model(const char *path, const cli_input_opts *o)
 {
     char err[600];
     xcnn_model *m = NULL;
-    if (xcnn_model_load(path, NULL, &m, err, sizeof err) != XCNN_OK) {
+    if (xcnn_model_load(path, o ? &o->load : NULL, &m, err, sizeof err) != XCNN_OK) {
         cli_error("%s: %s", path, err);
         return NULL;
     }

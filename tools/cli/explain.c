@@ -157,7 +157,7 @@ int cli_explain(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
 
-    xcnn_model *m = cli_load_model(a.model);
+    xcnn_model *m = cli_load_model(a.model, &a.io);
     if (!m) return CLI_EXIT_ERROR;
     cli_labels labels;
     int is_image = 0;

@@ -13,8 +13,22 @@ static void shape_str(const xcnn_tensor_view *v, char *buf, size_t size)
 
 int cli_info(int argc, char **argv)
 {
-    if (argc != 2) return cli_usage_error("usage: xcnn info MODEL");
-    xcnn_model *m = cli_load_model(argv[1]);
+    const char *path = NULL;
+    cli_input_opts io = {0};
+    for (int i = 1; i < argc; i++) {
+        int rc;
+        if (cli_input_flag(argc, argv, &i, &io, &rc)) {
+            if (rc) return rc;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error("info: unknown option '%s'", argv[i]);
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return cli_usage_error("usage: xcnn info MODEL [--input-shape CxHxW]");
+        }
+    }
+    if (!path) return cli_usage_error("usage: xcnn info MODEL [--input-shape CxHxW]");
+    xcnn_model *m = cli_load_model(path, &io);
     if (!m) return CLI_EXIT_ERROR;
     xcnn_tensor_view in, out;
     char s1[128], s2[128];
@@ -22,7 +36,7 @@ int cli_info(int argc, char **argv)
     xcnn_model_output(m, &out);
     shape_str(&in, s1, sizeof s1);
     shape_str(&out, s2, sizeof s2);
-    printf("model %s\ninput  %s  %s\noutput %s  %s\n\n", argv[1], in.name, s1, out.name, s2);
+    printf("model %s\ninput  %s  %s\noutput %s  %s\n\n", path, in.name, s1, out.name, s2);
     printf("%4s  %-20s %-44s %-16s %10s %12s\n", "#", "op", "name", "output", "params", "MFLOPs");
     int64_t params = 0;
     double flops = 0;

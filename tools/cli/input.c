@@ -15,7 +15,8 @@ int cli_input_flag(int argc, char **argv, int *i, cli_input_opts *o, int *rc)
 {
     const char *f = argv[*i];
     *rc = 0;
-    if (strcmp(f, "--preprocess") && strcmp(f, "--labels")) return 0;
+    if (strcmp(f, "--preprocess") && strcmp(f, "--labels") && strcmp(f, "--input-shape"))
+        return 0;
     if (*i + 1 >= argc) {
         *rc = cli_usage_error("%s needs a value", f);
         return 1;
@@ -28,6 +29,23 @@ int cli_input_flag(int argc, char **argv, int *i, cli_input_opts *o, int *rc)
         o->preprocess = argv[++*i];
         if (xcnn_preprocess_parse(o->preprocess, &p, err, sizeof err) != XCNN_OK)
             *rc = cli_usage_error("%s", err);
+    } else if (!strcmp(f, "--input-shape")) {
+        /* CxHxW (or HxW): sizes for input dimensions the model leaves
+         * symbolic, such as a dynamic height and width. */
+        const char *v = argv[++*i];
+        int64_t d[3];
+        int n = 0;
+        char *end;
+        while (n < 3) {
+            long val = strtol(v, &end, 10);
+            if (end == v || val < 1 || val > 65536) break;
+            d[n++] = val;
+            if (*end != 'x') break;
+            v = end + 1;
+        }
+        if (n < 2 || *end)
+            *rc = cli_usage_error("--input-shape needs CxHxW or HxW, e.g. 3x48x192");
+        for (int k = 0; k < n; k++) o->load.input_dims[4 - n + k] = d[k];
     } else {
         o->labels_path = argv[++*i];
     }

@@ -12,7 +12,10 @@ static void usage(FILE *f)
             "  xcnn predict MODEL INPUT [--top K] [--out FILE.npy]\n"
             "  xcnn explain MODEL INPUT --method M --out ATTR.npy [options]\n"
             "  xcnn help                             this text\n"
-            "MODEL is an ONNX file; INPUT a float32 .npy of shape (C,H,W) or (1,C,H,W).\n"
+            "common options: --labels FILE  --preprocess SPEC  --input-shape CxHxW (sizes for\n"
+            "  input dimensions the model leaves symbolic)\n"
+            "MODEL is an ONNX file; INPUT a float32 .npy of shape (C,H,W) or (1,C,H,W), or an\n"
+            "image (PNG, PPM, PGM) preprocessed as the model's metadata or --preprocess says.\n"
             "Errors print one line on stderr and exit 1; usage errors exit 2.\n");
 }
 
