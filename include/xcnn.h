@@ -268,6 +268,11 @@ xcnn_status xcnn_heatmap_png(const char *path, const float *attr, int channels, 
                              const float *image, int image_channels, int H, int W,
                              char *err, size_t err_size);
 
+/* The same heatmap drawn into rgb (OH x OW pixels, 3 bytes each, caller's
+ * buffer) instead of a file: for composing figures. */
+xcnn_status xcnn_heatmap_rgb(const float *attr, int channels, int h, int w, const float *image,
+                             int image_channels, int H, int W, unsigned char *rgb, int OH, int OW);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,27 +31,18 @@ static void colour(float v, float rgb[3])
         rgb[c] = (1 - f) * viridis[i][c] + f * viridis[i + 1][c];
 }
 
-xcnn_status xcnn_heatmap_png(const char *path, const float *attr, int channels, int h, int w,
-                             const float *image, int image_channels, int H, int W,
-                             char *errbuf, size_t err_size)
+xcnn_status xcnn_heatmap_rgb(const float *attr, int channels, int h, int w, const float *image,
+                             int image_channels, int H, int W, unsigned char *rgb, int OH, int OW)
 {
-    xcnn_err err = {{0}};
-    xcnn_status st = XCNN_OK;
-    if (!path || !attr || channels < 1 || h < 1 || w < 1 || H < 1 || W < 1 ||
-        (image && image_channels != 1 && image_channels != 3)) {
-        if (errbuf && err_size) snprintf(errbuf, err_size, "heatmap: bad arguments");
+    if (!attr || !rgb || channels < 1 || h < 1 || w < 1 || H < 1 || W < 1 || OH < 1 || OW < 1 ||
+        (image && image_channels != 1 && image_channels != 3))
         return XCNN_ERR_ARG;
-    }
-    /* Scale up so the short side is at least 224 pixels. */
-    int scale = 1;
-    while ((H < W ? H : W) * scale < 224 && scale < 16) scale++;
-    int OH = H * scale, OW = W * scale;
     float *map = malloc((size_t)h * w * sizeof(float));
     float *big = malloc((size_t)H * W * sizeof(float));
-    unsigned char *rgb = malloc((size_t)OH * OW * 3);
-    if (!map || !big || !rgb) {
-        st = xcnn_fail(&err, XCNN_ERR_NOMEM, "out of memory");
-        goto done;
+    if (!map || !big) {
+        free(map);
+        free(big);
+        return XCNN_ERR_NOMEM;
     }
     float peak = 0;
     for (int p = 0; p < h * w; p++) {
@@ -75,7 +66,7 @@ xcnn_status xcnn_heatmap_png(const char *path, const float *attr, int channels, 
     }
     for (int y = 0; y < OH; y++)
         for (int x = 0; x < OW; x++) {
-            int sy = y / scale, sx = x / scale;
+            int sy = (int)((int64_t)y * H / OH), sx = (int)((int64_t)x * W / OW);
             float c[3];
             colour(big[sy * W + sx], c);
             if (image) {
@@ -88,10 +79,27 @@ xcnn_status xcnn_heatmap_png(const char *path, const float *attr, int channels, 
             unsigned char *px = rgb + ((size_t)y * OW + x) * 3;
             for (int k = 0; k < 3; k++) px[k] = (unsigned char)(c[k] + 0.5f);
         }
-    st = xcnn_png_write_rgb(path, rgb, OW, OH, &err);
-done:
     free(map);
     free(big);
+    return XCNN_OK;
+}
+
+xcnn_status xcnn_heatmap_png(const char *path, const float *attr, int channels, int h, int w,
+                             const float *image, int image_channels, int H, int W,
+                             char *errbuf, size_t err_size)
+{
+    xcnn_err err = {{0}};
+    /* Scale up so the short side is at least 224 pixels. */
+    int scale = 1;
+    while ((H < W ? H : W) * scale < 224 && scale < 16) scale++;
+    int OH = H * scale, OW = W * scale;
+    unsigned char *rgb = (H > 0 && W > 0 && H <= 16384 && W <= 16384)
+                             ? malloc((size_t)OH * OW * 3) : NULL;
+    xcnn_status st = !path ? XCNN_ERR_ARG : !rgb ? XCNN_ERR_NOMEM : XCNN_OK;
+    if (!st) st = xcnn_heatmap_rgb(attr, channels, h, w, image, image_channels, H, W, rgb, OH, OW);
+    if (st) xcnn_fail(&err, st, "heatmap: %s", st == XCNN_ERR_NOMEM ? "out of memory"
+                                                                    : "bad arguments");
+    else st = xcnn_png_write_rgb(path, rgb, OW, OH, &err);
     free(rgb);
     if (st && errbuf && err_size) snprintf(errbuf, err_size, "%s", err.msg);
     return st;

@@ -1,20 +1,15 @@
 #!/bin/sh
-# make demo: explain a shipped model on shipped inputs with every method and
-# write heatmap PNGs to build/demo/. Needs only what `make` built.
+# make demo: the shipped Fashion-MNIST model explains the shipped test
+# images with every method; one labelled PNG grid per image in build/demo/.
+# Needs only what `make` built.
 set -e
 B=${XCNN_BUILD:-build}
 OUT=$B/demo
 mkdir -p "$OUT"
-MODEL=${1:-tests/fixtures/resnet_narrow/model.onnx}
-INPUT=${2:-tests/fixtures/resnet_narrow/input.npy}
-echo "model: $MODEL"
-echo "input: $INPUT"
-echo "--- prediction (class, score)"
-"$B/xcnn" predict "$MODEL" "$INPUT" --top 3
-for m in saliency input-x-gradient deconvnet guided-backprop integrated-gradients smoothgrad gradcam guided-gradcam; do
-    extra=""
-    [ "$m" = gradcam ] && extra="--upsample"
-    echo "--- $m"
-    "$B/xcnn" explain "$MODEL" "$INPUT" --method "$m" $extra --out "$OUT/$m.npy" --png "$OUT/$m.png" | grep -v '^wrote'
-done
-echo "heatmaps written to $OUT/*.png"
+MODEL=data/fashion_resnet.onnx
+echo "model: $MODEL (trained in C by 'xcnn train', see README)"
+echo "--- xcnn predict on one image (class, score, name):"
+"$B/xcnn" predict "$MODEL" data/fashion/*_Sneaker.png --top 3
+echo "--- every method on every image:"
+"$B/xcnn_demo" "$MODEL" "$OUT" data/fashion/*.png
+echo "grids written to $OUT/*.png (input, then each method's heatmap)"
