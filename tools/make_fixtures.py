@@ -1,11 +1,13 @@
 #!/usr/bin/python3
 """Write PyTorch reference fixtures for libxcnn's tests.
 
-    /usr/bin/python3 tools/make_fixtures.py [--out DIR] [--big]
+    /usr/bin/python3 tools/make_fixtures.py [--out DIR] [--big [--big-explainers]]
 
 Without --big: the small committed fixtures (resnet_narrow, rescnn_bn, plaincnn,
 captum_toy) go to tests/fixtures/ (or DIR). With --big: only torchvision's
-resnet18 (random init, 224x224) goes to DIR/resnet18/ (about 45 MB, not committed).
+resnet18 (random init, 224x224) goes to DIR/resnet18/: its 47 MB model, output
+and input gradient in seconds; with --big-explainers also every explainer
+reference (about 12 minutes on one thread). Never committed.
 
 For each model: the ONNX export, an input, PyTorch's output and, for one target
 class, every explainer of docs EXPLAINERS.md computed by PyTorch autograd in
@@ -528,7 +530,7 @@ def save_npy(path, a):
 
 
 def make_fixture(outdir, name, model, x32, opset, layers, preserve_bn=False,
-                 target=None, seed=0, checks=None):
+                 target=None, seed=0, checks=None, explainers=True):
     """layers: meta key -> (module, expected ONNX tensor name)."""
     d = os.path.join(outdir, name)
     os.makedirs(d, exist_ok=True)
@@ -567,7 +569,9 @@ def make_fixture(outdir, name, model, x32, opset, layers, preserve_bn=False,
     xg = x.clone().requires_grad_(True)
     (g32,) = torch.autograd.grad(model(xg)[0, target], xg)
 
-    ref, rmeta = references(model, x32, target, mods, seed)
+    # The explainer references cost ~350 float64 passes (integrated
+    # gradients): minutes on ResNet-18, so optional there.
+    ref, rmeta = references(model, x32, target, mods, seed) if explainers else ({}, {})
     meta.update(rmeta)
     # float64 output agrees with the float32 output we store
     with torch.no_grad():
@@ -677,7 +681,7 @@ def fixture_captum_toy(out):
                  checks=check_captum_golden)
 
 
-def fixture_resnet18(out):
+def fixture_resnet18(out, explainers):
     import torchvision
     torch.manual_seed(4)
     m = torchvision.models.resnet18(weights=None)
@@ -687,21 +691,25 @@ def fixture_resnet18(out):
         "gradcam_layer": (m.layer3[1].relu, "/layer3/layer3.1/relu_1/Relu_output_0"),
         "gradcam_layer_default": (m.layer4[1].relu, "/layer4/layer4.1/relu_1/Relu_output_0"),
     }
-    make_fixture(out, "resnet18", m, input_for((1, 3, 224, 224), 104), 13, layers, seed=205)
+    make_fixture(out, "resnet18", m, input_for((1, 3, 224, 224), 104), 13, layers, seed=205,
+                 explainers=explainers)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", help="output directory (default tests/fixtures)")
     ap.add_argument("--big", action="store_true",
-                    help="write only torchvision resnet18 (~45 MB) to OUT/resnet18")
+                    help="write only torchvision resnet18 (47 MB model, output and input "
+                         "gradient, ~1 min) to OUT/resnet18")
+    ap.add_argument("--big-explainers", action="store_true",
+                    help="with --big: also every explainer reference (~12 min)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = args.out or os.path.join(root, "tests", "fixtures")
     torch.set_num_threads(1)  # same bits whatever the machine's core count
     torch.use_deterministic_algorithms(True)
     if args.big:
-        fixture_resnet18(out)
+        fixture_resnet18(out, args.big_explainers)
     else:
         fixture_captum_toy(out)
         fixture_plaincnn(out)
