@@ -1,157 +1,311 @@
 /*
- * Cache-blocked SGEMM in portable C (the interface is in gemm.h):
+ * Packed, cache-blocked SGEMM (the interface is in gemm.h):
  *
  *     C = alpha * op(A) * op(B) + beta * C        (row-major)
  *
- * How it is organised (the GotoBLAS/BLIS scheme, much simplified):
- *   1. C is cut into blocks of MC x NC. Each block is one independent task,
- *      so blocks may run on different OpenMP threads; every element of C is
- *      still summed by one thread in one fixed order, so the result does not
- *      depend on the thread count.
- *   2. For a block, K is walked in chunks of KC. The slice of op(A)
- *      (MC x KC, times alpha) and of op(B) (KC x NC) is copied ("packed")
- *      into small arrays on the stack, laid out so that the micro-kernel
- *      reads both with unit stride. Packing is also where the four
- *      transpose cases become one: after it, the kernel never sees lda,
- *      ldb or a transpose flag.
- *   3. The micro-kernel computes an MR x NR tile of C from packed panels
- *      with MR*NR accumulators in registers; its inner loop is a plain
- *      j-loop of fixed length NR that the compiler vectorises.
- *   Panels are padded with zeros to whole tiles, so ragged edges take the
- *   same path; only the final store is clipped.
+ * The GotoBLAS/BLIS scheme:
+ *   for each NC-wide column block of C                        (jc)
+ *     for each KC-deep slice of K                             (pc)
+ *       pack op(B)[pc, jc] into NR-column panels  -> pb, shared, ~L2
+ *       for each MC-tall row block of C                       (ic)
+ *         for each MR-row tile of op(A)[ic, pc] (it stays in L1)  (ir)
+ *           for each NR panel of pb (streamed from L2)           (jr)
+ *             micro-kernel: C tile += A tile * pb panel
+ * Packing B turns its two transpose cases into one and lets the micro-
+ * kernel (gemm_kernels.h; portable C, AVX2 or AVX-512 chosen at run time)
+ * read it with unit stride; zero padding to whole panels lets ragged
+ * edges take the same path, only the store is clipped. A is read in place
+ * (both layouts suit the kernels) unless alpha != 1, when alpha * op(A)
+ * is packed: copying the weights of a conv layer with few output pixels
+ * (ResNet's layer4: 49) cost as much as a third of the multiply.
  *
- * Packed buffers take (MC + NC) * KC floats = 64 KiB of stack per thread.
+ * Threads: C is cut into tasks (column blocks, and row ranges when there
+ * are fewer column blocks than threads), each C tile written by one task
+ * that runs the loops above on its part. Every element of C is still
+ * summed by one micro-kernel call per K slice, slices in order, so the
+ * bits never depend on the thread count. No allocation: each thread packs
+ * into pa (96 KiB) and pb (256 KiB) on its own stack.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#include "cpu.h"
 #include "gemm.h"
+#include "gemm_kernels.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum {
-    MR = 8,   /* rows of the register tile                         */
-    NR = 8,   /* columns of the register tile (vector-friendly)    */
-    MC = 64,  /* rows of a C block (multiple of MR)                */
-    NC = 128, /* columns of a C block (multiple of NR)             */
-    KC = 128  /* depth of one packed slice                         */
+    KC = 256, /* depth of one packed slice                                 */
+    MC = 96,  /* rows of a packed A block: a multiple of every MR (6, 8, 12) */
+    NC = 256  /* columns of a packed B block: a multiple of every NR         */
 };
 
-/* op(A)[i][k] and op(B)[k][j] whatever the transpose flags. */
-static inline float elem_a(const float *A, int lda, int trans, int i, int k)
+/* ---- kernel choice ----------------------------------------------------- */
+
+static const xcnn_gemm_kernel *kernel_of(xcnn_gemm_kind kind)
 {
-    return trans ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
-}
-static inline float elem_b(const float *B, int ldb, int trans, int k, int j)
-{
-    return trans ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+    switch (kind) {
+#ifdef XCNN_GEMM_X86
+    case XCNN_GEMM_AVX2: return &xcnn_gemm_kernel_avx2;
+    case XCNN_GEMM_AVX512: return &xcnn_gemm_kernel_avx512;
+#endif
+    case XCNN_GEMM_PORTABLE: return &xcnn_gemm_kernel_portable;
+    default: return NULL;
+    }
 }
 
-/* Pack alpha * op(A)[i0:i0+mc, k0:k0+kc] as consecutive MR-row panels:
- * panel p holds, for each k, the MR values of rows p*MR .. p*MR+MR-1.
- * Rows past mc are zero. */
-static void pack_a(const float *A, int lda, int trans, float alpha, int i0, int mc,
-                   int k0, int kc, float *pa)
+int xcnn_gemm_available(xcnn_gemm_kind kind)
 {
-    for (int p = 0; p < mc; p += MR) {
-        for (int k = 0; k < kc; k++) {
-            for (int r = 0; r < MR; r++) {
-                int i = p + r;
-                pa[r] = i < mc ? alpha * elem_a(A, lda, trans, i0 + i, k0 + k) : 0.0f;
+    switch (kind) {
+    case XCNN_GEMM_PORTABLE: return 1;
+    case XCNN_GEMM_AVX2: return kernel_of(kind) && xcnn_cpu_has_avx2_fma();
+    case XCNN_GEMM_AVX512: return kernel_of(kind) && xcnn_cpu_has_avx512f();
+    default: return 0;
+    }
+}
+
+const char *xcnn_gemm_name(xcnn_gemm_kind kind)
+{
+    static const char *const names[XCNN_GEMM_N_KINDS] = {"portable", "avx2", "avx512"};
+    return kind >= 0 && kind < XCNN_GEMM_N_KINDS ? names[kind] : "auto";
+}
+
+xcnn_gemm_kind xcnn_gemm_selected(void)
+{
+    const char *env = getenv("XCNN_GEMM");
+    if (env)
+        for (int k = 0; k < XCNN_GEMM_N_KINDS; k++)
+            if (!strcmp(env, xcnn_gemm_name((xcnn_gemm_kind)k)) &&
+                xcnn_gemm_available((xcnn_gemm_kind)k))
+                return (xcnn_gemm_kind)k;
+    if (xcnn_gemm_available(XCNN_GEMM_AVX512)) return XCNN_GEMM_AVX512;
+    if (xcnn_gemm_available(XCNN_GEMM_AVX2)) return XCNN_GEMM_AVX2;
+    return XCNN_GEMM_PORTABLE;
+}
+
+/* ---- packing ------------------------------------------------------------ */
+
+/* Pack alpha * op(A)[i0:i0+mc, k0:k0+kc] as consecutive mr-row panels:
+ * panel p holds, for each k, the mr values of its rows. Rows past mc are
+ * zero. Each case walks A along its rows (unit stride). */
+static void pack_a(const float *A, int lda, int trans, float alpha, int i0, int mc, int k0,
+                   int kc, int mr, float *pa)
+{
+    for (int p = 0; p < mc; p += mr, pa += (size_t)mr * kc) {
+        int rows = mc - p < mr ? mc - p : mr;
+        if (!trans) {
+            for (int r = 0; r < rows; r++) {
+                const float *src = A + (size_t)(i0 + p + r) * lda + k0;
+                for (int k = 0; k < kc; k++) pa[(size_t)k * mr + r] = alpha * src[k];
             }
-            pa += MR;
-        }
-    }
-}
-
-/* Pack op(B)[k0:k0+kc, j0:j0+nc] as consecutive NR-column panels: panel q
- * holds, for each k, the NR values of columns q*NR .. q*NR+NR-1.
- * Columns past nc are zero. */
-static void pack_b(const float *B, int ldb, int trans, int k0, int kc, int j0, int nc,
-                   float *pb)
-{
-    for (int q = 0; q < nc; q += NR) {
-        int w = nc - q < NR ? nc - q : NR;
-        for (int k = 0; k < kc; k++) {
-            if (!trans) {
-                const float *src = B + (size_t)(k0 + k) * ldb + j0 + q;
-                for (int c = 0; c < w; c++) pb[c] = src[c];
-            } else {
-                for (int c = 0; c < w; c++) pb[c] = elem_b(B, ldb, 1, k0 + k, j0 + q + c);
+        } else {
+            for (int k = 0; k < kc; k++) {
+                const float *src = A + (size_t)(k0 + k) * lda + i0 + p;
+                for (int r = 0; r < rows; r++) pa[(size_t)k * mr + r] = alpha * src[r];
             }
-            for (int c = w; c < NR; c++) pb[c] = 0.0f;
-            pb += NR;
         }
+        for (int r = rows; r < mr; r++)
+            for (int k = 0; k < kc; k++) pa[(size_t)k * mr + r] = 0.0f;
     }
 }
 
-/* C[0:mr, 0:nr] += (packed A panel) * (packed B panel) over kc. */
-static void micro_kernel(int kc, const float *pa, const float *pb, float *C, int ldc,
-                         int mr, int nr)
+/* Pack panel q of op(B)[k0:k0+kc, j0:j0+nc]: for each k, the nr values of
+ * columns j0 + q*nr ... (zero past nc). */
+static void pack_b_panel(const float *B, int ldb, int trans, int k0, int kc, int j0, int nc,
+                         int nr, int q, float *pb)
 {
-    float acc[MR][NR] = {{0}};
-    for (int k = 0; k < kc; k++) {
-        for (int r = 0; r < MR; r++) {
-            float a = pa[r];
-            for (int c = 0; c < NR; c++) acc[r][c] += a * pb[c];
+    int c0 = q * nr, w = nc - c0 < nr ? nc - c0 : nr;
+    float *dst = pb + (size_t)q * nr * kc;
+    if (!trans) {
+        /* Fixed 8-float copies the compiler inlines: a memcpy call per
+         * row of a panel costs more than the copy itself. */
+        int w8 = w / 8 * 8;
+        for (int k = 0; k < kc; k++) {
+            const float *src = B + (size_t)(k0 + k) * ldb + j0 + c0;
+            float *d = dst + (size_t)k * nr;
+            for (int c = 0; c < w8; c += 8) memcpy(d + c, src + c, 8 * sizeof(float));
+            for (int c = w8; c < w; c++) d[c] = src[c];
+            for (int c = w; c < nr; c++) d[c] = 0.0f;
         }
-        pa += MR;
-        pb += NR;
+    } else {
+        for (int c = 0; c < w; c++) {
+            const float *src = B + (size_t)(j0 + c0 + c) * ldb + k0;
+            for (int k = 0; k < kc; k++) dst[(size_t)k * nr + c] = src[k];
+        }
+        for (int c = w; c < nr; c++)
+            for (int k = 0; k < kc; k++) dst[(size_t)k * nr + c] = 0.0f;
     }
-    for (int r = 0; r < mr; r++)
-        for (int c = 0; c < nr; c++) C[(size_t)r * ldc + c] += acc[r][c];
 }
 
-/* C block = beta * C block (beta == 0 overwrites, so old NaNs vanish). */
-static void scale_block(float *C, int ldc, int mc, int nc, float beta)
+/* ---- driver --------------------------------------------------------------- */
+
+/* C = beta * C (beta == 0 overwrites, so old NaNs vanish). */
+static void scale_c(float *C, int ldc, int M, int N, float beta)
 {
-    for (int i = 0; i < mc; i++) {
+    if (beta == 1.0f) return;
+    for (int i = 0; i < M; i++) {
         float *row = C + (size_t)i * ldc;
-        if (beta == 0.0f) memset(row, 0, (size_t)nc * sizeof(float));
-        else if (beta != 1.0f)
-            for (int j = 0; j < nc; j++) row[j] *= beta;
+        if (beta == 0.0f) memset(row, 0, (size_t)N * sizeof(float));
+        else
+            for (int j = 0; j < N; j++) row[j] *= beta;
     }
 }
 
-/* One MC x NC block of C, rows i0.., columns j0.. */
-static void gemm_block(int trans_a, int trans_b, int mc, int nc, int K, float alpha,
-                       const float *A, int lda, const float *B, int ldb, float beta,
-                       float *C, int ldc, int i0, int j0)
+/* Where the rows of op(A) for one row block come from: tile i (its first
+ * row) starts at a + i * step, and inside a tile element (r, k) is at
+ * [r * rs + k * cs] (see gemm_kernels.h). */
+typedef struct a_view {
+    const float *a;
+    size_t step, rs, cs;
+} a_view;
+
+/* The B panels of one block: packed, or (untransposed B) read in place
+ * from direct + column, rows ldb apart, all but a ragged last panel. */
+typedef struct b_view {
+    const float *packed, *direct;
+    size_t ldb;
+} b_view;
+
+/* Copy rows [0, h) of a tile into edge as an mr-row panel, zero-padded. */
+static void pack_edge(const a_view *v, const float *tile, int h, int mr, int kc, float *edge)
 {
-    float pa[MC * KC];
-    float pb[KC * NC];
-    float *cblock = C + (size_t)i0 * ldc + j0;
-    scale_block(cblock, ldc, mc, nc, beta);
-    if (alpha == 0.0f) return;
-    for (int k0 = 0; k0 < K; k0 += KC) {
-        int kc = K - k0 < KC ? K - k0 : KC;
-        pack_a(A, lda, trans_a, alpha, i0, mc, k0, kc, pa);
-        pack_b(B, ldb, trans_b, k0, kc, j0, nc, pb);
-        for (int i = 0; i < mc; i += MR) {
-            int mr = mc - i < MR ? mc - i : MR;
-            for (int j = 0; j < nc; j += NR) {
-                int nr = nc - j < NR ? nc - j : NR;
-                micro_kernel(kc, pa + (size_t)i * kc, pb + (size_t)j * kc,
-                             cblock + (size_t)i * ldc + j, ldc, mr, nr);
+    for (int k = 0; k < kc; k++)
+        for (int r = 0; r < mr; r++)
+            edge[(size_t)k * mr + r] = r < h ? tile[r * v->rs + (size_t)k * v->cs] : 0.0f;
+}
+
+/* Tiles of rows [0, mc) x B panels [q0, q1): for each row tile (its A rows
+ * stay in L1), every B panel (streamed from L2). */
+static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, int q0, int q1,
+                         const a_view *v, const b_view *bv, float *C, int ldc, float *edge)
+{
+    int mr = kern->mr, nr = kern->nr;
+    for (int i = 0; i < mc; i += mr) {
+        int h = mc - i < mr ? mc - i : mr;
+        const float *a = v->a + (size_t)i * v->step;
+        size_t rs = v->rs, cs = v->cs;
+        if (h < mr && v->cs != (size_t)mr) { /* ragged rows read in place: pad them */
+            pack_edge(v, a, h, mr, kc, edge);
+            a = edge;
+            rs = 1;
+            cs = (size_t)mr;
+        }
+        for (int q = q0; q < q1; q++) {
+            int j = q * nr, w = nc - j < nr ? nc - j : nr;
+            const float *b = bv->packed + (size_t)q * nr * kc;
+            size_t ldp = (size_t)nr;
+            if (bv->direct && w == nr) { /* whole panel of untransposed B: read in place */
+                b = bv->direct + j;
+                ldp = bv->ldb;
+            }
+            kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w);
+        }
+    }
+}
+
+/* How C is cut into tasks for `threads` threads: nb column blocks of
+ * width bw (a multiple of nr, at most NC), each possibly split into ms
+ * row ranges of rh rows (a multiple of mr). */
+typedef struct split {
+    int nb, bw, ms, rh;
+} split;
+
+static split plan_split(int M, int N, int mr, int nr, int threads)
+{
+    split s;
+    s.nb = (N + NC - 1) / NC;
+    /* A multiple of the thread count, while blocks stay >= 4 panels wide. */
+    int even = (s.nb + threads - 1) / threads * threads;
+    if (even != s.nb && (N + even - 1) / even >= 4 * nr) s.nb = even;
+    s.bw = ((N + s.nb - 1) / s.nb + nr - 1) / nr * nr;
+    s.nb = (N + s.bw - 1) / s.bw;
+    /* Too few column blocks for the threads: cut rows too. */
+    s.ms = s.nb >= threads ? 1 : (threads + s.nb - 1) / s.nb;
+    int tiles = (M + mr - 1) / mr;
+    if (s.ms > tiles) s.ms = tiles;
+    s.rh = (tiles + s.ms - 1) / s.ms * mr;
+    s.ms = (M + s.rh - 1) / s.rh;
+    return s;
+}
+
+/* Task: rows [i0, i1) x columns [j0, j1) of C, over all of K. */
+static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int i0, int i1,
+                     int j0, int j1, int K, float alpha, const float *A, int lda,
+                     const float *B, int ldb, float *C, int ldc, float *pa, float *pb)
+{
+    int mr = kern->mr, nr = kern->nr;
+    int direct = alpha == 1.0f;
+    for (int jc = j0; jc < j1; jc += NC) {
+        int nc = j1 - jc < NC ? j1 - jc : NC;
+        int npanels = (nc + nr - 1) / nr;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            b_view bv = {pb, NULL, (size_t)ldb};
+            if (!trans_b) bv.direct = B + (size_t)pc * ldb + jc;
+            for (int q = 0; q < npanels; q++)
+                if (trans_b || nc - q * nr < nr)
+                    pack_b_panel(B, ldb, trans_b, pc, kc, jc, nc, nr, q, pb);
+            for (int ic = i0; ic < i1; ic += MC) {
+                int mc = i1 - ic < MC ? i1 - ic : MC;
+                a_view v;
+                if (direct && !trans_a)
+                    v = (a_view){A + (size_t)ic * lda + pc, (size_t)lda, (size_t)lda, 1};
+                else if (direct)
+                    v = (a_view){A + (size_t)pc * lda + ic, 1, 1, (size_t)lda};
+                else {
+                    pack_a(A, lda, trans_a, alpha, ic, mc, pc, kc, mr, pa);
+                    v = (a_view){pa, (size_t)kc, 1, (size_t)mr};
+                }
+                /* pa is free for the ragged edge tile when A is direct. */
+                macro_kernel(kern, mc, nc, kc, 0, npanels, &v, &bv, C + (size_t)ic * ldc + jc,
+                             ldc, pa);
             }
         }
     }
 }
 
-void xcnn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
-                const float *A, int lda, const float *B, int ldb, float beta,
-                float *C, int ldc)
+/* One parallel region, one loop over independent tasks, no barrier inside:
+ * a barrier per K slice costs little on an idle machine but a whole time
+ * slice whenever another program has taken a core. Each thread packs into
+ * its own pa and pb (on its stack). */
+static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int M, int N,
+                     int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                     float *C, int ldc)
+{
+    double work = (double)M * N * K;
+    int threads = 1;
+    (void)work;
+#ifdef _OPENMP
+    if (work > 1e6) threads = omp_get_max_threads();
+#endif
+    split s = plan_split(M, N, kern->mr, kern->nr, threads);
+    int ntasks = s.nb * s.ms;
+#pragma omp parallel for schedule(static) if (threads > 1 && ntasks > 1)
+    for (int t = 0; t < ntasks; t++) {
+        float pa[MC * KC], pb[KC * NC];
+        int i0 = (t % s.ms) * s.rh, j0 = (t / s.ms) * s.bw;
+        int i1 = i0 + s.rh < M ? i0 + s.rh : M, j1 = j0 + s.bw < N ? j0 + s.bw : N;
+        run_task(kern, trans_a, trans_b, i0, i1, j0, j1, K, alpha, A, lda, B, ldb, C, ldc, pa,
+                 pb);
+    }
+}
+
+void xcnn_sgemm_with(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
+                     float alpha, const float *A, int lda, const float *B, int ldb,
+                     float beta, float *C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
-    int mblocks = (M + MC - 1) / MC;
-    int nblocks = (N + NC - 1) / NC;
-    int tasks = mblocks * nblocks;
-    /* Threads only pay off when there is real work in several blocks. */
-    double work = (double)M * N * (K > 0 ? K : 1);
-    (void)work;
-#pragma omp parallel for schedule(static) if (tasks > 1 && work > 262144.0)
-    for (int t = 0; t < tasks; t++) {
-        int i0 = (t / nblocks) * MC;
-        int j0 = (t % nblocks) * NC;
-        int mc = M - i0 < MC ? M - i0 : MC;
-        int nc = N - j0 < NC ? N - j0 : NC;
-        gemm_block(trans_a, trans_b, mc, nc, K, alpha, A, lda, B, ldb, beta, C, ldc, i0, j0);
-    }
+    if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
+    scale_c(C, ldc, M, N, beta);
+    if (K <= 0 || alpha == 0.0f) return;
+    run_gemm(kernel_of(kind), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+}
+
+void xcnn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    xcnn_sgemm_with(XCNN_GEMM_AUTO, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
+                    C, ldc);
 }

@@ -4,13 +4,38 @@
  * op(A) is M x K (A is M x K, or K x M when trans_a), op(B) is K x N (B is
  * K x N, or N x K when trans_b); lda/ldb/ldc are row strides in floats.
  * beta == 0 means C is overwritten (its old contents, even NaN, ignored).
- * Results do not depend on the thread count.
+ * Results do not depend on the thread count. Allocates nothing: packing
+ * buffers live on the stack (about 350 KiB on each thread that runs it).
  */
 #ifndef XCNN_GEMM_H
 #define XCNN_GEMM_H
 
+/* The micro-kernels. Results differ between kernels in the last bits
+ * (fused vs separate multiply-add), never between thread counts. */
+typedef enum xcnn_gemm_kind {
+    XCNN_GEMM_AUTO = -1,    /* the fastest one this CPU runs               */
+    XCNN_GEMM_PORTABLE = 0, /* plain C, always available                   */
+    XCNN_GEMM_AVX2 = 1,     /* x86-64 AVX2 + FMA                           */
+    XCNN_GEMM_AVX512 = 2,   /* x86-64 AVX-512F                             */
+    XCNN_GEMM_N_KINDS = 3
+} xcnn_gemm_kind;
+
+/* With XCNN_GEMM_AUTO. The environment variable XCNN_GEMM=portable|avx2|
+ * avx512 forces a kernel (ignored when this CPU cannot run it). */
 void xcnn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb, float beta,
                 float *C, int ldc);
+
+/* The same with a chosen kernel; one the CPU cannot run (or unknown)
+ * falls back to what XCNN_GEMM_AUTO picks. */
+void xcnn_sgemm_with(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
+                     float alpha, const float *A, int lda, const float *B, int ldb,
+                     float beta, float *C, int ldc);
+
+/* Can this build on this CPU run `kind`? Its name ("avx512", ...). What
+ * XCNN_GEMM_AUTO resolves to right now (XCNN_GEMM included). */
+int xcnn_gemm_available(xcnn_gemm_kind kind);
+const char *xcnn_gemm_name(xcnn_gemm_kind kind);
+xcnn_gemm_kind xcnn_gemm_selected(void);
 
 #endif

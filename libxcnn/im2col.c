@@ -180,11 +180,17 @@ static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *ro
             continue;
         }
         float *src = im + (size_t)(oh * w->stride_h - w->pad_top + kdh) * w->in_w;
-        if (to_image) {
+        if (to_image && sw == 1) { /* the common case: contiguous, vectorises */
+            float *d = src + iw0;
+            for (int ow = ow_lo; ow < ow_hi; ow++) d[ow] += r[ow];
+        } else if (to_image) {
             for (int ow = ow_lo; ow < ow_hi; ow++) src[ow * sw + iw0] += r[ow];
         } else {
             for (int ow = 0; ow < ow_lo; ow++) r[ow] = 0;
-            for (int ow = ow_lo; ow < ow_hi; ow++) r[ow] = src[ow * sw + iw0];
+            if (sw == 1 && ow_hi > ow_lo)
+                memcpy(r + ow_lo, src + ow_lo + iw0, (size_t)(ow_hi - ow_lo) * sizeof(float));
+            else
+                for (int ow = ow_lo; ow < ow_hi; ow++) r[ow] = src[ow * sw + iw0];
             for (int ow = ow_hi; ow < w->out_w; ow++) r[ow] = 0;
         }
     }

@@ -4,10 +4,13 @@
  * beta 0 / 1 / other, alpha != 1, and leading dimensions wider than the
  * matrices. Error measure: max|C - ref| / max|ref| per case; tolerance 1e-5
  * (float32 sums of up to a few hundred terms of size ~1).
+ * Every micro-kernel this CPU can run (portable C always; AVX2, AVX-512)
+ * is tested the same way, and each one for 1 thread vs 4 threads.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+#include "../libxcnn/cpu.h"
 #include "../libxcnn/gemm.h"
 
 #ifdef _OPENMP
@@ -38,7 +41,7 @@ static void naive(int ta, int tb, int M, int N, int K, float alpha, const float 
 
 /* One case; returns the error over the whole C array (padding columns
  * included: they must be left untouched). */
-static double run_case(test_rng *r, int ta, int tb, int M, int N, int K, float alpha,
+static double run_case(xcnn_gemm_kind kind, test_rng *r, int ta, int tb, int M, int N, int K, float alpha,
                        float beta, int pad)
 {
     int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
@@ -54,7 +57,7 @@ static double run_case(test_rng *r, int ta, int tb, int M, int N, int K, float a
     memcpy(R, C, nc * sizeof(float));
     if (beta == 0 && M > 0 && N > 0) R[0] = 0;
     naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
-    xcnn_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    xcnn_sgemm_with(kind, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     double e = nc ? max_rel_error(C, R, nc) : 0;
     /* Exact checks where the answer is exact. */
     if (nc && K == 0 && beta == 0) {
@@ -68,16 +71,18 @@ static double run_case(test_rng *r, int ta, int tb, int M, int N, int K, float a
     return e;
 }
 
-int main(void)
+/* Every check of one kernel. */
+static void test_kernel(xcnn_gemm_kind kind)
 {
     test_rng r = {12345};
     const double tol = 1e-5;
+    const char *kn = xcnn_gemm_name(kind);
 
     /* Hand-picked shapes around the block sizes and the degenerate ones. */
     static const int shapes[][3] = {
         {0, 5, 3},  {5, 0, 3},   {5, 3, 0},   {1, 1, 1},   {1, 1, 7},     {1, 17, 1},
         {17, 1, 1}, {1, 1000, 64}, {1000, 1, 64}, {8, 8, 8}, {9, 9, 9},   {63, 65, 127},
-        {64, 128, 128}, {65, 129, 129}, {130, 257, 300}, {7, 300, 3}, {200, 5, 513},
+        {64, 128, 128}, {65, 129, 129}, {130, 257, 300}, {7, 300, 3}, {200, 5, 513}, {97, 513, 257}, {13, 33, 520},
     };
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
@@ -86,11 +91,11 @@ int main(void)
                 for (int bi = 0; bi < 3; bi++) {
                     float beta = bi == 0 ? 0.0f : bi == 1 ? 1.0f : -0.5f;
                     float alpha = bi == 2 ? 1.5f : 1.0f;
-                    double e = run_case(&r, ta, tb, M, N, K, alpha, beta, s % 3);
+                    double e = run_case(kind, &r, ta, tb, M, N, K, alpha, beta, s % 3);
                     char what[128];
                     snprintf(what, sizeof what,
-                             "sgemm M=%d N=%d K=%d ta=%d tb=%d alpha=%g beta=%g", M, N, K, ta,
-                             tb, alpha, beta);
+                             "sgemm %s M=%d N=%d K=%d ta=%d tb=%d alpha=%g beta=%g", kn, M, N,
+                             K, ta, tb, alpha, beta);
                     check_close(what, e, tol);
                 }
     }
@@ -103,42 +108,60 @@ int main(void)
         int K = test_rng_int(&r, 1, 300);
         int ta = c & 1, tb = (c >> 1) & 1;
         float beta = (c % 3 == 0) ? 0.0f : 1.0f;
-        double e = run_case(&r, ta, tb, M, N, K, 1.0f, beta, test_rng_int(&r, 0, 5));
+        double e = run_case(kind, &r, ta, tb, M, N, K, 1.0f, beta, test_rng_int(&r, 0, 5));
         if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
         n_cases++;
     }
     char what[128];
-    snprintf(what, sizeof what, "sgemm %d random shapes, all trans combos, beta 0/1", n_cases);
+    snprintf(what, sizeof what, "sgemm %s %d random shapes, all trans combos, beta 0/1", kn,
+             n_cases);
     check_close(what, worst, tol);
 
     /* alpha == 0: C = beta * C, A and B not read for their values. */
     {
         float A[4] = {NAN, NAN, NAN, NAN}, B[4] = {1, 2, 3, 4}, C[4] = {1, 2, 3, 4};
-        xcnn_sgemm(0, 0, 2, 2, 2, 0.0f, A, 2, B, 2, 2.0f, C, 2);
-        check(C[0] == 2 && C[1] == 4 && C[2] == 6 && C[3] == 8, "sgemm alpha=0 scales C");
+        xcnn_sgemm_with(kind, 0, 0, 2, 2, 2, 0.0f, A, 2, B, 2, 2.0f, C, 2);
+        check(C[0] == 2 && C[1] == 4 && C[2] == 6 && C[3] == 8, "sgemm %s alpha=0 scales C",
+              kn);
     }
 
 #ifdef _OPENMP
     /* Same bits for 1 thread and several. */
     {
-        int M = 150, N = 333, K = 257;
+        int M = 250, N = 600, K = 520;
         float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
         float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
         fill(&r, A, (size_t)M * K);
         fill(&r, B, (size_t)K * N);
         int saved = omp_get_max_threads();
         omp_set_num_threads(1);
-        xcnn_sgemm(0, 1, M, N, K, 1, A, K, B, K, 0, C1, N);
+        xcnn_sgemm_with(kind, 0, 1, M, N, K, 1, A, K, B, K, 0, C1, N);
         omp_set_num_threads(4);
-        xcnn_sgemm(0, 1, M, N, K, 1, A, K, B, K, 0, C2, N);
+        xcnn_sgemm_with(kind, 0, 1, M, N, K, 1, A, K, B, K, 0, C2, N);
         omp_set_num_threads(saved);
         check(memcmp(C1, C2, sizeof(float) * M * N) == 0,
-              "sgemm: 1 thread and 4 threads give the same bits");
+              "sgemm %s: 1 thread and 4 threads give the same bits", kn);
         free(A);
         free(B);
         free(C1);
         free(C2);
     }
 #endif
+}
+
+int main(void)
+{
+    /* The dispatch's cheap checks agree with the full cpuid detection. */
+    xcnn_cpu_info cpu;
+    xcnn_cpu_detect(&cpu);
+    check(cpu.avx2_fma == xcnn_cpu_has_avx2_fma() && cpu.avx512f == xcnn_cpu_has_avx512f(),
+          "cpu: cpuid+xgetbv detection (avx2_fma=%d avx512f=%d) matches the dispatch checks",
+          cpu.avx2_fma, cpu.avx512f);
+    check(xcnn_gemm_available(XCNN_GEMM_PORTABLE), "gemm: the portable kernel is available");
+    for (int k = 0; k < XCNN_GEMM_N_KINDS; k++) {
+        if (xcnn_gemm_available((xcnn_gemm_kind)k)) test_kernel((xcnn_gemm_kind)k);
+        else check_skip("gemm kernel %s: not available on this CPU/build",
+                        xcnn_gemm_name((xcnn_gemm_kind)k));
+    }
     return check_summary();
 }

@@ -121,8 +121,21 @@ static void cpu_model(char *out, size_t size)
     fclose(f);
 }
 
+/* Peak resident memory of this program. VmHWM (Linux) belongs to this
+ * process image only; getrusage's ru_maxrss can include the RSS of the
+ * parent that forked us (a Python harness with torch loaded), so it is
+ * only the fallback. */
 static double peak_rss_mb(void)
 {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f) {
+        char line[256];
+        long kb = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+        fclose(f);
+        if (kb >= 0) return (double)kb / 1024.0;
+    }
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
     return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */

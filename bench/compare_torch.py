@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""
+libxcnn against PyTorch on the same CPU, in the same run.
+
+ResNet-18 (torchvision, 224x224, batch 1) with the same thread count for
+both (default 2). Rows:
+  forward            torch: model(x) under no_grad  | ours: xcnn bench --method forward
+  forward+backward   d logit / d input (weights frozen, as an explainer needs)
+  grad-cam layer4    forward, gradient at layer4's output, weighted sum + ReLU
+  IG 50 steps        Gauss-Legendre path, 10 points per forward/backward batch
+Each figure is the median of --iters runs after a warm-up. It also reports
+`xcnn predict`'s peak RSS and its process start-to-prediction wall time.
+
+    /usr/bin/python3 bench/compare_torch.py [--xcnn build/xcnn]
+        [--model build/fixtures/resnet18/model.onnx] [--threads 2] [--iters 10]
+The ONNX comes from: /usr/bin/python3 tools/make_fixtures.py --big --out build/fixtures
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torchvision
+
+
+def median_ms(fn, iters):
+    fn()  # warm-up
+    times = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(times)
+
+
+def torch_rows(threads, iters, ig_steps, ig_batch):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)  # explainers need input gradients only
+    x = torch.rand(1, 3, 224, 224) * 2 - 1
+    target = 0
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def forward_backward():
+        xi = x.clone().requires_grad_(True)
+        y = model(xi)
+        torch.autograd.grad(y[0, target], xi)
+
+    acts = {"on": False}
+
+    def keep(module, inputs, output):
+        # Grad-CAM only: make layer4's output a leaf that needs a gradient;
+        # backward then stops there (weights are frozen), as it needs.
+        if not acts["on"]:
+            return None
+        acts["a"] = output.detach().requires_grad_(True)
+        return acts["a"]
+
+    model.layer4.register_forward_hook(keep)
+
+    def gradcam():
+        acts["on"] = True
+        y = model(x)
+        acts["on"] = False
+        a = acts["a"]
+        (g,) = torch.autograd.grad(y[0, target], a)
+        w = g.mean(dim=(2, 3), keepdim=True)
+        torch.relu((w * a).sum(dim=1, keepdim=True))
+
+    nodes, weights = np.polynomial.legendre.leggauss(ig_steps)
+    alphas = torch.tensor((nodes + 1) / 2, dtype=torch.float32)
+    wts = torch.tensor(weights / 2, dtype=torch.float32)
+    baseline = torch.zeros_like(x)
+
+    def integrated_gradients():
+        total = torch.zeros_like(x)
+        for s in range(0, ig_steps, ig_batch):
+            a = alphas[s:s + ig_batch].view(-1, 1, 1, 1)
+            pts = (baseline + a * (x - baseline)).requires_grad_(True)
+            y = model(pts)
+            (g,) = torch.autograd.grad(y[:, target].sum(), pts)
+            total += (g * wts[s:s + ig_batch].view(-1, 1, 1, 1)).sum(0, keepdim=True)
+        return (x - baseline) * total
+
+    ig_iters = max(3, iters // 3)
+    return {
+        "forward": median_ms(forward, iters),
+        "forward+backward": median_ms(forward_backward, iters),
+        "grad-cam layer4": median_ms(gradcam, iters),
+        "IG %d steps (batch %d)" % (ig_steps, ig_batch): median_ms(integrated_gradients, ig_iters),
+    }
+
+
+def ours(xcnn, model, threads, iters, method, extra=()):
+    cmd = [xcnn, "bench", model, "--method", method, "--threads", str(threads),
+           "--iters", str(iters)] + list(extra)
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit("failed: %s\n%s" % (" ".join(cmd), out.stderr))
+    m = re.search(r"median_ms=([0-9.]+) peak_rss_mb=([0-9.]+)", out.stdout)
+    return float(m.group(1)), float(m.group(2))
+
+
+def predict_stats(xcnn, model, threads):
+    """Peak RSS (MB) and wall time from process start to the prediction."""
+    with tempfile.TemporaryDirectory() as d:
+        inp = os.path.join(d, "x.npy")
+        np.save(inp, (np.random.default_rng(0).random((1, 3, 224, 224)) * 2 - 1).astype(np.float32))
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        rss_file = os.path.join(d, "rss")
+        best = None
+        for _ in range(3):
+            # /usr/bin/time reports the child's own peak RSS (%M, KiB): a
+            # child forked straight from this Python would inherit torch's.
+            t = time.perf_counter()
+            p = subprocess.run(["/usr/bin/time", "-o", rss_file, "-f", "%M", xcnn, "predict",
+                                model, inp], stdout=subprocess.DEVNULL, env=env)
+            wall = time.perf_counter() - t
+            if p.returncode != 0:
+                sys.exit("xcnn predict failed")
+            with open(rss_file) as f:
+                r = (wall, float(f.read().split()[-1]) / 1024.0)
+            best = r if best is None or r[0] < best[0] else best
+        return best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--xcnn", default="build/xcnn")
+    ap.add_argument("--model", default="build/fixtures/resnet18/model.onnx")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--layer", default="/layer4/layer4.1/relu_1/Relu_output_0",
+                    help="Grad-CAM tensor in the ONNX (torchvision's layer4 output)")
+    args = ap.parse_args()
+    if not os.path.exists(args.model):
+        sys.exit("%s missing: run /usr/bin/python3 tools/make_fixtures.py --big --out build/fixtures"
+                 % args.model)
+
+    print("cpu: %s, threads: %d, torch %s" % (cpu_name(), args.threads, torch.__version__))
+    t = torch_rows(args.threads, args.iters, 50, 10)
+    ig_iters = str(max(3, args.iters // 3))
+    o = {
+        "forward": ours(args.xcnn, args.model, args.threads, args.iters, "forward"),
+        "forward+backward": ours(args.xcnn, args.model, args.threads, args.iters, "forward-backward"),
+        "grad-cam layer4": ours(args.xcnn, args.model, args.threads, args.iters, "gradcam",
+                                ["--layer", args.layer]),
+        "IG 50 steps (batch 10)": ours(args.xcnn, args.model, args.threads, int(ig_iters),
+                                       "integrated-gradients", ["--steps", "50", "--batch", "10"]),
+    }
+    print("%-24s %10s %10s %8s %8s  %s" % ("ResNet-18 224x224", "ours ms", "torch ms", "ratio",
+                                          "target", "our peak RSS"))
+    for name, (ms, rss) in o.items():
+        r = ms / t[name]
+        print("%-24s %10.1f %10.1f %8.2f %8s  %.0f MB" % (name, ms, t[name], r,
+                                                        "ok" if r <= 0.8 else "MISS", rss))
+    wall, rss = predict_stats(args.xcnn, args.model, args.threads)
+    print("xcnn predict: start to prediction %.3f s (target 0.25), peak RSS %.1f MB (target 100)"
+          % (wall, rss))
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+/*
+ * What the CPU can run, for choosing a GEMM micro-kernel at run time.
+ *
+ * An instruction set is usable only if the CPU has it (cpuid) AND the
+ * operating system saves its registers on a context switch (the OSXSAVE
+ * bit, then XCR0 read by xgetbv: bits 1-2 for the ymm state, bits 5-7 for
+ * the AVX-512 opmask and zmm state).
+ */
+#ifndef XCNN_CPU_H
+#define XCNN_CPU_H
+
+typedef struct xcnn_cpu_info {
+    int avx2_fma;    /* AVX2 and FMA3, ymm state enabled by the OS        */
+    int avx512f;     /* AVX-512 Foundation, zmm state enabled by the OS  */
+    char brand[49];  /* "AMD EPYC ..." from cpuid, "" if unknown          */
+} xcnn_cpu_info;
+
+/* Full detection with the cpuid and xgetbv instructions. Under a
+ * hypervisor every cpuid traps (microseconds), so call this once, not per
+ * GEMM. Pure: same answer every call, no state kept. */
+void xcnn_cpu_detect(xcnn_cpu_info *out);
+
+/* Cheap checks for the GEMM dispatch (tens of nanoseconds): the cpuid
+ * bits the C runtime read once at program start (__builtin_cpu_supports)
+ * plus our own xgetbv check of the OS state. 0 on non-x86 builds and
+ * with XCNN_NO_SIMD. */
+int xcnn_cpu_has_avx2_fma(void);
+int xcnn_cpu_has_avx512f(void);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * AVX-512 micro-kernel, 12 x 32 (contract in gemm_kernels.h).
+ *
+ * Each k step loads one row of the B panel as two zmm registers (32
+ * floats), broadcasts each of the 12 A values and does 24 fused
+ * multiply-adds into 24 zmm accumulators: 24 + 2 + 1 of the 32 registers.
+ * That is enough independent FMAs to hide their latency on every AVX-512
+ * core, and only 14 loads per 24 FMAs. The rows are spelled out with a
+ * macro so the accumulators are plain variables the compiler keeps in
+ * registers (an array would be spilled unless fully unrolled).
+ */
+#include "gemm_kernels.h"
+
+#ifdef XCNN_GEMM_X86
+#include <stddef.h>
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx512f,fma")))
+enum { MR = 12, NR = 32 };
+
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define DECLARE(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps();
+/* One row's two multiply-adds with A value v. */
+#define FMA_ROW(r, v)                                                                    \
+    {                                                                                    \
+        __m512 av = _mm512_set1_ps(v);                                                   \
+        c##r##a = _mm512_fmadd_ps(av, b0, c##r##a);                                      \
+        c##r##b = _mm512_fmadd_ps(av, b1, c##r##b);                                      \
+    }
+#define UPDATE_ADJ(r) FMA_ROW(r, a[r])        /* rs == 1 */
+#define UPDATE_ROW(r) FMA_ROW(r, row##r[k])   /* cs == 1 */
+#define ROW_PTR(r) const float *row##r = a + (size_t)(r) * rs;
+/* Full tile: add straight into C. */
+#define STORE(r)                                                                         \
+    {                                                                                    \
+        float *row = C + (size_t)(r) * ldc;                                              \
+        _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), c##r##a));             \
+        _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), c##r##b));   \
+    }
+/* Edge tile: masked columns, rows below mr only. */
+#define STORE_MASKED(r)                                                                  \
+    if ((r) < mr) {                                                                      \
+        float *row = C + (size_t)(r) * ldc;                                              \
+        __m512 lo = _mm512_maskz_loadu_ps(m0, row), hi = _mm512_maskz_loadu_ps(m1, row + 16); \
+        _mm512_mask_storeu_ps(row, m0, _mm512_add_ps(lo, c##r##a));                      \
+        _mm512_mask_storeu_ps(row + 16, m1, _mm512_add_ps(hi, c##r##b));                 \
+    }
+
+TARGET static void avx512_12x32(int kc, const float *a, size_t rs, size_t cs,
+                                const float *pb, size_t ldp, float *C, int ldc, int mr, int nr)
+{
+    ROWS(DECLARE)
+    if (rs == 1) {
+        for (int k = 0; k < kc; k++, a += cs, pb += ldp) {
+            __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+            ROWS(UPDATE_ADJ)
+        }
+    } else {
+        ROWS(ROW_PTR)
+        for (int k = 0; k < kc; k++, pb += ldp) {
+            __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+            ROWS(UPDATE_ROW)
+        }
+    }
+    if (mr == MR && nr == NR) {
+        ROWS(STORE)
+    } else {
+        __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);
+        __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
+        ROWS(STORE_MASKED)
+    }
+}
+
+const xcnn_gemm_kernel xcnn_gemm_kernel_avx512 = {"avx512", MR, NR, avx512_12x32};
+#endif

@@ -1,0 +1,47 @@
+/*
+ * GEMM micro-kernels: the innermost piece of xcnn_sgemm (gemm.c).
+ *
+ * A micro-kernel computes one MR x NR tile of C from MR rows of op(A) and
+ * a packed panel of B:
+ *     C[0:mr, 0:nr] += sum_k a[r*rs + k*cs] * pb[k*NR + c]
+ * The MR rows of A are read in place, in one of two layouts:
+ *   rs == 1: the MR values of one k are adjacent, the next k is cs further
+ *            on (a packed panel, cs = MR; or op(A) = A^T read directly);
+ *   cs == 1: each row is contiguous in k, rows rs apart (A read directly).
+ * All MR rows must be readable (the driver packs ragged edge rows, zero-
+ * padded, into a small buffer). pb holds kc rows of NR values (NR columns
+ * of op(B)), ldp floats apart: a packed, zero-padded panel (ldp = NR) or
+ * B itself when it is not transposed and the panel is whole (ldp = ldb).
+ * The kernel always computes a full tile and only clips the store to
+ * mr <= MR rows and nr <= NR columns.
+ * Every element of the tile is summed over k in increasing order, one
+ * multiply-add per k, so the result depends on the kernel but never on
+ * how tiles are shared out between threads.
+ */
+#ifndef XCNN_GEMM_KERNELS_H
+#define XCNN_GEMM_KERNELS_H
+
+#include <stddef.h>
+
+typedef void (*xcnn_ukernel_fn)(int kc, const float *a, size_t rs, size_t cs,
+                                const float *pb, size_t ldp, float *c, int ldc, int mr,
+                                int nr);
+
+typedef struct xcnn_gemm_kernel {
+    const char *name;
+    int mr, nr;         /* register tile                                    */
+    xcnn_ukernel_fn run;
+} xcnn_gemm_kernel;
+
+/* gemm_portable.c: plain C, always built. */
+extern const xcnn_gemm_kernel xcnn_gemm_kernel_portable;
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(XCNN_NO_SIMD)
+#define XCNN_GEMM_X86 1
+/* gemm_avx2.c (AVX2 + FMA, 6 x 16) and gemm_avx512.c (AVX-512F, 12 x 32);
+ * compiled for their instruction sets with target attributes, run only
+ * when cpu.c says the CPU and OS support them. */
+extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx2;
+extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx512;
+#endif
+
+#endif
