@@ -62,6 +62,10 @@ typedef struct xcnn_load_options {
      * differs from a size fixed in the file is refused. input_dims[0] is
      * ignored: the batch is set at run time. */
     int64_t input_dims[XCNN_MAX_DIMS];
+    /* 1: plan no gradient buffers (about half the arena). Forward works;
+     * backward and the explainers return XCNN_ERR_ARG. For servers and
+     * `xcnn predict`. */
+    int inference_only;
 } xcnn_load_options;
 
 /* Load an ONNX model from a file. On success *out owns the model; free it

@@ -41,7 +41,7 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
         if (!mul_ok(xcnn_tensor_sample_numel(t), (size_t)max_batch, &slice))
             return xcnn_fail(err, XCNN_ERR_LIMIT, "batch %d is too large for tensor '%s'",
                              max_batch, t->name);
-        total += 2 * round_up(slice); /* value and gradient */
+        total += (m->inference_only ? 1 : 2) * round_up(slice); /* value and gradient */
         if (total > SIZE_MAX / 8)
             return xcnn_fail(err, XCNN_ERR_LIMIT, "batch %d needs more memory than "
                              "can be addressed", max_batch);
@@ -71,6 +71,8 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
         size_t slice = round_up(xcnn_tensor_sample_numel(t) * (size_t)max_batch);
         t->data = arena + off;
         off += slice;
+        t->grad = NULL;
+        if (m->inference_only) continue;
         t->grad = arena + off;
         off += slice;
     }
@@ -97,6 +99,8 @@ xcnn_status xcnn_arena_enable_param_grads(xcnn_model *m, xcnn_err *err)
 {
     xcnn_graph *g = m->g;
     if (m->param_grads) return XCNN_OK;
+    if (m->inference_only)
+        return xcnn_fail(err, XCNN_ERR_ARG, "the model was loaded for inference only");
     size_t total = 0;
     for (int i = 0; i < g->n_tensors; i++)
         if (is_param(g, i)) total += round_up(xcnn_tensor_numel(&g->tensors[i]));

@@ -67,6 +67,9 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
                                const xcnn_backward_options *opts, xcnn_err *err)
 {
     xcnn_graph *g = m->g;
+    if (m->inference_only)
+        return xcnn_fail(err, XCNN_ERR_ARG, "the model was loaded for inference only "
+                         "(xcnn_load_options.inference_only): no gradients");
     if (!m->have_forward)
         return xcnn_fail(err, XCNN_ERR_ARG, "backward called before forward");
     if (!targets && !seed)

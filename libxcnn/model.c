@@ -21,47 +21,60 @@ static xcnn_status model_fail(xcnn_model *m, xcnn_status st, const xcnn_err *err
     return st;
 }
 
-xcnn_status xcnn_model_load_memory(const void *data, size_t size, const xcnn_load_options *opts,
-                                   xcnn_model **out, char *errbuf, size_t err_size)
+/* Parse the bytes into a new model (graph only; nothing planned yet). */
+static xcnn_status parse(const void *data, size_t size, const xcnn_load_options *opts,
+                         xcnn_model **out, xcnn_err *err)
 {
-    xcnn_err err = {{0}};
-    if (!out) return XCNN_ERR_ARG;
     *out = NULL;
-    if (!data && size) {
-        copy_error(errbuf, err_size, "model data is NULL");
-        return XCNN_ERR_ARG;
-    }
+    if (!data && size) return xcnn_fail(err, XCNN_ERR_ARG, "model data is NULL");
     xcnn_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        copy_error(errbuf, err_size, "out of memory");
-        return XCNN_ERR_NOMEM;
-    }
-    xcnn_status st = xcnn_onnx_parse(data, size, opts, &m->g, &err);
-    if (!st) st = xcnn_plan(m->g, &err);
-    if (!st) {
-        xcnn_graph *g = m->g;
-        m->compute = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof(int));
-        m->reached = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));
-        if (!m->compute || !m->reached) st = xcnn_fail(&err, XCNN_ERR_NOMEM, "out of memory");
-    }
-    if (!st) {
-        xcnn_graph *g = m->g;
-        for (int i = 0; i < g->n_nodes; i++)
-            if (!g->nodes[i].folded) m->compute[m->n_compute++] = i;
-        for (int i = 0; i < g->n_tensors; i++) {
-            const xcnn_tensor *t = &g->tensors[i];
-            if (t->kind == XCNN_T_CONST)
-                m->weight_bytes += xcnn_tensor_numel(t) * (t->dtype == XCNN_DT_INT64 ? 8 : 4);
-        }
-        st = xcnn_arena_reserve(m, 1, &err);
-    }
+    if (!m) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
+    m->inference_only = opts && opts->inference_only;
+    xcnn_status st = xcnn_onnx_parse(data, size, opts, &m->g, err);
     if (st) {
-        copy_error(errbuf, err_size, err.msg[0] ? err.msg : xcnn_status_name(st));
         xcnn_model_free(m);
         return st;
     }
     *out = m;
     return XCNN_OK;
+}
+
+/* Check every node, then plan the memory for batch 1. */
+static xcnn_status finish(xcnn_model *m, xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    xcnn_status st = xcnn_plan(g, err);
+    if (st) return st;
+    m->compute = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof(int));
+    m->reached = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));
+    if (!m->compute || !m->reached) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!g->nodes[i].folded) m->compute[m->n_compute++] = i;
+    for (int i = 0; i < g->n_tensors; i++) {
+        const xcnn_tensor *t = &g->tensors[i];
+        if (t->kind == XCNN_T_CONST)
+            m->weight_bytes += xcnn_tensor_numel(t) * (t->dtype == XCNN_DT_INT64 ? 8 : 4);
+    }
+    return xcnn_arena_reserve(m, 1, err);
+}
+
+static xcnn_status load_fail(xcnn_model **m, xcnn_status st, const xcnn_err *err, char *errbuf,
+                             size_t err_size)
+{
+    copy_error(errbuf, err_size, err->msg[0] ? err->msg : xcnn_status_name(st));
+    xcnn_model_free(*m);
+    *m = NULL;
+    return st;
+}
+
+xcnn_status xcnn_model_load_memory(const void *data, size_t size, const xcnn_load_options *opts,
+                                   xcnn_model **out, char *errbuf, size_t err_size)
+{
+    xcnn_err err = {{0}};
+    if (!out) return XCNN_ERR_ARG;
+    xcnn_status st = parse(data, size, opts, out, &err);
+    if (!st) st = finish(*out, &err);
+    return st ? load_fail(out, st, &err, errbuf, err_size) : XCNN_OK;
 }
 
 /* Files are read whole: models are at most a few hundred MB and the parser
@@ -111,9 +124,14 @@ xcnn_status xcnn_model_load(const char *path, const xcnn_load_options *opts, xcn
         copy_error(errbuf, err_size, "short read on the model file");
         return XCNN_ERR_IO;
     }
-    xcnn_status st = xcnn_model_load_memory(buf, (size_t)len, opts, out, errbuf, err_size);
+    /* The file's bytes go as soon as the graph holds its own copies, before
+     * the arena exists: peak memory is file + weights, not file + weights +
+     * arena (ResNet-18: 46 + 45 MB, then 45 + the arena). */
+    xcnn_err err = {{0}};
+    xcnn_status st = parse(buf, (size_t)len, opts, out, &err);
     free(buf);
-    return st;
+    if (!st) st = finish(*out, &err);
+    return st ? load_fail(out, st, &err, errbuf, err_size) : XCNN_OK;
 }
 
 void xcnn_model_free(xcnn_model *m)

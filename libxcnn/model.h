@@ -13,6 +13,7 @@ struct xcnn_model {
     int n_compute;
     int max_batch;         /* arena planned for this many inputs           */
     int param_grads;       /* weight gradient buffers allocated?           */
+    int inference_only;    /* no gradient buffers at all (load option)     */
     int threads;           /* 0: OpenMP default                            */
     float *arena;          /* one allocation: activations, grads, scratch  */
     size_t arena_bytes;

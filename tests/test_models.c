@@ -7,6 +7,7 @@
  * same bits.
  */
 #include <math.h>
+#include <string.h>
 #include "check.h"
 #include "fixture.h"
 
@@ -84,8 +85,40 @@ done:
     xcnn_model_free(m);
 }
 
+/* inference_only: same outputs, about half the arena, backward refused. */
+static void test_inference_only(const char *dir)
+{
+    char path[1024], err[600];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    xcnn_load_options o = {.inference_only = 1};
+    xcnn_model *full = fixture_model(dir), *lean = NULL;
+    xcnn_status st = xcnn_model_load(path, &o, &lean, err, sizeof err);
+    size_t n_in = 0, n_out = 0;
+    float *x = fixture_npy(dir, "input.npy", &n_in);
+    float *ref = fixture_npy(dir, "output.npy", &n_out);
+    if (!check(st == XCNN_OK && full && x && ref, "%s: loads for inference only", dir)) goto out;
+    float *y = malloc(n_out * sizeof(float));
+    st = xcnn_forward(lean, x, 1, y);
+    check(st == XCNN_OK, "inference-only forward runs");
+    check_close("inference-only output vs PyTorch", max_rel_error(y, ref, n_out), TOL);
+    check(xcnn_model_arena_bytes(lean) * 10 < xcnn_model_arena_bytes(full) * 8,
+          "inference-only arena %zu bytes < 80%% of the full %zu (no gradients; scratch stays)", xcnn_model_arena_bytes(lean),
+          xcnn_model_arena_bytes(full));
+    int t = 0;
+    st = xcnn_backward(lean, &t, NULL, NULL);
+    check(st == XCNN_ERR_ARG && strstr(xcnn_model_error(lean), "inference only"),
+          "inference-only backward refused: %s", xcnn_model_error(lean));
+    free(y);
+out:
+    free(x);
+    free(ref);
+    xcnn_model_free(full);
+    xcnn_model_free(lean);
+}
+
 int main(void)
 {
+    test_inference_only("tests/fixtures/resnet_narrow");
     const char *small[] = {"tests/fixtures/plaincnn", "tests/fixtures/rescnn_bn",
                            "tests/fixtures/resnet_narrow", "tests/fixtures/captum_toy"};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) test_model(small[i]);

@@ -66,6 +66,7 @@ void cli_labels_free(cli_labels *l);
 int cli_info(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_explain(int argc, char **argv);
+int cli_train(int argc, char **argv);
 int cli_bench(int argc, char **argv);   /* bench.c */
 
 #endif

@@ -11,6 +11,8 @@ static void usage(FILE *f)
             "  xcnn info MODEL                       every node: op, name, shape, params, FLOPs\n"
             "  xcnn predict MODEL INPUT [--top K] [--out FILE.npy]\n"
             "  xcnn explain MODEL INPUT --method M --out ATTR.npy [options]\n"
+            "  xcnn train [--epochs N] [--out MODEL.onnx] ...  train a small ResNet on Fashion-MNIST\n"
+            "  xcnn bench MODEL [--method M] [--iters N] [--threads T] [--batch B]\n"
             "  xcnn help                             this text\n"
             "common options: --labels FILE  --preprocess SPEC  --input-shape CxHxW (sizes for\n"
             "  input dimensions the model leaves symbolic)\n"
@@ -33,5 +35,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return cli_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return cli_explain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s'", cmd);
 }

@@ -33,6 +33,7 @@ int cli_predict(int argc, char **argv)
         return cli_usage_error("usage: xcnn predict MODEL INPUT [--top K] [--out FILE.npy] "
                                "[--labels FILE] [--preprocess SPEC]");
 
+    io.load.inference_only = 1; /* no gradient buffers: half the memory */
     xcnn_model *m = cli_load_model(model_path, &io);
     if (!m) return CLI_EXIT_ERROR;
     cli_labels labels;
