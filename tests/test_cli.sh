@@ -54,6 +54,12 @@ expect 2 "bad --preprocess item" $X predict $F/model.onnx $IMG --preprocess "fro
 printf 'not an image' >"$T/bad.png"
 expect 1 "corrupt image" $X predict $F/model.onnx "$T/bad.png"; one_line_error "corrupt image"
 
+# A real photo (RGB PNG, 451x300) through resize + centre crop + ImageNet
+# normalisation into a 3-channel model.
+IMAGENET="rgb;resize=64;crop=64x64;mean=0.485,0.456,0.406;std=0.229,0.224,0.225"
+expect 0 "predict on a real photo (data/photos/chelsea.png)" $X predict tests/fixtures/resnet_narrow/model.onnx data/photos/chelsea.png --preprocess "$IMAGENET"
+expect 0 "gradcam heatmap over a real photo" $X explain tests/fixtures/resnet_narrow/model.onnx data/photos/coffee.png --preprocess "$IMAGENET" --method gradcam --upsample --out "$T/a.npy" --png "$T/a.png"
+
 expect 1 "missing model file" $X predict $B/no-such.onnx $F/input.npy;        one_line_error "missing model"
 expect 1 "input of the wrong shape" $X predict $F/model.onnx tests/fixtures/rescnn_bn/input.npy; one_line_error "wrong shape"
 expect 1 "target out of range" $X explain $F/model.onnx $F/input.npy --method saliency --target 10 --out "$T/a.npy"; one_line_error "target out of range"
