@@ -99,6 +99,8 @@ typedef struct xcnn_graph {
     int input;         /* tensor index of the (single) graph input          */
     int output;        /* tensor index of the (first) graph output          */
     int batch;         /* batch of the current forward pass                 */
+    int training;      /* 1 while training: BatchNormalization uses and
+                          updates batch statistics (set by the trainer)     */
     int n_meta;        /* ONNX metadata_props: key/value strings (labels,
                           preprocessing); owned                            */
     char **meta_key, **meta_value;

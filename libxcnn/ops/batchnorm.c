@@ -11,6 +11,27 @@
  *   dvar    += sum dy * scale * (x - mean) * (-1/2) * inv^3
  * with the sums over the batch and every pixel of channel c. The weights
  * are read on every call (never cached), so they may change between runs.
+ *
+ * Training mode (g->training set by the trainer): the statistics are those
+ * of the batch, over N, H, W, with M = N*H*W values per channel:
+ *
+ *   mu = sum x / M,  s2 = sum (x - mu)^2 / M  (biased, to normalise)
+ *   xhat = (x - mu) * inv,  inv = 1 / sqrt(s2 + eps),  y = scale*xhat + B
+ *   running_mean = momentum * running_mean + (1 - momentum) * mu
+ *   running_var  = momentum * running_var  + (1 - momentum) * s2 * M/(M-1)
+ *
+ * where momentum is the ONNX attribute (default 0.9: ONNX's momentum is
+ * PyTorch's 1 - momentum, so this is PyTorch's update with m = 0.1, and
+ * the running variance is unbiased as PyTorch keeps it). The running
+ * statistics are updated in place by every training forward pass.
+ * Backward goes through mu and s2 as well (g = dy * scale):
+ *
+ *   dx     += inv * (g - mean(g) - xhat * mean(g * xhat))
+ *   dscale += sum dy * xhat,   dB += sum dy
+ *
+ * and the running statistics get no gradient. Backward recomputes mu and
+ * inv from x (kept in the arena) rather than storing them: the node stays
+ * stateless apart from the running statistics.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -80,9 +101,103 @@ static void bn_dims(xcnn_graph *g, const xcnn_node *n, int *c, size_t *pixels)
     *pixels = *c ? xcnn_tensor_sample_numel(x) / (size_t)*c : 0;
 }
 
+/* ---- training mode: batch statistics -------------------------------- */
+
+/* Mean and biased variance of channel ch over the batch, in double, summed
+ * in a fixed order (b, then pixels): the same bits for any thread count. */
+static void batch_stats(const float *x, int batch, int c, size_t pixels, int ch, double *mu,
+                        double *s2)
+{
+    double sum = 0, sq = 0;
+    for (int b = 0; b < batch; b++) {
+        const float *xp = x + ((size_t)b * c + ch) * pixels;
+        for (size_t i = 0; i < pixels; i++) sum += xp[i];
+    }
+    double count = (double)batch * (double)pixels;
+    *mu = sum / count;
+    for (int b = 0; b < batch; b++) {
+        const float *xp = x + ((size_t)b * c + ch) * pixels;
+        for (size_t i = 0; i < pixels; i++) sq += (xp[i] - *mu) * (xp[i] - *mu);
+    }
+    *s2 = sq / count;
+}
+
+static void bn_forward_train(xcnn_graph *g, const xcnn_node *n, int batch)
+{
+    int c;
+    size_t pixels;
+    bn_dims(g, n, &c, &pixels);
+    const float *x = xcnn_in(g, n, 0)->data, *scale = xcnn_in(g, n, 1)->data;
+    const float *bias = xcnn_in(g, n, 2)->data;
+    float *run_mean = xcnn_in(g, n, 3)->data, *run_var = xcnn_in(g, n, 4)->data;
+    float *y = xcnn_out(g, n, 0)->data;
+    double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    double momentum = xcnn_attr_float(n, "momentum", 0.9f);
+    double count = (double)batch * (double)pixels;
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < c; ch++) {
+        double mu, s2;
+        batch_stats(x, batch, c, pixels, ch, &mu, &s2);
+        float a = (float)(scale[ch] / sqrt(s2 + eps));
+        float shift = (float)(bias[ch] - mu * a);
+        for (int b = 0; b < batch; b++) {
+            size_t off = ((size_t)b * c + ch) * pixels;
+            for (size_t i = 0; i < pixels; i++) y[off + i] = x[off + i] * a + shift;
+        }
+        double unbiased = count > 1 ? s2 * count / (count - 1) : s2;
+        run_mean[ch] = (float)(momentum * run_mean[ch] + (1 - momentum) * mu);
+        run_var[ch] = (float)(momentum * run_var[ch] + (1 - momentum) * unbiased);
+    }
+}
+
+static void bn_backward_train(xcnn_graph *g, const xcnn_node *n, int batch)
+{
+    int c;
+    size_t pixels;
+    bn_dims(g, n, &c, &pixels);
+    const float *x = xcnn_in(g, n, 0)->data, *scale = xcnn_in(g, n, 1)->data;
+    const float *dy = xcnn_out(g, n, 0)->grad;
+    float *dx = xcnn_tensor_grad(xcnn_in(g, n, 0));
+    float *dscale = xcnn_tensor_grad(xcnn_in(g, n, 1)), *dbias = xcnn_tensor_grad(xcnn_in(g, n, 2));
+    double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    double count = (double)batch * (double)pixels;
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < c; ch++) {
+        double mu, s2;
+        batch_stats(x, batch, c, pixels, ch, &mu, &s2);
+        double inv = 1.0 / sqrt(s2 + eps);
+        double sum_dy = 0, sum_dy_xhat = 0;
+        for (int b = 0; b < batch; b++) {
+            size_t off = ((size_t)b * c + ch) * pixels;
+            for (size_t i = 0; i < pixels; i++) {
+                sum_dy += dy[off + i];
+                sum_dy_xhat += dy[off + i] * ((x[off + i] - mu) * inv);
+            }
+        }
+        if (dscale) dscale[ch] += (float)sum_dy_xhat;
+        if (dbias) dbias[ch] += (float)sum_dy;
+        if (!dx) continue;
+        /* dx = scale*inv * (dy - mean(dy) - xhat * mean(dy * xhat)) */
+        double k = scale[ch] * inv, mean_dy = sum_dy / count, mean_dyx = sum_dy_xhat / count;
+        for (int b = 0; b < batch; b++) {
+            size_t off = ((size_t)b * c + ch) * pixels;
+            for (size_t i = 0; i < pixels; i++) {
+                double xhat = (x[off + i] - mu) * inv;
+                dx[off + i] += (float)(k * (dy[off + i] - mean_dy - xhat * mean_dyx));
+            }
+        }
+    }
+}
+
+/* ---- inference mode: running statistics ----------------------------- */
+
 static void bn_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     (void)scratch;
+    if (g->training) {
+        bn_forward_train(g, n, batch);
+        return;
+    }
     int c;
     size_t pixels;
     bn_dims(g, n, &c, &pixels);
@@ -110,6 +225,10 @@ static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
 {
     (void)scratch;
     (void)ctx;
+    if (g->training) {
+        bn_backward_train(g, n, batch);
+        return;
+    }
     int c;
     size_t pixels;
     bn_dims(g, n, &c, &pixels);

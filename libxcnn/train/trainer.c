@@ -1,0 +1,210 @@
+/*
+ * The training step, in the order a textbook writes it:
+ *
+ *   1. forward in training mode   (BatchNorm uses batch statistics)
+ *   2. loss and dloss/dlogits     (cross-entropy, loss.c)
+ *   3. backward from that seed    (every weight gradient, summed over the
+ *                                  batch; the seed already divides by B)
+ *   4. w -= update(w, dw)         (optimizer.c), for each trainable tensor
+ *
+ * Everything a step touches is allocated by xcnn_trainer_new.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../../include/xcnn_train.h"
+#include "../model.h"
+
+struct xcnn_trainer {
+    xcnn_model *m;
+    xcnn_optim_options opt;
+    int n_params;        /* trainable tensors                             */
+    int *param;          /* their tensor indices                          */
+    float **state;       /* optimizer state of each, inside state_mem     */
+    float *state_mem;
+    size_t param_count;  /* total elements                                */
+    float *seed;         /* max_batch x classes: dloss/dlogits            */
+    int classes;
+    long step;
+};
+
+/* Which inputs of a node are trainable weights (bit i: input i). */
+static unsigned trainable_inputs(const xcnn_node *n)
+{
+    if (!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "Gemm") ||
+        !strcmp(n->op_type, "MatMul") || !strcmp(n->op_type, "ConvTranspose"))
+        return 0x6u; /* W, B */
+    if (!strcmp(n->op_type, "BatchNormalization")) return 0x6u; /* scale, B (not mean, var) */
+    return 0;
+}
+
+static xcnn_status find_params(xcnn_trainer *t, char *err, size_t size)
+{
+    xcnn_graph *g = t->m->g;
+    unsigned char *seen = calloc((size_t)g->n_tensors + 1, 1);
+    t->param = malloc(((size_t)g->n_tensors + 1) * sizeof(int));
+    if (!seen || !t->param) {
+        free(seen);
+        return XCNN_ERR_NOMEM;
+    }
+    for (int i = 0; i < t->m->n_compute; i++) {
+        const xcnn_node *n = &g->nodes[t->m->compute[i]];
+        unsigned mask = trainable_inputs(n);
+        for (int k = 0; k < n->n_in && k < 8; k++) {
+            int ti = n->in[k];
+            if (!(mask >> k & 1u) || ti < 0 || seen[ti]) continue;
+            const xcnn_tensor *w = &g->tensors[ti];
+            if (w->kind != XCNN_T_CONST || w->dtype != XCNN_DT_FLOAT) continue;
+            if (!w->grad) {
+                if (err && size) snprintf(err, size, "weight '%s' has no gradient buffer", w->name);
+                free(seen);
+                return XCNN_ERR_ARG;
+            }
+            seen[ti] = 1;
+            t->param[t->n_params++] = ti;
+            t->param_count += xcnn_tensor_numel(w);
+        }
+    }
+    free(seen);
+    return XCNN_OK;
+}
+
+static xcnn_status alloc_state(xcnn_trainer *t, int max_batch)
+{
+    size_t per = (size_t)xcnn_optim_state_floats(t->opt.kind);
+    t->state = malloc(((size_t)t->n_params + 1) * sizeof(float *));
+    t->state_mem = calloc(t->param_count * per + 1, sizeof(float));
+    t->seed = malloc((size_t)max_batch * (size_t)t->classes * sizeof(float));
+    if (!t->state || !t->state_mem || !t->seed) return XCNN_ERR_NOMEM;
+    size_t off = 0;
+    for (int i = 0; i < t->n_params; i++) {
+        t->state[i] = t->state_mem + off;
+        off += xcnn_tensor_numel(&t->m->g->tensors[t->param[i]]) * per;
+    }
+    return XCNN_OK;
+}
+
+xcnn_status xcnn_trainer_new(xcnn_model *m, const xcnn_optim_options *o, int max_batch,
+                             xcnn_trainer **out, char *err, size_t err_size)
+{
+    if (!m || !o || !out || max_batch < 1) return XCNN_ERR_ARG;
+    *out = NULL;
+    xcnn_status st = xcnn_model_reserve(m, max_batch);
+    if (!st) st = xcnn_model_enable_param_grads(m);
+    if (st) {
+        if (err && err_size) snprintf(err, err_size, "%s", xcnn_model_error(m));
+        return st;
+    }
+    const xcnn_tensor *y = &m->g->tensors[m->g->output];
+    if (y->ndim != 2) {
+        if (err && err_size)
+            snprintf(err, err_size, "output '%s' must be batch x classes logits (has %d dims)",
+                     y->name, y->ndim);
+        return XCNN_ERR_SHAPE;
+    }
+    xcnn_trainer *t = calloc(1, sizeof *t);
+    if (!t) return XCNN_ERR_NOMEM;
+    t->m = m;
+    t->opt = *o;
+    t->classes = (int)y->dims[1];
+    st = find_params(t, err, err_size);
+    if (!st) st = alloc_state(t, max_batch);
+    if (st) {
+        if (st == XCNN_ERR_NOMEM && err && err_size) snprintf(err, err_size, "out of memory");
+        xcnn_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return XCNN_OK;
+}
+
+void xcnn_trainer_free(xcnn_trainer *t)
+{
+    if (!t) return;
+    free(t->param);
+    free(t->state);
+    free(t->state_mem);
+    free(t->seed);
+    free(t);
+}
+
+int xcnn_trainer_param_tensors(const xcnn_trainer *t) { return t ? t->n_params : 0; }
+size_t xcnn_trainer_param_count(const xcnn_trainer *t) { return t ? t->param_count : 0; }
+
+static int count_correct(const float *logits, const int *labels, int batch, int classes)
+{
+    int correct = 0;
+    for (int b = 0; b < batch; b++) {
+        const float *z = logits + (size_t)b * classes;
+        int best = 0;
+        for (int k = 1; k < classes; k++)
+            if (z[k] > z[best]) best = k;
+        correct += best == labels[b];
+    }
+    return correct;
+}
+
+static xcnn_status step_fail(xcnn_model *m, xcnn_status st, const char *msg)
+{
+    snprintf(m->error, sizeof m->error, "%s", msg);
+    return st;
+}
+
+xcnn_status xcnn_train_step(xcnn_trainer *t, const float *x, const int *labels, int batch,
+                            float lr, double *loss, int *correct)
+{
+    if (!t || !x || !labels) return XCNN_ERR_ARG;
+    xcnn_model *m = t->m;
+    xcnn_graph *g = m->g;
+    g->training = 1;
+    xcnn_status st = xcnn_forward(m, x, batch, NULL);
+    g->training = 0;
+    if (st) return st;
+    const float *logits = g->tensors[g->output].data;
+    double l = 0;
+    st = xcnn_cross_entropy(logits, labels, batch, t->classes, &l, t->seed);
+    if (st == XCNN_ERR_ARG) return step_fail(m, st, "a label is outside 0..classes-1");
+    if (st) return step_fail(m, st, "the logits are not finite: training diverged "
+                             "(lower the learning rate)");
+    if (loss) *loss = l;
+    if (correct) *correct = count_correct(logits, labels, batch, t->classes);
+    g->training = 1;
+    st = xcnn_backward(m, NULL, t->seed, NULL);
+    g->training = 0;
+    if (st) return st;
+    t->step++;
+    for (int i = 0; i < t->n_params; i++) {
+        xcnn_tensor *w = &g->tensors[t->param[i]];
+        xcnn_optim_update(&t->opt, lr, t->step, w->data, w->grad, t->state[i],
+                          xcnn_tensor_numel(w), w->ndim >= 2);
+    }
+    /* The weights changed: the activations in the arena are stale. */
+    m->have_forward = 0;
+    return XCNN_OK;
+}
+
+xcnn_status xcnn_evaluate(xcnn_model *m, const xcnn_dataset *d, int batch, double *loss,
+                          int *correct)
+{
+    if (!m || !d || batch < 1) return XCNN_ERR_ARG;
+    if (batch > m->max_batch) batch = m->max_batch;
+    const xcnn_tensor *y = &m->g->tensors[m->g->output];
+    int classes = (int)xcnn_tensor_sample_numel(y);
+    size_t per = (size_t)d->channels * d->height * d->width;
+    double total = 0;
+    int right = 0;
+    m->g->training = 0;
+    for (int i = 0; i < d->n; i += batch) {
+        int nb = d->n - i < batch ? d->n - i : batch;
+        xcnn_status st = xcnn_forward(m, d->x + (size_t)i * per, nb, NULL);
+        if (st) return st;
+        double l = 0;
+        st = xcnn_cross_entropy(y->data, d->y + i, nb, classes, &l, NULL);
+        if (st) return step_fail(m, st, "evaluate: bad label or non-finite logits");
+        total += l * nb;
+        right += count_correct(y->data, d->y + i, nb, classes);
+    }
+    if (loss) *loss = d->n ? total / d->n : 0;
+    if (correct) *correct = right;
+    return XCNN_OK;
+}
