@@ -10,6 +10,10 @@ xcnn_status xcnn_fail(xcnn_err *err, xcnn_status status, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        /* Names come from files: a newline or escape in one must not turn
+         * a one-line message into several, or into terminal commands. */
+        for (char *c = err->msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     }
     return status;
 }

@@ -278,7 +278,8 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
     int threads = 1;
     (void)work;
 #ifdef _OPENMP
-    if (work > 1e6) threads = omp_get_max_threads();
+    /* Below ~8 MFLOP the region costs more than it saves (see XCNN_PARALLEL_MIN). */
+    if (work > 4e6) threads = omp_get_max_threads();
 #endif
     split s = plan_split(M, N, kern->mr, kern->nr, threads);
     int ntasks = s.nb * s.ms;

@@ -132,6 +132,11 @@ typedef struct xcnn_op_def {
                      const xcnn_bwd_ctx *ctx);
 } xcnn_op_def;
 
+/* Below this many elements of work an op runs on one thread: an OpenMP
+ * region costs microseconds on an idle machine and a whole time slice when
+ * another program holds a core, far more than a small layer takes. */
+#define XCNN_PARALLEL_MIN 262144
+
 /* The registry (ops/registry.c): NULL for an op we do not support. */
 const xcnn_op_def *xcnn_op_find(const char *op_type);
 

@@ -204,7 +204,7 @@ static void walk(const xcnn_window2d *w, int channels, float *im, float *col, in
     int taps = w->k_h * w->k_w;
     double work = (double)channels * taps * (double)npix;
     (void)work;
-#pragma omp parallel for schedule(static) if (channels > 1 && work > 65536.0)
+#pragma omp parallel for schedule(static) if (channels > 1 && work > 1048576.0)
     for (int c = 0; c < channels; c++)
         for (int t = 0; t < taps; t++)
             col_row(w, t / w->k_w, t % w->k_w, im + c * plane,

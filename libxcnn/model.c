@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "model.h"
 #include "onnx.h"
 
@@ -30,6 +31,7 @@ static xcnn_status parse(const void *data, size_t size, const xcnn_load_options 
     xcnn_model *m = calloc(1, sizeof *m);
     if (!m) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
     m->inference_only = opts && opts->inference_only;
+    m->max_elems = (opts && opts->max_tensor_elems) ? opts->max_tensor_elems : ((uint64_t)256 << 20);
     xcnn_status st = xcnn_onnx_parse(data, size, opts, &m->g, err);
     if (st) {
         xcnn_model_free(m);
@@ -43,7 +45,7 @@ static xcnn_status parse(const void *data, size_t size, const xcnn_load_options 
 static xcnn_status finish(xcnn_model *m, xcnn_err *err)
 {
     xcnn_graph *g = m->g;
-    xcnn_status st = xcnn_plan(g, err);
+    xcnn_status st = xcnn_plan(g, m->max_elems, err);
     if (st) return st;
     m->compute = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof(int));
     m->reached = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));
@@ -93,6 +95,14 @@ xcnn_status xcnn_model_load(const char *path, const xcnn_load_options *opts, xcn
     if (!f) {
         char msg[600];
         snprintf(msg, sizeof msg, "cannot open model '%s'", path);
+        copy_error(errbuf, err_size, msg);
+        return XCNN_ERR_IO;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        char msg[600];
+        snprintf(msg, sizeof msg, "model '%s' is not a regular file", path);
         copy_error(errbuf, err_size, msg);
         return XCNN_ERR_IO;
     }

@@ -14,6 +14,7 @@ struct xcnn_model {
     int max_batch;         /* arena planned for this many inputs           */
     int param_grads;       /* weight gradient buffers allocated?           */
     int inference_only;    /* no gradient buffers at all (load option)     */
+    uint64_t max_elems;    /* xcnn_load_options.max_tensor_elems           */
     int threads;           /* 0: OpenMP default                            */
     float *arena;          /* one allocation: activations, grads, scratch  */
     size_t arena_bytes;
@@ -34,8 +35,9 @@ struct xcnn_model {
     char error[512];
 };
 
-/* plan.c: fold shape subgraphs and set up every op (shapes at batch 1). */
-xcnn_status xcnn_plan(xcnn_graph *g, xcnn_err *err);
+/* plan.c: fold shape subgraphs and set up every op (shapes at batch 1);
+ * refuse non-finite weights and attributes, and any tensor over max_elems. */
+xcnn_status xcnn_plan(xcnn_graph *g, uint64_t max_elems, xcnn_err *err);
 
 /* arena.c: (re)allocate the arena for max_batch inputs. */
 xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err);

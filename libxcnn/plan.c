@@ -6,6 +6,7 @@
  * attributes and computes its output shapes. After this walk every tensor
  * that will run has a shape, so the arena can be sized exactly.
  */
+#include <math.h>
 #include <string.h>
 #include "fold.h"
 #include "model.h"
@@ -23,12 +24,58 @@ static xcnn_status check_inputs_known(const xcnn_graph *g, const xcnn_node *n, x
     return XCNN_OK;
 }
 
-xcnn_status xcnn_plan(xcnn_graph *g, xcnn_err *err)
+/* A NaN or infinite attribute (an alpha, an epsilon) would make every
+ * output NaN without a word: refuse it with the node's name. */
+static xcnn_status check_attributes(const xcnn_node *n, xcnn_err *err)
+{
+    for (int a = 0; a < n->n_attr; a++) {
+        const xcnn_attr *at = &n->attr[a];
+        int bad = at->type == XCNN_ATTR_FLOAT && !isfinite(at->f);
+        for (int k = 0; at->type == XCNN_ATTR_FLOATS && k < at->n && !bad; k++)
+            bad = !isfinite(at->floats[k]);
+        if (bad)
+            return xcnn_fail(err, XCNN_ERR_NUMERIC,
+                             "node '%s' (%s): attribute '%s' is not a finite number", n->name,
+                             n->op_type, at->name);
+    }
+    return XCNN_OK;
+}
+
+/* Weights are checked once here, so that a NaN in a file is an error at
+ * load and not a silently wrong number at every run. */
+static xcnn_status check_weights(const xcnn_graph *g, const xcnn_node *n, xcnn_err *err)
+{
+    for (int k = 0; k < n->n_in; k++) {
+        const xcnn_tensor *t = xcnn_in((xcnn_graph *)g, n, k);
+        if (!t || t->kind != XCNN_T_CONST || t->dtype != XCNN_DT_FLOAT || !t->data) continue;
+        size_t count = xcnn_tensor_numel(t);
+        for (size_t i = 0; i < count; i++)
+            if (!isfinite(t->data[i]))
+                return xcnn_fail(err, XCNN_ERR_NUMERIC,
+                                 "node '%s' (%s): weight '%s' element %zu is %s", n->name,
+                                 n->op_type, t->name, i, isnan(t->data[i]) ? "NaN" : "infinite");
+    }
+    return XCNN_OK;
+}
+
+static xcnn_status check_size(const xcnn_tensor *t, uint64_t max_elems, xcnn_err *err)
+{
+    if (t->ndim >= 0 && (uint64_t)xcnn_tensor_numel(t) > max_elems)
+        return xcnn_fail(err, XCNN_ERR_LIMIT,
+                         "tensor '%s' has %zu elements, over the limit of %llu "
+                         "(xcnn_load_options.max_tensor_elems)", t->name, xcnn_tensor_numel(t),
+                         (unsigned long long)max_elems);
+    return XCNN_OK;
+}
+
+xcnn_status xcnn_plan(xcnn_graph *g, uint64_t max_elems, xcnn_err *err)
 {
     if (g->input < 0)
         return xcnn_fail(err, XCNN_ERR_FORMAT, "model has no input");
     if (g->output < 0)
         return xcnn_fail(err, XCNN_ERR_FORMAT, "model has no output");
+    xcnn_status st0 = check_size(&g->tensors[g->input], max_elems, err);
+    if (st0) return st0;
     for (int i = 0; i < g->n_nodes; i++) {
         xcnn_node *n = &g->nodes[i];
         xcnn_status st = check_inputs_known(g, n, err);
@@ -40,6 +87,9 @@ xcnn_status xcnn_plan(xcnn_graph *g, xcnn_err *err)
             n->folded = 1;
             continue;
         }
+        st = check_attributes(n, err);
+        if (!st) st = check_weights(g, n, err);
+        if (st) return st;
         n->def = xcnn_op_find(n->op_type);
         if (!n->def)
             return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
@@ -56,6 +106,8 @@ xcnn_status xcnn_plan(xcnn_graph *g, xcnn_err *err)
         if (st) return st;
         for (int k = 0; k < n->n_out; k++) {
             xcnn_tensor *t = xcnn_out(g, n, k);
+            st = check_size(t, max_elems, err);
+            if (st) return st;
             if (t->ndim < 1)
                 return xcnn_fail(err, XCNN_ERR_SHAPE,
                                  "node '%s' (%s): output '%s' has no batch dimension",

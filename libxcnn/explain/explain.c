@@ -62,6 +62,9 @@ xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_exp
     const float *y = m->g->tensors[m->g->output].data;
     size_t k = xcnn_ex_output_numel(m);
     int t = o->target;
+    if (t < -1)
+        return xcnn_fail(err, XCNN_ERR_ARG, "target %d: give a class index, or -1 for the "
+                         "arg-max", t);
     if (t < 0) {
         t = 0;
         for (size_t i = 1; i < k; i++)
@@ -148,7 +151,12 @@ xcnn_status xcnn_explain_shape(xcnn_model *m, const xcnn_explain_options *o, int
         dims[3] = o->upsample ? in->dims[3] : lt->dims[3];
         return XCNN_OK;
     }
-    *ndim = in->ndim > 4 ? 4 : in->ndim;
+    if (in->ndim > 4) {
+        snprintf(m->error, sizeof m->error, "explanations take inputs of at most 4 dimensions; "
+                 "this model's has %d", in->ndim);
+        return XCNN_ERR_UNSUPPORTED;
+    }
+    *ndim = in->ndim;
     for (int i = 0; i < *ndim; i++) dims[i] = in->dims[i];
     dims[0] = 1;
     return XCNN_OK;

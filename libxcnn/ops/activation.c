@@ -34,7 +34,7 @@ typedef struct act_params {
 } act_params;
 
 /* Below this many elements a parallel loop costs more than it saves. */
-#define ACT_PARALLEL_MIN 32768
+#define ACT_PARALLEL_MIN XCNN_PARALLEL_MIN
 
 static float act_forward_one(const act_params *a, float x)
 {

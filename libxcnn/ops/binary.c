@@ -39,7 +39,7 @@ typedef struct bin_view {
     int64_t s[3][XCNN_MAX_DIMS];
 } bin_view;
 
-#define BIN_PARALLEL_MIN 32768
+#define BIN_PARALLEL_MIN XCNN_PARALLEL_MIN
 
 static inline float bin_apply(bin_op op, float a, float b)
 {

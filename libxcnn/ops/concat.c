@@ -37,7 +37,7 @@ static void concat_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *
     for (int k = 0; k < n->n_in; k++) {
         const xcnn_tensor *x = xcnn_in(g, n, k);
         int64_t c = chunk_of(x, axis);
-#pragma omp parallel for schedule(static) if (outer * c > 32768)
+#pragma omp parallel for schedule(static) if (outer * c > XCNN_PARALLEL_MIN)
         for (int64_t o = 0; o < outer; o++)
             memcpy(y->data + o * y_chunk + at, x->data + o * c, (size_t)c * sizeof(float));
         at += c;
@@ -60,7 +60,7 @@ static void concat_backward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         int64_t c = chunk_of(x, axis);
         float *dx = xcnn_tensor_grad(x);
         if (dx) {
-#pragma omp parallel for schedule(static) if (outer * c > 32768)
+#pragma omp parallel for schedule(static) if (outer * c > XCNN_PARALLEL_MIN)
             for (int64_t o = 0; o < outer; o++) {
                 const float *gy = y->grad + o * y_chunk + at;
                 for (int64_t j = 0; j < c; j++) dx[o * c + j] += gy[j];

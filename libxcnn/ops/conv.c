@@ -217,7 +217,7 @@ static void dw_forward(const conv_params *p, int batch, const float *x, const fl
 {
     size_t in_plane = (size_t)p->win.in_h * p->win.in_w, taps = (size_t)p->win.k_h * p->win.k_w;
     int planes = batch * p->c_out;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)planes * in_plane * taps > XCNN_PARALLEL_MIN)
     for (int i = 0; i < planes; i++) {
         int c = i % p->c_out;
         dw_plane_forward(&p->win, x + (size_t)i * in_plane, k + c * taps, bias ? bias[c] : 0,
@@ -231,7 +231,7 @@ static void dw_backward(const conv_params *p, int batch, const float *x, const f
                         const float *dy, float *dx, float *dk)
 {
     size_t in_plane = (size_t)p->win.in_h * p->win.in_w, taps = (size_t)p->win.k_h * p->win.k_w;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)batch * p->c_out * in_plane * taps > XCNN_PARALLEL_MIN)
     for (int c = 0; c < p->c_out; c++)
         for (int b = 0; b < batch; b++) {
             size_t i = (size_t)b * p->c_out + c;
@@ -276,7 +276,7 @@ static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
  * iteration, summed in a fixed order. */
 static void bias_backward(const conv_params *p, int batch, const float *dy, float *db)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)batch * p->c_out * p->win.out_h * p->win.out_w > XCNN_PARALLEL_MIN)
     for (int m = 0; m < p->c_out; m++) {
         double s = 0;
         for (int b = 0; b < batch; b++) {

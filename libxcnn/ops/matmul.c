@@ -75,7 +75,7 @@ static void mm_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
             for (int64_t i = 0; i < (int64_t)rows * M; i++) s += gy[i];
             dc[0] += p->beta * (float)s;
         } else {
-#pragma omp parallel for schedule(static) if ((int64_t)rows * M > 32768)
+#pragma omp parallel for schedule(static) if ((int64_t)rows * M > XCNN_PARALLEL_MIN)
             for (int j = 0; j < M; j++) {
                 double s = 0;
                 for (int i = 0; i < rows; i++) s += gy[(size_t)i * M + j];

@@ -59,12 +59,12 @@ static void pad_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     /* A constant_value input is read each pass: it is a live weight. */
     const xcnn_tensor *v = xcnn_in(g, n, 2);
     float value = v ? v->data[0] : p->value;
-#pragma omp parallel for schedule(static) if (y_count > 32768)
+#pragma omp parallel for schedule(static) if (y_count > XCNN_PARALLEL_MIN)
     for (int64_t i = 0; i < y_count; i++) y->data[i] = value;
     int64_t len = xd[rank - 1];
     int64_t rows = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch) / (len ? len : 1);
     if (len == 0) return;
-#pragma omp parallel for schedule(static) if (y_count > 32768)
+#pragma omp parallel for schedule(static) if (y_count > XCNN_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++)
         memcpy(y->data + out_row_offset(xd, yd, p->begin, rank, r), x->data + r * len,
                (size_t)len * sizeof(float));
@@ -98,7 +98,7 @@ static void pad_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     }
     float *dx = xcnn_tensor_grad(x);
     if (!dx || len == 0) return;
-#pragma omp parallel for schedule(static) if (rows * len > 32768)
+#pragma omp parallel for schedule(static) if (rows * len > XCNN_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         const float *gy = y->grad + out_row_offset(xd, yd, p->begin, rank, r);
         float *d = dx + r * len;

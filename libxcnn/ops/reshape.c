@@ -31,7 +31,7 @@ static void copy_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *s
     if (!dx) return;
     const float *gy = xcnn_out(g, n, 0)->grad;
     int64_t count = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch);
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > XCNN_PARALLEL_MIN)
     for (int64_t i = 0; i < count; i++) dx[i] += gy[i];
 }
 

@@ -29,7 +29,7 @@ static void softmax_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     int64_t len = p->len, inner = p->inner;
     int64_t count = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch);
     int64_t groups = count / len; /* outer * inner softmaxes */
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > XCNN_PARALLEL_MIN)
     for (int64_t s = 0; s < groups; s++) {
         int64_t base = (s / inner) * len * inner + s % inner;
         const float *xs = x->data + base;
@@ -60,7 +60,7 @@ static void softmax_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
     int64_t len = p->len, inner = p->inner;
     int64_t count = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch);
     int64_t groups = count / len;
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > XCNN_PARALLEL_MIN)
     for (int64_t s = 0; s < groups; s++) {
         int64_t base = (s / inner) * len * inner + s % inner;
         const float *ys = yt->data + base, *gs = yt->grad + base;
