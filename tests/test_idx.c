@@ -10,7 +10,7 @@
 #include "../include/xcnn_image.h"
 #include "../libxcnn/inflate.h"
 
-static const char *tmp = "build/test_idx.tmp";
+static const char *tmp;
 
 static void write_file(const unsigned char *d, size_t n)
 {
@@ -137,6 +137,7 @@ static void fashion(const char *dir, const char *split, int64_t n, const int fir
 
 int main(void)
 {
+    tmp = test_tmp_path("test_idx.tmp");
     made_up();
     remove(tmp);
     const char *dir = getenv("XCNN_FASHION_MNIST");

@@ -4,7 +4,7 @@
 #include "check.h"
 #include "../include/xcnn.h"
 
-static const char *tmp = "build/test_npy.tmp";
+static const char *tmp;
 
 static void write_raw(const char *header, const void *data, size_t n)
 {
@@ -29,6 +29,7 @@ static xcnn_status read_tmp(char *err, size_t size)
 
 int main(void)
 {
+    tmp = test_tmp_path("test_npy.tmp");
     float v[24];
     for (int i = 0; i < 24; i++) v[i] = (float)i * 0.5f - 3;
     int64_t dims[4] = {1, 2, 3, 4};

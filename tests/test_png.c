@@ -12,7 +12,7 @@
 #include "../libxcnn/inflate.h"
 
 #define DATA "tests/data/png/"
-static const char *tmp = "build/test_png.tmp";
+static const char *tmp;
 
 static unsigned char *read_all(const char *path, size_t *n)
 {
@@ -431,6 +431,7 @@ static void pnm(void)
 
 int main(void)
 {
+    tmp = test_tmp_path("test_png.tmp");
     test_set();
     truncations();
     corruptions();

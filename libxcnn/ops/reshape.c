@@ -11,6 +11,7 @@
  * batch is 1, so the result's dim 0 must be 1 too.
  */
 #include <string.h>
+#include <stdint.h>
 #include "ops.h"
 
 static void copy_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
@@ -132,6 +133,10 @@ static xcnn_status reshape_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
             return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): dim %d is %lld",
                              n->name, i, (long long)want[i]);
         }
+        /* A hostile shape must not overflow the product (found by fuzzing). */
+        if (dims[i] > 0 && known > INT64_MAX / dims[i])
+            return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): the target shape has "
+                             "too many elements", n->name);
         known *= dims[i];
     }
     int64_t total = (int64_t)xcnn_tensor_numel(x);

@@ -1,0 +1,66 @@
+#!/bin/sh
+# Build and run the libFuzzer harnesses: run.sh BUILD SECONDS NAME...
+# BUILD/libxcnn.a must be built with -fsanitize=fuzzer-no-link,address,
+# undefined (make fuzz does it). Each harness tests/fuzz/fuzz_NAME.c starts
+# from a seed corpus of valid files (made below from tests/fixtures and
+# tests/data) and keeps what it finds in BUILD/corpus/NAME between runs.
+# A crash, leak, sanitizer report, timeout or out-of-memory leaves its
+# input in BUILD/artifacts/NAME/ and makes this script exit 1.
+# Prints one line per harness: executions in SECONDS (for the README).
+B=$1; SECONDS_EACH=$2; shift 2
+CC=${FUZZ_CC:-clang}
+FLAGS="-std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+failed=""
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+seed() { # seed NAME: fill BUILD/corpus/NAME with valid inputs
+    d=$B/corpus/$1
+    mkdir -p "$d"
+    case $1 in
+    onnx) for f in tests/fixtures/*/model.onnx; do cp "$f" "$d/$(basename "$(dirname "$f")").onnx"; done
+          cp tests/data/hostile/*.onnx "$d/" 2>/dev/null ;;
+    npy)  for f in tests/fixtures/captum_toy/input.npy tests/fixtures/captum_toy/output.npy \
+                   tests/fixtures/plaincnn/input.npy; do
+              cp "$f" "$d/$(basename "$(dirname "$f")")_$(basename "$f")"
+          done
+          cp tests/data/hostile/*.npy "$d/" 2>/dev/null ;;
+    image) for f in tests/data/png/*.png; do cp "$f" "$d/"; done
+          printf 'P5\n2 2\n255\n\001\002\003\004' >"$d/g.pgm"
+          printf 'P6\n# c\n1 2\n65535\n\000\001\000\002\000\003\377\377\000\000\001\001' >"$d/c.ppm"
+          printf 'P2\n2 1\n15\n3 15\n' >"$d/a.pgm"
+          printf 'P3\n1 1\n255\n1 2 3\n' >"$d/a.ppm" ;;
+    gzip|idx)
+          printf '\000\000\010\001\000\000\000\003\001\002\003' >"$d/labels.idx"
+          printf '\000\000\010\003\000\000\000\002\000\000\000\002\000\000\000\002abcdefgh' >"$d/images.idx"
+          gzip -9 -c "$d/labels.idx" >"$d/labels.idx.gz"
+          gzip -1 -c "$d/images.idx" >"$d/images.idx.gz"
+          head -c 3000 tests/fixtures/captum_toy/model.onnx | gzip -c >"$d/model.gz"
+          cat "$d/labels.idx.gz" "$d/images.idx.gz" >"$d/two_members.gz" ;;
+    esac
+}
+
+for name in "$@"; do
+    src=tests/fuzz/fuzz_$name.c
+    bin=$B/fuzz_$name
+    if [ ! -f "$src" ]; then echo "fuzz_$name: no $src"; failed="$failed $name"; continue; fi
+    if ! $CC $FLAGS "$src" "$B/libxcnn.a" -lm -o "$bin"; then
+        echo "fuzz_$name: does not build (TODO: is its reader there yet?)"; failed="$failed $name"; continue
+    fi
+    seed "$name"
+    mkdir -p "$B/artifacts/$name"
+    log=$B/fuzz_$name.log
+    "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$B/artifacts/$name/" "$B/corpus/$name" >"$log" 2>&1
+    rc=$?
+    runs=$(LC_ALL=C sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -n 1)
+    if [ "$rc" -ne 0 ]; then
+        echo "FAIL fuzz_$name (exit $rc) after ${runs:-?} runs; see $log and $B/artifacts/$name/"
+        grep -a -m 3 -E 'ERROR|SUMMARY|runtime error' "$log"
+        failed="$failed $name"
+    else
+        echo "ok   fuzz_$name: ${runs:-?} executions in ${SECONDS_EACH} s, $cov, corpus $(ls "$B/corpus/$name" | wc -l) files"
+    fi
+done
+[ -z "$failed" ] || { echo "fuzzers failed:$failed"; exit 1; }
