@@ -97,6 +97,25 @@ else
     done
 fi
 
+# ---- Our own trained model, written by our ONNX encoder ------------------
+# onnxruntime must load data/fashion_resnet.onnx and agree with us.
+FM=data/fashion_resnet.onnx
+FIN=tests/data/fashion_sneaker.npy   # data/fashion/9_Sneaker.png, preprocessed
+if ! $X predict "$FM" "$FIN" --top 1 --out "$T/f.xcnn.npy" >/dev/null 2>"$T/err"; then
+    fail "predict fashion_resnet: $(head -c 300 "$T/err")"
+else
+    run_ref "$FM" "$FIN" "$T/f.ort.npy"; rc=$?
+    if [ "$rc" -eq 3 ]; then
+        skip "our ONNX writer vs onnxruntime: onnxruntime-node is not installed"
+    elif [ "$rc" -eq 0 ]; then
+        if r=$($REF --compare "$T/f.xcnn.npy" "$T/f.ort.npy" 5e-4 scaled 2>&1); then
+            ok "onnxruntime loads the model our encoder wrote and agrees: $r"
+        else
+            fail "our trained model in onnxruntime: $r"
+        fi
+    fi
+fi
+
 # ---- ResNet-18 (random weights) -------------------------------------------
 R=$MODELS/resnet18.onnx
 RIN=${XCNN_BIG_FIXTURES:-build/fixtures}/resnet18/input.npy
