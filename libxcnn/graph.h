@@ -88,7 +88,9 @@ typedef struct xcnn_node {
                               of any batch, from setup()                   */
     int64_t n_params;  /* weight elements read, from setup()               */
     double flops;      /* forward FLOPs at batch 1, from setup()           */
-    int folded;        /* evaluated at load (shape subgraph): not run      */
+    int folded;        /* evaluated at load (shape subgraph), or fused into
+                          its producer (fuse.c): not run                   */
+    int fused_relu;    /* Conv only: apply ReLU to the output (fuse.c)     */
 } xcnn_node;
 
 typedef struct xcnn_graph {

@@ -46,6 +46,7 @@ static xcnn_status finish(xcnn_model *m, xcnn_err *err)
 {
     xcnn_graph *g = m->g;
     xcnn_status st = xcnn_plan(g, m->max_elems, err);
+    if (!st && m->inference_only) st = xcnn_fuse(g, err);
     if (st) return st;
     m->compute = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof(int));
     m->reached = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));

@@ -39,6 +39,10 @@ struct xcnn_model {
  * refuse non-finite weights and attributes, and any tensor over max_elems. */
 xcnn_status xcnn_plan(xcnn_graph *g, uint64_t max_elems, xcnn_err *err);
 
+/* fuse.c: Conv+BatchNormalization and Conv+Relu fusion, for models loaded
+ * inference_only (no explainer will read the tensors in between). */
+xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err);
+
 /* arena.c: (re)allocate the arena for max_batch inputs. */
 xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err);
 xcnn_status xcnn_arena_enable_param_grads(xcnn_model *m, xcnn_err *err);

@@ -101,6 +101,9 @@ static void test_inference_only(const char *dir)
     st = xcnn_forward(lean, x, 1, y);
     check(st == XCNN_OK, "inference-only forward runs");
     check_close("inference-only output vs PyTorch", max_rel_error(y, ref, n_out), TOL);
+    check(xcnn_model_node_count(lean) < xcnn_model_node_count(full),
+          "inference-only fuses Conv+BN / Conv+Relu: %d nodes run instead of %d",
+          xcnn_model_node_count(lean), xcnn_model_node_count(full));
     check(xcnn_model_arena_bytes(lean) * 10 < xcnn_model_arena_bytes(full) * 8,
           "inference-only arena %zu bytes < 80%% of the full %zu (no gradients; scratch stays)", xcnn_model_arena_bytes(lean),
           xcnn_model_arena_bytes(full));
@@ -118,7 +121,9 @@ out:
 
 int main(void)
 {
-    test_inference_only("tests/fixtures/resnet_narrow");
+    test_inference_only("tests/fixtures/resnet_narrow"); /* Conv+Relu */
+    test_inference_only("tests/fixtures/rescnn_bn");     /* Conv+BN(+Relu), unfolded BN */
+    test_inference_only("tests/fixtures/plaincnn");
     const char *small[] = {"tests/fixtures/plaincnn", "tests/fixtures/rescnn_bn",
                            "tests/fixtures/resnet_narrow", "tests/fixtures/captum_toy"};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) test_model(small[i]);

@@ -242,6 +242,12 @@ static void dw_backward(const conv_params *p, int batch, const float *x, const f
 
 /* ---- forward / backward --------------------------------------------- */
 
+static void relu_in_place(float *y, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!(y[i] > 0)) y[i] = 0;
+}
+
 static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     const conv_params *p = n->params;
@@ -250,6 +256,7 @@ static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     const float *bias = bt ? bt->data : NULL;
     if (p->depthwise) {
         dw_forward(p, batch, xt->data, wt->data, bias, y);
+        if (n->fused_relu) relu_in_place(y, (size_t)batch * p->c_out * p->npix);
         return;
     }
     size_t in_plane = (size_t)p->win.in_h * p->win.in_w;
@@ -269,6 +276,8 @@ static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
                         yg[(size_t)m * p->npix + i] = bias[gi * p->mg + m];
             xcnn_sgemm(0, 0, p->mg, p->npix, p->kcol, 1.0f, w, p->kcol, col, p->npix,
                        bias ? 1.0f : 0.0f, yg, p->npix);
+            /* Fused ReLU (inference only): while this block is in cache. */
+            if (n->fused_relu) relu_in_place(yg, (size_t)p->mg * p->npix);
         }
 }
 

@@ -180,7 +180,11 @@ int cli_bench(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc;
     double t_load = now_s();
-    xcnn_model *m = cli_load_model(a.model, NULL);
+    /* Plain forward is measured as deployed: loaded inference_only, so with
+     * Conv+BN and Conv+Relu fused and no gradient buffers. */
+    cli_input_opts io = {0};
+    io.load.inference_only = a.method == RUN_FORWARD;
+    xcnn_model *m = cli_load_model(a.model, &io);
     if (!m) return CLI_EXIT_ERROR;
     t_load = now_s() - t_load;
     if (a.threads) xcnn_model_set_threads(m, (int)a.threads);

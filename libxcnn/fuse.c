@@ -1,0 +1,122 @@
+/*
+ * Graph rewrites for models loaded with inference_only, where no explainer
+ * will ever ask for the tensors between the fused nodes:
+ *
+ *   Conv -> BatchNormalization   the BN is folded into the conv's weights:
+ *                                with s_k = scale_k / sqrt(var_k + eps),
+ *                                W'[k] = s_k W[k], b'_k = s_k (b_k - mean_k) + B_k
+ *   Conv -> Relu                 the conv applies the ReLU to each output
+ *                                block while it is still in cache
+ *
+ * A pair is fused only when the conv's output feeds nothing else and is not
+ * the model output, and (for BN) when the conv's weights are its own. The
+ * tensor between the two nodes then disappears (it gets no arena slice).
+ * Models loaded for explanations are never rewritten: every layer stays
+ * readable, with its gradient.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+
+/* How many running nodes read tensor t (the model output counts as one). */
+static int uses(const xcnn_graph *g, int t, int *only)
+{
+    int count = t == g->output;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const xcnn_node *n = &g->nodes[i];
+        if (n->folded) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == t) {
+                count++;
+                *only = i;
+            }
+    }
+    return count;
+}
+
+static int is_const_vector(const xcnn_graph *g, int t, int64_t len)
+{
+    if (t < 0) return 0;
+    const xcnn_tensor *v = &g->tensors[t];
+    return v->kind == XCNN_T_CONST && v->dtype == XCNN_DT_FLOAT && v->data &&
+           (int64_t)xcnn_tensor_numel(v) == len;
+}
+
+/* Node `into` now writes what node `gone` wrote; `gone` no longer runs. */
+static void bypass(xcnn_graph *g, int into, int gone)
+{
+    xcnn_node *a = &g->nodes[into], *b = &g->nodes[gone];
+    int middle = a->out[0];
+    a->out[0] = b->out[0];
+    g->tensors[a->out[0]].producer = into;
+    b->folded = 1;
+    g->tensors[middle].ndim = -1; /* no longer computed: no arena slice */
+}
+
+static xcnn_status fold_batchnorm(xcnn_graph *g, int ci, int bi, xcnn_err *err)
+{
+    xcnn_node *conv = &g->nodes[ci];
+    const xcnn_node *bn = &g->nodes[bi];
+    int w = conv->in[1], b = conv->n_in > 2 ? conv->in[2] : -1, dummy;
+    int64_t m = g->tensors[w].dims[0];
+    if (bn->n_in < 5 || bn->in[0] != conv->out[0] || g->tensors[w].kind != XCNN_T_CONST ||
+        uses(g, w, &dummy) != 1 || (b >= 0 && uses(g, b, &dummy) != 1))
+        return XCNN_OK;
+    for (int k = 1; k < 5; k++)
+        if (!is_const_vector(g, bn->in[k], m)) return XCNN_OK;
+    if (b >= 0 && !is_const_vector(g, b, m)) return XCNN_OK;
+    if (b < 0) {
+        /* The conv had no bias: give it one (adding a tensor may move the
+         * tensor array, so indices only from here on). */
+        char name[600];
+        snprintf(name, sizeof name, "%s:fused_bias", conv->name);
+        b = xcnn_graph_add_tensor(g, name, XCNN_T_CONST);
+        int *in = b >= 0 ? realloc(conv->in, 3 * sizeof(int)) : NULL;
+        float *zero = calloc((size_t)m, sizeof(float));
+        if (b < 0 || !in || !zero) {
+            if (in) conv->in = in;
+            free(zero);
+            return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory fusing '%s'", conv->name);
+        }
+        conv->in = in;
+        conv->in[2] = b;
+        conv->n_in = 3;
+        xcnn_tensor_set_shape(&g->tensors[b], 1, &m, NULL);
+        g->tensors[b].data = zero;
+        conv->n_params += m;
+    }
+    float *W = g->tensors[w].data, *bias = g->tensors[b].data;
+    const float *scale = g->tensors[bn->in[1]].data, *shift = g->tensors[bn->in[2]].data;
+    const float *mean = g->tensors[bn->in[3]].data, *var = g->tensors[bn->in[4]].data;
+    double eps = xcnn_attr_float(bn, "epsilon", 1e-5f);
+    size_t per = xcnn_tensor_numel(&g->tensors[w]) / (size_t)m;
+    for (int64_t k = 0; k < m; k++) {
+        double s = scale[k] / sqrt((double)var[k] + eps);
+        for (size_t i = 0; i < per; i++) W[k * per + i] = (float)(W[k * per + i] * s);
+        bias[k] = (float)(((double)bias[k] - mean[k]) * s + shift[k]);
+    }
+    bypass(g, ci, bi);
+    return XCNN_OK;
+}
+
+xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].folded || strcmp(g->nodes[i].op_type, "Conv") != 0) continue;
+        int next = -1;
+        if (uses(g, g->nodes[i].out[0], &next) == 1 && next >= 0 &&
+            strcmp(g->nodes[next].op_type, "BatchNormalization") == 0) {
+            xcnn_status st = fold_batchnorm(g, i, next, err);
+            if (st) return st;
+        }
+        next = -1;
+        if (uses(g, g->nodes[i].out[0], &next) == 1 && next >= 0 &&
+            strcmp(g->nodes[next].op_type, "Relu") == 0) {
+            g->nodes[i].fused_relu = 1;
+            bypass(g, i, next);
+        }
+    }
+    return XCNN_OK;
+}
