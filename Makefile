@@ -88,6 +88,10 @@ demo: all
 clean:
 	rm -rf $(BUILD)
 
+# Keep every object file (make would delete the tests' as intermediates,
+# printing an "rm" line after the test summary and rebuilding them next time).
+.SECONDARY:
+
 .PHONY: all tests test bench clean fixtures-big demo models
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/obj/tools/demo.d $(BUILD)/obj/tools/example.d $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
 
