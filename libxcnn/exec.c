@@ -52,19 +52,8 @@ xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn
     return XCNN_OK;
 }
 
-/* The stop tensor may be named by its tensor name or by its node's name. */
-static int find_stop(const xcnn_graph *g, const char *name)
-{
-    int t = xcnn_graph_find_tensor(g, name);
-    if (t >= 0) return t;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (!g->nodes[i].folded && strcmp(g->nodes[i].name, name) == 0)
-            return g->nodes[i].out[0];
-    return -1;
-}
-
 xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
-                               const xcnn_backward_options *opts, xcnn_err *err)
+                               xcnn_relu_rule rule, int stop, xcnn_err *err)
 {
     xcnn_graph *g = m->g;
     if (m->inference_only)
@@ -83,23 +72,15 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
                 return xcnn_fail(err, XCNN_ERR_ARG, "target %d is out of range: the output "
                                  "has %zu classes (0..%zu)", targets[b], k, k - 1);
 
-    int stop = -1, stop_producer = -1;
-    xcnn_relu_rule rule = XCNN_RELU_GRADIENT;
-    if (opts) {
-        rule = opts->relu_rule;
-        if (rule != XCNN_RELU_GRADIENT && rule != XCNN_RELU_DECONVNET &&
-            rule != XCNN_RELU_GUIDED)
-            return xcnn_fail(err, XCNN_ERR_ARG, "unknown relu rule %d", (int)rule);
-        if (opts->stop_at) {
-            stop = find_stop(g, opts->stop_at);
-            if (stop < 0)
-                return xcnn_fail(err, XCNN_ERR_NOT_FOUND, "no layer or tensor named '%s'",
-                                 opts->stop_at);
-            if (g->tensors[stop].kind == XCNN_T_CONST || !g->tensors[stop].grad)
-                return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a "
-                                 "layer output", opts->stop_at);
-            stop_producer = g->tensors[stop].producer;
-        }
+    if (rule != XCNN_RELU_GRADIENT && rule != XCNN_RELU_DECONVNET && rule != XCNN_RELU_GUIDED)
+        return xcnn_fail(err, XCNN_ERR_ARG, "unknown relu rule %d", (int)rule);
+    int stop_producer = -1;
+    if (stop >= 0) {
+        if (stop >= g->n_tensors || g->tensors[stop].kind == XCNN_T_CONST ||
+            !g->tensors[stop].grad)
+            return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer "
+                             "output", stop < g->n_tensors ? g->tensors[stop].name : "?");
+        stop_producer = g->tensors[stop].producer;
     }
 
     /* Decide who collects gradients, and clear those buffers. */

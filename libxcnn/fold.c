@@ -474,30 +474,9 @@ static xcnn_status fold_reshape(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     xcnn_status st = ints_in(g, n, 1, &s, &r, err);
     if (st) return st;
     if (r > XCNN_MAX_DIMS) return bad(n, err, XCNN_ERR_SHAPE, "too many dims");
-    int allowzero = (int)xcnn_attr_int(n, "allowzero", 0), infer = -1;
     int64_t dims[XCNN_MAX_DIMS];
-    size_t known = 1, numel = xcnn_tensor_numel(x);
-    for (size_t i = 0; i < r; i++) {
-        dims[i] = s[i];
-        if (s[i] == 0 && !allowzero) {
-            if ((int)i >= x->ndim) return bad(n, err, XCNN_ERR_SHAPE, "0 past the input's dims");
-            dims[i] = x->dims[i];
-        }
-        if (dims[i] == -1) {
-            if (infer >= 0) return bad(n, err, XCNN_ERR_SHAPE, "two -1 in the shape");
-            infer = (int)i;
-        } else if (dims[i] < 0 || (dims[i] && known > FOLD_MAX_ELEMS / (size_t)dims[i])) {
-            return bad(n, err, XCNN_ERR_SHAPE, "negative or huge dimension");
-        } else {
-            known *= (size_t)dims[i];
-        }
-    }
-    if (infer >= 0) {
-        if (!known || numel % known)
-            return bad(n, err, XCNN_ERR_SHAPE, "cannot infer the -1 dimension");
-        dims[infer] = (int64_t)(numel / known);
-    }
-    return copy_as(g, n, x, (int)r, dims, err);
+    st = xcnn_reshape_dims(n, x, s, (int)r, (int)xcnn_attr_int(n, "allowzero", 0), dims, err);
+    return st ? st : copy_as(g, n, x, (int)r, dims, err);
 }
 
 /* Element-wise ops with broadcasting: Add Sub Mul Div Equal Where Expand. */

@@ -177,6 +177,15 @@ size_t xcnn_tensor_sample_numel(const xcnn_tensor *t);
  * XCNN_ERR_LIMIT if the element count overflows. */
 xcnn_status xcnn_tensor_set_shape(xcnn_tensor *t, int ndim, const int64_t *dims,
                                   xcnn_err *err);
+/* ONNX Reshape's target shape: `want` (count entries; 0 copies the input's
+ * dim unless allowzero, one -1 is inferred) resolved against input x into
+ * dims. Errors (negative dims, two -1, overflow, element counts that do
+ * not match) name node n. Shared by the Reshape op and the load-time
+ * folder, so both refuse the same shapes. */
+xcnn_status xcnn_reshape_dims(const xcnn_node *n, const xcnn_tensor *x, const int64_t *want,
+                              int count, int allowzero, int64_t dims[XCNN_MAX_DIMS],
+                              xcnn_err *err);
+
 /* "1x64x56x56" into buf. */
 const char *xcnn_shape_str(const xcnn_tensor *t, char *buf, size_t size);
 

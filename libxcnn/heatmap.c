@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../include/xcnn.h"
-#include "explain/explain.h"
+#include "resize.h"
 #include "png_write.h"
 
 /* viridis at 0, 0.1, ..., 1 (matplotlib's table, 11 samples). */

@@ -221,16 +221,20 @@ xcnn_status xcnn_model_output(const xcnn_model *m, xcnn_tensor_view *out)
     return XCNN_OK;
 }
 
+/* A node name stands for its first output: users think in layers. */
+int xcnn_model_find_layer(const xcnn_model *m, const char *name)
+{
+    int ti = xcnn_graph_find_tensor(m->g, name);
+    for (int i = 0; i < m->n_compute && ti < 0; i++)
+        if (strcmp(m->g->nodes[m->compute[i]].name, name) == 0)
+            ti = m->g->nodes[m->compute[i]].out[0];
+    return ti;
+}
+
 xcnn_status xcnn_model_tensor(const xcnn_model *m, const char *name, xcnn_tensor_view *out)
 {
     if (!m || !name || !out) return XCNN_ERR_ARG;
-    int ti = xcnn_graph_find_tensor(m->g, name);
-    if (ti < 0) {
-        /* A node name stands for its first output: users think in layers. */
-        for (int i = 0; i < m->n_compute && ti < 0; i++)
-            if (strcmp(m->g->nodes[m->compute[i]].name, name) == 0)
-                ti = m->g->nodes[m->compute[i]].out[0];
-    }
+    int ti = xcnn_model_find_layer(m, name);
     if (ti < 0) {
         snprintf(((xcnn_model *)m)->error, sizeof m->error, "no tensor or layer named '%s'",
                  name);
@@ -280,6 +284,15 @@ xcnn_status xcnn_backward(xcnn_model *m, const int *targets, const float *seed,
 {
     if (!m) return XCNN_ERR_ARG;
     xcnn_err err = {{0}};
-    xcnn_status st = xcnn_exec_backward(m, targets, seed, opts, &err);
+    xcnn_relu_rule rule = opts ? opts->relu_rule : XCNN_RELU_GRADIENT;
+    int stop = -1;
+    if (opts && opts->stop_at) {
+        stop = xcnn_model_find_layer(m, opts->stop_at);
+        if (stop < 0)
+            return model_fail(m, xcnn_fail(&err, XCNN_ERR_NOT_FOUND,
+                                           "no layer or tensor named '%s'", opts->stop_at),
+                              &err);
+    }
+    xcnn_status st = xcnn_exec_backward(m, targets, seed, rule, stop, &err);
     return st ? model_fail(m, st, &err) : XCNN_OK;
 }

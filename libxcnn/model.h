@@ -52,7 +52,12 @@ xcnn_status xcnn_explain_reserve(xcnn_model *m, xcnn_err *err);
 
 /* exec.c */
 xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err);
+/* stop: tensor index whose gradient completes the pass, -1 for a full pass. */
 xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
-                               const xcnn_backward_options *opts, xcnn_err *err);
+                               xcnn_relu_rule rule, int stop, xcnn_err *err);
+
+/* model.c: the tensor a user means by `name`: a tensor name, else a
+ * running node's name (its first output). -1 if neither. */
+int xcnn_model_find_layer(const xcnn_model *m, const char *name);
 
 #endif

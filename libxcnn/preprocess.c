@@ -22,6 +22,7 @@
 #include <string.h>
 #include "../include/xcnn_image.h"
 #include "error.h"
+#include "resize.h"
 
 void xcnn_preprocess_init(xcnn_preprocess *p)
 {
@@ -129,31 +130,11 @@ xcnn_status xcnn_preprocess_parse(const char *spec, xcnn_preprocess *p, char *er
     return XCNN_OK;
 }
 
-/* Bilinear resize of a float planar image (C planes of h x w). */
+/* Bilinear resize of C planes of h x w (resize.c, per plane). */
 static void resize_planes(const float *src, int C, int h, int w, float *dst, int H, int W)
 {
-    for (int y = 0; y < H; y++) {
-        float sy = ((float)y + 0.5f) * (float)h / (float)H - 0.5f;
-        if (sy < 0) sy = 0;
-        int y0 = (int)sy;
-        if (y0 > h - 1) y0 = h - 1;
-        int y1 = y0 < h - 1 ? y0 + 1 : y0;
-        float fy = sy - (float)y0;
-        for (int x = 0; x < W; x++) {
-            float sx = ((float)x + 0.5f) * (float)w / (float)W - 0.5f;
-            if (sx < 0) sx = 0;
-            int x0 = (int)sx;
-            if (x0 > w - 1) x0 = w - 1;
-            int x1 = x0 < w - 1 ? x0 + 1 : x0;
-            float fx = sx - (float)x0;
-            for (int c = 0; c < C; c++) {
-                const float *p = src + (size_t)c * h * w;
-                float top = (1 - fx) * p[y0 * w + x0] + fx * p[y0 * w + x1];
-                float bot = (1 - fx) * p[y1 * w + x0] + fx * p[y1 * w + x1];
-                dst[(size_t)c * H * W + (size_t)y * W + x] = (1 - fy) * top + fy * bot;
-            }
-        }
-    }
+    for (int c = 0; c < C; c++)
+        xcnn_resize_bilinear(src + (size_t)c * h * w, h, w, dst + (size_t)c * H * W, H, W);
 }
 
 xcnn_status xcnn_image_to_tensor(const xcnn_image *img, const xcnn_preprocess *p, int C, int H,

@@ -80,11 +80,10 @@ xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_exp
 }
 
 xcnn_status xcnn_ex_backward(xcnn_model *m, int batch, int target, xcnn_relu_rule rule,
-                             const char *stop_at, xcnn_err *err)
+                             int stop, xcnn_err *err)
 {
     for (int b = 0; b < batch; b++) m->ex_targets[b] = target;
-    xcnn_backward_options bo = {rule, stop_at};
-    return xcnn_exec_backward(m, m->ex_targets, NULL, &bo, err);
+    return xcnn_exec_backward(m, m->ex_targets, NULL, rule, stop, err);
 }
 
 const char *xcnn_model_default_cam_layer(const xcnn_model *m)
@@ -107,9 +106,7 @@ xcnn_status xcnn_ex_cam_layer(const xcnn_model *m, const char *name, int *tensor
             return xcnn_fail(err, XCNN_ERR_SHAPE, "the model has no 4-D layer output with "
                              "more than one pixel: Grad-CAM has nothing to map");
     }
-    int t = xcnn_graph_find_tensor(g, name);
-    for (int i = 0; t < 0 && i < m->n_compute; i++)
-        if (strcmp(g->nodes[m->compute[i]].name, name) == 0) t = g->nodes[m->compute[i]].out[0];
+    int t = xcnn_model_find_layer(m, name);
     if (t < 0) return xcnn_fail(err, XCNN_ERR_NOT_FOUND, "no layer or tensor named '%s'", name);
     const xcnn_tensor *lt = &g->tensors[t];
     if (lt->kind == XCNN_T_CONST || !lt->grad)

@@ -3,6 +3,7 @@
 #define XCNN_EXPLAIN_INTERNAL_H
 
 #include "../model.h"
+#include "../resize.h"
 
 /* Sizes of one input sample and one output sample. */
 size_t xcnn_ex_input_numel(const xcnn_model *m);
@@ -13,9 +14,9 @@ xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_exp
                                    xcnn_explain_result *res, xcnn_err *err);
 
 /* Backward from `target` for every one of `batch` samples of the last
- * forward pass. */
+ * forward pass, stopping at tensor `stop` (-1: the whole network). */
 xcnn_status xcnn_ex_backward(xcnn_model *m, int batch, int target, xcnn_relu_rule rule,
-                             const char *stop_at, xcnn_err *err);
+                             int stop, xcnn_err *err);
 
 /* The methods. Each assumes the options were validated and `out` is big
  * enough (explain.c). */
@@ -32,9 +33,6 @@ xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_op
 /* Grad-CAM layer: the tensor index for o->layer (or the default). */
 xcnn_status xcnn_ex_cam_layer(const xcnn_model *m, const char *name, int *tensor, xcnn_err *err);
 
-/* resize.c: one h x w plane to H x W, as torch.nn.functional.interpolate. */
-void xcnn_resize_bilinear(const float *src, int h, int w, float *dst, int H, int W);
-void xcnn_resize_nearest(const float *src, int h, int w, float *dst, int H, int W);
 
 /* quadrature.c: node a_i in [0, 1] and weight w_i of integrated-gradients
  * rule `rule` with n points (EXPLAINERS.md). */

@@ -43,7 +43,7 @@ xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_op
     const xcnn_tensor *lt = &m->g->tensors[t];
     snprintf(res->layer, sizeof res->layer, "%s", lt->name);
     st = xcnn_ex_forward_target(m, x, o, res, err);
-    if (!st) st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GRADIENT, lt->name, err);
+    if (!st) st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GRADIENT, t, err);
     if (st) return st;
 
     int h = (int)lt->dims[2], w = (int)lt->dims[3];
@@ -63,7 +63,7 @@ xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_op
     /* Guided Grad-CAM: the cam (ReLU on), then guided backprop from the
      * same forward pass, multiplied pixel by pixel. */
     compute_cam(lt, 1, m->ex_cam);
-    st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GUIDED, NULL, err);
+    st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GUIDED, -1, err);
     if (st) return st;
     /* Upsample the cam into the first channel of out, then scale every
      * channel by it (channel 0 last, as it holds the map). */

@@ -18,7 +18,7 @@ xcnn_status xcnn_ex_gradient(xcnn_model *m, const float *x, const xcnn_explain_o
                           : o->method == XCNN_GUIDED_BACKPROP ? XCNN_RELU_GUIDED
                                                               : XCNN_RELU_GRADIENT;
     xcnn_status st = xcnn_ex_forward_target(m, x, o, res, err);
-    if (!st) st = xcnn_ex_backward(m, 1, res->target, rule, NULL, err);
+    if (!st) st = xcnn_ex_backward(m, 1, res->target, rule, -1, err);
     if (st) return st;
     const float *g = m->g->tensors[m->g->input].grad;
     size_t n = xcnn_ex_input_numel(m);

@@ -49,7 +49,7 @@ xcnn_status xcnn_ex_integrated_gradients(xcnn_model *m, const float *x,
             }
         }
         st = xcnn_exec_forward(m, path, b, err);
-        if (!st) st = xcnn_ex_backward(m, b, t, XCNN_RELU_GRADIENT, NULL, err);
+        if (!st) st = xcnn_ex_backward(m, b, t, XCNN_RELU_GRADIENT, -1, err);
         if (st) return st;
         for (int j = 0; j < b; j++) {
             double a, w;

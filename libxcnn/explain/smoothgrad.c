@@ -51,7 +51,7 @@ xcnn_status xcnn_ex_smoothgrad(xcnn_model *m, const float *x, const xcnn_explain
     }
     if (s == 0 && !o->noise) {
         /* No noise: every sample is x, the mean is the saliency itself. */
-        st = xcnn_ex_backward(m, 1, t, XCNN_RELU_GRADIENT, NULL, err);
+        st = xcnn_ex_backward(m, 1, t, XCNN_RELU_GRADIENT, -1, err);
         if (st) return st;
         for (size_t i = 0; i < n; i++) out[i] = fabsf(in->grad[i]);
         return XCNN_OK;
@@ -70,7 +70,7 @@ xcnn_status xcnn_ex_smoothgrad(xcnn_model *m, const float *x, const xcnn_explain
                 p[i] = x[i] + (given ? given[i] : (float)(s * normal(&rng)));
         }
         st = xcnn_exec_forward(m, m->ex_path, b, err);
-        if (!st) st = xcnn_ex_backward(m, b, t, XCNN_RELU_GRADIENT, NULL, err);
+        if (!st) st = xcnn_ex_backward(m, b, t, XCNN_RELU_GRADIENT, -1, err);
         if (st) return st;
         for (int j = 0; j < b; j++) {
             const float *g = in->grad + (size_t)j * n;

@@ -113,43 +113,9 @@ static xcnn_status reshape_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     if (count < 1 || count > XCNN_MAX_DIMS)
         return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "node '%s' (Reshape): target has %d "
                          "dims (1..%d supported)", n->name, count, XCNN_MAX_DIMS);
-    int allowzero = xcnn_attr_int(n, "allowzero", 0) != 0;
-    int64_t dims[XCNN_MAX_DIMS], known = 1;
-    int infer = -1;
-    for (int i = 0; i < count; i++) {
-        dims[i] = want[i];
-        if (want[i] == 0 && !allowzero) {
-            if (i >= x->ndim)
-                return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): 0 at position %d "
-                                 "but the input has %d dims", n->name, i, x->ndim);
-            dims[i] = x->dims[i];
-        } else if (want[i] == -1) {
-            if (infer >= 0)
-                return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): more than one "
-                                 "-1 in the shape", n->name);
-            infer = i;
-            continue;
-        } else if (want[i] < 0) {
-            return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): dim %d is %lld",
-                             n->name, i, (long long)want[i]);
-        }
-        /* A hostile shape must not overflow the product (found by fuzzing). */
-        if (dims[i] > 0 && known > INT64_MAX / dims[i])
-            return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): the target shape has "
-                             "too many elements", n->name);
-        known *= dims[i];
-    }
-    int64_t total = (int64_t)xcnn_tensor_numel(x);
-    if (infer >= 0) {
-        if (known == 0 || total % known != 0)
-            return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): cannot infer the -1 "
-                             "dim from %lld elements", n->name, (long long)total);
-        dims[infer] = total / known;
-        known *= dims[infer];
-    }
-    if (known != total)
-        return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Reshape): %lld elements cannot "
-                         "take a shape of %lld", n->name, (long long)total, (long long)known);
+    int64_t dims[XCNN_MAX_DIMS];
+    st = xcnn_reshape_dims(n, x, want, count, xcnn_attr_int(n, "allowzero", 0) != 0, dims, err);
+    if (st) return st;
     if (dims[0] != 1)
         return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
                          "node '%s' (Reshape): the reshape would mix the batch dimension "

@@ -27,6 +27,10 @@ int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *s, double *out);
 
 struct cli_input_opts;
+/* "1x3x224x224" into buf. */
+void cli_dims_str(const int64_t *dims, int ndim, char *buf, size_t size);
+void cli_shape_str(const xcnn_tensor_view *v, char *buf, size_t size);
+
 /* Load a model (with --input-shape from o, which may be NULL), printing
  * the error; NULL on failure. */
 xcnn_model *cli_load_model(const char *path, const struct cli_input_opts *o);

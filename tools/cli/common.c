@@ -60,6 +60,22 @@ xcnn_model *cli_load_model(const char *path, const cli_input_opts *o)
     return m;
 }
 
+void cli_dims_str(const int64_t *dims, int ndim, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ndim && used < size; i++) {
+        int w = snprintf(buf + used, size - used, i ? "x%lld" : "%lld", (long long)dims[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
+void cli_shape_str(const xcnn_tensor_view *v, char *buf, size_t size)
+{
+    cli_dims_str(v->dims, v->ndim, buf, size);
+}
+
 float *cli_load_input(const xcnn_model *m, const char *path)
 {
     char err[600];
@@ -77,13 +93,9 @@ float *cli_load_input(const xcnn_model *m, const char *path)
     int ok = (ndim == in.ndim && dims[0] == 1) || ndim == in.ndim - 1;
     for (int i = 1; ok && i < in.ndim; i++) ok = dims[i - 1 + off] == in.dims[i];
     if (!ok) {
-        char want[128] = "", got[128] = "";
-        for (int i = 1; i < in.ndim; i++)
-            snprintf(want + strlen(want), sizeof want - strlen(want), i > 1 ? "x%lld" : "%lld",
-                     (long long)in.dims[i]);
-        for (int i = 0; i < ndim; i++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), i ? "x%lld" : "%lld",
-                     (long long)dims[i]);
+        char want[128], got[128];
+        cli_dims_str(in.dims + 1, in.ndim - 1, want, sizeof want);
+        cli_dims_str(dims, ndim, got, sizeof got);
         cli_error("%s: input has shape %s, the model wants %s or 1x%s", path,
                   ndim ? got : "scalar", want, want);
         free(data);

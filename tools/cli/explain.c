@@ -145,12 +145,6 @@ static int parse_args(int argc, char **argv, explain_args *a)
     return 0;
 }
 
-/* Load the --baseline file as a model-input-shaped array. */
-static float *load_baseline(const xcnn_model *m, const char *path)
-{
-    return cli_load_input(m, path);
-}
-
 int cli_explain(int argc, char **argv)
 {
     explain_args a;
@@ -194,7 +188,7 @@ int cli_explain(int argc, char **argv)
     o.no_relu = a.no_relu;
     o.upsample = a.upsample;
     if (a.baseline && strcmp(a.baseline, "zero") != 0) {
-        baseline = load_baseline(m, a.baseline);
+        baseline = cli_load_input(m, a.baseline); /* input-shaped .npy */
         if (!baseline) {
             rc = CLI_EXIT_ERROR;
             goto done;

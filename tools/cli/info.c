@@ -2,15 +2,6 @@
 #include <stdio.h>
 #include "cli.h"
 
-static void shape_str(const xcnn_tensor_view *v, char *buf, size_t size)
-{
-    size_t used = 0;
-    buf[0] = 0;
-    for (int i = 0; i < v->ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, i ? "x%lld" : "%lld",
-                                 (long long)v->dims[i]);
-}
-
 int cli_info(int argc, char **argv)
 {
     const char *path = NULL;
@@ -34,8 +25,8 @@ int cli_info(int argc, char **argv)
     char s1[128], s2[128];
     xcnn_model_input(m, &in);
     xcnn_model_output(m, &out);
-    shape_str(&in, s1, sizeof s1);
-    shape_str(&out, s2, sizeof s2);
+    cli_shape_str(&in, s1, sizeof s1);
+    cli_shape_str(&out, s2, sizeof s2);
     printf("model %s\ninput  %s  %s\noutput %s  %s\n\n", path, in.name, s1, out.name, s2);
     printf("%4s  %-20s %-44s %-16s %10s %12s\n", "#", "op", "name", "output", "params", "MFLOPs");
     int64_t params = 0;
@@ -45,7 +36,7 @@ int cli_info(int argc, char **argv)
         xcnn_tensor_view v;
         xcnn_model_node(m, i, &ni);
         xcnn_model_tensor(m, ni.output, &v);
-        shape_str(&v, s1, sizeof s1);
+        cli_shape_str(&v, s1, sizeof s1);
         printf("%4d  %-20s %-44s %-16s %10lld %12.3f\n", i, ni.op_type, ni.name, s1,
                (long long)ni.n_params, ni.flops / 1e6);
         params += ni.n_params;

@@ -1,12 +1,14 @@
 /*
- * Resizing a Grad-CAM map to the input size, the way PyTorch does it, so
- * that our maps equal torch.nn.functional.interpolate's:
+ * Resizing planes the way PyTorch does it, so that Grad-CAM maps equal
+ * torch.nn.functional.interpolate's and images are resized as torchvision
+ * does (without antialiasing):
  *   bilinear, align_corners=False: the source coordinate of output pixel d
  *     is (d + 0.5) * in/out - 0.5 ("half-pixel centres"), clamped at 0;
  *     the two neighbours are floor(src) and min(floor(src) + 1, in - 1).
  *   nearest: source index floor(d * in / out).
  */
-#include "explain.h"
+#include <stdint.h>
+#include "resize.h"
 
 static void source_index(int d, int in, int out, int *i0, int *i1, float *frac)
 {
