@@ -78,6 +78,7 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
     }
     m->scratch = arena + off;
     m->scratch_floats = scratch;
+    g->scratch_floats = scratch;
     return xcnn_explain_reserve(m, err);
 }
 

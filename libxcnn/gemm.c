@@ -272,14 +272,14 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
  * its own pa and pb (on its stack). */
 static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int M, int N,
                      int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                     float *C, int ldc)
+                     float *C, int ldc, int serial)
 {
     double work = (double)M * N * K;
     int threads = 1;
     (void)work;
 #ifdef _OPENMP
     /* Below ~8 MFLOP the region costs more than it saves (see XCNN_PARALLEL_MIN). */
-    if (work > 4e6) threads = omp_get_max_threads();
+    if (work > 4e6 && !serial) threads = omp_get_max_threads();
 #endif
     split s = plan_split(M, N, kern->mr, kern->nr, threads);
     int ntasks = s.nb * s.ms;
@@ -293,15 +293,30 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
     }
 }
 
-void xcnn_sgemm_with(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
-                     float alpha, const float *A, int lda, const float *B, int ldb,
-                     float beta, float *C, int ldc)
+static void sgemm(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
+                  float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+                  float *C, int ldc, int serial)
 {
     if (M <= 0 || N <= 0) return;
     if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
     scale_c(C, ldc, M, N, beta);
     if (K <= 0 || alpha == 0.0f) return;
-    run_gemm(kernel_of(kind), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+    run_gemm(kernel_of(kind), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc,
+             serial);
+}
+
+void xcnn_sgemm_with(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
+                     float alpha, const float *A, int lda, const float *B, int ldb,
+                     float beta, float *C, int ldc)
+{
+    sgemm(kind, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 0);
+}
+
+void xcnn_sgemm_serial(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
+                       float alpha, const float *A, int lda, const float *B, int ldb,
+                       float beta, float *C, int ldc)
+{
+    sgemm(kind, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
 }
 
 void xcnn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,

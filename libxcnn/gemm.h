@@ -32,6 +32,13 @@ void xcnn_sgemm_with(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N
                      float alpha, const float *A, int lda, const float *B, int ldb,
                      float beta, float *C, int ldc);
 
+/* The same on the calling thread only: for callers that already run
+ * several independent products in parallel (winograd.c). The bits are
+ * those of xcnn_sgemm_with. */
+void xcnn_sgemm_serial(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
+                       float alpha, const float *A, int lda, const float *B, int ldb,
+                       float beta, float *C, int ldc);
+
 /* Can this build on this CPU run `kind`? Its name ("avx512", ...). What
  * XCNN_GEMM_AUTO resolves to right now (XCNN_GEMM included). */
 int xcnn_gemm_available(xcnn_gemm_kind kind);

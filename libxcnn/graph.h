@@ -101,6 +101,9 @@ typedef struct xcnn_graph {
     int input;         /* tensor index of the (single) graph input          */
     int output;        /* tensor index of the (first) graph output          */
     int batch;         /* batch of the current forward pass                 */
+    size_t scratch_floats; /* scratch the model's arena holds (0 outside a
+                          model): ops may use more than their own
+                          scratch_floats when it is there (batching)      */
     int training;      /* 1 while training: BatchNormalization uses and
                           updates batch statistics (set by the trainer)     */
     int n_meta;        /* ONNX metadata_props: key/value strings (labels,

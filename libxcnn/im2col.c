@@ -198,7 +198,8 @@ static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *ro
 
 /* Both directions walk channel by channel; one channel's rows are done by
  * one thread, so col2im's sums into a plane keep their order. */
-static void walk(const xcnn_window2d *w, int channels, float *im, float *col, int to_image)
+static void walk(const xcnn_window2d *w, int channels, float *im, float *col, size_t ldcol,
+                 int to_image)
 {
     size_t plane = (size_t)w->in_h * w->in_w, npix = (size_t)w->out_h * w->out_w;
     int taps = w->k_h * w->k_w;
@@ -208,17 +209,19 @@ static void walk(const xcnn_window2d *w, int channels, float *im, float *col, in
     for (int c = 0; c < channels; c++)
         for (int t = 0; t < taps; t++)
             col_row(w, t / w->k_w, t % w->k_w, im + c * plane,
-                    col + ((size_t)c * taps + t) * npix, to_image);
+                    col + ((size_t)c * taps + t) * ldcol, to_image);
 }
 
-void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *col)
+void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *col,
+                 size_t ldcol)
 {
     /* col_row only reads im when filling col. */
-    walk(w, channels, (float *)im, col, 0);
+    walk(w, channels, (float *)im, col, ldcol, 0);
 }
 
-void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, float *im)
+void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
+                 float *im)
 {
     /* ... and only reads col when adding into im. */
-    walk(w, channels, im, (float *)col, 1);
+    walk(w, channels, im, (float *)col, ldcol, 1);
 }

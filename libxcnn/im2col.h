@@ -43,15 +43,19 @@ void xcnn_window_tap_range(int in, int out, int stride, int pad, int kd, int *lo
 /*
  * im2col for one group of one sample: `channels` input planes of
  * in_h x in_w become col, a (channels * k_h * k_w) x (out_h * out_w)
- * row-major matrix. Row (c * k_h + i) * k_w + j holds, for every output
- * pixel, the input value under tap (i, j) of channel c (0 in the padding).
- * So for weights W [M, channels, k_h, k_w], Y = W * col.
+ * row-major matrix whose rows are ldcol floats apart (ldcol >= out_h *
+ * out_w; more leaves room for other samples' columns beside them).
+ * Row (c * k_h + i) * k_w + j holds, for every output pixel, the input
+ * value under tap (i, j) of channel c (0 in the padding). So for weights
+ * W [M, channels, k_h, k_w], Y = W * col.
  */
-void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *col);
+void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *col,
+                 size_t ldcol);
 
 /* The adjoint of im2col: ADDS every col entry into the input element it
  * was read from (padding entries are dropped). im must hold channels
  * planes of in_h x in_w. */
-void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, float *im);
+void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
+                 float *im);
 
 #endif

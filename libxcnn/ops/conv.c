@@ -18,13 +18,22 @@
  * Depthwise convs (one input and one output channel per group) are run
  * by a direct loop instead: as a GEMM they would be a 1-row matrix times
  * a 9-row im2col, all overhead.
+ *
+ * A 3x3 stride-1 conv without groups runs Winograd F(2x2, 3x3) instead
+ * (winograd.h: 2.25x fewer multiply-adds), forward and for dX, when its
+ * weights are frozen (no gradient buffer: inference and explainers). The
+ * transformed weights are made at the first forward; weights that change
+ * (training, gradient checks) have gradient buffers, so they take the
+ * im2col path and nothing goes stale.
  */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ops.h"
+#include "../cpu.h"
 #include "../gemm.h"
 #include "../im2col.h"
+#include "../winograd.h"
 
 typedef struct conv_params {
     xcnn_window2d win;
@@ -34,6 +43,10 @@ typedef struct conv_params {
     int npix;      /* output pixels of one plane = out_h * out_w         */
     int pointwise; /* 1x1, stride 1, no pad: col is X itself             */
     int depthwise; /* cg == mg == 1: the direct loop                     */
+    int winograd;  /* shape suits Winograd F(2x2, 3x3) (u is allocated)  */
+    int u_ready;   /* u holds the transform of the current weights       */
+    xcnn_winograd_geom wg_fwd, wg_bwd; /* forward, and dX as a conv of dY */
+    float u[];     /* winograd: 16 x c_out x c_in transformed weights    */
 } conv_params;
 
 /* ---- setup ---------------------------------------------------------- */
@@ -97,6 +110,19 @@ static xcnn_status check_channels(const xcnn_node *n, const xcnn_tensor *x,
     return XCNN_OK;
 }
 
+/* Winograd F(2x2, 3x3) where it pays: 3x3, stride 1, no dilation or
+ * groups, pads of at most 2 (so dX is a conv of dY too), enough channels
+ * for the 16 GEMMs to outweigh the transforms, and planes that fit the
+ * transforms' row buffers. */
+static int use_winograd(const xcnn_window2d *w, int64_t c_in, int64_t c_out, int64_t group)
+{
+    return w->k_h == 3 && w->k_w == 3 && w->stride_h == 1 && w->stride_w == 1 &&
+           w->dil_h == 1 && w->dil_w == 1 && group == 1 && w->pad_top <= 2 &&
+           w->pad_left <= 2 && w->pad_bottom <= 2 && w->pad_right <= 2 && c_in >= 16 &&
+           c_out >= 16 && (int64_t)w->out_h * w->out_w >= 64 &&
+           w->out_w <= XCNN_WINOGRAD_MAX_W - 2 && w->in_w <= XCNN_WINOGRAD_MAX_W - 2;
+}
+
 static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
 {
     xcnn_tensor *x = xcnn_in(g, n, 0), *w = xcnn_in(g, n, 1), *b = xcnn_in(g, n, 2);
@@ -126,9 +152,12 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
         return xcnn_fail(err, XCNN_ERR_LIMIT, "conv '%s': too large for the GEMM's int sizes",
                          n->name);
 
-    conv_params *p = calloc(1, sizeof *p);
+    int winograd = use_winograd(&win, x->dims[1], w->dims[0], group);
+    size_t u_floats = winograd ? (size_t)16 * (size_t)w->dims[0] * (size_t)x->dims[1] : 0;
+    conv_params *p = calloc(1, sizeof *p + u_floats * sizeof(float));
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "conv '%s': out of memory", n->name);
     p->win = win;
+    p->winograd = winograd;
     p->c_in = (int)x->dims[1];
     p->c_out = (int)w->dims[0];
     p->group = (int)group;
@@ -149,6 +178,17 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     n->params = p;
     /* One group of one sample's col; backward reuses it for W^T * dY. */
     n->scratch_floats = (p->pointwise || p->depthwise) ? 0 : (size_t)kcol * (size_t)npix;
+    if (p->winograd) {
+        /* dX of a stride-1 conv is a conv of dY padded by 2 - pad. */
+        p->wg_fwd = (xcnn_winograd_geom){win.in_h, win.in_w, win.pad_top, win.pad_left,
+                                         win.out_h, win.out_w};
+        p->wg_bwd = (xcnn_winograd_geom){win.out_h, win.out_w, 2 - win.pad_top,
+                                         2 - win.pad_left, win.in_h, win.in_w};
+        size_t f = xcnn_winograd_scratch(&p->wg_fwd, p->c_in, p->c_out, 1);
+        size_t b2 = xcnn_winograd_scratch(&p->wg_bwd, p->c_out, p->c_in, 1);
+        if (f > n->scratch_floats) n->scratch_floats = f;
+        if (b2 > n->scratch_floats) n->scratch_floats = b2;
+    }
     n->n_params = (int64_t)xcnn_tensor_numel(w) + (b ? p->c_out : 0);
     n->flops = 2.0 * (double)p->c_out * (double)npix * (double)kcol;
     return XCNN_OK;
@@ -240,13 +280,146 @@ static void dw_backward(const conv_params *p, int batch, const float *x, const f
         }
 }
 
-/* ---- forward / backward --------------------------------------------- */
-
+XCNN_VECTOR_CLONES
 static void relu_in_place(float *y, size_t count)
 {
-    for (size_t i = 0; i < count; i++)
-        if (!(y[i] > 0)) y[i] = 0;
+    for (size_t i = 0; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0.0f; /* NaN -> 0 */
 }
+
+/* ---- Winograd ------------------------------------------------------------ */
+
+/* Samples per Winograd call: enough tiles to make the 16 GEMMs wide
+ * (about 1024 columns), as many as the arena's scratch holds. */
+static int winograd_chunk(const xcnn_graph *g, const xcnn_node *n,
+                          const xcnn_winograd_geom *geo, int c_in, int c_out, int batch)
+{
+    size_t per_sample = xcnn_winograd_scratch(geo, c_in, c_out, 1);
+    size_t have = g->scratch_floats > n->scratch_floats ? g->scratch_floats : n->scratch_floats;
+    size_t by_width = 1024 / xcnn_winograd_tiles(geo), by_room = have / per_sample;
+    size_t chunk = by_width < by_room ? by_width : by_room;
+    if (chunk < 1) chunk = 1;
+    return chunk < (size_t)batch ? (int)chunk : batch;
+}
+
+/* Frozen weights (no gradient buffer) of a Winograd-shaped conv. */
+static int runs_winograd(const conv_params *p, const xcnn_tensor *w)
+{
+    return p->winograd && !w->grad;
+}
+
+static const float *winograd_weights(const xcnn_node *n, const float *w)
+{
+    conv_params *p = n->params; /* the transform is made once, on first use */
+    if (!p->u_ready) {
+        xcnn_winograd_weights(w, p->c_out, p->c_in, p->u);
+        p->u_ready = 1;
+    }
+    return p->u;
+}
+
+static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
+                             const float *x, const float *w, const float *bias, float *y,
+                             float *scratch)
+{
+    const conv_params *p = n->params;
+    const float *u = winograd_weights(n, w);
+    size_t xs = (size_t)p->c_in * p->win.in_h * p->win.in_w, ys = (size_t)p->c_out * p->npix;
+    int chunk = winograd_chunk(g, n, &p->wg_fwd, p->c_in, p->c_out, batch);
+    for (int b = 0; b < batch; b += chunk) {
+        int nb = batch - b < chunk ? batch - b : chunk;
+        xcnn_winograd_conv(&p->wg_fwd, p->c_in, p->c_out, nb, x + b * xs, xs, u, 0, bias, 0,
+                           y + b * ys, ys, scratch);
+    }
+}
+
+/* dX += conv of dY with the turned kernel (winograd.h). */
+static void winograd_backward(const xcnn_graph *g, const xcnn_node *n, int batch,
+                              const float *w, const float *dy, float *dx, float *scratch)
+{
+    const conv_params *p = n->params;
+    const float *u = winograd_weights(n, w);
+    size_t xs = (size_t)p->c_in * p->win.in_h * p->win.in_w, ys = (size_t)p->c_out * p->npix;
+    int chunk = winograd_chunk(g, n, &p->wg_bwd, p->c_out, p->c_in, batch);
+    for (int b = 0; b < batch; b += chunk) {
+        int nb = batch - b < chunk ? batch - b : chunk;
+        xcnn_winograd_conv(&p->wg_bwd, p->c_out, p->c_in, nb, dy + b * ys, ys, u, 1, NULL, 1,
+                           dx + b * xs, xs, scratch);
+    }
+}
+
+/* ---- several samples per GEMM ---------------------------------------------- */
+
+/* A layer with few output pixels (ResNet's layer4: 49) makes a thin GEMM
+ * per sample. With a batch (integrated gradients, SmoothGrad), the im2col
+ * of several samples go side by side in one col of width samples * npix,
+ * and one GEMM does them all into a scratch Y of that width, copied back
+ * to NCHW after. Only for plain convs (one group, im2col); 0 = per sample. */
+static int im2col_chunk(const xcnn_graph *g, const xcnn_node *n, const conv_params *p,
+                        int batch)
+{
+    if (batch < 2 || p->group != 1 || p->pointwise || p->depthwise || p->npix >= 512)
+        return 0;
+    size_t per_sample = ((size_t)p->kcol + (size_t)p->c_out) * (size_t)p->npix;
+    size_t have = g->scratch_floats > n->scratch_floats ? g->scratch_floats : n->scratch_floats;
+    size_t chunk = have / per_sample, by_width = (1024 + p->npix - 1) / p->npix;
+    if (chunk > by_width) chunk = by_width;
+    if (chunk > (size_t)batch) chunk = (size_t)batch;
+    return chunk >= 2 ? (int)chunk : 0;
+}
+
+static void forward_batched(const conv_params *p, int batch, int chunk, const float *x,
+                            const float *w, const float *bias, float *y, float *scratch)
+{
+    size_t xs = (size_t)p->c_in * p->win.in_h * p->win.in_w, ys = (size_t)p->c_out * p->npix;
+    for (int b0 = 0; b0 < batch; b0 += chunk) {
+        int nb = batch - b0 < chunk ? batch - b0 : chunk;
+        size_t width = (size_t)nb * p->npix;
+        float *col = scratch, *yt = scratch + (size_t)p->kcol * width;
+        for (int s = 0; s < nb; s++)
+            xcnn_im2col(&p->win, p->c_in, x + (b0 + s) * xs, col + (size_t)s * p->npix, width);
+        xcnn_sgemm(0, 0, p->c_out, (int)width, p->kcol, 1.0f, w, p->kcol, col, (int)width,
+                   0.0f, yt, (int)width);
+        for (int s = 0; s < nb; s++)
+            for (int m = 0; m < p->c_out; m++) {
+                const float *src = yt + (size_t)m * width + (size_t)s * p->npix;
+                float *dst = y + (b0 + s) * ys + (size_t)m * p->npix, bm = bias ? bias[m] : 0;
+                for (int i = 0; i < p->npix; i++) dst[i] = src[i] + bm;
+            }
+    }
+}
+
+/* dW += dY col^T over the chunk's samples at once; dX via one W^T dY. */
+static void backward_batched(const conv_params *p, int batch, int chunk, const float *x,
+                             const float *w, const float *dy, float *dx, float *dw,
+                             float *scratch)
+{
+    size_t xs = (size_t)p->c_in * p->win.in_h * p->win.in_w, ys = (size_t)p->c_out * p->npix;
+    for (int b0 = 0; b0 < batch; b0 += chunk) {
+        int nb = batch - b0 < chunk ? batch - b0 : chunk;
+        size_t width = (size_t)nb * p->npix;
+        float *col = scratch, *dyt = scratch + (size_t)p->kcol * width;
+        for (int s = 0; s < nb; s++)
+            for (int m = 0; m < p->c_out; m++)
+                memcpy(dyt + (size_t)m * width + (size_t)s * p->npix,
+                       dy + (b0 + s) * ys + (size_t)m * p->npix, (size_t)p->npix * sizeof(float));
+        if (dw) {
+            for (int s = 0; s < nb; s++)
+                xcnn_im2col(&p->win, p->c_in, x + (b0 + s) * xs, col + (size_t)s * p->npix,
+                            width);
+            xcnn_sgemm(0, 1, p->c_out, p->kcol, (int)width, 1.0f, dyt, (int)width, col,
+                       (int)width, 1.0f, dw, p->kcol);
+        }
+        if (dx) {
+            xcnn_sgemm(1, 0, p->kcol, (int)width, p->c_out, 1.0f, w, p->kcol, dyt, (int)width,
+                       0.0f, col, (int)width);
+            for (int s = 0; s < nb; s++)
+                xcnn_col2im(&p->win, p->c_in, col + (size_t)s * p->npix, width,
+                            dx + (b0 + s) * xs);
+        }
+    }
+}
+
+/* ---- forward / backward, im2col + GEMM ------------------------------------- */
 
 static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
@@ -254,8 +427,15 @@ static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     const xcnn_tensor *xt = xcnn_in(g, n, 0), *wt = xcnn_in(g, n, 1), *bt = xcnn_in(g, n, 2);
     float *y = xcnn_out(g, n, 0)->data;
     const float *bias = bt ? bt->data : NULL;
-    if (p->depthwise) {
-        dw_forward(p, batch, xt->data, wt->data, bias, y);
+    if (p->depthwise || runs_winograd(p, wt)) {
+        if (p->depthwise) dw_forward(p, batch, xt->data, wt->data, bias, y);
+        else winograd_forward(g, n, batch, xt->data, wt->data, bias, y, scratch);
+        if (n->fused_relu) relu_in_place(y, (size_t)batch * p->c_out * p->npix);
+        return;
+    }
+    int chunk = im2col_chunk(g, n, p, batch);
+    if (chunk) {
+        forward_batched(p, batch, chunk, xt->data, wt->data, bias, y, scratch);
         if (n->fused_relu) relu_in_place(y, (size_t)batch * p->c_out * p->npix);
         return;
     }
@@ -267,7 +447,7 @@ static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
             float *yg = y + ((size_t)b * p->c_out + (size_t)gi * p->mg) * p->npix;
             const float *col = x;
             if (!p->pointwise) {
-                xcnn_im2col(&p->win, p->cg, x, scratch);
+                xcnn_im2col(&p->win, p->cg, x, scratch, (size_t)p->npix);
                 col = scratch;
             }
             if (bias)
@@ -310,6 +490,15 @@ static void conv_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *s
         dw_backward(p, batch, xt->data, wt->data, dy, dx, dw);
         return;
     }
+    if (runs_winograd(p, wt)) { /* frozen weights: dw is NULL, dx is not */
+        winograd_backward(g, n, batch, wt->data, dy, dx, scratch);
+        return;
+    }
+    int chunk = im2col_chunk(g, n, p, batch);
+    if (chunk) {
+        backward_batched(p, batch, chunk, xt->data, wt->data, dy, dx, dw, scratch);
+        return;
+    }
     size_t in_plane = (size_t)p->win.in_h * p->win.in_w;
     for (int b = 0; b < batch; b++)
         for (int gi = 0; gi < p->group; gi++) {
@@ -319,7 +508,7 @@ static void conv_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *s
             if (dw) {
                 const float *col = xt->data + xoff;
                 if (!p->pointwise) {
-                    xcnn_im2col(&p->win, p->cg, xt->data + xoff, scratch);
+                    xcnn_im2col(&p->win, p->cg, xt->data + xoff, scratch, (size_t)p->npix);
                     col = scratch;
                 }
                 xcnn_sgemm(0, 1, p->mg, p->kcol, p->npix, 1.0f, dyg, p->npix, col, p->npix,
@@ -332,7 +521,7 @@ static void conv_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *s
                 } else {
                     xcnn_sgemm(1, 0, p->kcol, p->npix, p->mg, 1.0f, w, p->kcol, dyg, p->npix,
                                0.0f, scratch, p->npix);
-                    xcnn_col2im(&p->win, p->cg, scratch, dx + xoff);
+                    xcnn_col2im(&p->win, p->cg, scratch, (size_t)p->npix, dx + xoff);
                 }
             }
         }

@@ -1,0 +1,218 @@
+/*
+ * Winograd F(2x2, 3x3) convolution (the math is in winograd.h).
+ *
+ * One call runs three steps, each split over threads by independent
+ * pieces, so the bits never depend on the thread count:
+ *   1. input transform, per (sample, input channel) plane:
+ *        V[xi][c][t] = (B^T d B)[xi] for every tile t
+ *   2. 16 GEMMs, one per position xi (one thread each):
+ *        M[xi] = U[xi] * V[xi]
+ *   3. output transform, per (sample, output channel) plane:
+ *        y tile = A^T M[.][m][t] A (+ bias, or added into y)
+ * Tiles of all samples of the call sit side by side in V and M, so a
+ * batch widens the GEMMs instead of repeating small ones.
+ */
+#include <string.h>
+#include "winograd.h"
+#include "cpu.h"
+#include "gemm.h"
+
+enum { XI = 16 }; /* positions of a 4x4 transformed tile */
+
+void xcnn_winograd_weights(const float *w, int c_out, int c_in, float *u)
+{
+    size_t plane = (size_t)c_out * c_in;
+    for (size_t mc = 0; mc < plane; mc++) {
+        const float *g = w + mc * 9;
+        double gg[4][3], ggt[4][4];
+        for (int j = 0; j < 3; j++) { /* G g: rows of the 4x3 result */
+            double g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+            gg[0][j] = g0;
+            gg[1][j] = 0.5 * (g0 + g1 + g2);
+            gg[2][j] = 0.5 * (g0 - g1 + g2);
+            gg[3][j] = g2;
+        }
+        for (int a = 0; a < 4; a++) { /* (G g) G^T */
+            double g0 = gg[a][0], g1 = gg[a][1], g2 = gg[a][2];
+            ggt[a][0] = g0;
+            ggt[a][1] = 0.5 * (g0 + g1 + g2);
+            ggt[a][2] = 0.5 * (g0 - g1 + g2);
+            ggt[a][3] = g2;
+        }
+        for (int xi = 0; xi < XI; xi++) u[xi * plane + mc] = (float)ggt[xi / 4][xi % 4];
+    }
+}
+
+static int tiles_h(const xcnn_winograd_geom *geo) { return (geo->out_h + 1) / 2; }
+static int tiles_w(const xcnn_winograd_geom *geo) { return (geo->out_w + 1) / 2; }
+
+size_t xcnn_winograd_tiles(const xcnn_winograd_geom *geo)
+{
+    return (size_t)tiles_h(geo) * (size_t)tiles_w(geo);
+}
+
+size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples)
+{
+    return (size_t)XI * ((size_t)c_in + (size_t)c_out) * xcnn_winograd_tiles(geo) *
+           (size_t)samples;
+}
+
+/* ---- 1. input transform ----------------------------------------------- */
+
+/* Input row r of the plane seen through the padding, split into its even
+ * and odd columns: even[k] is padded column 2k, odd[k] column 2k + 1
+ * (padded column j is input column j - pad_left; zero outside). Split
+ * this way, every later step reads whole arrays with unit stride, which
+ * the compiler turns into vector code. */
+static inline void padded_row_split(const xcnn_winograd_geom *geo, const float *plane, int r,
+                                    int n, float *buf, float *even, float *odd)
+{
+    int width = 2 * n, pl = geo->pad_left;
+    if (r < 0 || r >= geo->in_h) {
+        memset(even, 0, (size_t)n * sizeof(float));
+        memset(odd, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    /* The padded row in buf: zeros, the input's columns, zeros. */
+    int copy = geo->in_w < width - pl ? geo->in_w : width - pl;
+    memset(buf, 0, (size_t)pl * sizeof(float));
+    memcpy(buf + pl, plane + (size_t)r * geo->in_w, (size_t)copy * sizeof(float));
+    memset(buf + pl + copy, 0, (size_t)(width - pl - copy) * sizeof(float));
+    for (int k = 0; k < n; k++) {
+        even[k] = buf[2 * k];
+        odd[k] = buf[2 * k + 1];
+    }
+}
+
+enum { ROW = XCNN_WINOGRAD_MAX_W / 2 + 2 }; /* even or odd half of a padded row */
+
+/* One plane: v[xi * v_stride + t] for its tiles t. Tile tx of a tile row
+ * reads padded columns 2tx .. 2tx+3 = even[tx], odd[tx], even[tx+1],
+ * odd[tx+1]. B^T goes down the columns (row i of the patch is input row
+ * 2ty - pad_top + i), then B across. */
+XCNN_VECTOR_CLONES
+static void transform_input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
+                                  size_t v_stride)
+{
+    int th = tiles_h(geo), tw = tiles_w(geo), n = tw + 1;
+    float e[4][ROW], o[4][ROW]; /* patch rows, even / odd columns */
+    float buf[2 * ROW];
+    for (int ty = 0; ty < th; ty++) {
+        for (int i = 0; i < 4; i++)
+            padded_row_split(geo, plane, 2 * ty - geo->pad_top + i, n, buf, e[i], o[i]);
+        for (int k = 0; k < n; k++) { /* B^T d, in place: rows become d0..d3 */
+            float e0 = e[0][k], e1 = e[1][k], e2 = e[2][k], e3 = e[3][k];
+            float o0 = o[0][k], o1 = o[1][k], o2 = o[2][k], o3 = o[3][k];
+            e[0][k] = e0 - e2; e[1][k] = e1 + e2; e[2][k] = e2 - e1; e[3][k] = e1 - e3;
+            o[0][k] = o0 - o2; o[1][k] = o1 + o2; o[2][k] = o2 - o1; o[3][k] = o1 - o3;
+        }
+        for (int a = 0; a < 4; a++) { /* (B^T d) B, across */
+            const float *ea = e[a], *oa = o[a];
+            float *v0 = v + (size_t)(4 * a) * v_stride + (size_t)ty * tw;
+            float *v1 = v0 + v_stride, *v2 = v1 + v_stride, *v3 = v2 + v_stride;
+            for (int tx = 0; tx < tw; tx++) {
+                v0[tx] = ea[tx] - ea[tx + 1];
+                v1[tx] = oa[tx] + ea[tx + 1];
+                v2[tx] = ea[tx + 1] - oa[tx];
+                v3[tx] = oa[tx] - oa[tx + 1];
+            }
+        }
+    }
+}
+
+/* ---- 3. output transform ---------------------------------------------- */
+
+/* One plane from m[xi * m_stride + t]. For a tile row, A^T goes down the
+ * columns (s0, s1: the tile's two output rows, 4 columns each), then A
+ * across gives each row's even and odd output columns; those are then
+ * interleaved into the plane, clipped at its right and bottom edges. */
+XCNN_VECTOR_CLONES
+static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m,
+                                   size_t m_stride, float bias, int accumulate, float *y)
+{
+    int th = tiles_h(geo), tw = tiles_w(geo);
+    float s[2][4][ROW], ev[2][ROW], od[2][ROW];
+    for (int ty = 0; ty < th; ty++) {
+        const float *row = m + (size_t)ty * tw;
+        for (int b = 0; b < 4; b++) { /* A^T M, down each column */
+            const float *m0 = row + (size_t)b * m_stride, *m1 = m0 + 4 * m_stride;
+            const float *m2 = m1 + 4 * m_stride, *m3 = m2 + 4 * m_stride;
+            for (int tx = 0; tx < tw; tx++) {
+                s[0][b][tx] = m0[tx] + m1[tx] + m2[tx];
+                s[1][b][tx] = m1[tx] - m2[tx] - m3[tx];
+            }
+        }
+        for (int i = 0; i < 2; i++) /* (A^T M) A, across */
+            for (int tx = 0; tx < tw; tx++) {
+                ev[i][tx] = s[i][0][tx] + s[i][1][tx] + s[i][2][tx];
+                od[i][tx] = s[i][1][tx] - s[i][2][tx] - s[i][3][tx];
+            }
+        int full = geo->out_w / 2; /* tiles with both columns inside */
+        for (int i = 0; i < 2 && 2 * ty + i < geo->out_h; i++) {
+            float *yr = y + (size_t)(2 * ty + i) * geo->out_w;
+            const float *e = ev[i], *o = od[i];
+            if (accumulate) {
+                for (int tx = 0; tx < full; tx++) {
+                    yr[2 * tx] += e[tx];
+                    yr[2 * tx + 1] += o[tx];
+                }
+                if (full < tw) yr[2 * full] += e[full];
+            } else {
+                for (int tx = 0; tx < full; tx++) {
+                    yr[2 * tx] = e[tx] + bias;
+                    yr[2 * tx + 1] = o[tx] + bias;
+                }
+                if (full < tw) yr[2 * full] = e[full] + bias;
+            }
+        }
+    }
+}
+
+/* ---- the call ----------------------------------------------------------- */
+
+void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
+                        const float *x, size_t x_stride, const float *u, int turned,
+                        const float *bias, int accumulate, float *y, size_t y_stride,
+                        float *scratch)
+{
+    /* Where position xi of the turned kernel sits in U (winograd.h). */
+    static const int turn[4] = {3, 1, 2, 0};
+    size_t tiles = xcnn_winograd_tiles(geo), width = tiles * (size_t)samples;
+    size_t in_plane = (size_t)geo->in_h * geo->in_w, out_plane = (size_t)geo->out_h * geo->out_w;
+    float *v = scratch, *mt = scratch + (size_t)XI * c_in * width;
+    xcnn_gemm_kind kind = xcnn_gemm_selected();
+    double work = (double)XI * c_out * c_in * (double)width;
+    (void)work;
+
+#pragma omp parallel if (work > 4e6)
+    {
+#pragma omp for schedule(static)
+        for (int sc = 0; sc < samples * c_in; sc++) {
+            int s = sc / c_in, c = sc % c_in;
+            transform_input_plane(geo, x + s * x_stride + c * in_plane,
+                                  v + (size_t)c * width + s * tiles, (size_t)c_in * width);
+        }
+#pragma omp for schedule(static)
+        for (int xi = 0; xi < XI; xi++) {
+            const float *vx = v + (size_t)xi * c_in * width;
+            float *mx = mt + (size_t)xi * c_out * width;
+            if (!turned) {
+                const float *ux = u + (size_t)xi * c_out * c_in;
+                xcnn_sgemm_serial(kind, 0, 0, c_out, (int)width, c_in, 1.0f, ux, c_in, vx,
+                                  (int)width, 0.0f, mx, (int)width);
+            } else { /* U was made for c_in outputs from c_out inputs */
+                int src = turn[xi / 4] * 4 + turn[xi % 4];
+                const float *ux = u + (size_t)src * c_out * c_in;
+                xcnn_sgemm_serial(kind, 1, 0, c_out, (int)width, c_in, 1.0f, ux, c_out, vx,
+                                  (int)width, 0.0f, mx, (int)width);
+            }
+        }
+#pragma omp for schedule(static)
+        for (int sm = 0; sm < samples * c_out; sm++) {
+            int s = sm / c_out, m = sm % c_out;
+            transform_output_plane(geo, mt + (size_t)m * width + s * tiles,
+                                   (size_t)c_out * width, bias ? bias[m] : 0.0f, accumulate,
+                                   y + s * y_stride + m * out_plane);
+        }
+    }
+}

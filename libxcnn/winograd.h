@@ -1,0 +1,69 @@
+/*
+ * Winograd F(2x2, 3x3): a 3x3, stride-1 convolution with 2.25 times fewer
+ * multiplications than im2col + GEMM (Lavin and Gray, "Fast Algorithms
+ * for Convolutional Neural Networks", 2015).
+ *
+ * The output is cut into 2x2 tiles; each reads a 4x4 patch d of the
+ * (zero-padded) input. For one input channel c and output channel m:
+ *
+ *     Y_tile = A^T [ (G g G^T) .* (B^T d B) ] A
+ *
+ * with g = W[m, c] (3x3) and
+ *     B^T = | 1  0 -1  0 |     G = | 1    0    0   |    A^T = | 1 1  1  0 |
+ *           | 0  1  1  0 |         | 1/2  1/2  1/2 |          | 0 1 -1 -1 |
+ *           | 0 -1  1  0 |         | 1/2 -1/2  1/2 |
+ *           | 0  1  0 -1 |         | 0    0    1   |
+ *
+ * Summing over c, each of the 16 positions xi of the 4x4 transformed
+ * tile is an independent matrix product over channels:
+ *     M[xi] (c_out x tiles) = U[xi] (c_out x c_in) * V[xi] (c_in x tiles)
+ * with U = G g G^T (the weights, transformed once) and V = B^T d B (the
+ * input, per call). 16 GEMMs of a ninth of im2col's width... and 16/9 of
+ * its depth: 2.25x fewer multiply-adds in all.
+ *
+ * The input gradient of a stride-1 conv is itself a stride-1 conv: of dY
+ * with the weights turned 180 degrees and in/out channels swapped, padded
+ * by 2 - pad. Turning g by 180 degrees reverses the rows of G g, which
+ * swaps rows 0 and 3 of it and keeps 1 and 2; so the transformed weights
+ * of the turned kernel are U itself, read transposed, at position
+ * (q(a), q(b)) with q = (3, 1, 2, 0). No second copy of the weights.
+ */
+#ifndef XCNN_WINOGRAD_H
+#define XCNN_WINOGRAD_H
+
+#include <stddef.h>
+
+/* Largest output width (and input width + padding) the transforms handle:
+ * their row buffers live on the stack. */
+#define XCNN_WINOGRAD_MAX_W 1024
+
+/* Geometry of one call: a plane in_h x in_w padded by pad_top / pad_left
+ * (and as much as needed at the bottom / right) gives out_h x out_w. */
+typedef struct xcnn_winograd_geom {
+    int in_h, in_w, pad_top, pad_left, out_h, out_w;
+} xcnn_winograd_geom;
+
+/* U[16][c_out][c_in] from W[c_out][c_in][3][3] (computed in double). */
+void xcnn_winograd_weights(const float *w, int c_out, int c_in, float *u);
+
+/* Output tiles of one sample: ceil(out_h / 2) * ceil(out_w / 2). */
+size_t xcnn_winograd_tiles(const xcnn_winograd_geom *geo);
+
+/* Scratch floats for `samples` samples at once: 16 * (c_in + c_out) * tiles. */
+size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples);
+
+/*
+ * Convolve `samples` samples: x holds c_in planes per sample (samples
+ * x_stride floats apart), y gets c_out planes per sample (y_stride
+ * apart). U comes from xcnn_winograd_weights; `turned` reads it as the
+ * 180-degree-turned, channel-swapped kernel (the input gradient: then U
+ * was made with c_out and c_in swapped relative to this call).
+ * accumulate = 0: y = conv + bias (bias may be NULL); 1: y += conv.
+ * Bits do not depend on the thread count.
+ */
+void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
+                        const float *x, size_t x_stride, const float *u, int turned,
+                        const float *bias, int accumulate, float *y, size_t y_stride,
+                        float *scratch);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * Conv's fast paths against a naive convolution in double written here:
+ *   - Winograd F(2x2, 3x3): 3x3 stride-1 convs with frozen weights (no
+ *     gradient buffer), forward (with bias, with fused ReLU) and dX;
+ *   - several samples per GEMM: small planes at batch > 1 when the arena's
+ *     scratch has room, forward, dX and dW.
+ * Tolerance 1e-5, max error relative to the largest reference value.
+ * Plus: each path gives the same bits for 1 and 2 threads, and the
+ * transformed weights follow weights that gained gradients (training).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "gradcheck.h"
+#include "../libxcnn/ops/ops.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef struct cfg {
+    int c, m, h, w, k, stride, dil, bias;
+    int pads[4]; /* top, left, bottom, right */
+} cfg;
+
+static int out_size(int in, int k, int s, int d, int p0, int p1)
+{
+    return (in + p0 + p1 - ((k - 1) * d + 1)) / s + 1;
+}
+
+/* A conv on the random inputs of one configuration. */
+typedef struct rig {
+    gc_graph gc;
+    xcnn_node *n;
+    xcnn_tensor *x, *w, *b, *y;
+    int oh, ow, batch;
+    float *scratch;
+} rig;
+
+static int rig_init(rig *r, const cfg *k, int batch, uint64_t seed, size_t scratch_floats)
+{
+    gc_init(&r->gc, seed);
+    int x = gc_activation(&r->gc, "x", 4, (int64_t[]){1, k->c, k->h, k->w});
+    int w = gc_weight(&r->gc, "w", 4, (int64_t[]){k->m, k->c, k->k, k->k});
+    int in[3] = {x, w, -1};
+    if (k->bias) in[2] = gc_weight(&r->gc, "b", 1, (int64_t[]){k->m});
+    int node = gc_node(&r->gc, "Conv", in, k->bias ? 3 : 2);
+    xcnn_graph *g = r->gc.g;
+    r->n = &g->nodes[node];
+    xcnn_node_add_attr_ints(r->n, "kernel_shape", (int64_t[]){k->k, k->k}, 2);
+    xcnn_node_add_attr_ints(r->n, "strides", (int64_t[]){k->stride, k->stride}, 2);
+    xcnn_node_add_attr_ints(r->n, "dilations", (int64_t[]){k->dil, k->dil}, 2);
+    xcnn_node_add_attr_ints(r->n, "pads",
+                            (int64_t[]){k->pads[0], k->pads[1], k->pads[2], k->pads[3]}, 4);
+    r->n->def = xcnn_op_find("Conv");
+    xcnn_err err = {{0}};
+    if (r->n->def->setup(g, r->n, &err) != XCNN_OK) {
+        check(0, "setup: %s", err.msg);
+        gc_free(&r->gc);
+        return 0;
+    }
+    r->x = xcnn_in(g, r->n, 0);
+    r->w = xcnn_in(g, r->n, 1);
+    r->b = xcnn_in(g, r->n, 2);
+    r->y = xcnn_out(g, r->n, 0);
+    r->oh = out_size(k->h, k->k, k->stride, k->dil, k->pads[0], k->pads[2]);
+    r->ow = out_size(k->w, k->k, k->stride, k->dil, k->pads[1], k->pads[3]);
+    r->batch = batch;
+    size_t nx = (size_t)batch * k->c * k->h * k->w, ny = (size_t)batch * k->m * r->oh * r->ow;
+    r->x->data = malloc(nx * sizeof(float));
+    r->x->grad = calloc(nx, sizeof(float));
+    r->y->data = malloc(ny * sizeof(float));
+    r->y->grad = malloc(ny * sizeof(float));
+    for (size_t i = 0; i < nx; i++) r->x->data[i] = test_rng_uniform(&r->gc.rng, -1, 1);
+    for (size_t i = 0; i < ny; i++) r->y->grad[i] = test_rng_uniform(&r->gc.rng, -1, 1);
+    r->x->grad_on = r->y->grad_on = 1;
+    /* The arena's scratch, as a model would give it (0: only the node's). */
+    g->scratch_floats = scratch_floats;
+    size_t have = scratch_floats > r->n->scratch_floats ? scratch_floats : r->n->scratch_floats;
+    r->scratch = malloc((have + 1) * sizeof(float));
+    g->batch = batch;
+    return 1;
+}
+
+static void rig_free(rig *r)
+{
+    free(r->x->data);
+    free(r->x->grad);
+    free(r->y->data);
+    free(r->y->grad);
+    free(r->w->grad);
+    r->x->data = r->x->grad = r->y->data = r->y->grad = r->w->grad = NULL;
+    free(r->scratch);
+    gc_free(&r->gc);
+}
+
+static size_t y_count(const rig *r, const cfg *k)
+{
+    return (size_t)r->batch * k->m * r->oh * r->ow;
+}
+
+/* y = conv(x) + bias; dx = dY through the conv; dw = sum over the batch. */
+static void naive(const cfg *k, const rig *r, double *y, double *dx, double *dw)
+{
+    size_t ny = y_count(r, k), nx = (size_t)r->batch * k->c * k->h * k->w;
+    memset(dx, 0, nx * sizeof *dx);
+    memset(dw, 0, (size_t)k->m * k->c * k->k * k->k * sizeof *dw);
+    for (size_t i = 0; i < ny; i++) y[i] = 0;
+    for (int b = 0; b < r->batch; b++)
+        for (int m = 0; m < k->m; m++)
+            for (int oh = 0; oh < r->oh; oh++)
+                for (int ow = 0; ow < r->ow; ow++) {
+                    size_t yi = (((size_t)b * k->m + m) * r->oh + oh) * r->ow + ow;
+                    double acc = r->b ? r->b->data[m] : 0, g = r->y->grad[yi];
+                    for (int c = 0; c < k->c; c++)
+                        for (int i = 0; i < k->k; i++)
+                            for (int j = 0; j < k->k; j++) {
+                                int ih = oh * k->stride - k->pads[0] + i * k->dil;
+                                int iw = ow * k->stride - k->pads[1] + j * k->dil;
+                                if (ih < 0 || ih >= k->h || iw < 0 || iw >= k->w) continue;
+                                size_t wi = (((size_t)m * k->c + c) * k->k + i) * k->k + j;
+                                size_t xi = (((size_t)b * k->c + c) * k->h + ih) * k->w + iw;
+                                acc += (double)r->w->data[wi] * r->x->data[xi];
+                                dx[xi] += g * r->w->data[wi];
+                                dw[wi] += g * r->x->data[xi];
+                            }
+                    y[yi] = acc;
+                }
+}
+
+static double rel_err(const float *a, const double *ref, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(a[i] - ref[i]);
+        if (d > num || isnan(d)) num = isnan(d) ? INFINITY : d;
+        if (fabs(ref[i]) > den) den = fabs(ref[i]);
+    }
+    return den == 0 ? (num == 0 ? 0 : INFINITY) : num / den;
+}
+
+static void run_forward(rig *r)
+{
+    size_t ny = (size_t)r->batch * r->y->dims[1] * r->oh * r->ow;
+    for (size_t i = 0; i < ny; i++) r->y->data[i] = NAN; /* every output must be written */
+    r->n->def->forward(r->gc.g, r->n, r->batch, r->scratch);
+}
+
+static void run_backward(rig *r)
+{
+    size_t nx = (size_t)r->batch * xcnn_tensor_sample_numel(r->x);
+    memset(r->x->grad, 0, nx * sizeof(float));
+    if (r->w->grad) memset(r->w->grad, 0, xcnn_tensor_numel(r->w) * sizeof(float));
+    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+    r->n->def->backward(r->gc.g, r->n, r->batch, r->scratch, &ctx);
+}
+
+/* Forward, dX (and dW when train) of one configuration against naive(). */
+static void check_path(const cfg *k, int batch, size_t scratch, int train, const char *label)
+{
+    rig r;
+    if (!rig_init(&r, k, batch, 7 + (uint64_t)k->c * 31 + (uint64_t)k->h, scratch)) return;
+    if (train) {
+        r.w->grad = calloc(xcnn_tensor_numel(r.w), sizeof(float));
+        r.w->grad_on = 1;
+    }
+    size_t ny = y_count(&r, k), nx = (size_t)batch * k->c * k->h * k->w;
+    size_t nw = xcnn_tensor_numel(r.w);
+    double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    naive(k, &r, y, dx, dw);
+    run_forward(&r);
+    check_close(label, rel_err(r.y->data, y, ny), 1e-5);
+    run_backward(&r);
+    char what[200];
+    snprintf(what, sizeof what, "%s: dX", label);
+    check_close(what, rel_err(r.x->grad, dx, nx), 1e-5);
+    if (train) {
+        snprintf(what, sizeof what, "%s: dW", label);
+        check_close(what, rel_err(r.w->grad, dw, nw), 1e-5);
+    }
+    /* Fused ReLU (what fuse.c sets for inference-only models). */
+    r.n->fused_relu = 1;
+    run_forward(&r);
+    for (size_t i = 0; i < ny; i++) y[i] = y[i] > 0 ? y[i] : 0;
+    snprintf(what, sizeof what, "%s: with fused ReLU", label);
+    check_close(what, rel_err(r.y->data, y, ny), 1e-5);
+    free(y);
+    free(dx);
+    free(dw);
+    rig_free(&r);
+}
+
+#ifdef _OPENMP
+/* The same bits for 1 and 2 threads, forward and dX. */
+static void check_threads(const cfg *k, int batch, size_t scratch, const char *label)
+{
+    rig r;
+    if (!rig_init(&r, k, batch, 99, scratch)) return;
+    size_t ny = y_count(&r, k), nx = (size_t)batch * k->c * k->h * k->w;
+    float *y1 = malloc(ny * sizeof(float)), *dx1 = malloc(nx * sizeof(float));
+    omp_set_num_threads(1);
+    run_forward(&r);
+    run_backward(&r);
+    memcpy(y1, r.y->data, ny * sizeof(float));
+    memcpy(dx1, r.x->grad, nx * sizeof(float));
+    omp_set_num_threads(2);
+    run_forward(&r);
+    run_backward(&r);
+    check(memcmp(y1, r.y->data, ny * sizeof(float)) == 0 &&
+              memcmp(dx1, r.x->grad, nx * sizeof(float)) == 0,
+          "%s: 1 and 2 threads give the same bits", label);
+    free(y1);
+    free(dx1);
+    rig_free(&r);
+}
+#endif
+
+/* Weights that gain gradient buffers after a Winograd forward (training
+ * starts) must not be served from the old transform. */
+static void check_weights_change(void)
+{
+    cfg k = {.c = 16, .m = 16, .h = 8, .w = 8, .k = 3, .stride = 1, .dil = 1, .bias = 0,
+             .pads = {1, 1, 1, 1}};
+    rig r;
+    if (!rig_init(&r, &k, 1, 5, 0)) return;
+    run_forward(&r); /* frozen: Winograd, transform made */
+    size_t nw = xcnn_tensor_numel(r.w), ny = y_count(&r, &k), nx = (size_t)16 * 64;
+    for (size_t i = 0; i < nw; i++) r.w->data[i] *= -2.0f; /* an update ... */
+    r.w->grad = calloc(nw, sizeof(float)); /* ... of weights now being trained */
+    double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    naive(&k, &r, y, dx, dw);
+    run_forward(&r);
+    check_close("weights updated under training: forward sees the new weights",
+                rel_err(r.y->data, y, ny), 1e-5);
+    free(y);
+    free(dx);
+    free(dw);
+    rig_free(&r);
+}
+
+int main(void)
+{
+    const size_t big = 1u << 22; /* room for several samples per call */
+    /* Winograd shapes: even and odd planes, asymmetric and wide pads. */
+    cfg wino[] = {
+        {.c = 16, .m = 16, .h = 8, .w = 8, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {1, 1, 1, 1}},
+        {.c = 17, .m = 20, .h = 11, .w = 9, .k = 3, .stride = 1, .dil = 1, .bias = 0,
+         .pads = {0, 2, 1, 0}},
+        {.c = 24, .m = 16, .h = 13, .w = 12, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {0, 0, 0, 0}},
+        {.c = 16, .m = 33, .h = 9, .w = 14, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {2, 2, 2, 2}},
+    };
+    for (size_t i = 0; i < sizeof wino / sizeof wino[0]; i++) {
+        const cfg *k = &wino[i];
+        char label[160];
+        snprintf(label, sizeof label, "winograd c%d m%d %dx%d pads %d,%d,%d,%d", k->c, k->m,
+                 k->h, k->w, k->pads[0], k->pads[1], k->pads[2], k->pads[3]);
+        check_path(k, 1, 0, 0, label);
+        strcat(label, ", batch 3 in one call");
+        check_path(k, 3, big, 0, label);
+    }
+    /* Several samples per GEMM: small planes, strides, 1x1 stride 2. */
+    cfg small[] = {
+        {.c = 8, .m = 12, .h = 7, .w = 7, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {1, 1, 1, 1}},
+        {.c = 6, .m = 10, .h = 9, .w = 8, .k = 3, .stride = 2, .dil = 1, .bias = 0,
+         .pads = {1, 0, 1, 1}},
+        {.c = 5, .m = 7, .h = 10, .w = 10, .k = 1, .stride = 2, .dil = 1, .bias = 1,
+         .pads = {0, 0, 0, 0}},
+        {.c = 3, .m = 4, .h = 11, .w = 9, .k = 3, .stride = 1, .dil = 2, .bias = 1,
+         .pads = {2, 2, 2, 2}},
+    };
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
+        const cfg *k = &small[i];
+        char label[160];
+        snprintf(label, sizeof label, "batched im2col c%d m%d %dx%d k%d s%d d%d, batch 5",
+                 k->c, k->m, k->h, k->w, k->k, k->stride, k->dil);
+        check_path(k, 5, big, 0, label);
+        strcat(label, ", weights trained");
+        check_path(k, 5, big, 1, label);
+    }
+    /* With room for only 2 samples per call: chunks of 2, 2 and 1. */
+    {
+        const cfg *k = &small[0];
+        size_t two = 2 * ((size_t)k->c * 9 + k->m) * 49;
+        check_path(k, 5, two, 1, "batched im2col, 2 samples per call, batch 5");
+    }
+    check_weights_change();
+#ifdef _OPENMP
+    check_threads(&wino[3], 2, big, "winograd");
+    check_threads(&small[1], 5, big, "batched im2col");
+#endif
+    return check_summary();
+}
