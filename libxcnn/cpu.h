@@ -27,4 +27,19 @@ void xcnn_cpu_detect(xcnn_cpu_info *out);
 int xcnn_cpu_has_avx2_fma(void);
 int xcnn_cpu_has_avx512f(void);
 
+/*
+ * XCNN_VECTOR_CLONES before a function with plain C loops (elementwise
+ * ops, transforms) builds it three times, for AVX-512, AVX2 and baseline
+ * x86-64, and the loader picks the one this CPU runs (GCC's and Clang's
+ * target_clones). The C is the same, so the bits are too: no FMA
+ * contraction under -std=c11, no reassociation. The baseline clone is the
+ * portable path; `make SIMD=0` and non-x86 builds compile only that.
+ */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && defined(__linux__) && \
+    !defined(XCNN_NO_SIMD)
+#define XCNN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define XCNN_VECTOR_CLONES
+#endif
+
 #endif

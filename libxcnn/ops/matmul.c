@@ -13,6 +13,7 @@
  * into the columns and is refused.
  */
 #include <stdlib.h>
+#include "../cpu.h"
 #include "../gemm.h"
 #include "ops.h"
 
@@ -29,6 +30,37 @@ static int64_t mm_rows(const xcnn_tensor *a, int batch, int64_t K)
     return (int64_t)(xcnn_tensor_sample_numel(a) * (size_t)batch) / K;
 }
 
+/* Lanes of the dot products below: independent partial sums the
+ * compiler can keep in one vector register, added in a fixed order. */
+enum { DOT_LANES = 16 };
+
+XCNN_VECTOR_CLONES
+static float dot(const float *x, const float *w, int64_t K)
+{
+    float part[DOT_LANES] = {0};
+    int64_t k = 0;
+    for (; k + DOT_LANES <= K; k += DOT_LANES)
+        for (int l = 0; l < DOT_LANES; l++) part[l] += x[k + l] * w[k + l];
+    for (int l = 0; k < K; k++, l++) part[l] += x[k] * w[k];
+    float s = 0.0f;
+    for (int l = 0; l < DOT_LANES; l++) s += part[l];
+    return s;
+}
+
+/* Y += alpha * A B^T for a few rows (a classifier at batch 1): one dot
+ * product of contiguous rows per output. As a GEMM this is one row times
+ * a transposed B, and packing B (1000 x 512 for ResNet's fc) costs more
+ * than the multiply. */
+static void rows_times_bt(const mm_params *p, int64_t rows, const float *a, const float *b,
+                          float *y)
+{
+    int64_t M = p->M, K = p->K;
+#pragma omp parallel for schedule(static) if (rows * M * K > 4 * XCNN_PARALLEL_MIN)
+    for (int64_t j = 0; j < M; j++)
+        for (int64_t i = 0; i < rows; i++)
+            y[i * M + j] += p->alpha * dot(a + i * K, b + j * K, K);
+}
+
 static void mm_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     (void)scratch;
@@ -43,6 +75,12 @@ static void mm_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scra
             for (int64_t j = 0; j < p->M; j++)
                 y[i * p->M + j] = p->beta * c->data[p->c_cols == 1 ? 0 : j];
         beta = 1.0f;
+    }
+    if (p->trans_b && rows <= 4) {
+        if (!p->c_cols)
+            for (int64_t i = 0; i < rows * p->M; i++) y[i] = 0.0f;
+        rows_times_bt(p, rows, a->data, b->data, y);
+        return;
     }
     xcnn_sgemm(0, p->trans_b, (int)rows, (int)p->M, (int)p->K, p->alpha, a->data,
                (int)p->K, b->data, p->trans_b ? (int)p->K : (int)p->M, beta, y, (int)p->M);
