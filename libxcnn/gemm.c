@@ -277,6 +277,7 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
     double work = (double)M * N * K;
     int threads = 1;
     (void)work;
+    (void)serial;
 #ifdef _OPENMP
     /* Below ~8 MFLOP the region costs more than it saves (see XCNN_PARALLEL_MIN). */
     if (work > 4e6 && !serial) threads = omp_get_max_threads();
