@@ -52,6 +52,18 @@ xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn
     return XCNN_OK;
 }
 
+/* Zero tensor ti's gradient buffer, once per backward pass, if it
+ * collects a gradient in this pass. */
+static void clear_grad(xcnn_model *m, int ti, int batch)
+{
+    xcnn_tensor *t = &m->g->tensors[ti];
+    if (!t->grad_on || m->cleared[ti]) return;
+    size_t n = t->kind == XCNN_T_CONST ? xcnn_tensor_numel(t)
+                                       : xcnn_tensor_sample_numel(t) * (size_t)batch;
+    memset(t->grad, 0, n * sizeof(float));
+    m->cleared[ti] = 1;
+}
+
 xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
                                xcnn_relu_rule rule, int stop, xcnn_err *err)
 {
@@ -83,10 +95,15 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
         stop_producer = g->tensors[stop].producer;
     }
 
-    /* Decide who collects gradients, and clear those buffers. */
+    /* Decide who collects gradients. Their buffers are cleared just before
+     * the first node that adds into them runs (clear_grad), not all up
+     * front: the zeroed lines are then still in cache when the adding
+     * starts, and the clearing is spread between the parallel kernels
+     * instead of being one long serial memset. */
     for (int i = 0; i < g->n_tensors; i++) {
         xcnn_tensor *t = &g->tensors[i];
         m->reached[i] = 0;
+        m->cleared[i] = 0;
         if (!t->grad) { t->grad_on = 0; continue; }
         if (t->kind == XCNN_T_CONST)
             t->grad_on = stop < 0;  /* weight gradients only on full passes */
@@ -94,11 +111,8 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
             t->grad_on = 1;
         else
             t->grad_on = (i == stop) || t->producer > stop_producer;
-        if (!t->grad_on) continue;
-        size_t n = t->kind == XCNN_T_CONST ? xcnn_tensor_numel(t)
-                                           : xcnn_tensor_sample_numel(t) * (size_t)batch;
-        memset(t->grad, 0, n * sizeof(float));
     }
+    clear_grad(m, g->output, batch);
 
     for (int b = 0; b < batch; b++) {
         float *gb = out->grad + (size_t)b * k;
@@ -116,10 +130,14 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
         int any = 0;
         for (int o = 0; o < node->n_out; o++) any |= m->reached[node->out[o]];
         if (!any) continue; /* nothing downstream of this node reaches the output */
+        for (int k2 = 0; k2 < node->n_in; k2++)
+            if (node->in[k2] >= 0) clear_grad(m, node->in[k2], batch);
         node->def->backward(g, node, batch, m->scratch, &ctx);
         for (int k2 = 0; k2 < node->n_in; k2++)
             if (node->in[k2] >= 0) m->reached[node->in[k2]] = 1;
     }
+    /* Gradients that nothing reached are zero, not stale. */
+    for (int i = 0; i < g->n_tensors; i++) clear_grad(m, i, batch);
     m->have_backward = 1;
     return XCNN_OK;
 }

@@ -50,7 +50,8 @@ static xcnn_status finish(xcnn_model *m, xcnn_err *err)
     if (st) return st;
     m->compute = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof(int));
     m->reached = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));
-    if (!m->compute || !m->reached) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
+    m->cleared = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));
+    if (!m->compute || !m->reached || !m->cleared) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
     for (int i = 0; i < g->n_nodes; i++)
         if (!g->nodes[i].folded) m->compute[m->n_compute++] = i;
     for (int i = 0; i < g->n_tensors; i++) {
@@ -151,6 +152,7 @@ void xcnn_model_free(xcnn_model *m)
     xcnn_graph_free(m->g);
     free(m->compute);
     free(m->reached);
+    free(m->cleared);
     free(m->arena);
     free(m->param_grad_mem);
     free(m->ex_path);

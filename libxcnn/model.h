@@ -24,6 +24,7 @@ struct xcnn_model {
     size_t param_grad_bytes;
     size_t weight_bytes;
     unsigned char *reached;/* per tensor: did a gradient reach it (backward) */
+    unsigned char *cleared;/* per tensor: gradient zeroed in this backward   */
     /* Explainer workspace, sized with the arena (explain.c) */
     float *ex_path;        /* max_batch inputs: path points, noisy inputs  */
     double *ex_acc;        /* one input: running sums in double            */
