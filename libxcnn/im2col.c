@@ -197,31 +197,48 @@ static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *ro
 }
 
 /* Both directions walk channel by channel; one channel's rows are done by
- * one thread, so col2im's sums into a plane keep their order. */
-static void walk(const xcnn_window2d *w, int channels, float *im, float *col, size_t ldcol,
-                 int to_image)
+ * one thread, so col2im's sums into a plane keep their order. Sample s of
+ * `samples` reads/writes the image at im + s * im_stride and the columns
+ * s * npix onward of col (rows ldcol apart). */
+static void walk(const xcnn_window2d *w, int channels, int samples, float *im,
+                 size_t im_stride, float *col, size_t ldcol, int to_image)
 {
     size_t plane = (size_t)w->in_h * w->in_w, npix = (size_t)w->out_h * w->out_w;
-    int taps = w->k_h * w->k_w;
-    double work = (double)channels * taps * (double)npix;
+    int taps = w->k_h * w->k_w, jobs = channels * samples;
+    double work = (double)jobs * taps * (double)npix;
     (void)work;
-#pragma omp parallel for schedule(static) if (channels > 1 && work > 1048576.0)
-    for (int c = 0; c < channels; c++)
+#pragma omp parallel for schedule(static) if (jobs > 1 && work > 1048576.0)
+    for (int sc = 0; sc < jobs; sc++) {
+        int s = sc / channels, c = sc % channels;
+        float *image = im + s * im_stride + c * plane, *cols = col + s * npix;
         for (int t = 0; t < taps; t++)
-            col_row(w, t / w->k_w, t % w->k_w, im + c * plane,
-                    col + ((size_t)c * taps + t) * ldcol, to_image);
+            col_row(w, t / w->k_w, t % w->k_w, image, cols + ((size_t)c * taps + t) * ldcol,
+                    to_image);
+    }
 }
 
 void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *col,
                  size_t ldcol)
 {
     /* col_row only reads im when filling col. */
-    walk(w, channels, (float *)im, col, ldcol, 0);
+    walk(w, channels, 1, (float *)im, 0, col, ldcol, 0);
 }
 
 void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
                  float *im)
 {
     /* ... and only reads col when adding into im. */
-    walk(w, channels, im, (float *)col, ldcol, 1);
+    walk(w, channels, 1, im, 0, (float *)col, ldcol, 1);
+}
+
+void xcnn_im2col_samples(const xcnn_window2d *w, int channels, int samples, const float *im,
+                         size_t im_stride, float *col, size_t ldcol)
+{
+    walk(w, channels, samples, (float *)im, im_stride, col, ldcol, 0);
+}
+
+void xcnn_col2im_samples(const xcnn_window2d *w, int channels, int samples, const float *col,
+                         size_t ldcol, float *im, size_t im_stride)
+{
+    walk(w, channels, samples, im, im_stride, (float *)col, ldcol, 1);
 }

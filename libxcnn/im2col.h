@@ -58,4 +58,13 @@ void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *c
 void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
                  float *im);
 
+/* The same for `samples` samples at once (one parallel loop over all
+ * their channels): sample s is read from (added into) im + s * im_stride
+ * and fills (is read from) columns s * out_h * out_w onward of col, so
+ * the samples sit side by side, ldcol >= samples * out_h * out_w. */
+void xcnn_im2col_samples(const xcnn_window2d *w, int channels, int samples, const float *im,
+                         size_t im_stride, float *col, size_t ldcol);
+void xcnn_col2im_samples(const xcnn_window2d *w, int channels, int samples, const float *col,
+                         size_t ldcol, float *im, size_t im_stride);
+
 #endif

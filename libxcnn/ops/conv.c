@@ -375,16 +375,16 @@ static void forward_batched(const conv_params *p, int batch, int chunk, const fl
         int nb = batch - b0 < chunk ? batch - b0 : chunk;
         size_t width = (size_t)nb * p->npix;
         float *col = scratch, *yt = scratch + (size_t)p->kcol * width;
-        for (int s = 0; s < nb; s++)
-            xcnn_im2col(&p->win, p->c_in, x + (b0 + s) * xs, col + (size_t)s * p->npix, width);
+        xcnn_im2col_samples(&p->win, p->c_in, nb, x + b0 * xs, xs, col, width);
         xcnn_sgemm(0, 0, p->c_out, (int)width, p->kcol, 1.0f, w, p->kcol, col, (int)width,
                    0.0f, yt, (int)width);
-        for (int s = 0; s < nb; s++)
-            for (int m = 0; m < p->c_out; m++) {
-                const float *src = yt + (size_t)m * width + (size_t)s * p->npix;
-                float *dst = y + (b0 + s) * ys + (size_t)m * p->npix, bm = bias ? bias[m] : 0;
-                for (int i = 0; i < p->npix; i++) dst[i] = src[i] + bm;
-            }
+#pragma omp parallel for schedule(static) if (width * p->c_out > XCNN_PARALLEL_MIN)
+        for (int sm = 0; sm < nb * p->c_out; sm++) {
+            int s = sm / p->c_out, m = sm % p->c_out;
+            const float *src = yt + (size_t)m * width + (size_t)s * p->npix;
+            float *dst = y + (b0 + s) * ys + (size_t)m * p->npix, bm = bias ? bias[m] : 0;
+            for (int i = 0; i < p->npix; i++) dst[i] = src[i] + bm;
+        }
     }
 }
 
@@ -398,23 +398,21 @@ static void backward_batched(const conv_params *p, int batch, int chunk, const f
         int nb = batch - b0 < chunk ? batch - b0 : chunk;
         size_t width = (size_t)nb * p->npix;
         float *col = scratch, *dyt = scratch + (size_t)p->kcol * width;
-        for (int s = 0; s < nb; s++)
-            for (int m = 0; m < p->c_out; m++)
-                memcpy(dyt + (size_t)m * width + (size_t)s * p->npix,
-                       dy + (b0 + s) * ys + (size_t)m * p->npix, (size_t)p->npix * sizeof(float));
+#pragma omp parallel for schedule(static) if (width * p->c_out > XCNN_PARALLEL_MIN)
+        for (int sm = 0; sm < nb * p->c_out; sm++) {
+            int s = sm / p->c_out, m = sm % p->c_out;
+            memcpy(dyt + (size_t)m * width + (size_t)s * p->npix,
+                   dy + (b0 + s) * ys + (size_t)m * p->npix, (size_t)p->npix * sizeof(float));
+        }
         if (dw) {
-            for (int s = 0; s < nb; s++)
-                xcnn_im2col(&p->win, p->c_in, x + (b0 + s) * xs, col + (size_t)s * p->npix,
-                            width);
+            xcnn_im2col_samples(&p->win, p->c_in, nb, x + b0 * xs, xs, col, width);
             xcnn_sgemm(0, 1, p->c_out, p->kcol, (int)width, 1.0f, dyt, (int)width, col,
                        (int)width, 1.0f, dw, p->kcol);
         }
         if (dx) {
             xcnn_sgemm(1, 0, p->kcol, (int)width, p->c_out, 1.0f, w, p->kcol, dyt, (int)width,
                        0.0f, col, (int)width);
-            for (int s = 0; s < nb; s++)
-                xcnn_col2im(&p->win, p->c_in, col + (size_t)s * p->npix, width,
-                            dx + (b0 + s) * xs);
+            xcnn_col2im_samples(&p->win, p->c_in, nb, col, width, dx + b0 * xs, xs);
         }
     }
 }
