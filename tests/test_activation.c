@@ -2,7 +2,13 @@
  * Activations (ops/activation.c): forward values against hand-computed
  * ones, backward by finite differences (inputs kept away from the kinks),
  * the three Relu rules against their formulas, and setup refusals.
+ * Every kind (and every Relu rule) bit for bit against its formula
+ * written here, over more elements than one parallel chunk and not a
+ * multiple of the vector loops' width, with NaNs, signed zeros,
+ * infinities, subnormals and the kinks among the inputs and gradients.
  */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "check.h"
 #include "gradcheck.h"
@@ -266,6 +272,122 @@ static void test_relu_rules(void)
     }
 }
 
+/* ---- every kind, bit for bit ---- */
+
+/* The formulas, one element at a time (Clip -1..2, LeakyRelu alpha 0.01,
+ * HardSigmoid 0.2, 0.5: the defaults and the bounds set below). */
+static float ref_forward(int kind, float x)
+{
+    switch (kind) {
+    case 0: return x > 0 ? x : 0.0f;
+    case 1: return x > 0 ? x : 0.01f * x;
+    case 2: {
+        float y = x < -1.0f ? -1.0f : x;
+        return y > 2.0f ? 2.0f : y;
+    }
+    case 3:
+        if (x >= 0) return 1.0f / (1.0f + expf(-x));
+        return expf(x) / (1.0f + expf(x));
+    case 4: {
+        float v = 0.2f * x + 0.5f;
+        return v < 0 ? 0.0f : (v > 1 ? 1.0f : v);
+    }
+    case 5: {
+        float r6 = x + 3.0f;
+        r6 = r6 < 0 ? 0.0f : (r6 > 6 ? 6.0f : r6);
+        return x * r6 / 6.0f;
+    }
+    default: return x;
+    }
+}
+
+static float ref_backward(int kind, int rule, float x, float y, float g)
+{
+    switch (kind) {
+    case 0:
+        if (rule == XCNN_RELU_DECONVNET) return g > 0 ? g : 0.0f;
+        if (rule == XCNN_RELU_GUIDED) return (g > 0 && x > 0) ? g : 0.0f;
+        return x > 0 ? g : 0.0f;
+    case 1: return x > 0 ? g : 0.01f * g;
+    case 2: return (x > -1.0f && x < 2.0f) ? g : 0.0f;
+    case 3: return g * y * (1.0f - y);
+    case 4: {
+        float v = 0.2f * x + 0.5f;
+        return (v > 0 && v < 1) ? g * 0.2f : 0.0f;
+    }
+    case 5:
+        if (x < -3.0f) return 0.0f;
+        if (x <= 3.0f) return g * (x / 3.0f + 0.5f);
+        return g;
+    default: return g;
+    }
+}
+
+/* A value that is often special: NaN, signed zeros, infinities,
+ * subnormals, the kinks; else uniform in [-5, 5]. */
+static float special_value(test_rng *r)
+{
+    static const float special[] = {NAN, -NAN, 0.0f, -0.0f, INFINITY, -INFINITY, 1e-40f,
+                                    -1e-40f, -3.0f, 3.0f, -1.0f, 2.0f, -2.5f, 2.5f};
+    int k = test_rng_int(r, 0, 2 * (int)(sizeof special / sizeof special[0]) - 1);
+    if (k < (int)(sizeof special / sizeof special[0])) return special[k];
+    return test_rng_uniform(r, -5, 5);
+}
+
+static void test_bits(void)
+{
+    static const char *const ops[7] = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "HardSigmoid",
+                                       "HardSwish", "Identity"};
+    static const char *const rules[3] = {"gradient", "deconvnet", "guided"};
+    const int batch = 3, per_sample = 2777; /* 8331 elements: 3 chunks of 4096 */
+    for (int kind = 0; kind < 7; kind++)
+        for (int rule = 0; rule < (kind == 0 ? 3 : 1); rule++) {
+            gc_graph gc;
+            gc_init(&gc, 31 + (uint64_t)kind);
+            int in[3], n_in = kind == 2 ? 3 : 1;
+            in[0] = gc_activation(&gc, "x", 2, (int64_t[]){1, per_sample});
+            if (kind == 2) {
+                in[1] = gc_weight(&gc, "min", 0, NULL);
+                in[2] = gc_weight(&gc, "max", 0, NULL);
+                gc.g->tensors[in[1]].data[0] = -1.0f;
+                gc.g->tensors[in[2]].data[0] = 2.0f;
+            }
+            int node = gc_node(&gc, ops[kind], in, n_in);
+            xcnn_err err = {{0}};
+            if (!check(op_setup(&gc, node, &err) == XCNN_OK, "%s setup: %s", ops[kind],
+                       err.msg)) {
+                gc_free(&gc);
+                continue;
+            }
+            op_alloc(&gc, batch);
+            const xcnn_node *n = &gc.g->nodes[node];
+            xcnn_tensor *xt = &gc.g->tensors[in[0]], *yt = &gc.g->tensors[n->out[0]];
+            size_t count = (size_t)batch * per_sample;
+            float *want_y = malloc(count * sizeof(float)), *want_dx = malloc(count * sizeof(float));
+            for (size_t i = 0; i < count; i++) {
+                xt->data[i] = special_value(&gc.rng);
+                yt->grad[i] = special_value(&gc.rng);
+                xt->grad[i] = test_rng_int(&gc.rng, 0, 1) ? -0.0f
+                                                           : test_rng_uniform(&gc.rng, -1, 1);
+                want_y[i] = ref_forward(kind, xt->data[i]);
+                want_dx[i] = xt->grad[i] + ref_backward(kind, rule, xt->data[i], want_y[i],
+                                                         yt->grad[i]);
+            }
+            n->def->forward(gc.g, n, batch, NULL);
+            xcnn_bwd_ctx ctx = {(xcnn_relu_rule)rule};
+            n->def->backward(gc.g, n, batch, NULL, &ctx);
+            check(memcmp(yt->data, want_y, count * sizeof(float)) == 0,
+                  "%s forward: the formula's bits on %zu special values", ops[kind], count);
+            check(memcmp(xt->grad, want_dx, count * sizeof(float)) == 0,
+                  "%s%s%s backward: the formula's bits, accumulated", ops[kind],
+                  kind == 0 ? " " : "", kind == 0 ? rules[rule] : "");
+            free(want_y);
+            free(want_dx);
+            op_release(&gc);
+            gc_free(&gc);
+        }
+}
+
 /* ---- refusals ---- */
 
 static void test_refusals(void)
@@ -313,6 +435,7 @@ int main(void)
     test_kinks();
     test_clip_inverted();
     test_relu_rules();
+    test_bits();
     test_refusals();
     return check_summary();
 }

@@ -11,8 +11,15 @@
  *    tolerance 1e-2). MaxPool is not differentiable at ties, so its cases
  *    use inputs whose window maxima are at least 3e-3 clear of the
  *    runner-up (three times the finite-difference step);
+ *  - MaxPool bit for bit against the scan rule written plainly here, on
+ *    wide planes (so that the library's vectorised runs of full-width
+ *    windows, its border windows and its 256-output segments all occur)
+ *    whose values are drawn from {-inf, -1, -0, +0, 1, NaN, NaN'} (ties,
+ *    signed zeros, NaNs with two payloads): forward values and the
+ *    backward sums must have the same bits;
  *  - setup refusals.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
@@ -339,6 +346,125 @@ static void check_first_max(void)
     gc_free(&gc);
 }
 
+/* PyTorch's MaxPool rule, plainly: scan the window's in-input taps in
+ * order (rows, then columns), start from the first one, and take v when
+ * v > max or v is NaN. Returns the index in the plane. */
+static int scan_argmax(const pool_cfg *k, const float *x, int oh, int ow)
+{
+    int best = -1;
+    float maxval = -INFINITY;
+    for (int i = 0; i < k->kh; i++)
+        for (int j = 0; j < k->kw; j++) {
+            int ih = oh * k->sh - k->pads[0] + i * k->dh;
+            int iw = ow * k->sw - k->pads[1] + j * k->dw;
+            if (ih < 0 || ih >= k->h || iw < 0 || iw >= k->w) continue;
+            int idx = ih * k->w + iw;
+            if (best < 0) best = idx;
+            if (x[idx] > maxval || isnan(x[idx])) {
+                maxval = x[idx];
+                best = idx;
+            }
+        }
+    return best;
+}
+
+/* Forward values and backward sums of MaxPool with the same bits as the
+ * scan rule, with many ties and NaNs. dx starts non-zero so that the
+ * order of the sums into a shared argmax shows in the bits. */
+static void check_maxpool_exact(const pool_cfg *k, test_rng *r, const char *label)
+{
+    const float nan2 = -nanf("7"), vals[8] = {-INFINITY, -1.0f, -0.0f, 0.0f, 1.0f, NAN, nan2, 1.0f};
+    int batch = 2, oh_n = out_size(k->h, k->kh, k->sh, k->dh, k->pads[0], k->pads[2], k->ceil_mode);
+    int ow_n = out_size(k->w, k->kw, k->sw, k->dw, k->pads[1], k->pads[3], k->ceil_mode);
+    size_t in_plane = (size_t)k->h * k->w, out_plane = (size_t)oh_n * ow_n;
+    size_t nx = batch * k->c * in_plane, ny = batch * k->c * out_plane;
+    float *x = malloc(nx * sizeof(float)), *dx = malloc(nx * sizeof(float));
+    float *dx_ref = malloc(nx * sizeof(float)), *y = malloc(ny * sizeof(float));
+    float *y_ref = malloc(ny * sizeof(float)), *dy = malloc(ny * sizeof(float));
+    /* Mostly finite values, a NaN now and then, so that most windows
+     * still have an ordinary maximum. */
+    for (size_t i = 0; i < nx; i++) {
+        int v = test_rng_int(r, 0, 39);
+        x[i] = v < 8 ? vals[v] : v < 36 ? (float)(v % 5) : vals[v % 5];
+        dx[i] = dx_ref[i] = test_rng_uniform(r, -1, 1);
+    }
+    for (size_t i = 0; i < ny; i++) dy[i] = test_rng_uniform(r, -1, 1);
+    for (int pl = 0; pl < batch * k->c; pl++)
+        for (int oh = 0; oh < oh_n; oh++)
+            for (int ow = 0; ow < ow_n; ow++) {
+                const float *xp = x + pl * in_plane;
+                size_t o = pl * out_plane + (size_t)oh * ow_n + ow;
+                int arg = scan_argmax(k, xp, oh, ow);
+                y_ref[o] = xp[arg];
+                dx_ref[pl * in_plane + arg] += dy[o];
+            }
+
+    gc_graph gc;
+    gc_init(&gc, 1);
+    int node = build(&gc, k);
+    xcnn_graph *g = gc.g;
+    xcnn_node *n = &g->nodes[node];
+    xcnn_err err = {{0}};
+    n->def = &xcnn_op_maxpool;
+    if (check(n->def->setup(g, n, &err) == XCNN_OK, "%s: setup (%s)", label, err.msg)) {
+        xcnn_tensor *xt = xcnn_in(g, n, 0), *yt = xcnn_out(g, n, 0);
+        xt->data = x;
+        xt->grad = dx;
+        xt->grad_on = 1;
+        yt->data = y;
+        yt->grad = dy;
+        n->def->forward(g, n, batch, NULL);
+        xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+        n->def->backward(g, n, batch, NULL, &ctx);
+        check(memcmp(y, y_ref, ny * sizeof(float)) == 0, "%s: forward has the scan rule's bits",
+              label);
+        check(memcmp(dx, dx_ref, nx * sizeof(float)) == 0,
+              "%s: backward has the scan rule's bits", label);
+        xt->data = xt->grad = yt->data = yt->grad = NULL;
+    }
+    gc_free(&gc);
+    free(x);
+    free(dx);
+    free(dx_ref);
+    free(y);
+    free(y_ref);
+    free(dy);
+}
+
+static void check_maxpool_exact_cases(test_rng *r)
+{
+    const pool_cfg fixed[] = {
+        /* ResNet's stem pool, 56 outputs a row */
+        {.is_max = 1, .c = 2, .h = 9, .w = 112, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1,
+         .dw = 1, .pads = {1, 1, 1, 1}},
+        /* rows of 265 outputs: more than one 256-output segment */
+        {.is_max = 1, .c = 1, .h = 5, .w = 530, .kh = 3, .kw = 3, .sh = 2, .sw = 2, .dh = 1,
+         .dw = 1, .pads = {1, 1, 1, 1}},
+        /* stride 1: overlapping windows share argmaxes (the order of sums) */
+        {.is_max = 1, .c = 1, .h = 6, .w = 70, .kh = 2, .kw = 3, .sh = 1, .sw = 1, .dh = 1,
+         .dw = 1, .pads = {0, 1, 1, 0}},
+        /* dilation and ceil_mode */
+        {.is_max = 1, .c = 1, .h = 11, .w = 83, .kh = 3, .kw = 2, .sh = 2, .sw = 3, .dh = 2,
+         .dw = 3, .ceil_mode = 1, .pads = {2, 1, 0, 1}},
+        /* exactly one run of full-width windows, no border */
+        {.is_max = 1, .c = 1, .h = 3, .w = 18, .kh = 3, .kw = 3, .sh = 1, .sw = 1, .dh = 1,
+         .dw = 1},
+    };
+    char label[256];
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        describe(&fixed[i], label, sizeof label);
+        check_maxpool_exact(&fixed[i], r, label);
+    }
+    /* Random geometry on wide planes. */
+    for (int i = 0; i < 24; i++) {
+        pool_cfg k = random_cfg(r, 2 * i); /* even: MaxPool */
+        k.w = test_rng_int(r, 16, 140);
+        if (has_empty_window(&k)) continue;
+        describe(&k, label, sizeof label);
+        check_maxpool_exact(&k, r, label);
+    }
+}
+
 static void check_refused(const char *op, int x_ndim, const char *attr, int64_t v,
                           xcnn_status want, const char *label)
 {
@@ -437,6 +563,7 @@ int main(void)
     check_forward(&ceil, &r, label);
     check_gradient(&ceil, 10, label);
 
+    check_maxpool_exact_cases(&r);
     check_global();
 
     check_refused("MaxPool", 4, "stride", 0, XCNN_ERR_SHAPE, "stride 0");

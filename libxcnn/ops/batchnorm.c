@@ -211,10 +211,13 @@ static void bn_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scra
     for (int pl = 0; pl < planes; pl++) {
         int ch = pl % c;
         float inv = 1.0f / sqrtf(var[ch] + eps);
-        float a = scale[ch] * inv;
+        /* In locals: as far as the compiler knows y could alias the
+         * weights, and a loop that reloads them needs an alias check
+         * before it is vectorised (gcc -O2 does not vectorise it). */
+        float a = scale[ch] * inv, m = mean[ch], b = bias[ch];
         const float *xp = x + pl * pixels;
         float *yp = y + pl * pixels;
-        for (size_t i = 0; i < pixels; i++) yp[i] = (xp[i] - mean[ch]) * a + bias[ch];
+        for (size_t i = 0; i < pixels; i++) yp[i] = (xp[i] - m) * a + b;
     }
 }
 
@@ -243,7 +246,7 @@ static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
 #pragma omp parallel for schedule(static) if ((size_t)batch * c * pixels > XCNN_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         float inv = 1.0f / sqrtf(var[ch] + eps);
-        float a = scale[ch] * inv;
+        float a = scale[ch] * inv, m = mean[ch];
         double sum_dy = 0, sum_dy_xc = 0; /* sum dy, sum dy * (x - mean) */
         for (int b = 0; b < batch; b++) {
             size_t off = ((size_t)b * c + ch) * pixels;
@@ -252,7 +255,7 @@ static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
             if (want_params)
                 for (size_t i = 0; i < pixels; i++) {
                     sum_dy += dy[off + i];
-                    sum_dy_xc += (double)dy[off + i] * (x[off + i] - mean[ch]);
+                    sum_dy_xc += (double)dy[off + i] * (x[off + i] - m);
                 }
         }
         if (dscale) dscale[ch] += (float)(sum_dy_xc * inv);

@@ -19,7 +19,8 @@
  * (a "view": dims plus each tensor's stride along each dim, 0 where it is
  * broadcast), with size-1 dims dropped and neighbouring dims merged when
  * every tensor is contiguous across them. Forward and the gradient of a
- * full-shape operand walk it as rows; the gradient of a broadcast operand
+ * full-shape operand walk it as rows (in pieces, with a vectorisable loop
+ * when the row is contiguous); the gradient of a broadcast operand
  * is computed per operand element, each summing its own terms in a fixed
  * order, so the result never depends on the thread count.
  */
@@ -40,6 +41,11 @@ typedef struct bin_view {
 } bin_view;
 
 #define BIN_PARALLEL_MIN XCNN_PARALLEL_MIN
+
+/* Rows are walked in pieces of at most this many elements, so that one
+ * long row (same-shape operands make a single row) is still shared out
+ * among threads. Every element is computed alone: the bits do not change. */
+#define BIN_PIECE 4096
 
 static inline float bin_apply(bin_op op, float a, float b)
 {
@@ -129,6 +135,49 @@ static void row_offsets(const bin_view *v, int64_t row, int64_t off[3])
     }
 }
 
+/* One row of the forward: y[j * sy] = a[j * sa] op b[j * sb]. When all
+ * three are contiguous along the row (same-shape operands: their view is
+ * one long row) or b is one value for the row (a per-channel scale), the
+ * op is switched on once, outside a loop the compiler can vectorise. */
+static void forward_row(bin_op op, const float *restrict a, int64_t sa, const float *restrict b,
+                        int64_t sb, float *restrict y, int64_t sy, int64_t len)
+{
+    if (sy == 1 && sa == 1 && sb == 1) {
+        switch (op) {
+        case BIN_ADD:
+            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_ADD, a[j], b[j]);
+            return;
+        case BIN_SUB:
+            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_SUB, a[j], b[j]);
+            return;
+        case BIN_MUL:
+            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_MUL, a[j], b[j]);
+            return;
+        case BIN_DIV:
+            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_DIV, a[j], b[j]);
+            return;
+        }
+    }
+    if (sy == 1 && sa == 1 && sb == 0) {
+        const float b0 = b[0];
+        switch (op) {
+        case BIN_ADD:
+            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_ADD, a[j], b0);
+            return;
+        case BIN_SUB:
+            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_SUB, a[j], b0);
+            return;
+        case BIN_MUL:
+            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_MUL, a[j], b0);
+            return;
+        case BIN_DIV:
+            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_DIV, a[j], b0);
+            return;
+        }
+    }
+    for (int64_t j = 0; j < len; j++) y[j * sy] = bin_apply(op, a[j * sa], b[j * sb]);
+}
+
 static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     (void)scratch;
@@ -140,13 +189,45 @@ static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     int64_t len = v.dim[v.rank - 1], rows = 1;
     for (int i = 0; i < v.rank - 1; i++) rows *= v.dim[i];
     int64_t sy = v.s[0][v.rank - 1], sa = v.s[1][v.rank - 1], sb = v.s[2][v.rank - 1];
+    int64_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
 #pragma omp parallel for schedule(static) if (rows * len > BIN_PARALLEL_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t off[3];
-        row_offsets(&v, r, off);
-        for (int64_t j = 0; j < len; j++)
-            y[off[0] + j * sy] = bin_apply(op, a[off[1] + j * sa], b[off[2] + j * sb]);
+    for (int64_t t = 0; t < rows * pieces; t++) {
+        int64_t off[3], j0 = t % pieces * BIN_PIECE;
+        int64_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
+        row_offsets(&v, t / pieces, off);
+        forward_row(op, a + off[1] + j0 * sa, sa, b + off[2] + j0 * sb, sb,
+                    y + off[0] + j0 * sy, sy, n_j);
     }
+}
+
+/* One row of grad_full: dx[j * sy] += the term of output j. Contiguous
+ * rows (the usual case) get a loop per op, as in forward_row. */
+static void grad_row(bin_op op, int which, const float *restrict gy, const float *restrict a,
+                     int64_t sa, const float *restrict b, int64_t sb, float *restrict dx,
+                     int64_t sy, int64_t len)
+{
+    if (sy == 1 && sa == 1 && sb == 1) {
+        switch (op) {
+        case BIN_ADD:
+            for (int64_t j = 0; j < len; j++)
+                dx[j] += bin_grad(BIN_ADD, which, gy[j], a[j], b[j]);
+            return;
+        case BIN_SUB:
+            for (int64_t j = 0; j < len; j++)
+                dx[j] += bin_grad(BIN_SUB, which, gy[j], a[j], b[j]);
+            return;
+        case BIN_MUL:
+            for (int64_t j = 0; j < len; j++)
+                dx[j] += bin_grad(BIN_MUL, which, gy[j], a[j], b[j]);
+            return;
+        case BIN_DIV:
+            for (int64_t j = 0; j < len; j++)
+                dx[j] += bin_grad(BIN_DIV, which, gy[j], a[j], b[j]);
+            return;
+        }
+    }
+    for (int64_t j = 0; j < len; j++)
+        dx[j * sy] += bin_grad(op, which, gy[j * sy], a[j * sa], b[j * sb]);
 }
 
 /* Gradient of an operand with the output's shape: one term per element. */
@@ -156,14 +237,14 @@ static void grad_full(const bin_view *v, bin_op op, int which, const float *gy,
     int64_t len = v->dim[v->rank - 1], rows = 1;
     for (int i = 0; i < v->rank - 1; i++) rows *= v->dim[i];
     int64_t sy = v->s[0][v->rank - 1], sa = v->s[1][v->rank - 1], sb = v->s[2][v->rank - 1];
+    int64_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
 #pragma omp parallel for schedule(static) if (rows * len > BIN_PARALLEL_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        int64_t off[3];
-        row_offsets(v, r, off);
-        for (int64_t j = 0; j < len; j++) {
-            int64_t o = off[0] + j * sy;
-            dx[o] += bin_grad(op, which, gy[o], a[off[1] + j * sa], b[off[2] + j * sb]);
-        }
+    for (int64_t t = 0; t < rows * pieces; t++) {
+        int64_t off[3], j0 = t % pieces * BIN_PIECE;
+        int64_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
+        row_offsets(v, t / pieces, off);
+        grad_row(op, which, gy + off[0] + j0 * sy, a + off[1] + j0 * sa, sa,
+                 b + off[2] + j0 * sb, sb, dx + off[0] + j0 * sy, sy, n_j);
     }
 }
 

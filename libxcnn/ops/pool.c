@@ -16,8 +16,15 @@
  *
  * Every (sample, channel) plane is independent, so planes run in parallel
  * without changing any sum.
+ *
+ * MaxPool's backward finds each window's argmax again (there is no buffer
+ * kept between passes), so finding it is made cheap: the taps of every
+ * output row and column that fall inside the input are tabulated at setup
+ * (no division per output), and windows whose columns all lie inside the
+ * input are scanned several outputs at a time, one output per vector lane.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "ops.h"
@@ -27,9 +34,56 @@ typedef struct pool_params {
     xcnn_window2d win;
     int channels;
     int count_include_pad; /* AveragePool only */
+    /* MaxPool only: output row oh reads taps i in [row_lo[oh], row_hi[oh])
+     * inside the input, output column ow taps [col_lo[ow], col_hi[ow]);
+     * columns [inner_lo, inner_hi) have all k_w taps inside. The arrays
+     * point into taps[], in the same allocation: freed with the params,
+     * which are never copied. */
+    int *row_lo, *row_hi, *col_lo, *col_hi;
+    int inner_lo, inner_hi;
+    int taps[];
 } pool_params;
 
 /* ---- setup shared by MaxPool and AveragePool ------------------------ */
+
+/* The taps of output o that fall inside the input, along one axis:
+ * t in [lo, hi) reads input start + t * d, start = o * s - pad. */
+static void axis_taps(int o, int in, int k, int s, int d, int pad, int *lo, int *hi)
+{
+    int start = o * s - pad;
+    *lo = start >= 0 ? 0 : (-start + d - 1) / d;
+    int last = in - 1 - start; /* largest offset t * d still inside */
+    *hi = last < 0 ? 0 : last / d + 1;
+    if (*hi > k) *hi = k;
+}
+
+/* Params with MaxPool's tap tables filled in (AveragePool leaves them
+ * empty), or NULL when out of memory. */
+static pool_params *params_new(const xcnn_window2d *w, int is_max)
+{
+    size_t n = is_max ? 2 * ((size_t)w->out_h + (size_t)w->out_w) : 0;
+    if (n > (SIZE_MAX - sizeof(pool_params)) / sizeof(int)) return NULL;
+    pool_params *p = calloc(1, sizeof *p + n * sizeof(int));
+    if (!p || !is_max) return p;
+    p->row_lo = p->taps;
+    p->row_hi = p->row_lo + w->out_h;
+    p->col_lo = p->row_hi + w->out_h;
+    p->col_hi = p->col_lo + w->out_w;
+    for (int o = 0; o < w->out_h; o++)
+        axis_taps(o, w->in_h, w->k_h, w->stride_h, w->dil_h, w->pad_top, &p->row_lo[o],
+                  &p->row_hi[o]);
+    for (int o = 0; o < w->out_w; o++)
+        axis_taps(o, w->in_w, w->k_w, w->stride_w, w->dil_w, w->pad_left, &p->col_lo[o],
+                  &p->col_hi[o]);
+    /* Windows move right with o, so the full ones form one run. */
+    int lo = 0;
+    while (lo < w->out_w && p->col_lo[lo] != 0) lo++;
+    int hi = lo;
+    while (hi < w->out_w && p->col_lo[hi] == 0 && p->col_hi[hi] == w->k_w) hi++;
+    p->inner_lo = lo;
+    p->inner_hi = hi;
+    return p;
+}
 
 /* Every window must hold at least one input element: a window made only
  * of padding has no max and no average of inputs. (PyTorch forbids it by
@@ -90,7 +144,7 @@ static xcnn_status pool_setup(xcnn_graph *g, xcnn_node *n, const char *op, int i
                          "%s '%s': a window lies entirely in the padding (pads too large "
                          "for the kernel)", op, n->name);
 
-    pool_params *p = calloc(1, sizeof *p);
+    pool_params *p = params_new(&w, is_max);
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "%s '%s': out of memory", op, n->name);
     p->win = w;
     p->channels = (int)x->dims[1];
@@ -108,27 +162,15 @@ static xcnn_status pool_setup(xcnn_graph *g, xcnn_node *n, const char *op, int i
     return XCNN_OK;
 }
 
-/* The taps of output (oh, ow) that fall inside the input, along one axis:
- * t in [lo, hi) reads input start + t * d. */
-static void axis_taps(int o, int in, int k, int s, int d, int pad, int *start, int *lo,
-                      int *hi)
-{
-    *start = o * s - pad;
-    *lo = *start >= 0 ? 0 : (-*start + d - 1) / d;
-    int last = in - 1 - *start; /* largest offset t * d still inside */
-    *hi = last < 0 ? 0 : last / d + 1;
-    if (*hi > k) *hi = k;
-}
-
 /* ---- MaxPool --------------------------------------------------------- */
 
 /* Index in the plane of the window's first maximum (the one PyTorch sends
  * the gradient to); forward and backward both use it, so they agree. */
-static int window_argmax(const xcnn_window2d *w, const float *x, int oh, int ow)
+static int window_argmax(const pool_params *p, const float *x, int oh, int ow)
 {
-    int hs, hlo, hhi, ws, wlo, whi;
-    axis_taps(oh, w->in_h, w->k_h, w->stride_h, w->dil_h, w->pad_top, &hs, &hlo, &hhi);
-    axis_taps(ow, w->in_w, w->k_w, w->stride_w, w->dil_w, w->pad_left, &ws, &wlo, &whi);
+    const xcnn_window2d *w = &p->win;
+    int hs = oh * w->stride_h - w->pad_top, ws = ow * w->stride_w - w->pad_left;
+    int hlo = p->row_lo[oh], hhi = p->row_hi[oh], wlo = p->col_lo[ow], whi = p->col_hi[ow];
     int best = (hs + hlo * w->dil_h) * w->in_w + ws + wlo * w->dil_w;
     float maxval = -INFINITY;
     for (int i = hlo; i < hhi; i++)
@@ -141,6 +183,64 @@ static int window_argmax(const xcnn_window2d *w, const float *x, int oh, int ow)
             }
         }
     return best;
+}
+
+/* Outputs whose argmax is found together, into arrays on the stack (the
+ * rows of a plane can be long). */
+#define MAXPOOL_SEGMENT 256
+
+/* Runs of full-width windows are a multiple of this many outputs, the
+ * rest go one by one: gcc -O2 vectorises only a loop that leaves no
+ * scalar remainder, and 4 floats fill an SSE vector (x86-64's baseline;
+ * at -O3, or with wider vectors, gcc adds its own remainder loop). Rows
+ * are short (56 outputs in ResNet's pool), so a small remainder matters. */
+#define MAXPOOL_VEC 4
+
+/* window_argmax of the n outputs (oh, ow0 + j), whose columns all lie
+ * inside the input, into best[j]. Each lane j follows the same rule over
+ * the same taps in the same order, written without branches so that the
+ * compiler runs several lanes per vector; a lane keeps the offset of its
+ * best tap from the window's corner. */
+static void run_argmax(const pool_params *p, const float *x, int oh, int ow0, int n, int *best)
+{
+    const xcnn_window2d *w = &p->win;
+    const int hlo = p->row_lo[oh], hhi = p->row_hi[oh];
+    const int corner = (oh * w->stride_h - w->pad_top) * w->in_w + ow0 * w->stride_w -
+                       w->pad_left;
+    float maxval[MAXPOOL_SEGMENT];
+    int off[MAXPOOL_SEGMENT];
+    n &= ~(MAXPOOL_VEC - 1); /* already so: tells the compiler */
+    for (int j = 0; j < n; j++) {
+        maxval[j] = -INFINITY;
+        off[j] = hlo * w->dil_h * w->in_w;
+    }
+    for (int i = hlo; i < hhi; i++)
+        for (int t = 0; t < w->k_w; t++) {
+            const int tap = i * w->dil_h * w->in_w + t * w->dil_w;
+            const float *xt = x + (corner + tap);
+            for (int j = 0; j < n; j++) {
+                float v = xt[j * w->stride_w];
+                int take = (v > maxval[j]) | (v != v); /* v != v: isnan(v) */
+                maxval[j] = take ? v : maxval[j];
+                off[j] = take ? tap : off[j];
+            }
+        }
+    for (int j = 0; j < n; j++) best[j] = corner + j * w->stride_w + off[j];
+}
+
+/* The argmax of outputs (oh, ow0 + j), j < count <= MAXPOOL_SEGMENT, into
+ * best[j]: the full-width windows in one run (a multiple of MAXPOOL_VEC
+ * of them), the others one by one. */
+static void segment_argmax(const pool_params *p, const float *x, int oh, int ow0, int count,
+                           int *best)
+{
+    int lo = p->inner_lo > ow0 ? p->inner_lo : ow0;
+    int hi = p->inner_hi < ow0 + count ? p->inner_hi : ow0 + count;
+    int run = hi > lo ? (hi - lo) & ~(MAXPOOL_VEC - 1) : 0;
+    if (run == 0) lo = ow0;
+    for (int ow = ow0; ow < lo; ow++) best[ow - ow0] = window_argmax(p, x, oh, ow);
+    if (run > 0) run_argmax(p, x, oh, lo, run, best + (lo - ow0));
+    for (int ow = lo + run; ow < ow0 + count; ow++) best[ow - ow0] = window_argmax(p, x, oh, ow);
 }
 
 static void maxpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
@@ -156,12 +256,20 @@ static void maxpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
         float *yp = y + pl * out_plane;
+        int best[MAXPOOL_SEGMENT];
         for (int oh = 0; oh < w->out_h; oh++)
-            for (int ow = 0; ow < w->out_w; ow++)
-                yp[oh * w->out_w + ow] = xp[window_argmax(w, xp, oh, ow)];
+            for (int ow0 = 0; ow0 < w->out_w; ow0 += MAXPOOL_SEGMENT) {
+                int count = w->out_w - ow0;
+                if (count > MAXPOOL_SEGMENT) count = MAXPOOL_SEGMENT;
+                segment_argmax(p, xp, oh, ow0, count, best);
+                float *yr = yp + (size_t)oh * w->out_w + ow0;
+                for (int j = 0; j < count; j++) yr[j] = xp[best[j]];
+            }
     }
 }
 
+/* Each dy goes to its window's argmax, in output order as before (two
+ * windows can share an argmax, and the order of their sum is fixed). */
 static void maxpool_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
                              const xcnn_bwd_ctx *ctx)
 {
@@ -180,9 +288,15 @@ static void maxpool_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
         const float *xp = xt->data + pl * in_plane;
         const float *dyp = dy + pl * out_plane;
         float *dxp = dx + pl * in_plane;
+        int best[MAXPOOL_SEGMENT];
         for (int oh = 0; oh < w->out_h; oh++)
-            for (int ow = 0; ow < w->out_w; ow++)
-                dxp[window_argmax(w, xp, oh, ow)] += dyp[oh * w->out_w + ow];
+            for (int ow0 = 0; ow0 < w->out_w; ow0 += MAXPOOL_SEGMENT) {
+                int count = w->out_w - ow0;
+                if (count > MAXPOOL_SEGMENT) count = MAXPOOL_SEGMENT;
+                segment_argmax(p, xp, oh, ow0, count, best);
+                const float *dyr = dyp + (size_t)oh * w->out_w + ow0;
+                for (int j = 0; j < count; j++) dxp[best[j]] += dyr[j];
+            }
     }
 }
 
