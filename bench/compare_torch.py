@@ -8,11 +8,14 @@ both (default 2). Rows:
   forward+backward   d logit / d input (weights frozen, as an explainer needs)
   grad-cam layer4    forward, gradient at layer4's output, weighted sum + ReLU
   IG 50 steps        Gauss-Legendre path, 10 points per forward/backward batch
-Each figure is the median of --iters runs after a warm-up. It also reports
+Each figure is the median of --iters runs after a warm-up; each row is run
+--rounds times, PyTorch and ours back to back, and the ratio shown is the
+median of the per-round ratios. It also reports
 `xcnn predict`'s peak RSS and its process start-to-prediction wall time.
 
     /usr/bin/python3 bench/compare_torch.py [--xcnn build/xcnn]
         [--model build/fixtures/resnet18/model.onnx] [--threads 2] [--iters 10]
+        [--rounds 3]
 The ONNX comes from: /usr/bin/python3 tools/make_fixtures.py --big --out build/fixtures
 """
 import argparse
@@ -93,12 +96,11 @@ def torch_rows(threads, iters, ig_steps, ig_batch):
             total += (g * wts[s:s + ig_batch].view(-1, 1, 1, 1)).sum(0, keepdim=True)
         return (x - baseline) * total
 
-    ig_iters = max(3, iters // 3)
     return {
-        "forward": median_ms(forward, iters),
-        "forward+backward": median_ms(forward_backward, iters),
-        "grad-cam layer4": median_ms(gradcam, iters),
-        "IG %d steps (batch %d)" % (ig_steps, ig_batch): median_ms(integrated_gradients, ig_iters),
+        "forward": forward,
+        "forward+backward": forward_backward,
+        "grad-cam layer4": gradcam,
+        "IG %d steps (batch %d)" % (ig_steps, ig_batch): integrated_gradients,
     }
 
 
@@ -141,6 +143,8 @@ def main():
     ap.add_argument("--model", default="build/fixtures/resnet18/model.onnx")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="rounds of (PyTorch, ours) per row; ratios are their medians")
     ap.add_argument("--layer", default="/layer4/layer4.1/relu_1/Relu_output_0",
                     help="Grad-CAM tensor in the ONNX (torchvision's layer4 output)")
     args = ap.parse_args()
@@ -149,22 +153,38 @@ def main():
                  % args.model)
 
     print("cpu: %s, threads: %d, torch %s" % (cpu_name(), args.threads, torch.__version__))
-    t = torch_rows(args.threads, args.iters, 50, 10)
-    ig_iters = str(max(3, args.iters // 3))
-    o = {
-        "forward": ours(args.xcnn, args.model, args.threads, args.iters, "forward"),
-        "forward+backward": ours(args.xcnn, args.model, args.threads, args.iters, "forward-backward"),
-        "grad-cam layer4": ours(args.xcnn, args.model, args.threads, args.iters, "gradcam",
-                                ["--layer", args.layer]),
-        "IG 50 steps (batch 10)": ours(args.xcnn, args.model, args.threads, int(ig_iters),
-                                       "integrated-gradients", ["--steps", "50", "--batch", "10"]),
+    torch_fns = torch_rows(args.threads, args.iters, 50, 10)
+    ig_iters = max(3, args.iters // 3)
+    ours_args = {
+        "forward": ("forward", [], args.iters),
+        "forward+backward": ("forward-backward", [], args.iters),
+        "grad-cam layer4": ("gradcam", ["--layer", args.layer], args.iters),
+        "IG 50 steps (batch 10)": ("integrated-gradients", ["--steps", "50", "--batch", "10"],
+                                   ig_iters),
     }
+    # This VM's speed drifts with its neighbours' load: each round times
+    # PyTorch and us back to back on one row, and the ratio reported is
+    # the median of the rounds' ratios, so a slow spell hits both sides.
+    rows = {name: {"torch": [], "ours": [], "ratio": [], "rss": 0.0} for name in ours_args}
+    for _ in range(args.rounds):
+        for name, (method, extra, iters) in ours_args.items():
+            t = median_ms(torch_fns[name], iters)
+            ms, rss = ours(args.xcnn, args.model, args.threads, iters, method, extra)
+            r = rows[name]
+            r["torch"].append(t)
+            r["ours"].append(ms)
+            r["ratio"].append(ms / t)
+            r["rss"] = max(r["rss"], rss)
     print("%-24s %10s %10s %8s %8s  %s" % ("ResNet-18 224x224", "ours ms", "torch ms", "ratio",
                                           "target", "our peak RSS"))
-    for name, (ms, rss) in o.items():
-        r = ms / t[name]
-        print("%-24s %10.1f %10.1f %8.2f %8s  %.0f MB" % (name, ms, t[name], r,
-                                                        "ok" if r <= 0.8 else "MISS", rss))
+    for name, r in rows.items():
+        ratio = statistics.median(r["ratio"])
+        print("%-24s %10.1f %10.1f %8.2f %8s  %.0f MB" % (
+            name, statistics.median(r["ours"]), statistics.median(r["torch"]), ratio,
+            "ok" if ratio <= 0.8 else "MISS", r["rss"]))
+    print("(medians over %d rounds; ratios per round: %s)" % (args.rounds, "; ".join(
+        "%s %s" % (name.split()[0], " ".join("%.2f" % x for x in r["ratio"]))
+        for name, r in rows.items())))
     wall, rss = predict_stats(args.xcnn, args.model, args.threads)
     print("xcnn predict: start to prediction %.3f s (target 0.25), peak RSS %.1f MB (target 100)"
           % (wall, rss))
