@@ -11,6 +11,7 @@
  * that needs, the extra odd pixel at the end (UPPER) or beginning (LOWER).
  */
 #include <string.h>
+#include "cpu.h"
 #include "im2col.h"
 
 /* Largest plane size, kernel, stride, pad or dilation we accept: far past
@@ -165,6 +166,7 @@ void xcnn_window_tap_range(int in, int out, int stride, int pad, int kd, int *lo
 /* One row of col (channel plane `im`, tap (ki, kj)): copy or, when
  * accumulate, add back. Kept as one function so the two directions read
  * the very same elements. */
+XCNN_VECTOR_CLONES
 static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *row,
                     int to_image)
 {
@@ -196,22 +198,27 @@ static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *ro
     }
 }
 
-/* Both directions walk channel by channel; one channel's rows are done by
- * one thread, so col2im's sums into a plane keep their order. Sample s of
- * `samples` reads/writes the image at im + s * im_stride and the columns
- * s * npix onward of col (rows ldcol apart). */
+/* Sample s of `samples` reads/writes the image at im + s * im_stride and
+ * the columns s * npix onward of col (rows ldcol apart). im2col splits
+ * the work by (sample, channel, tap): every row of col is independent,
+ * and a 3-channel stem needs more than 3 pieces to keep threads busy.
+ * col2im splits it by (sample, channel) only: one channel's taps add into
+ * the same plane, so one thread does them, in order, and the sums do not
+ * depend on the thread count. */
 static void walk(const xcnn_window2d *w, int channels, int samples, float *im,
                  size_t im_stride, float *col, size_t ldcol, int to_image)
 {
     size_t plane = (size_t)w->in_h * w->in_w, npix = (size_t)w->out_h * w->out_w;
-    int taps = w->k_h * w->k_w, jobs = channels * samples;
-    double work = (double)jobs * taps * (double)npix;
+    int taps = w->k_h * w->k_w, per_job = to_image ? taps : 1;
+    int jobs = channels * samples * (taps / per_job);
+    double work = (double)channels * samples * taps * (double)npix;
     (void)work;
-#pragma omp parallel for schedule(static) if (jobs > 1 && work > 1048576.0)
-    for (int sc = 0; sc < jobs; sc++) {
+#pragma omp parallel for schedule(static) if (jobs > 1 && work > XCNN_PARALLEL_MIN)
+    for (int j = 0; j < jobs; j++) {
+        int t0 = (j % (taps / per_job)) * per_job, sc = j / (taps / per_job);
         int s = sc / channels, c = sc % channels;
         float *image = im + s * im_stride + c * plane, *cols = col + s * npix;
-        for (int t = 0; t < taps; t++)
+        for (int t = t0; t < t0 + per_job; t++)
             col_row(w, t / w->k_w, t % w->k_w, image, cols + ((size_t)c * taps + t) * ldcol,
                     to_image);
     }
