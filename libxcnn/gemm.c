@@ -320,6 +320,74 @@ void xcnn_sgemm_serial(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int
     sgemm(kind, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, 1);
 }
 
+/* ---- few rows ------------------------------------------------------------ */
+
+/* The kernel for a product with few rows: on AVX-512 the 7 x 48 one. */
+static const xcnn_gemm_kernel *small_m_kernel(xcnn_gemm_kind kind)
+{
+#ifdef XCNN_GEMM_X86
+    if (kind == XCNN_GEMM_AVX512) return &xcnn_gemm_kernel_avx512_7x48;
+#endif
+    return kernel_of(kind);
+}
+
+/* One thread's share: B panels [q0, q1), all rows, K in KC slices. The
+ * whole of op(A)'s slice (M x KC, a few dozen rows) stays in L1/L2 and
+ * each B panel is read in place from B once per slice. */
+static void small_m_task(const xcnn_gemm_kernel *kern, int trans_a, int M, int N, int K,
+                         const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+                         int q0, int q1)
+{
+    int mr = kern->mr, nr = kern->nr;
+    float edge[16 * KC], pb[KC * 64]; /* a ragged row tile; a ragged last panel */
+    for (int pc = 0; pc < K; pc += KC) {
+        int kc = K - pc < KC ? K - pc : KC;
+        a_view v = trans_a ? (a_view){A + (size_t)pc * lda, 1, 1, (size_t)lda}
+                           : (a_view){A + pc, (size_t)lda, (size_t)lda, 1};
+        for (int q = q0; q < q1; q++) {
+            int j = q * nr, w = N - j < nr ? N - j : nr;
+            const float *b = B + (size_t)pc * ldb + j;
+            size_t ldp = (size_t)ldb;
+            if (w < nr) { /* zero-padded copy: the kernel reads whole panels */
+                pack_b_panel(B, ldb, 0, pc, kc, j, w, nr, 0, pb);
+                b = pb;
+                ldp = (size_t)nr;
+            }
+            for (int i = 0; i < M; i += mr) {
+                int h = M - i < mr ? M - i : mr;
+                const float *a = v.a + (size_t)i * v.step;
+                size_t rs = v.rs, cs = v.cs;
+                if (h < mr) {
+                    pack_edge(&v, a, h, mr, kc, edge);
+                    a = edge;
+                    rs = 1;
+                    cs = (size_t)mr;
+                }
+                kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w);
+            }
+        }
+    }
+}
+
+void xcnn_sgemm_small_m(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
+                        const float *A, int lda, const float *B, int ldb, float *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
+    scale_c(C, ldc, M, N, 0.0f);
+    if (K <= 0) return;
+    const xcnn_gemm_kernel *kern = small_m_kernel(kind);
+    int panels = (N + kern->nr - 1) / kern->nr, threads = 1;
+#ifdef _OPENMP
+    if ((double)M * N * K > 4e6) threads = omp_get_max_threads();
+#endif
+    if (threads > panels) threads = panels;
+#pragma omp parallel for schedule(static) if (threads > 1)
+    for (int t = 0; t < threads; t++)
+        small_m_task(kern, trans_a, M, N, K, A, lda, B, ldb, C, ldc,
+                     (int)((long)panels * t / threads), (int)((long)panels * (t + 1) / threads));
+}
+
 void xcnn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
                 int lda, const float *B, int ldb, float beta, float *C, int ldc)
 {

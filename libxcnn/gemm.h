@@ -39,6 +39,13 @@ void xcnn_sgemm_serial(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int
                        float alpha, const float *A, int lda, const float *B, int ldb,
                        float beta, float *C, int ldc);
 
+/* C = op(A) * B (C overwritten) for products whose C has few rows (up to
+ * a few dozen: a small conv layer's pixels), B not transposed. The
+ * threads share B's columns; on AVX-512 a 7 x 48 kernel (49 = 7 x 7
+ * pixels of a 7x7 plane). Bits do not depend on the thread count. */
+void xcnn_sgemm_small_m(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
+                        const float *A, int lda, const float *B, int ldb, float *C, int ldc);
+
 /* Can this build on this CPU run `kind`? Its name ("avx512", ...). What
  * XCNN_GEMM_AUTO resolves to right now (XCNN_GEMM included). */
 int xcnn_gemm_available(xcnn_gemm_kind kind);

@@ -42,6 +42,8 @@ extern const xcnn_gemm_kernel xcnn_gemm_kernel_portable;
  * when cpu.c says the CPU and OS support them. */
 extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx2;
 extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx512;
+/* gemm_avx512_7x48.c: for products with few rows (xcnn_sgemm_small_m). */
+extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_7x48;
 #endif
 
 #endif

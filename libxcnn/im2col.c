@@ -165,9 +165,10 @@ void xcnn_window_tap_range(int in, int out, int stride, int pad, int kd, int *lo
 
 /* One row of col (channel plane `im`, tap (ki, kj)): copy or, when
  * accumulate, add back. Kept as one function so the two directions read
- * the very same elements. */
+ * the very same elements. Pixel p of the row is row[p * ps]: ps is 1,
+ * except when col2im reads a transposed col (xcnn_col2im_transposed). */
 XCNN_VECTOR_CLONES
-static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *row,
+static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *row, size_t ps,
                     int to_image)
 {
     int oh_lo, oh_hi, ow_lo, ow_hi;
@@ -176,17 +177,17 @@ static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *ro
     xcnn_window_tap_range(w->in_w, w->out_w, w->stride_w, w->pad_left, kdw, &ow_lo, &ow_hi);
     int iw0 = kdw - w->pad_left, sw = w->stride_w;
     for (int oh = 0; oh < w->out_h; oh++) {
-        float *r = row + (size_t)oh * w->out_w;
+        float *r = row + (size_t)oh * w->out_w * ps;
         if (oh < oh_lo || oh >= oh_hi) {
             if (!to_image) memset(r, 0, (size_t)w->out_w * sizeof(float));
             continue;
         }
         float *src = im + (size_t)(oh * w->stride_h - w->pad_top + kdh) * w->in_w;
-        if (to_image && sw == 1) { /* the common case: contiguous, vectorises */
+        if (to_image && sw == 1 && ps == 1) { /* the common case: contiguous, vectorises */
             float *d = src + iw0;
             for (int ow = ow_lo; ow < ow_hi; ow++) d[ow] += r[ow];
         } else if (to_image) {
-            for (int ow = ow_lo; ow < ow_hi; ow++) src[ow * sw + iw0] += r[ow];
+            for (int ow = ow_lo; ow < ow_hi; ow++) src[ow * sw + iw0] += r[ow * ps];
         } else {
             for (int ow = 0; ow < ow_lo; ow++) r[ow] = 0;
             if (sw == 1 && ow_hi > ow_lo)
@@ -206,7 +207,7 @@ static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *ro
  * the same plane, so one thread does them, in order, and the sums do not
  * depend on the thread count. */
 static void walk(const xcnn_window2d *w, int channels, int samples, float *im,
-                 size_t im_stride, float *col, size_t ldcol, int to_image)
+                 size_t im_stride, float *col, size_t ldcol, size_t ps, int to_image)
 {
     size_t plane = (size_t)w->in_h * w->in_w, npix = (size_t)w->out_h * w->out_w;
     int taps = w->k_h * w->k_w, per_job = to_image ? taps : 1;
@@ -217,9 +218,9 @@ static void walk(const xcnn_window2d *w, int channels, int samples, float *im,
     for (int j = 0; j < jobs; j++) {
         int t0 = (j % (taps / per_job)) * per_job, sc = j / (taps / per_job);
         int s = sc / channels, c = sc % channels;
-        float *image = im + s * im_stride + c * plane, *cols = col + s * npix;
+        float *image = im + s * im_stride + c * plane, *cols = col + s * npix * ps;
         for (int t = t0; t < t0 + per_job; t++)
-            col_row(w, t / w->k_w, t % w->k_w, image, cols + ((size_t)c * taps + t) * ldcol,
+            col_row(w, t / w->k_w, t % w->k_w, image, cols + ((size_t)c * taps + t) * ldcol, ps,
                     to_image);
     }
 }
@@ -228,24 +229,33 @@ void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *c
                  size_t ldcol)
 {
     /* col_row only reads im when filling col. */
-    walk(w, channels, 1, (float *)im, 0, col, ldcol, 0);
+    walk(w, channels, 1, (float *)im, 0, col, ldcol, 1, 0);
 }
 
 void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
                  float *im)
 {
     /* ... and only reads col when adding into im. */
-    walk(w, channels, 1, im, 0, (float *)col, ldcol, 1);
+    walk(w, channels, 1, im, 0, (float *)col, ldcol, 1, 1);
 }
 
 void xcnn_im2col_samples(const xcnn_window2d *w, int channels, int samples, const float *im,
                          size_t im_stride, float *col, size_t ldcol)
 {
-    walk(w, channels, samples, (float *)im, im_stride, col, ldcol, 0);
+    walk(w, channels, samples, (float *)im, im_stride, col, ldcol, 1, 0);
 }
 
 void xcnn_col2im_samples(const xcnn_window2d *w, int channels, int samples, const float *col,
                          size_t ldcol, float *im, size_t im_stride)
 {
-    walk(w, channels, samples, im, im_stride, (float *)col, ldcol, 1);
+    walk(w, channels, samples, im, im_stride, (float *)col, ldcol, 1, 1);
+}
+
+void xcnn_col2im_transposed(const xcnn_window2d *w, int channels, int samples,
+                            const float *col_t, float *im, size_t im_stride)
+{
+    /* Row r of col is column r of col_t: rows 1 float apart, pixels
+     * channels * taps floats apart. */
+    size_t rows = (size_t)channels * w->k_h * w->k_w;
+    walk(w, channels, samples, im, im_stride, (float *)col_t, 1, rows, 1);
 }

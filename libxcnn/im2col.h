@@ -64,6 +64,12 @@ void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, size_t 
  * the samples sit side by side, ldcol >= samples * out_h * out_w. */
 void xcnn_im2col_samples(const xcnn_window2d *w, int channels, int samples, const float *im,
                          size_t im_stride, float *col, size_t ldcol);
+/* col2im from col transposed, for `samples` samples: col_t holds
+ * samples * out_h * out_w rows of channels * k_h * k_w values (what W^T dY
+ * comes out as when computed as dY^T W, xcnn_sgemm_small_m); sample s
+ * adds into im + s * im_stride. */
+void xcnn_col2im_transposed(const xcnn_window2d *w, int channels, int samples,
+                            const float *col_t, float *im, size_t im_stride);
 void xcnn_col2im_samples(const xcnn_window2d *w, int channels, int samples, const float *col,
                          size_t ldcol, float *im, size_t im_stride);
 

@@ -149,6 +149,54 @@ static void test_kernel(xcnn_gemm_kind kind)
 #endif
 }
 
+/* xcnn_sgemm_small_m against the naive product: few rows (ragged against
+ * every kernel's tile), ragged panels, K over several slices, both A
+ * layouts, padded leading dimensions left untouched; and thread counts. */
+static void test_small_m(xcnn_gemm_kind kind, test_rng *r)
+{
+    const char *kn = xcnn_gemm_name(kind);
+    int shapes[][3] = {{49, 4608, 512}, {49, 2304, 256}, {1, 5, 3}, {7, 48, 1},
+                       {13, 97, 300}, {64, 257, 70}, {36, 49, 600}, {50, 1000, 17}};
+    double worst = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], pad = (int)s % 3;
+            int lda = (ta ? M : K) + pad, ldb = N + pad, ldc = N + pad;
+            size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)K * ldb, nc = (size_t)M * ldc;
+            float *A = malloc(na * sizeof(float)), *B = malloc(nb * sizeof(float));
+            float *C = malloc(nc * sizeof(float)), *R = malloc(nc * sizeof(float));
+            fill(r, A, na);
+            fill(r, B, nb);
+            fill(r, C, nc);
+            C[0] = NAN; /* C is overwritten, its old values ignored */
+            memcpy(R, C, nc * sizeof(float));
+            naive(ta, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, R, ldc);
+            xcnn_sgemm_small_m(kind, ta, M, N, K, A, lda, B, ldb, C, ldc);
+            double e = max_rel_error(C, R, nc);
+            if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
+#ifdef _OPENMP
+            if (s == 0) {
+                float *C1 = malloc(nc * sizeof(float));
+                int saved = omp_get_max_threads();
+                omp_set_num_threads(1);
+                xcnn_sgemm_small_m(kind, ta, M, N, K, A, lda, B, ldb, C1, ldc);
+                omp_set_num_threads(3);
+                xcnn_sgemm_small_m(kind, ta, M, N, K, A, lda, B, ldb, C, ldc);
+                omp_set_num_threads(saved);
+                check(memcmp(C1, C, nc * sizeof(float)) == 0,
+                      "sgemm_small_m %s: 1 and 3 threads give the same bits (trans_a %d)", kn,
+                      ta);
+                free(C1);
+            }
+#endif
+            free(A);
+            free(B);
+            free(C);
+            free(R);
+        }
+    check_close("sgemm_small_m vs naive, worst of 16 shapes", worst, 1e-5);
+}
+
 int main(void)
 {
     /* The dispatch's cheap checks agree with the full cpuid detection. */
@@ -159,7 +207,11 @@ int main(void)
           cpu.avx2_fma, cpu.avx512f);
     check(xcnn_gemm_available(XCNN_GEMM_PORTABLE), "gemm: the portable kernel is available");
     for (int k = 0; k < XCNN_GEMM_N_KINDS; k++) {
-        if (xcnn_gemm_available((xcnn_gemm_kind)k)) test_kernel((xcnn_gemm_kind)k);
+        if (xcnn_gemm_available((xcnn_gemm_kind)k)) {
+            test_rng r = {77 + (uint64_t)k};
+            test_kernel((xcnn_gemm_kind)k);
+            test_small_m((xcnn_gemm_kind)k, &r);
+        }
         else check_skip("gemm kernel %s: not available on this CPU/build",
                         xcnn_gemm_name((xcnn_gemm_kind)k));
     }
