@@ -282,9 +282,13 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
     /* Below ~8 MFLOP the region costs more than it saves (see XCNN_PARALLEL_MIN). */
     if (work > 4e6 && !serial) threads = omp_get_max_threads();
 #endif
-    split s = plan_split(M, N, kern->mr, kern->nr, threads);
+    /* Twice as many tasks as threads, handed out as threads free up: when
+     * one core is slowed (another program, a busy hyperthread sibling) the
+     * other takes more tasks instead of waiting for it. A C tile is still
+     * computed by exactly one task, so the bits do not change. */
+    split s = plan_split(M, N, kern->mr, kern->nr, threads > 1 ? 2 * threads : 1);
     int ntasks = s.nb * s.ms;
-#pragma omp parallel for schedule(static) if (threads > 1 && ntasks > 1)
+#pragma omp parallel for schedule(dynamic) if (threads > 1 && ntasks > 1)
     for (int t = 0; t < ntasks; t++) {
         float pa[MC * KC], pb[KC * NC];
         int i0 = (t % s.ms) * s.rh, j0 = (t / s.ms) * s.bw;
@@ -381,11 +385,13 @@ void xcnn_sgemm_small_m(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
 #ifdef _OPENMP
     if ((double)M * N * K > 4e6) threads = omp_get_max_threads();
 #endif
-    if (threads > panels) threads = panels;
-#pragma omp parallel for schedule(static) if (threads > 1)
-    for (int t = 0; t < threads; t++)
+    /* Tasks of a few panels each, handed out dynamically (see run_gemm). */
+    int tasks = threads > 1 ? 4 * threads : 1;
+    if (tasks > panels) tasks = panels;
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+    for (int t = 0; t < tasks; t++)
         small_m_task(kern, trans_a, M, N, K, A, lda, B, ldb, C, ldc,
-                     (int)((long)panels * t / threads), (int)((long)panels * (t + 1) / threads));
+                     (int)((long)panels * t / tasks), (int)((long)panels * (t + 1) / tasks));
 }
 
 void xcnn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,

@@ -186,13 +186,13 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
 
 #pragma omp parallel if (work > 4e6)
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
         for (int sc = 0; sc < samples * c_in; sc++) {
             int s = sc / c_in, c = sc % c_in;
             transform_input_plane(geo, x + s * x_stride + c * in_plane,
                                   v + (size_t)c * width + s * tiles, (size_t)c_in * width);
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
         for (int xi = 0; xi < XI; xi++) {
             const float *vx = v + (size_t)xi * c_in * width;
             float *mx = mt + (size_t)xi * c_out * width;
@@ -207,7 +207,7 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
                                   (int)width, 0.0f, mx, (int)width);
             }
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
         for (int sm = 0; sm < samples * c_out; sm++) {
             int s = sm / c_out, m = sm % c_out;
             transform_output_plane(geo, mt + (size_t)m * width + s * tiles,

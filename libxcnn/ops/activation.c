@@ -253,7 +253,7 @@ static void act_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     float *y = xcnn_out(g, n, 0)->data;
     int64_t count = (int64_t)(xcnn_tensor_sample_numel(xcnn_in(g, n, 0)) * (size_t)batch);
     int64_t chunks = (count + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for schedule(static) if (count > ACT_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (count > ACT_PARALLEL_MIN)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t start = c * ACT_CHUNK;
         int64_t len = count - start < ACT_CHUNK ? count - start : ACT_CHUNK;
@@ -296,7 +296,7 @@ static void act_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     xcnn_relu_rule rule = ctx ? ctx->relu_rule : XCNN_RELU_GRADIENT;
     int64_t count = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch);
     int64_t chunks = (count + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for schedule(static) if (count > ACT_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (count > ACT_PARALLEL_MIN)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t start = c * ACT_CHUNK;
         int64_t len = count - start < ACT_CHUNK ? count - start : ACT_CHUNK;

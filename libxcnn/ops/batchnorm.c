@@ -134,7 +134,7 @@ static void bn_forward_train(xcnn_graph *g, const xcnn_node *n, int batch)
     double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
     double momentum = xcnn_attr_float(n, "momentum", 0.9f);
     double count = (double)batch * (double)pixels;
-#pragma omp parallel for schedule(static) if (count * c > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (count * c > XCNN_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         double mu, s2;
         batch_stats(x, batch, c, pixels, ch, &mu, &s2);
@@ -161,7 +161,7 @@ static void bn_backward_train(xcnn_graph *g, const xcnn_node *n, int batch)
     float *dscale = xcnn_tensor_grad(xcnn_in(g, n, 1)), *dbias = xcnn_tensor_grad(xcnn_in(g, n, 2));
     double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
     double count = (double)batch * (double)pixels;
-#pragma omp parallel for schedule(static) if (count * c > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (count * c > XCNN_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         double mu, s2;
         batch_stats(x, batch, c, pixels, ch, &mu, &s2);
@@ -207,7 +207,7 @@ static void bn_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scra
     float *y = xcnn_out(g, n, 0)->data;
     float eps = xcnn_attr_float(n, "epsilon", 1e-5f);
     int planes = batch * c;
-#pragma omp parallel for schedule(static) if ((size_t)planes * pixels > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if ((size_t)planes * pixels > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         int ch = pl % c;
         float inv = 1.0f / sqrtf(var[ch] + eps);
@@ -243,7 +243,7 @@ static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     float *dmean = xcnn_tensor_grad(xcnn_in(g, n, 3)), *dvar = xcnn_tensor_grad(xcnn_in(g, n, 4));
     int want_params = dscale || dbias || dmean || dvar;
     float eps = xcnn_attr_float(n, "epsilon", 1e-5f);
-#pragma omp parallel for schedule(static) if ((size_t)batch * c * pixels > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if ((size_t)batch * c * pixels > XCNN_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         float inv = 1.0f / sqrtf(var[ch] + eps);
         float a = scale[ch] * inv, m = mean[ch];

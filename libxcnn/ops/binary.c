@@ -190,7 +190,7 @@ static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     for (int i = 0; i < v.rank - 1; i++) rows *= v.dim[i];
     int64_t sy = v.s[0][v.rank - 1], sa = v.s[1][v.rank - 1], sb = v.s[2][v.rank - 1];
     int64_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
-#pragma omp parallel for schedule(static) if (rows * len > BIN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (rows * len > BIN_PARALLEL_MIN)
     for (int64_t t = 0; t < rows * pieces; t++) {
         int64_t off[3], j0 = t % pieces * BIN_PIECE;
         int64_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
@@ -238,7 +238,7 @@ static void grad_full(const bin_view *v, bin_op op, int which, const float *gy,
     for (int i = 0; i < v->rank - 1; i++) rows *= v->dim[i];
     int64_t sy = v->s[0][v->rank - 1], sa = v->s[1][v->rank - 1], sb = v->s[2][v->rank - 1];
     int64_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
-#pragma omp parallel for schedule(static) if (rows * len > BIN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (rows * len > BIN_PARALLEL_MIN)
     for (int64_t t = 0; t < rows * pieces; t++) {
         int64_t off[3], j0 = t % pieces * BIN_PIECE;
         int64_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;

@@ -257,7 +257,7 @@ static void dw_forward(const conv_params *p, int batch, const float *x, const fl
 {
     size_t in_plane = (size_t)p->win.in_h * p->win.in_w, taps = (size_t)p->win.k_h * p->win.k_w;
     int planes = batch * p->c_out;
-#pragma omp parallel for schedule(static) if ((size_t)planes * in_plane * taps > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if ((size_t)planes * in_plane * taps > XCNN_PARALLEL_MIN)
     for (int i = 0; i < planes; i++) {
         int c = i % p->c_out;
         dw_plane_forward(&p->win, x + (size_t)i * in_plane, k + c * taps, bias ? bias[c] : 0,
@@ -271,7 +271,7 @@ static void dw_backward(const conv_params *p, int batch, const float *x, const f
                         const float *dy, float *dx, float *dk)
 {
     size_t in_plane = (size_t)p->win.in_h * p->win.in_w, taps = (size_t)p->win.k_h * p->win.k_w;
-#pragma omp parallel for schedule(static) if ((size_t)batch * p->c_out * in_plane * taps > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if ((size_t)batch * p->c_out * in_plane * taps > XCNN_PARALLEL_MIN)
     for (int c = 0; c < p->c_out; c++)
         for (int b = 0; b < batch; b++) {
             size_t i = (size_t)b * p->c_out + c;
@@ -385,7 +385,7 @@ static void forward_batched(const conv_params *p, int batch, int chunk, const fl
         xcnn_im2col_samples(&p->win, p->c_in, nb, x + b0 * xs, xs, col, width);
         xcnn_sgemm(0, 0, p->c_out, (int)width, p->kcol, 1.0f, w, p->kcol, col, (int)width,
                    0.0f, yt, (int)width);
-#pragma omp parallel for schedule(static) if (width * p->c_out > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (width * p->c_out > XCNN_PARALLEL_MIN)
         for (int sm = 0; sm < nb * p->c_out; sm++) {
             int s = sm / p->c_out, m = sm % p->c_out;
             const float *src = yt + (size_t)m * width + (size_t)s * p->npix;
@@ -405,7 +405,7 @@ static void backward_batched(const conv_params *p, int batch, int chunk, const f
         int nb = batch - b0 < chunk ? batch - b0 : chunk;
         size_t width = (size_t)nb * p->npix;
         float *col = scratch, *dyt = scratch + (size_t)p->kcol * width;
-#pragma omp parallel for schedule(static) if (width * p->c_out > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (width * p->c_out > XCNN_PARALLEL_MIN)
         for (int sm = 0; sm < nb * p->c_out; sm++) {
             int s = sm / p->c_out, m = sm % p->c_out;
             memcpy(dyt + (size_t)m * width + (size_t)s * p->npix,

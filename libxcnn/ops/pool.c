@@ -252,7 +252,7 @@ static void maxpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     float *y = xcnn_out(g, n, 0)->data;
     size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
     int planes = batch * p->channels;
-#pragma omp parallel for schedule(static) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
         float *yp = y + pl * out_plane;
@@ -283,7 +283,7 @@ static void maxpool_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
     const float *dy = xcnn_out(g, n, 0)->grad;
     size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
     int planes = batch * p->channels;
-#pragma omp parallel for schedule(static) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = xt->data + pl * in_plane;
         const float *dyp = dy + pl * out_plane;
@@ -329,7 +329,7 @@ static void avgpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     float *y = xcnn_out(g, n, 0)->data;
     size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
     int planes = batch * p->channels;
-#pragma omp parallel for schedule(static) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
         float *yp = y + pl * out_plane;
@@ -362,7 +362,7 @@ static void avgpool_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
     const float *dy = xcnn_out(g, n, 0)->grad;
     size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
     int planes = batch * p->channels;
-#pragma omp parallel for schedule(static) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *dyp = dy + pl * out_plane;
         float *dxp = dx + pl * in_plane;
@@ -417,7 +417,7 @@ static void gap_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     float *y = xcnn_out(g, n, 0)->data;
     int planes = batch * (int)xt->dims[1];
     size_t pixels = xcnn_tensor_sample_numel(xt) / (size_t)xt->dims[1];
-#pragma omp parallel for schedule(static) if ((size_t)planes * pixels > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if ((size_t)planes * pixels > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = xt->data + pl * pixels;
         double sum = 0;
