@@ -128,7 +128,8 @@ static void transform_input_plane(const xcnn_winograd_geom *geo, const float *pl
  * interleaved into the plane, clipped at its right and bottom edges. */
 XCNN_VECTOR_CLONES
 static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m,
-                                   size_t m_stride, float bias, int accumulate, float *y)
+                                   size_t m_stride, float bias, int accumulate, int relu,
+                                   float *y)
 {
     int th = tiles_h(geo), tw = tiles_w(geo);
     float s[2][4][ROW], ev[2][ROW], od[2][ROW];
@@ -163,6 +164,8 @@ static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m
                     yr[2 * tx + 1] = o[tx] + bias;
                 }
                 if (full < tw) yr[2 * full] = e[full] + bias;
+                if (relu) /* while the row is in L1; NaN -> 0 as the Relu op */
+                    for (int x = 0; x < geo->out_w; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
             }
         }
     }
@@ -172,8 +175,8 @@ static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m
 
 void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
                         const float *x, size_t x_stride, const float *u, int turned,
-                        const float *bias, int accumulate, float *y, size_t y_stride,
-                        float *scratch)
+                        const float *bias, int accumulate, int relu, float *y,
+                        size_t y_stride, float *scratch)
 {
     /* Where position xi of the turned kernel sits in U (winograd.h). */
     static const int turn[4] = {3, 1, 2, 0};
@@ -212,7 +215,7 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
             int s = sm / c_out, m = sm % c_out;
             transform_output_plane(geo, mt + (size_t)m * width + s * tiles,
                                    (size_t)c_out * width, bias ? bias[m] : 0.0f, accumulate,
-                                   y + s * y_stride + m * out_plane);
+                                   relu, y + s * y_stride + m * out_plane);
         }
     }
 }

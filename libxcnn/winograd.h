@@ -58,12 +58,13 @@ size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out,
  * apart). U comes from xcnn_winograd_weights; `turned` reads it as the
  * 180-degree-turned, channel-swapped kernel (the input gradient: then U
  * was made with c_out and c_in swapped relative to this call).
- * accumulate = 0: y = conv + bias (bias may be NULL); 1: y += conv.
+ * accumulate = 0: y = conv + bias (bias may be NULL), then max(y, 0) if
+ * relu (a fused Relu); 1: y += conv.
  * Bits do not depend on the thread count.
  */
 void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
                         const float *x, size_t x_stride, const float *u, int turned,
-                        const float *bias, int accumulate, float *y, size_t y_stride,
-                        float *scratch);
+                        const float *bias, int accumulate, int relu, float *y,
+                        size_t y_stride, float *scratch);
 
 #endif

@@ -328,7 +328,7 @@ static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
     for (int b = 0; b < batch; b += chunk) {
         int nb = batch - b < chunk ? batch - b : chunk;
         xcnn_winograd_conv(&p->wg_fwd, p->c_in, p->c_out, nb, x + b * xs, xs, u, 0, bias, 0,
-                           y + b * ys, ys, scratch);
+                           n->fused_relu, y + b * ys, ys, scratch);
     }
 }
 
@@ -343,7 +343,7 @@ static void winograd_backward(const xcnn_graph *g, const xcnn_node *n, int batch
     for (int b = 0; b < batch; b += chunk) {
         int nb = batch - b < chunk ? batch - b : chunk;
         xcnn_winograd_conv(&p->wg_bwd, p->c_out, p->c_in, nb, dy + b * ys, ys, u, 1, NULL, 1,
-                           dx + b * xs, xs, scratch);
+                           0, dx + b * xs, xs, scratch);
     }
 }
 
@@ -439,9 +439,12 @@ static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     const xcnn_tensor *xt = xcnn_in(g, n, 0), *wt = xcnn_in(g, n, 1), *bt = xcnn_in(g, n, 2);
     float *y = xcnn_out(g, n, 0)->data;
     const float *bias = bt ? bt->data : NULL;
-    if (p->depthwise || runs_winograd(p, wt)) {
-        if (p->depthwise) dw_forward(p, batch, xt->data, wt->data, bias, y);
-        else winograd_forward(g, n, batch, xt->data, wt->data, bias, y, scratch);
+    if (runs_winograd(p, wt)) { /* applies the fused ReLU itself */
+        winograd_forward(g, n, batch, xt->data, wt->data, bias, y, scratch);
+        return;
+    }
+    if (p->depthwise) {
+        dw_forward(p, batch, xt->data, wt->data, bias, y);
         if (n->fused_relu) relu_in_place(y, (size_t)batch * p->c_out * p->npix);
         return;
     }
