@@ -52,13 +52,20 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
     scratch = round_up(scratch);
     total += scratch;
 
-    float *arena = aligned_alloc(64, (total ? total : XCNN_ALIGN_FLOATS) * sizeof(float));
-    if (!arena)
+    /* Zeroed so that reading a tensor before any pass gives 0, not garbage.
+     * calloc, not malloc + memset: a large block comes straight from the
+     * OS as zero pages that use no memory until written, so the slices of
+     * a batch larger than the passes actually run (the explainers cap
+     * theirs) cost address space, not RAM. Over-allocated by one cache
+     * line to align the start by hand. */
+    size_t floats = (total ? total : XCNN_ALIGN_FLOATS) + XCNN_ALIGN_FLOATS;
+    float *mem = calloc(floats, sizeof(float));
+    if (!mem)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "needed %zu bytes for batch %d, allocation failed",
                          total * sizeof(float), max_batch);
-    /* Zeroed so that reading a tensor before any pass gives 0, not garbage. */
-    memset(arena, 0, (total ? total : XCNN_ALIGN_FLOATS) * sizeof(float));
-    free(m->arena);
+    float *arena = (float *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    free(m->arena_mem);
+    m->arena_mem = mem;
     m->arena = arena;
     m->arena_bytes = total * sizeof(float);
     m->max_batch = max_batch;

@@ -153,7 +153,7 @@ void xcnn_model_free(xcnn_model *m)
     free(m->compute);
     free(m->reached);
     free(m->cleared);
-    free(m->arena);
+    free(m->arena_mem);
     free(m->param_grad_mem);
     free(m->ex_path);
     free(m->ex_acc);

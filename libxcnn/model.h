@@ -17,6 +17,7 @@ struct xcnn_model {
     uint64_t max_elems;    /* xcnn_load_options.max_tensor_elems           */
     int threads;           /* 0: OpenMP default                            */
     float *arena;          /* one allocation: activations, grads, scratch  */
+    float *arena_mem;      /* what was allocated (arena is its 64-byte-aligned start) */
     size_t arena_bytes;
     float *scratch;        /* inside the arena                             */
     size_t scratch_floats;

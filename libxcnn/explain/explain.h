@@ -9,6 +9,11 @@
 size_t xcnn_ex_input_numel(const xcnn_model *m);
 size_t xcnn_ex_output_numel(const xcnn_model *m);
 
+/* Inputs per forward/backward pass of integrated gradients and SmoothGrad:
+ * the reserved batch, but no more than keeps about XCNN_EX_PASS_BYTES of
+ * activations and gradients in flight (explain.c says why). */
+int xcnn_ex_pass_batch(const xcnn_model *m);
+
 /* Forward x (batch 1); resolve o->target (-1: arg-max) into res. */
 xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                                    xcnn_explain_result *res, xcnn_err *err);

@@ -35,7 +35,7 @@ xcnn_status xcnn_ex_integrated_gradients(xcnn_model *m, const float *x,
 
     double *acc = m->ex_acc;
     memset(acc, 0, n * sizeof(double));
-    int steps = o->steps, batch_max = m->max_batch;
+    int steps = o->steps, batch_max = xcnn_ex_pass_batch(m);
     for (int s0 = 0; s0 < steps; s0 += batch_max) {
         int b = steps - s0 < batch_max ? steps - s0 : batch_max;
         for (int j = 0; j < b; j++) {

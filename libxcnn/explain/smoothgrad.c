@@ -60,7 +60,7 @@ xcnn_status xcnn_ex_smoothgrad(xcnn_model *m, const float *x, const xcnn_explain
     noise_rng rng = {o->seed};
     double *acc = m->ex_acc;
     memset(acc, 0, n * sizeof(double));
-    int samples = o->samples, batch_max = m->max_batch;
+    int samples = o->samples, batch_max = xcnn_ex_pass_batch(m);
     for (int s0 = 0; s0 < samples; s0 += batch_max) {
         int b = samples - s0 < batch_max ? samples - s0 : batch_max;
         for (int j = 0; j < b; j++) {
