@@ -194,7 +194,9 @@ static void test_small_m(xcnn_gemm_kind kind, test_rng *r)
             free(C);
             free(R);
         }
-    check_close("sgemm_small_m vs naive, worst of 16 shapes", worst, 1e-5);
+    char what[80];
+    snprintf(what, sizeof what, "sgemm_small_m %s vs naive, worst of 16 shapes", kn);
+    check_close(what, worst, 1e-5);
 }
 
 int main(void)
