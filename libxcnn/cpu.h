@@ -35,8 +35,18 @@ int xcnn_cpu_has_avx512f(void);
  * contraction under -std=c11, no reassociation. The baseline clone is the
  * portable path; `make SIMD=0` and non-x86 builds compile only that.
  */
+/* ThreadSanitizer's runtime is not up yet when the loader runs the clones'
+ * resolvers (ifuncs), and crashes: its builds get the baseline code. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define XCNN_UNDER_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define XCNN_UNDER_TSAN 1
+#endif
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && defined(__linux__) && \
-    !defined(XCNN_NO_SIMD)
+    !defined(XCNN_NO_SIMD) && !defined(XCNN_UNDER_TSAN)
 #define XCNN_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define XCNN_VECTOR_CLONES
