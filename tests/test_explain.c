@@ -267,6 +267,37 @@ out:
 
 /* ---- Errors ---- */
 
+/* Integrated gradients give the same bits whatever the batch: a conv's
+ * samples side by side in one GEMM (or one Winograd call), or one at a
+ * time, sum every output the same way. */
+static void test_batch_invariance(const char *dir)
+{
+    if (!fixture_exists(dir, "model.onnx")) {
+        check_skip("%s: not generated (make fixtures-big)", dir);
+        return;
+    }
+    xcnn_model *m = fixture_model(dir);
+    size_t n = 0;
+    float *x = fixture_npy(dir, "input.npy", &n);
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+    if (!check(m && x && a && b, "%s: loads for the batch test", dir)) goto out;
+    xcnn_explain_options o;
+    xcnn_explain_result res;
+    xcnn_explain_options_init(&o, XCNN_INTEGRATED_GRADIENTS);
+    o.steps = 6;
+    xcnn_model_reserve(m, 6);
+    check(xcnn_explain(m, x, &o, a, n, &res) == XCNN_OK, "%s: IG at batch 6", dir);
+    xcnn_model_reserve(m, 1);
+    check(xcnn_explain(m, x, &o, b, n, &res) == XCNN_OK, "%s: IG at batch 1", dir);
+    check(memcmp(a, b, n * sizeof(float)) == 0,
+          "%s: IG at batch 6 == IG at batch 1, bit for bit", dir);
+out:
+    free(a);
+    free(b);
+    free(x);
+    xcnn_model_free(m);
+}
+
 static void test_errors(const char *dir)
 {
     xcnn_model *m = fixture_model(dir);
@@ -366,6 +397,9 @@ int main(void)
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) test_references(dirs[i]);
     test_captum_golden();
     test_properties("tests/fixtures/rescnn_bn");
+    test_batch_invariance("tests/fixtures/rescnn_bn");
+    test_batch_invariance("tests/fixtures/resnet_narrow");
+    test_batch_invariance("build/fixtures/resnet18");
     test_errors("tests/fixtures/plaincnn");
     test_threads("tests/fixtures/resnet_narrow", "tests/fixtures/rescnn_bn");
     return check_summary();
