@@ -17,6 +17,8 @@
  * training does; without it backward is what the explainers run.
  *
  * GFLOP/s = node FLOPs (forward, batch 1, multiply-add = 2) * B / time.
+ * A conv run by Winograd counts the FLOPs of the direct conv it replaces,
+ * so its figure is an effective rate and can pass the hardware's peak.
  * At the end: totals per op type, and the sum of the node medians next to
  * the median of N whole passes (xcnn_exec_forward / xcnn_exec_backward),
  * whose difference is the executor's own cost (input check, clearing the
