@@ -86,6 +86,20 @@ static inline double max_rel_error(const float *a, const float *b, size_t n)
     return num / den;
 }
 
+/* Normalised mean squared error, mse(a, b) / mse(b, 0) (ggml's measure):
+ * small when a few elements are off, large when the whole result is. */
+static inline double nmse(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    if (den == 0) return num == 0 ? 0 : INFINITY;
+    return isnan(num) ? INFINITY : num / den;
+}
+
 /* Deterministic random numbers for tests (xorshift64*). */
 typedef struct { uint64_t s; } test_rng;
 static inline uint64_t test_rng_next(test_rng *r)
