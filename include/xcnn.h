@@ -245,7 +245,10 @@ xcnn_status xcnn_explain_shape(xcnn_model *m, const xcnn_explain_options *o, int
 /* Explain one input (C x H x W floats, batch 1). out receives the
  * attribution; out_len is its capacity in floats. result may be NULL.
  * Integrated gradients and smoothgrad run their points in batches of up to
- * xcnn_model_max_batch(m): reserve a larger batch for speed. */
+ * xcnn_model_max_batch(m) (reserve a larger batch for speed), but of no
+ * more inputs than keep about 96 MB of activations in flight: past the
+ * caches, bigger passes only add memory traffic (ResNet-18: 2 per pass).
+ * The result does not depend on the batch, to the bit. */
 xcnn_status xcnn_explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
                          float *out, size_t out_len, xcnn_explain_result *result);
 
