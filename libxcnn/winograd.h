@@ -18,8 +18,9 @@
  * tile is an independent matrix product over channels:
  *     M[xi] (c_out x tiles) = U[xi] (c_out x c_in) * V[xi] (c_in x tiles)
  * with U = G g G^T (the weights, transformed once) and V = B^T d B (the
- * input, per call). 16 GEMMs of a ninth of im2col's width... and 16/9 of
- * its depth: 2.25x fewer multiply-adds in all.
+ * input, per call). Each of the 16 GEMMs has a quarter of im2col's columns
+ * (one per 2x2 tile, not one per pixel) and a ninth of its depth (c_in,
+ * not 9 c_in): 16 / 36, 2.25x fewer multiply-adds in all.
  *
  * The input gradient of a stride-1 conv is itself a stride-1 conv: of dY
  * with the weights turned 180 degrees and in/out channels swapped, padded

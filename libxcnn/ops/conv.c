@@ -25,6 +25,13 @@
  * transformed weights are made at the first forward; weights that change
  * (training, gradient checks) have gradient buffers, so they take the
  * im2col path and nothing goes stale.
+ *
+ * Two more shapes of the same products: with few output pixels, dX's
+ * W^T dY is computed transposed, dY^T W (xcnn_sgemm_small_m: the pixels
+ * are the rows, W is read in place); and at batch > 1, layers with small
+ * planes put several samples' columns side by side in one GEMM. Neither
+ * changes a single bit of the result: every output is still one dot
+ * product summed in the same order.
  */
 #include <limits.h>
 #include <stdlib.h>
