@@ -104,6 +104,9 @@ typedef struct xcnn_graph {
     size_t scratch_floats; /* scratch the model's arena holds (0 outside a
                           model): ops may use more than their own
                           scratch_floats when it is there (batching)      */
+    int inference_only;/* 1: no backward will ever run, so ops may pick
+                          forward-only algorithms whose rounding differs
+                          (Conv: Winograd F(4x4, 3x3)); set before setup */
     int training;      /* 1 while training: BatchNormalization uses and
                           updates batch statistics (set by the trainer)     */
     int n_meta;        /* ONNX metadata_props: key/value strings (labels,

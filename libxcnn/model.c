@@ -45,6 +45,7 @@ static xcnn_status parse(const void *data, size_t size, const xcnn_load_options 
 static xcnn_status finish(xcnn_model *m, xcnn_err *err)
 {
     xcnn_graph *g = m->g;
+    g->inference_only = m->inference_only;
     xcnn_status st = xcnn_plan(g, m->max_elems, err);
     if (!st && m->inference_only) st = xcnn_fuse(g, err);
     if (st) return st;

@@ -1,11 +1,12 @@
 /*
- * Winograd F(2x2, 3x3) convolution (the math is in winograd.h).
+ * Winograd F(2x2, 3x3) convolution (the math is in winograd.h), and the
+ * driver F(4x4, 3x3) shares (its transforms are in winograd_f4.c).
  *
  * One call runs three steps, each split over threads by independent
  * pieces, so the bits never depend on the thread count:
  *   1. input transform, per (sample, input channel) plane:
  *        V[xi][c][t] = (B^T d B)[xi] for every tile t
- *   2. 16 GEMMs, one per position xi (one thread each):
+ *   2. 16 GEMMs (36 for F(4x4, 3x3)), one per position xi (one thread each):
  *        M[xi] = U[xi] * V[xi]
  *   3. output transform, per (sample, output channel) plane:
  *        y tile = A^T M[.][m][t] A (+ bias, or added into y)
@@ -17,9 +18,14 @@
 #include "cpu.h"
 #include "gemm.h"
 
-enum { XI = 16 }; /* positions of a 4x4 transformed tile */
+enum { XI = 16 }; /* positions of F(2x2, 3x3)'s 4x4 transformed tile */
 
-void xcnn_winograd_weights(const float *w, int c_out, int c_in, float *u)
+int xcnn_winograd_positions(int m)
+{
+    return (m + 2) * (m + 2);
+}
+
+static void weights_f2(const float *w, int c_out, int c_in, float *u)
 {
     size_t plane = (size_t)c_out * c_in;
     for (size_t mc = 0; mc < plane; mc++) {
@@ -43,18 +49,26 @@ void xcnn_winograd_weights(const float *w, int c_out, int c_in, float *u)
     }
 }
 
+void xcnn_winograd_weights(const float *w, int c_out, int c_in, int m, float *u)
+{
+    if (m == 4) xcnn_winograd4_weights(w, c_out, c_in, u);
+    else weights_f2(w, c_out, c_in, u);
+}
+
+/* F(2x2, 3x3)'s tiles (its transforms below). */
 static int tiles_h(const xcnn_winograd_geom *geo) { return (geo->out_h + 1) / 2; }
 static int tiles_w(const xcnn_winograd_geom *geo) { return (geo->out_w + 1) / 2; }
 
 size_t xcnn_winograd_tiles(const xcnn_winograd_geom *geo)
 {
-    return (size_t)tiles_h(geo) * (size_t)tiles_w(geo);
+    return (size_t)((geo->out_h + geo->m - 1) / geo->m) *
+           (size_t)((geo->out_w + geo->m - 1) / geo->m);
 }
 
 size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples)
 {
-    return (size_t)XI * ((size_t)c_in + (size_t)c_out) * xcnn_winograd_tiles(geo) *
-           (size_t)samples;
+    return (size_t)xcnn_winograd_positions(geo->m) * ((size_t)c_in + (size_t)c_out) *
+           xcnn_winograd_tiles(geo) * (size_t)samples;
 }
 
 /* ---- 1. input transform ----------------------------------------------- */
@@ -182,9 +196,10 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
     static const int turn[4] = {3, 1, 2, 0};
     size_t tiles = xcnn_winograd_tiles(geo), width = tiles * (size_t)samples;
     size_t in_plane = (size_t)geo->in_h * geo->in_w, out_plane = (size_t)geo->out_h * geo->out_w;
-    float *v = scratch, *mt = scratch + (size_t)XI * c_in * width;
+    int xis = xcnn_winograd_positions(geo->m), f4 = geo->m == 4;
+    float *v = scratch, *mt = scratch + (size_t)xis * c_in * width;
     xcnn_gemm_kind kind = xcnn_gemm_selected();
-    double work = (double)XI * c_out * c_in * (double)width;
+    double work = (double)xis * c_out * c_in * (double)width;
     (void)work;
 
 #pragma omp parallel if (work > 4e6)
@@ -192,18 +207,20 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
 #pragma omp for schedule(dynamic)
         for (int sc = 0; sc < samples * c_in; sc++) {
             int s = sc / c_in, c = sc % c_in;
-            transform_input_plane(geo, x + s * x_stride + c * in_plane,
-                                  v + (size_t)c * width + s * tiles, (size_t)c_in * width);
+            const float *plane = x + s * x_stride + c * in_plane;
+            float *vc = v + (size_t)c * width + s * tiles;
+            if (f4) xcnn_winograd4_input_plane(geo, plane, vc, (size_t)c_in * width);
+            else transform_input_plane(geo, plane, vc, (size_t)c_in * width);
         }
 #pragma omp for schedule(dynamic)
-        for (int xi = 0; xi < XI; xi++) {
+        for (int xi = 0; xi < xis; xi++) {
             const float *vx = v + (size_t)xi * c_in * width;
             float *mx = mt + (size_t)xi * c_out * width;
             if (!turned) {
                 const float *ux = u + (size_t)xi * c_out * c_in;
                 xcnn_sgemm_serial(kind, 0, 0, c_out, (int)width, c_in, 1.0f, ux, c_in, vx,
                                   (int)width, 0.0f, mx, (int)width);
-            } else { /* U was made for c_in outputs from c_out inputs */
+            } else { /* m = 2; U was made for c_in outputs from c_out inputs */
                 int src = turn[xi / 4] * 4 + turn[xi % 4];
                 const float *ux = u + (size_t)src * c_out * c_in;
                 xcnn_sgemm_serial(kind, 1, 0, c_out, (int)width, c_in, 1.0f, ux, c_out, vx,
@@ -213,9 +230,14 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
 #pragma omp for schedule(dynamic)
         for (int sm = 0; sm < samples * c_out; sm++) {
             int s = sm / c_out, m = sm % c_out;
-            transform_output_plane(geo, mt + (size_t)m * width + s * tiles,
-                                   (size_t)c_out * width, bias ? bias[m] : 0.0f, accumulate,
-                                   relu, y + s * y_stride + m * out_plane);
+            const float *mm = mt + (size_t)m * width + s * tiles;
+            float *ym = y + s * y_stride + m * out_plane, bm = bias ? bias[m] : 0.0f;
+            if (f4)
+                xcnn_winograd4_output_plane(geo, mm, (size_t)c_out * width, bm, accumulate,
+                                            relu, ym);
+            else
+                transform_output_plane(geo, mm, (size_t)c_out * width, bm, accumulate, relu,
+                                       ym);
         }
     }
 }

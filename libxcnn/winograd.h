@@ -39,26 +39,35 @@
 #define XCNN_WINOGRAD_MAX_W 1024
 
 /* Geometry of one call: a plane in_h x in_w padded by pad_top / pad_left
- * (and as much as needed at the bottom / right) gives out_h x out_w. */
+ * (and as much as needed at the bottom / right) gives out_h x out_w, in
+ * output tiles of m x m: m = 2 for F(2x2, 3x3), 4 for F(4x4, 3x3)
+ * (winograd_f4.c: 4x4 tiles from 6x6 patches, 36 GEMMs, 1.8x fewer
+ * multiply-adds again, for planes large enough to fill the wider tiles). */
 typedef struct xcnn_winograd_geom {
     int in_h, in_w, pad_top, pad_left, out_h, out_w;
+    int m;
 } xcnn_winograd_geom;
 
-/* U[16][c_out][c_in] from W[c_out][c_in][3][3] (computed in double). */
-void xcnn_winograd_weights(const float *w, int c_out, int c_in, float *u);
+/* Positions of a transformed tile: (m + 2)^2, 16 or 36. */
+int xcnn_winograd_positions(int m);
 
-/* Output tiles of one sample: ceil(out_h / 2) * ceil(out_w / 2). */
+/* U[positions][c_out][c_in] from W[c_out][c_in][3][3] for tile size m
+ * (computed in double). */
+void xcnn_winograd_weights(const float *w, int c_out, int c_in, int m, float *u);
+
+/* Output tiles of one sample: ceil(out_h / m) * ceil(out_w / m). */
 size_t xcnn_winograd_tiles(const xcnn_winograd_geom *geo);
 
-/* Scratch floats for `samples` samples at once: 16 * (c_in + c_out) * tiles. */
+/* Scratch floats for `samples` samples at once:
+ * positions * (c_in + c_out) * tiles. */
 size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples);
 
 /*
  * Convolve `samples` samples: x holds c_in planes per sample (samples
  * x_stride floats apart), y gets c_out planes per sample (y_stride
- * apart). U comes from xcnn_winograd_weights; `turned` reads it as the
- * 180-degree-turned, channel-swapped kernel (the input gradient: then U
- * was made with c_out and c_in swapped relative to this call).
+ * apart). U comes from xcnn_winograd_weights; `turned` (m = 2 only) reads
+ * it as the 180-degree-turned, channel-swapped kernel (the input gradient:
+ * then U was made with c_out and c_in swapped relative to this call).
  * accumulate = 0: y = conv + bias (bias may be NULL), then max(y, 0) if
  * relu (a fused Relu); 1: y += conv.
  * Bits do not depend on the thread count.
@@ -67,5 +76,14 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
                         const float *x, size_t x_stride, const float *u, int turned,
                         const float *bias, int accumulate, int relu, float *y,
                         size_t y_stride, float *scratch);
+
+/* winograd_f4.c: F(4x4, 3x3)'s weight, input and output transforms (the
+ * same contracts as winograd.c's F(2x2, 3x3) ones). */
+void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u);
+void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
+                                size_t v_stride);
+void xcnn_winograd4_output_plane(const xcnn_winograd_geom *geo, const float *m,
+                                 size_t m_stride, float bias, int accumulate, int relu,
+                                 float *y);
 
 #endif

@@ -2,6 +2,8 @@
  * Conv's fast paths against a naive convolution in double written here:
  *   - Winograd F(2x2, 3x3): 3x3 stride-1 convs with frozen weights (no
  *     gradient buffer), forward (with bias, with fused ReLU) and dX;
+ *   - Winograd F(4x4, 3x3): the same on planes of 28 and more in an
+ *     inference-only graph (forward; dX stays F(2x2, 3x3));
  *   - several samples per GEMM: small planes at batch > 1 when the arena's
  *     scratch has room, forward, dX and dW.
  * Tolerance 1e-5, max error relative to the largest reference value.
@@ -20,7 +22,8 @@
 
 typedef struct cfg {
     int c, m, h, w, k, stride, dil, bias;
-    int pads[4]; /* top, left, bottom, right */
+    int pads[4];        /* top, left, bottom, right */
+    int inference_only; /* the graph's flag: F(4x4, 3x3) on large planes */
 } cfg;
 
 static int out_size(int in, int k, int s, int d, int p0, int p1)
@@ -53,6 +56,7 @@ static int rig_init(rig *r, const cfg *k, int batch, uint64_t seed, size_t scrat
     xcnn_node_add_attr_ints(r->n, "pads",
                             (int64_t[]){k->pads[0], k->pads[1], k->pads[2], k->pads[3]}, 4);
     r->n->def = xcnn_op_find("Conv");
+    g->inference_only = k->inference_only;
     xcnn_err err = {{0}};
     if (r->n->def->setup(g, r->n, &err) != XCNN_OK) {
         check(0, "setup: %s", err.msg);
@@ -260,6 +264,25 @@ int main(void)
         check_path(k, 1, 0, 0, label);
         strcat(label, ", batch 3 in one call");
         check_path(k, 3, big, 0, label);
+    }
+    /* F(4x4, 3x3): planes of 28 and more, inference-only graphs; odd
+     * sizes leave partial 4x4 tiles at the right and bottom. */
+    cfg wino4[] = {
+        {.c = 16, .m = 16, .h = 28, .w = 28, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {1, 1, 1, 1}, .inference_only = 1},
+        {.c = 17, .m = 20, .h = 31, .w = 29, .k = 3, .stride = 1, .dil = 1, .bias = 0,
+         .pads = {0, 2, 1, 0}, .inference_only = 1},
+        {.c = 16, .m = 24, .h = 30, .w = 33, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {2, 2, 2, 2}, .inference_only = 1},
+    };
+    for (size_t i = 0; i < sizeof wino4 / sizeof wino4[0]; i++) {
+        const cfg *k = &wino4[i];
+        char label[160];
+        snprintf(label, sizeof label, "winograd F(4x4) c%d m%d %dx%d pads %d,%d,%d,%d", k->c,
+                 k->m, k->h, k->w, k->pads[0], k->pads[1], k->pads[2], k->pads[3]);
+        check_path(k, 1, 0, 0, label);
+        strcat(label, ", batch 2 in one call");
+        check_path(k, 2, big, 0, label);
     }
     /* Several samples per GEMM: small planes, strides, 1x1 stride 2. */
     cfg small[] = {

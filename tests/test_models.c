@@ -154,9 +154,10 @@ int main(void)
     const char *dir = getenv("XCNN_BIG_FIXTURES");
     char big[512];
     snprintf(big, sizeof big, "%s/resnet18", dir ? dir : "build/fixtures");
-    if (fixture_exists(big, "model.onnx"))
+    if (fixture_exists(big, "model.onnx")) {
         test_model(big);
-    else
+        test_inference_only(big); /* layer1-2 run Winograd F(4x4, 3x3) */
+    } else
         check_skip("torchvision ResNet-18 vs PyTorch: %s/model.onnx not found (install "
                    "python3-torch and run 'make fixtures-big')", big);
     return check_summary();
