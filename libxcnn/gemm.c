@@ -181,7 +181,8 @@ static void pack_edge(const a_view *v, const float *tile, int h, int mr, int kc,
 /* Tiles of rows [0, mc) x B panels [q0, q1): for each row tile (its A rows
  * stay in L1), every B panel (streamed from L2). */
 static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, int q0, int q1,
-                         const a_view *v, const b_view *bv, float *C, int ldc, float *edge)
+                         const a_view *v, const b_view *bv, float *C, int ldc, float *edge,
+                         int add)
 {
     int mr = kern->mr, nr = kern->nr;
     for (int i = 0; i < mc; i += mr) {
@@ -202,7 +203,7 @@ static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, i
                 b = bv->direct + j;
                 ldp = bv->ldb;
             }
-            kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w);
+            kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w, add);
         }
     }
 }
@@ -232,10 +233,12 @@ static split plan_split(int M, int N, int mr, int nr, int threads)
     return s;
 }
 
-/* Task: rows [i0, i1) x columns [j0, j1) of C, over all of K. */
+/* Task: rows [i0, i1) x columns [j0, j1) of C, over all of K. The first
+ * K slice overwrites C when `overwrite` (beta = 0), later ones add. */
 static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int i0, int i1,
                      int j0, int j1, int K, float alpha, const float *A, int lda,
-                     const float *B, int ldb, float *C, int ldc, float *pa, float *pb)
+                     const float *B, int ldb, float *C, int ldc, float *pa, float *pb,
+                     int overwrite)
 {
     int mr = kern->mr, nr = kern->nr;
     /* Rows of A read in place must start on whole cache lines to be cheap:
@@ -265,7 +268,7 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
                 }
                 /* pa is free for the ragged edge tile when A is direct. */
                 macro_kernel(kern, mc, nc, kc, 0, npanels, &v, &bv, C + (size_t)ic * ldc + jc,
-                             ldc, pa);
+                             ldc, pa, pc > 0 || !overwrite);
             }
         }
     }
@@ -277,7 +280,7 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
  * its own pa and pb (on its stack). */
 static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int M, int N,
                      int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                     float *C, int ldc, int serial)
+                     float *C, int ldc, int serial, int overwrite)
 {
     double work = (double)M * N * K;
     int threads = 1;
@@ -299,7 +302,7 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
         int i0 = (t % s.ms) * s.rh, j0 = (t / s.ms) * s.bw;
         int i1 = i0 + s.rh < M ? i0 + s.rh : M, j1 = j0 + s.bw < N ? j0 + s.bw : N;
         run_task(kern, trans_a, trans_b, i0, i1, j0, j1, K, alpha, A, lda, B, ldb, C, ldc, pa,
-                 pb);
+                 pb, overwrite);
     }
 }
 
@@ -309,10 +312,13 @@ static void sgemm(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, i
 {
     if (M <= 0 || N <= 0) return;
     if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
-    scale_c(C, ldc, M, N, beta);
+    /* beta = 0 with a product to compute: its first K slice overwrites C
+     * (no separate pass to clear it). */
+    int overwrite = beta == 0.0f && K > 0 && alpha != 0.0f;
+    if (!overwrite) scale_c(C, ldc, M, N, beta);
     if (K <= 0 || alpha == 0.0f) return;
     run_gemm(kernel_of(kind), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc,
-             serial);
+             serial, overwrite);
 }
 
 void xcnn_sgemm_with(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
@@ -372,7 +378,7 @@ static void small_m_task(const xcnn_gemm_kernel *kern, int trans_a, int M, int N
                     rs = 1;
                     cs = (size_t)mr;
                 }
-                kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w);
+                kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w, pc > 0);
             }
         }
     }
@@ -383,9 +389,11 @@ void xcnn_sgemm_small_m(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
 {
     if (M <= 0 || N <= 0) return;
     if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
-    scale_c(C, ldc, M, N, 0.0f);
-    if (K <= 0) return;
-    const xcnn_gemm_kernel *kern = small_m_kernel(kind);
+    if (K <= 0) {
+        scale_c(C, ldc, M, N, 0.0f);
+        return;
+    }
+    const xcnn_gemm_kernel *kern = small_m_kernel(kind); /* the first K slice overwrites C */
     int panels = (N + kern->nr - 1) / kern->nr, threads = 1;
 #ifdef _OPENMP
     if ((double)M * N * K > 4e6) threads = omp_get_max_threads();

@@ -30,15 +30,17 @@ enum { MR = 6, NR = 16 };
 #define STORE(r)                                                                         \
     {                                                                                    \
         float *row = C + (size_t)(r) * ldc;                                              \
-        _mm256_storeu_ps(row, _mm256_add_ps(_mm256_loadu_ps(row), c##r##a));             \
-        _mm256_storeu_ps(row + 8, _mm256_add_ps(_mm256_loadu_ps(row + 8), c##r##b));     \
+        _mm256_storeu_ps(row, _mm256_add_ps(add ? _mm256_loadu_ps(row) : zero, c##r##a)); \
+        _mm256_storeu_ps(row + 8,                                                        \
+                         _mm256_add_ps(add ? _mm256_loadu_ps(row + 8) : zero, c##r##b));  \
     }
 #define SPILL(r)                                                                         \
     _mm256_storeu_ps(tile + (r) * NR, c##r##a);                                          \
     _mm256_storeu_ps(tile + (r) * NR + 8, c##r##b);
 
 TARGET static void avx2_6x16(int kc, const float *a, size_t rs, size_t cs,
-                             const float *pb, size_t ldp, float *C, int ldc, int mr, int nr)
+                             const float *pb, size_t ldp, float *C, int ldc, int mr, int nr,
+                             int add)
 {
     ROWS(DECLARE)
     if (rs == 1) {
@@ -53,6 +55,7 @@ TARGET static void avx2_6x16(int kc, const float *a, size_t rs, size_t cs,
             ROWS(UPDATE_ROW)
         }
     }
+    __m256 zero = _mm256_setzero_ps();
     if (mr == MR && nr == NR) {
         ROWS(STORE)
     } else {
@@ -60,7 +63,8 @@ TARGET static void avx2_6x16(int kc, const float *a, size_t rs, size_t cs,
         float tile[MR * NR];
         ROWS(SPILL)
         for (int r = 0; r < mr; r++)
-            for (int c = 0; c < nr; c++) C[(size_t)r * ldc + c] += tile[r * NR + c];
+            for (int c = 0; c < nr; c++)
+                C[(size_t)r * ldc + c] = (add ? C[(size_t)r * ldc + c] : 0.0f) + tile[r * NR + c];
     }
 }
 

@@ -34,20 +34,23 @@ enum { MR = 12, NR = 32 };
 #define STORE(r)                                                                         \
     {                                                                                    \
         float *row = C + (size_t)(r) * ldc;                                              \
-        _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), c##r##a));             \
-        _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), c##r##b));   \
+        _mm512_storeu_ps(row, _mm512_add_ps(add ? _mm512_loadu_ps(row) : zero, c##r##a)); \
+        _mm512_storeu_ps(row + 16,                                                       \
+                         _mm512_add_ps(add ? _mm512_loadu_ps(row + 16) : zero, c##r##b));\
     }
 /* Edge tile: masked columns, rows below mr only. */
 #define STORE_MASKED(r)                                                                  \
     if ((r) < mr) {                                                                      \
         float *row = C + (size_t)(r) * ldc;                                              \
-        __m512 lo = _mm512_maskz_loadu_ps(m0, row), hi = _mm512_maskz_loadu_ps(m1, row + 16); \
+        __m512 lo = add ? _mm512_maskz_loadu_ps(m0, row) : zero;                          \
+        __m512 hi = add ? _mm512_maskz_loadu_ps(m1, row + 16) : zero;                     \
         _mm512_mask_storeu_ps(row, m0, _mm512_add_ps(lo, c##r##a));                      \
         _mm512_mask_storeu_ps(row + 16, m1, _mm512_add_ps(hi, c##r##b));                 \
     }
 
 TARGET static void avx512_12x32(int kc, const float *a, size_t rs, size_t cs,
-                                const float *pb, size_t ldp, float *C, int ldc, int mr, int nr)
+                                const float *pb, size_t ldp, float *C, int ldc, int mr, int nr,
+                                int add)
 {
     ROWS(DECLARE)
     if (rs == 1) {
@@ -62,6 +65,7 @@ TARGET static void avx512_12x32(int kc, const float *a, size_t rs, size_t cs,
             ROWS(UPDATE_ROW)
         }
     }
+    __m512 zero = _mm512_setzero_ps();
     if (mr == MR && nr == NR) {
         ROWS(STORE)
     } else {

@@ -38,11 +38,12 @@ enum { MR = 7, NR = 48 };
 #define STORE(r)                                                                         \
     if ((r) < mr) {                                                                      \
         float *row = C + (size_t)(r) * ldc;                                              \
-        _mm512_mask_storeu_ps(row, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), c##r##a)); \
-        _mm512_mask_storeu_ps(row + 16, m1,                                              \
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), c##r##b)); \
-        _mm512_mask_storeu_ps(row + 32, m2,                                              \
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(m2, row + 32), c##r##c)); \
+        __m512 o0 = add ? _mm512_maskz_loadu_ps(m0, row) : zero;                          \
+        __m512 o1 = add ? _mm512_maskz_loadu_ps(m1, row + 16) : zero;                     \
+        __m512 o2 = add ? _mm512_maskz_loadu_ps(m2, row + 32) : zero;                     \
+        _mm512_mask_storeu_ps(row, m0, _mm512_add_ps(o0, c##r##a));                      \
+        _mm512_mask_storeu_ps(row + 16, m1, _mm512_add_ps(o1, c##r##b));                 \
+        _mm512_mask_storeu_ps(row + 32, m2, _mm512_add_ps(o2, c##r##c));                 \
     }
 
 static __mmask16 lanes(int nr, int first)
@@ -52,7 +53,7 @@ static __mmask16 lanes(int nr, int first)
 }
 
 TARGET static void avx512_7x48(int kc, const float *a, size_t rs, size_t cs, const float *pb,
-                               size_t ldp, float *C, int ldc, int mr, int nr)
+                               size_t ldp, float *C, int ldc, int mr, int nr, int add)
 {
     ROWS(DECLARE)
     if (rs == 1) {
@@ -70,6 +71,7 @@ TARGET static void avx512_7x48(int kc, const float *a, size_t rs, size_t cs, con
         }
     }
     __mmask16 m0 = lanes(nr, 0), m1 = lanes(nr, 16), m2 = lanes(nr, 32);
+    __m512 zero = _mm512_setzero_ps();
     ROWS(STORE)
 }
 

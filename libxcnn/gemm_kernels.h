@@ -13,7 +13,9 @@
  * of op(B)), ldp floats apart: a packed, zero-padded panel (ldp = NR) or
  * B itself when it is not transposed and the panel is whole (ldp = ldb).
  * The kernel always computes a full tile and only clips the store to
- * mr <= MR rows and nr <= NR columns.
+ * mr <= MR rows and nr <= NR columns. With add = 0 it stores 0 + the sum
+ * without reading C (the first K slice of a product with beta = 0: no
+ * pass to clear C first, and the same bits as adding to a cleared C).
  * Every element of the tile is summed over k in increasing order, one
  * multiply-add per k, so the result depends on the kernel but never on
  * how tiles are shared out between threads.
@@ -25,7 +27,7 @@
 
 typedef void (*xcnn_ukernel_fn)(int kc, const float *a, size_t rs, size_t cs,
                                 const float *pb, size_t ldp, float *c, int ldc, int mr,
-                                int nr);
+                                int nr, int add);
 
 typedef struct xcnn_gemm_kernel {
     const char *name;

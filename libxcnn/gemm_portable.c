@@ -10,7 +10,7 @@
 enum { MR = 8, NR = 8 };
 
 static void portable_8x8(int kc, const float *a, size_t rs, size_t cs, const float *pb,
-                         size_t ldp, float *C, int ldc, int mr, int nr)
+                         size_t ldp, float *C, int ldc, int mr, int nr, int add)
 {
     float acc[MR][NR] = {{0}};
     for (int k = 0; k < kc; k++) {
@@ -21,7 +21,8 @@ static void portable_8x8(int kc, const float *a, size_t rs, size_t cs, const flo
         pb += ldp;
     }
     for (int r = 0; r < mr; r++)
-        for (int c = 0; c < nr; c++) C[(size_t)r * ldc + c] += acc[r][c];
+        for (int c = 0; c < nr; c++)
+            C[(size_t)r * ldc + c] = (add ? C[(size_t)r * ldc + c] : 0.0f) + acc[r][c];
 }
 
 const xcnn_gemm_kernel xcnn_gemm_kernel_portable = {"portable", MR, NR, portable_8x8};
