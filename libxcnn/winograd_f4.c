@@ -75,9 +75,12 @@ static inline void row_phases(const xcnn_winograd_geom *geo, const float *plane,
     }
 }
 
+/* The clones are static, reached through the plain functions at the end:
+ * Clang 14 emits no dispatcher for an external target_clones function that
+ * another file calls. */
 XCNN_VECTOR_CLONES
-void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
-                                size_t v_stride)
+static void input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
+                        size_t v_stride)
 {
     int th = (geo->out_h + 3) / 4, tw = (geo->out_w + 3) / 4, n = tw + 1;
     float r[6][4][ROW4], d[4][ROW4];
@@ -120,9 +123,8 @@ void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plan
 }
 
 XCNN_VECTOR_CLONES
-void xcnn_winograd4_output_plane(const xcnn_winograd_geom *geo, const float *m,
-                                 size_t m_stride, float bias, int accumulate, int relu,
-                                 float *y)
+static void output_plane(const xcnn_winograd_geom *geo, const float *m, size_t m_stride,
+                         float bias, int accumulate, int relu, float *y)
 {
     int th = (geo->out_h + 3) / 4, tw = (geo->out_w + 3) / 4;
     float s[4][6][ROW4], o[4][ROW4], line[4 * ROW4];
@@ -164,4 +166,17 @@ void xcnn_winograd4_output_plane(const xcnn_winograd_geom *geo, const float *m,
             }
         }
     }
+}
+
+void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
+                                size_t v_stride)
+{
+    input_plane(geo, plane, v, v_stride);
+}
+
+void xcnn_winograd4_output_plane(const xcnn_winograd_geom *geo, const float *m,
+                                 size_t m_stride, float bias, int accumulate, int relu,
+                                 float *y)
+{
+    output_plane(geo, m, m_stride, bias, accumulate, relu, y);
 }
