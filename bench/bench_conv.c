@@ -1,0 +1,145 @@
+/*
+ * Convolution algorithms side by side on ResNet-18's 3x3 stride-1 layers
+ * (batch 1): im2col + GEMM, Winograd F(2x2, 3x3) and F(4x4, 3x3) forward,
+ * and F(2x2)'s input gradient (the turned kernel). Each figure is the best
+ * of --reps runs in thread CPU time on one thread (default), which stays
+ * steady where two-thread wall time on a shared machine does not; the
+ * rate is that of the direct conv (2 * 9 * C * M * H * W flops), so a
+ * Winograd figure can pass the hardware's peak.
+ *
+ *   build/bench/bench_conv [--reps R] [--threads T]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "../libxcnn/gemm.h"
+#include "../libxcnn/im2col.h"
+#include "../libxcnn/winograd.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static int use_cpu_clock = 1;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(use_cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct layer {
+    const char *name;
+    int c, hw; /* channels in and out, plane side */
+} layer;
+
+static const layer layers[] = {
+    {"layer1 64x56x56", 64, 56},
+    {"layer2 128x28x28", 128, 28},
+    {"layer3 256x14x14", 256, 14},
+    {"layer4 512x7x7", 512, 7},
+};
+
+typedef struct buffers {
+    float *x, *y, *w, *u, *col, *scratch;
+    xcnn_window2d win;
+} buffers;
+
+enum { ALG_IM2COL, ALG_F2, ALG_F4, ALG_F2_DX, ALG_COUNT };
+static const char *const alg_names[ALG_COUNT] = {"im2col+GEMM", "Winograd F(2x2)",
+                                                 "Winograd F(4x4)", "F(2x2) dX"};
+
+static void run(int alg, const layer *l, buffers *b)
+{
+    int c = l->c, hw = l->hw;
+    xcnn_winograd_geom geo = {hw, hw, 1, 1, hw, hw, alg == ALG_F4 ? 4 : 2};
+    switch (alg) {
+    case ALG_IM2COL:
+        xcnn_im2col(&b->win, c, b->x, b->col, (size_t)hw * hw);
+        xcnn_sgemm(0, 0, c, hw * hw, 9 * c, 1.0f, b->w, 9 * c, b->col, hw * hw, 0.0f, b->y,
+                   hw * hw);
+        break;
+    case ALG_F2:
+    case ALG_F4:
+        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, b->u, 0, NULL, 0, 0, b->y, 0, b->scratch);
+        break;
+    default: /* dX: dY convolved with the turned kernel, added into dX */
+        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, b->u, 1, NULL, 1, 0, b->y, 0, b->scratch);
+        break;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int reps = 20, threads = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "usage: bench_conv [--reps R] [--threads T]\n");
+            return 2;
+        }
+    }
+    if (reps < 1) reps = 1;
+    if (threads < 1) threads = 1;
+    use_cpu_clock = threads == 1;
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#else
+    threads = 1;
+#endif
+    printf("threads: %d, best of %d, %s time; GFLOP/s of the direct conv\n", threads, reps,
+           use_cpu_clock ? "thread CPU" : "wall");
+    printf("%-18s", "layer");
+    for (int a = 0; a < ALG_COUNT; a++) printf(" %18s", alg_names[a]);
+    printf("\n");
+    for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
+        const layer *l = &layers[li];
+        int c = l->c, hw = l->hw;
+        size_t plane = (size_t)c * hw * hw;
+        xcnn_winograd_geom g4 = {hw, hw, 1, 1, hw, hw, 4}, g2 = g4;
+        g2.m = 2;
+        size_t scratch = xcnn_winograd_scratch(&g4, c, c, 1);
+        if (xcnn_winograd_scratch(&g2, c, c, 1) > scratch) scratch = xcnn_winograd_scratch(&g2, c, c, 1);
+        buffers b;
+        b.x = malloc(plane * sizeof(float));
+        b.y = malloc(plane * sizeof(float));
+        b.w = malloc((size_t)9 * c * c * sizeof(float));
+        b.u = malloc((size_t)36 * c * c * sizeof(float));
+        b.col = malloc((size_t)9 * plane * sizeof(float));
+        b.scratch = malloc(scratch * sizeof(float));
+        if (!b.x || !b.y || !b.w || !b.u || !b.col || !b.scratch) {
+            fprintf(stderr, "bench_conv: out of memory\n");
+            return 1;
+        }
+        for (size_t i = 0; i < plane; i++) b.x[i] = (float)(i % 13) * 0.1f - 0.6f;
+        for (size_t i = 0; i < (size_t)9 * c * c; i++) b.w[i] = (float)(i % 7) * 0.01f - 0.03f;
+        b.win = (xcnn_window2d){hw, hw, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, hw, hw};
+        printf("%-18s", l->name);
+        for (int a = 0; a < ALG_COUNT; a++) {
+            if (a == ALG_F4 && hw < 8) { /* fewer than 2x2 tiles of 4x4 */
+                printf(" %18s", "-");
+                continue;
+            }
+            if (a != ALG_IM2COL) xcnn_winograd_weights(b.w, c, c, a == ALG_F4 ? 4 : 2, b.u);
+            double best = 1e30;
+            for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
+                double t = now();
+                run(a, l, &b);
+                t = now() - t;
+                if (r >= 0 && t < best) best = t;
+            }
+            double flops = 2.0 * 9 * (double)c * c * hw * hw;
+            printf(" %8.3f ms %5.0f", best * 1e3, flops / best * 1e-9);
+        }
+        printf("\n");
+        free(b.x);
+        free(b.y);
+        free(b.w);
+        free(b.u);
+        free(b.col);
+        free(b.scratch);
+    }
+    return 0;
+}
