@@ -359,6 +359,8 @@ static void small_m_task(const xcnn_gemm_kernel *kern, int trans_a, int M, int N
         int kc = K - pc < KC ? K - pc : KC;
         a_view v = trans_a ? (a_view){A + (size_t)pc * lda, 1, 1, (size_t)lda}
                            : (a_view){A + pc, (size_t)lda, (size_t)lda, 1};
+        int full = M / mr * mr; /* rows of whole tiles; a ragged rest is packed once */
+        if (full < M) pack_edge(&v, v.a + (size_t)full * v.step, M - full, mr, kc, edge);
         for (int q = q0; q < q1; q++) {
             int j = q * nr, w = N - j < nr ? N - j : nr;
             const float *b = B + (size_t)pc * ldb + j;
@@ -368,18 +370,12 @@ static void small_m_task(const xcnn_gemm_kernel *kern, int trans_a, int M, int N
                 b = pb;
                 ldp = (size_t)nr;
             }
-            for (int i = 0; i < M; i += mr) {
-                int h = M - i < mr ? M - i : mr;
-                const float *a = v.a + (size_t)i * v.step;
-                size_t rs = v.rs, cs = v.cs;
-                if (h < mr) {
-                    pack_edge(&v, a, h, mr, kc, edge);
-                    a = edge;
-                    rs = 1;
-                    cs = (size_t)mr;
-                }
-                kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w, pc > 0);
-            }
+            for (int i = 0; i < full; i += mr)
+                kern->run(kc, v.a + (size_t)i * v.step, v.rs, v.cs, b, ldp,
+                          C + (size_t)i * ldc + j, ldc, mr, w, pc > 0);
+            if (full < M)
+                kern->run(kc, edge, 1, (size_t)mr, b, ldp, C + (size_t)full * ldc + j, ldc,
+                          M - full, w, pc > 0);
         }
     }
 }
