@@ -73,31 +73,6 @@ size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out,
 
 /* ---- 1. input transform ----------------------------------------------- */
 
-/* Input row r of the plane seen through the padding, split into its even
- * and odd columns: even[k] is padded column 2k, odd[k] column 2k + 1
- * (padded column j is input column j - pad_left; zero outside). Split
- * this way, every later step reads whole arrays with unit stride, which
- * the compiler turns into vector code. */
-static inline void padded_row_split(const xcnn_winograd_geom *geo, const float *plane, int r,
-                                    int n, float *buf, float *even, float *odd)
-{
-    int width = 2 * n, pl = geo->pad_left;
-    if (r < 0 || r >= geo->in_h) {
-        memset(even, 0, (size_t)n * sizeof(float));
-        memset(odd, 0, (size_t)n * sizeof(float));
-        return;
-    }
-    /* The padded row in buf: zeros, the input's columns, zeros. */
-    int copy = geo->in_w < width - pl ? geo->in_w : width - pl;
-    memset(buf, 0, (size_t)pl * sizeof(float));
-    memcpy(buf + pl, plane + (size_t)r * geo->in_w, (size_t)copy * sizeof(float));
-    memset(buf + pl + copy, 0, (size_t)(width - pl - copy) * sizeof(float));
-    for (int k = 0; k < n; k++) {
-        even[k] = buf[2 * k];
-        odd[k] = buf[2 * k + 1];
-    }
-}
-
 enum { ROW = XCNN_WINOGRAD_MAX_W / 2 + 2 }; /* even or odd half of a padded row */
 
 /* One plane: v[xi * v_stride + t] for its tiles t. Tile tx of a tile row
@@ -112,8 +87,10 @@ static void transform_input_plane(const xcnn_winograd_geom *geo, const float *pl
     float e[4][ROW], o[4][ROW]; /* patch rows, even / odd columns */
     float buf[2 * ROW];
     for (int ty = 0; ty < th; ty++) {
-        for (int i = 0; i < 4; i++)
-            padded_row_split(geo, plane, 2 * ty - geo->pad_top + i, n, buf, e[i], o[i]);
+        for (int i = 0; i < 4; i++) {
+            float *const halves[2] = {e[i], o[i]};
+            xcnn_winograd_row_phases(geo, plane, 2 * ty - geo->pad_top + i, n, 2, buf, halves);
+        }
         for (int k = 0; k < n; k++) { /* B^T d, in place: rows become d0..d3 */
             float e0 = e[0][k], e1 = e[1][k], e2 = e[2][k], e3 = e[3][k];
             float o0 = o[0][k], o1 = o[1][k], o2 = o[2][k], o3 = o[3][k];

@@ -33,6 +33,7 @@
 #define XCNN_WINOGRAD_H
 
 #include <stddef.h>
+#include <string.h>
 
 /* Largest output width (and input width + padding) the transforms handle:
  * their row buffers live on the stack. */
@@ -76,6 +77,30 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
                         const float *x, size_t x_stride, const float *u, int turned,
                         const float *bias, int accumulate, int relu, float *y,
                         size_t y_stride, float *scratch);
+
+/* Input row r of the plane seen through the padding (padded column j is
+ * input column j - pad_left, zero outside), split into `phases` arrays of
+ * n values: out[p][k] is padded column phases * k + p. Both tile sizes'
+ * input transforms start from this (phases = 2 for F(2x2), 4 for F(4x4)):
+ * split so, every later step reads whole arrays with unit stride, which
+ * the compiler turns into vector code. buf holds phases * n floats. Inline,
+ * so that each caller gets a copy with its constant phase count. */
+static inline void xcnn_winograd_row_phases(const xcnn_winograd_geom *geo, const float *plane,
+                                            int r, int n, int phases, float *buf,
+                                            float *const *out)
+{
+    int width = phases * n, pl = geo->pad_left;
+    if (r < 0 || r >= geo->in_h) {
+        for (int p = 0; p < phases; p++) memset(out[p], 0, (size_t)n * sizeof(float));
+        return;
+    }
+    int copy = geo->in_w < width - pl ? geo->in_w : width - pl;
+    memset(buf, 0, (size_t)pl * sizeof(float));
+    memcpy(buf + pl, plane + (size_t)r * geo->in_w, (size_t)copy * sizeof(float));
+    memset(buf + pl + copy, 0, (size_t)(width - pl - copy) * sizeof(float));
+    for (int k = 0; k < n; k++)
+        for (int p = 0; p < phases; p++) out[p][k] = buf[phases * k + p];
+}
 
 /* winograd_f4.c: F(4x4, 3x3)'s weight, input and output transforms (the
  * same contracts as winograd.c's F(2x2, 3x3) ones). */

@@ -19,7 +19,6 @@
  * stride: a padded input row is split into its four column phases
  * (column 4k + p in phase p), so tile tx reads phase p at k = tx and tx+1.
  */
-#include <string.h>
 #include "cpu.h"
 #include "winograd.h"
 
@@ -53,28 +52,6 @@ void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u)
     }
 }
 
-/* Input row r seen through the padding (padded column j is input column
- * j - pad_left, zero outside), split into phases: ph[p][k] = column 4k+p. */
-static inline void row_phases(const xcnn_winograd_geom *geo, const float *plane, int r, int n,
-                              float *buf, float ph[4][ROW4])
-{
-    int width = 4 * n, pl = geo->pad_left;
-    if (r < 0 || r >= geo->in_h) {
-        for (int p = 0; p < 4; p++) memset(ph[p], 0, (size_t)n * sizeof(float));
-        return;
-    }
-    int copy = geo->in_w < width - pl ? geo->in_w : width - pl;
-    memset(buf, 0, (size_t)pl * sizeof(float));
-    memcpy(buf + pl, plane + (size_t)r * geo->in_w, (size_t)copy * sizeof(float));
-    memset(buf + pl + copy, 0, (size_t)(width - pl - copy) * sizeof(float));
-    for (int k = 0; k < n; k++) {
-        ph[0][k] = buf[4 * k];
-        ph[1][k] = buf[4 * k + 1];
-        ph[2][k] = buf[4 * k + 2];
-        ph[3][k] = buf[4 * k + 3];
-    }
-}
-
 /* The clones are static, reached through the plain functions at the end:
  * Clang 14 emits no dispatcher for an external target_clones function that
  * another file calls. */
@@ -86,8 +63,10 @@ static void input_plane(const xcnn_winograd_geom *geo, const float *plane, float
     float r[6][4][ROW4], d[4][ROW4];
     float buf[4 * ROW4];
     for (int ty = 0; ty < th; ty++) {
-        for (int i = 0; i < 6; i++)
-            row_phases(geo, plane, 4 * ty - geo->pad_top + i, n, buf, r[i]);
+        for (int i = 0; i < 6; i++) {
+            float *const ph[4] = {r[i][0], r[i][1], r[i][2], r[i][3]};
+            xcnn_winograd_row_phases(geo, plane, 4 * ty - geo->pad_top + i, n, 4, buf, ph);
+        }
         for (int a = 0; a < 6; a++) {
             /* Row a of B^T d, phase by phase (down the columns). */
             for (int p = 0; p < 4; p++) {
