@@ -12,22 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "bench_util.h"
 #include "../libxcnn/gemm.h"
 #include "../libxcnn/im2col.h"
 #include "../libxcnn/winograd.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
-static int use_cpu_clock = 1;
+static bench_opts opt; /* --threads, --reps, which clock */
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(use_cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static double now(void) { return bench_now(&opt); }
 
 typedef struct layer {
     const char *name;
@@ -72,25 +64,10 @@ static void run(int alg, const layer *l, buffers *b)
 
 int main(int argc, char **argv)
 {
-    int reps = 20, threads = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: bench_conv [--reps R] [--threads T]\n");
-            return 2;
-        }
-    }
-    if (reps < 1) reps = 1;
-    if (threads < 1) threads = 1;
-    use_cpu_clock = threads == 1;
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#else
-    threads = 1;
-#endif
+    if (bench_parse(argc, argv, "bench_conv", 20, &opt)) return 2;
+    int threads = opt.threads, reps = opt.reps;
     printf("threads: %d, best of %d, %s time; GFLOP/s of the direct conv\n", threads, reps,
-           use_cpu_clock ? "thread CPU" : "wall");
+           opt.cpu_clock ? "thread CPU" : "wall");
     printf("%-18s", "layer");
     for (int a = 0; a < ALG_COUNT; a++) printf(" %18s", alg_names[a]);
     printf("\n");

@@ -12,27 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "bench_util.h"
 #include "../libxcnn/cpu.h"
 #include "../libxcnn/gemm.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(XCNN_NO_SIMD)
 #include <immintrin.h>
 #define HAVE_X86 1
 #endif
 
-/* One thread is timed in CPU time (robust when other programs share the
- * cores), several in wall time. */
-static int use_cpu_clock = 1;
+static bench_opts opt; /* --threads, --reps, which clock */
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(use_cpu_clock ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+static double now(void) { return bench_now(&opt); }
 
 /* ---- peak: register-only FMA loops ------------------------------------- */
 
@@ -146,27 +136,13 @@ static double time_gemm(xcnn_gemm_kind kind, const shape *s, int reps, float *A,
 
 int main(int argc, char **argv)
 {
-    int threads = 1, reps = 5;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "usage: bench_gemm [--threads T] [--reps R]\n");
-            return 2;
-        }
-    }
-    if (threads < 1) threads = 1;
-    use_cpu_clock = threads == 1;
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#else
-    threads = 1;
-#endif
+    if (bench_parse(argc, argv, "bench_gemm", 5, &opt)) return 2;
+    int threads = opt.threads, reps = opt.reps;
     xcnn_cpu_info cpu;
     xcnn_cpu_detect(&cpu);
     printf("cpu: %s (avx2+fma %d, avx512f %d)\nthreads: %d, best of %d, %s time\n",
            cpu.brand[0] ? cpu.brand : "unknown", cpu.avx2_fma, cpu.avx512f, threads, reps,
-           use_cpu_clock ? "thread CPU" : "wall");
+           opt.cpu_clock ? "thread CPU" : "wall");
 
     size_t max = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

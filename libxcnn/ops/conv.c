@@ -312,14 +312,20 @@ static void relu_in_place(float *y, size_t count)
 
 /* ---- Winograd ------------------------------------------------------------ */
 
+/* Scratch floats this conv may use: its own, or the arena's if larger
+ * (room for several samples per call). */
+static size_t scratch_room(const xcnn_graph *g, const xcnn_node *n)
+{
+    return g->scratch_floats > n->scratch_floats ? g->scratch_floats : n->scratch_floats;
+}
+
 /* Samples per Winograd call: enough tiles to make the 16 GEMMs wide
  * (about 1024 columns), as many as the arena's scratch holds. */
 static int winograd_chunk(const xcnn_graph *g, const xcnn_node *n,
                           const xcnn_winograd_geom *geo, int c_in, int c_out, int batch)
 {
     size_t per_sample = xcnn_winograd_scratch(geo, c_in, c_out, 1);
-    size_t have = g->scratch_floats > n->scratch_floats ? g->scratch_floats : n->scratch_floats;
-    size_t by_width = 1024 / xcnn_winograd_tiles(geo), by_room = have / per_sample;
+    size_t by_width = 1024 / xcnn_winograd_tiles(geo), by_room = scratch_room(g, n) / per_sample;
     size_t chunk = by_width < by_room ? by_width : by_room;
     if (chunk < 1) chunk = 1;
     return chunk < (size_t)batch ? (int)chunk : batch;
@@ -396,8 +402,7 @@ static int im2col_chunk(const xcnn_graph *g, const xcnn_node *n, const conv_para
     if (batch < 2 || p->group != 1 || p->pointwise || p->depthwise || p->npix >= 512)
         return 0;
     size_t per_sample = ((size_t)p->kcol + (size_t)p->c_out) * (size_t)p->npix;
-    size_t have = g->scratch_floats > n->scratch_floats ? g->scratch_floats : n->scratch_floats;
-    size_t chunk = have / per_sample, by_width = (1024 + p->npix - 1) / p->npix;
+    size_t chunk = scratch_room(g, n) / per_sample, by_width = (1024 + p->npix - 1) / p->npix;
     if (chunk > by_width) chunk = by_width;
     if (chunk > (size_t)batch) chunk = (size_t)batch;
     return chunk >= 2 ? (int)chunk : 0;
