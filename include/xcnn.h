@@ -64,7 +64,9 @@ typedef struct xcnn_load_options {
     int64_t input_dims[XCNN_MAX_DIMS];
     /* 1: plan no gradient buffers (about half the arena). Forward works;
      * backward and the explainers return XCNN_ERR_ARG. For servers and
-     * `xcnn predict`. */
+     * `xcnn predict`. Convs that run on converted weights (Winograd
+     * transforms, packed W^T) convert them at load and free the
+     * originals, so those weights' tensor views have data NULL. */
     int inference_only;
 } xcnn_load_options;
 

@@ -348,36 +348,60 @@ static const xcnn_gemm_kernel *small_m_kernel(xcnn_gemm_kind kind)
 
 /* One thread's share: B panels [q0, q1), all rows, K in KC slices. The
  * whole of op(A)'s slice (M x KC, a few dozen rows) stays in L1/L2 and
- * each B panel is read in place from B once per slice. */
+ * each B panel is read once per slice: in place from B (packed == NULL),
+ * or from panels packed once by xcnn_gemm_pack_b. The first K slice
+ * overwrites C unless `accumulate`. */
 static void small_m_task(const xcnn_gemm_kernel *kern, int trans_a, int M, int N, int K,
-                         const float *A, int lda, const float *B, int ldb, float *C, int ldc,
-                         int q0, int q1)
+                         const float *A, int lda, const float *B, int ldb,
+                         const float *packed, float *C, int ldc, int accumulate, int q0, int q1)
 {
     int mr = kern->mr, nr = kern->nr;
     float edge[16 * KC], pb[KC * 64]; /* a ragged row tile; a ragged last panel */
     for (int pc = 0; pc < K; pc += KC) {
-        int kc = K - pc < KC ? K - pc : KC;
+        int kc = K - pc < KC ? K - pc : KC, add = pc > 0 || accumulate;
         a_view v = trans_a ? (a_view){A + (size_t)pc * lda, 1, 1, (size_t)lda}
                            : (a_view){A + pc, (size_t)lda, (size_t)lda, 1};
         int full = M / mr * mr; /* rows of whole tiles; a ragged rest is packed once */
         if (full < M) pack_edge(&v, v.a + (size_t)full * v.step, M - full, mr, kc, edge);
         for (int q = q0; q < q1; q++) {
             int j = q * nr, w = N - j < nr ? N - j : nr;
-            const float *b = B + (size_t)pc * ldb + j;
-            size_t ldp = (size_t)ldb;
-            if (w < nr) { /* zero-padded copy: the kernel reads whole panels */
+            const float *b;
+            size_t ldp = (size_t)nr;
+            if (packed) {
+                b = packed + (size_t)q * nr * K + (size_t)pc * nr;
+            } else if (w < nr) { /* zero-padded copy: the kernel reads whole panels */
                 pack_b_panel(B, ldb, 0, pc, kc, j, w, nr, 0, pb);
                 b = pb;
-                ldp = (size_t)nr;
+            } else {
+                b = B + (size_t)pc * ldb + j;
+                ldp = (size_t)ldb;
             }
             for (int i = 0; i < full; i += mr)
                 kern->run(kc, v.a + (size_t)i * v.step, v.rs, v.cs, b, ldp,
-                          C + (size_t)i * ldc + j, ldc, mr, w, pc > 0);
+                          C + (size_t)i * ldc + j, ldc, mr, w, add);
             if (full < M)
                 kern->run(kc, edge, 1, (size_t)mr, b, ldp, C + (size_t)full * ldc + j, ldc,
-                          M - full, w, pc > 0);
+                          M - full, w, add);
         }
     }
+}
+
+/* The threads share B's panels: a few panels per task, handed out
+ * dynamically (see run_gemm). */
+static void small_m_run(const xcnn_gemm_kernel *kern, int trans_a, int M, int N, int K,
+                        const float *A, int lda, const float *B, int ldb, const float *packed,
+                        float *C, int ldc, int accumulate)
+{
+    int panels = (N + kern->nr - 1) / kern->nr, threads = 1;
+#ifdef _OPENMP
+    if ((double)M * N * K > 4e6) threads = omp_get_max_threads();
+#endif
+    int tasks = threads > 1 ? 4 * threads : 1;
+    if (tasks > panels) tasks = panels;
+#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+    for (int t = 0; t < tasks; t++)
+        small_m_task(kern, trans_a, M, N, K, A, lda, B, ldb, packed, C, ldc, accumulate,
+                     (int)((long)panels * t / tasks), (int)((long)panels * (t + 1) / tasks));
 }
 
 void xcnn_sgemm_small_m(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
@@ -389,18 +413,44 @@ void xcnn_sgemm_small_m(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
         scale_c(C, ldc, M, N, 0.0f);
         return;
     }
-    const xcnn_gemm_kernel *kern = small_m_kernel(kind); /* the first K slice overwrites C */
-    int panels = (N + kern->nr - 1) / kern->nr, threads = 1;
-#ifdef _OPENMP
-    if ((double)M * N * K > 4e6) threads = omp_get_max_threads();
-#endif
-    /* Tasks of a few panels each, handed out dynamically (see run_gemm). */
-    int tasks = threads > 1 ? 4 * threads : 1;
-    if (tasks > panels) tasks = panels;
-#pragma omp parallel for schedule(dynamic) if (tasks > 1)
-    for (int t = 0; t < tasks; t++)
-        small_m_task(kern, trans_a, M, N, K, A, lda, B, ldb, C, ldc,
-                     (int)((long)panels * t / tasks), (int)((long)panels * (t + 1) / tasks));
+    small_m_run(small_m_kernel(kind), trans_a, M, N, K, A, lda, B, ldb, NULL, C, ldc, 0);
+}
+
+/* ---- B packed once ---------------------------------------------------------- */
+
+int xcnn_gemm_panel_width(xcnn_gemm_kind kind)
+{
+    if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
+    return small_m_kernel(kind)->nr;
+}
+
+size_t xcnn_gemm_packed_floats(int K, int N, int nr)
+{
+    return (size_t)((N + nr - 1) / nr) * (size_t)nr * (size_t)(K > 0 ? K : 0);
+}
+
+void xcnn_gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb, int nr,
+                      float *packed)
+{
+    int panels = (N + nr - 1) / nr;
+    for (int q = 0; q < panels; q++)
+        pack_b_panel(B, ldb, trans_b, 0, K, 0, N, nr, q, packed);
+}
+
+void xcnn_sgemm_packed(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
+                       const float *A, int lda, const float *packed, float beta, float *C,
+                       int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
+    int accumulate = beta != 0.0f;
+    if (K <= 0) {
+        scale_c(C, ldc, M, N, beta);
+        return;
+    }
+    if (accumulate) scale_c(C, ldc, M, N, beta);
+    small_m_run(small_m_kernel(kind), trans_a, M, N, K, A, lda, NULL, 0, packed, C, ldc,
+                accumulate);
 }
 
 void xcnn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,

@@ -10,6 +10,8 @@
 #ifndef XCNN_GEMM_H
 #define XCNN_GEMM_H
 
+#include <stddef.h>
+
 /* The micro-kernels. Results differ between kernels in the last bits
  * (fused vs separate multiply-add), never between thread counts. */
 typedef enum xcnn_gemm_kind {
@@ -45,6 +47,28 @@ void xcnn_sgemm_serial(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int
  * pixels of a 7x7 plane). Bits do not depend on the thread count. */
 void xcnn_sgemm_small_m(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
                         const float *A, int lda, const float *B, int ldb, float *C, int ldc);
+
+/* A constant op(B) (a layer's frozen weights) packed once, then used by
+ * many products. The packed form is what the few-rows kernel streams:
+ * panels of nr columns (xcnn_gemm_panel_width: 48 on AVX-512), each K
+ * rows of nr floats, zero-padded, panel after panel. Read this way B
+ * costs no copy per call and no strided walk over its rows, which is what
+ * held a product with 49 rows at two thirds of the kernel's speed.
+ *
+ * xcnn_gemm_panel_width   nr of the kernel `kind` resolves to
+ * xcnn_gemm_packed_floats size of the packed form of a K x N op(B)
+ * xcnn_gemm_pack_b        pack op(B) (B is K x N, or N x K when trans_b)
+ * xcnn_sgemm_packed       C = op(A) * B + beta * C, beta 0 or 1, with B
+ *                         packed for this kind's panel width. The same
+ *                         kernel and the same order of sums as
+ *                         xcnn_sgemm_small_m, so the same bits. */
+int xcnn_gemm_panel_width(xcnn_gemm_kind kind);
+size_t xcnn_gemm_packed_floats(int K, int N, int nr);
+void xcnn_gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb, int nr,
+                      float *packed);
+void xcnn_sgemm_packed(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
+                       const float *A, int lda, const float *packed, float beta, float *C,
+                       int ldc);
 
 /* Can this build on this CPU run `kind`? Its name ("avx512", ...). What
  * XCNN_GEMM_AUTO resolves to right now (XCNN_GEMM included). */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include "model.h"
 #include "onnx.h"
+#include "ops/ops.h"
 
 static void copy_error(char *dst, size_t size, const char *msg)
 {
@@ -48,6 +49,10 @@ static xcnn_status finish(xcnn_model *m, xcnn_err *err)
     g->inference_only = m->inference_only;
     xcnn_status st = xcnn_plan(g, m->max_elems, err);
     if (!st && m->inference_only) st = xcnn_fuse(g, err);
+    /* Weights are final now: convs convert theirs and free the originals. */
+    for (int i = 0; !st && m->inference_only && i < g->n_nodes; i++)
+        if (!g->nodes[i].folded && g->nodes[i].def == &xcnn_op_conv)
+            st = xcnn_conv_prepare_inference(g, &g->nodes[i], err);
     if (st) return st;
     m->compute = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof(int));
     m->reached = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));

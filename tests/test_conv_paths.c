@@ -5,7 +5,9 @@
  *   - Winograd F(4x4, 3x3): the same on planes of 28 and more in an
  *     inference-only graph (forward; dX stays F(2x2, 3x3));
  *   - several samples per GEMM: small planes at batch > 1 when the arena's
- *     scratch has room, forward, dX and dW.
+ *     scratch has room, forward, dX and dW;
+ *   - few pixels: the forward transposed, col^T W^T with W^T packed once,
+ *     one sample and several side by side; bit for bit the plain GEMM's.
  * Tolerance 1e-5, max error relative to the largest reference value.
  * Plus: each path gives the same bits for 1 and 2 threads, and the
  * transformed weights follow weights that gained gradients (training).
@@ -219,6 +221,25 @@ static void check_threads(const cfg *k, int batch, size_t scratch, const char *l
 }
 #endif
 
+/* Frozen weights take the transposed path (Y^T = col^T W^T, packed W^T)
+ * where it pays; weights with gradients the plain GEMM. Both must give
+ * the same bits: the same kernel sums every output in the same order. */
+static void check_transposed_bits(const cfg *k, int batch, size_t scratch, const char *label)
+{
+    rig r;
+    if (!rig_init(&r, k, batch, 31, scratch)) return;
+    size_t ny = y_count(&r, k), nw = xcnn_tensor_numel(r.w);
+    float *frozen = malloc(ny * sizeof(float));
+    run_forward(&r);
+    memcpy(frozen, r.y->data, ny * sizeof(float));
+    r.w->grad = calloc(nw, sizeof(float));
+    run_forward(&r);
+    check(memcmp(frozen, r.y->data, ny * sizeof(float)) == 0,
+          "%s: transposed and plain GEMM give the same bits", label);
+    free(frozen);
+    rig_free(&r);
+}
+
 /* Weights that gain gradient buffers after a Winograd forward (training
  * starts) must not be served from the old transform. */
 static void check_weights_change(void)
@@ -310,8 +331,34 @@ int main(void)
         size_t two = 2 * ((size_t)k->c * 9 + k->m) * 49;
         check_path(k, 5, two, 1, "batched im2col, 2 samples per call, batch 5");
     }
+    /* Few pixels, many output channels: forward transposed with W^T
+     * packed (7x7 planes, stride 2, 1x1, a plane of 36 = not whole 7-row
+     * tiles, output channels not a multiple of 48). */
+    cfg few[] = {
+        {.c = 8, .m = 48, .h = 7, .w = 7, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {1, 1, 1, 1}},
+        {.c = 5, .m = 96, .h = 14, .w = 13, .k = 3, .stride = 2, .dil = 1, .bias = 0,
+         .pads = {1, 1, 1, 1}},
+        {.c = 20, .m = 48, .h = 5, .w = 5, .k = 1, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {0, 0, 0, 0}},
+        {.c = 7, .m = 100, .h = 6, .w = 6, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {1, 1, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof few / sizeof few[0]; i++) {
+        const cfg *k = &few[i];
+        char label[160];
+        snprintf(label, sizeof label, "transposed c%d m%d %dx%d k%d s%d", k->c, k->m, k->h,
+                 k->w, k->k, k->stride);
+        check_path(k, 1, 0, 0, label);
+        check_transposed_bits(k, 1, 0, label);
+        strcat(label, ", batch 3 in one call");
+        check_path(k, 3, big, 0, label);
+        check_transposed_bits(k, 3, big, label);
+    }
     check_weights_change();
 #ifdef _OPENMP
+    check_threads(&few[3], 1, 0, "transposed");
+    check_threads(&few[1], 3, big, "transposed, batched");
     check_threads(&wino[3], 2, big, "winograd");
     check_threads(&small[1], 5, big, "batched im2col");
 #endif

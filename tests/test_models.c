@@ -106,8 +106,19 @@ done:
     xcnn_model_free(m);
 }
 
-/* inference_only: same outputs, about half the arena, backward refused. */
-static void test_inference_only(const char *dir)
+/* Weight `name` of an inference-only model: released at load (data NULL)
+ * when its conv runs on converted weights, kept otherwise. */
+static void check_released(xcnn_model *lean, const char *name, int released)
+{
+    xcnn_tensor_view v;
+    xcnn_status st = xcnn_model_tensor(lean, name, &v);
+    check(st == XCNN_OK && v.is_weight && (v.data == NULL) == released,
+          "inference-only weight %s %s at load", name, released ? "released" : "kept");
+}
+
+/* inference_only: same outputs, about half the arena, backward refused.
+ * released / kept: weight names whose data the convs free / keep. */
+static void test_inference_only(const char *dir, const char *released, const char *kept)
 {
     char path[1024], err[600];
     snprintf(path, sizeof path, "%s/model.onnx", dir);
@@ -122,6 +133,13 @@ static void test_inference_only(const char *dir)
     st = xcnn_forward(lean, x, 1, y);
     check(st == XCNN_OK, "inference-only forward runs");
     check_close("inference-only output vs PyTorch", max_rel_error(y, ref, n_out), TOL);
+    float *again = malloc(n_out * sizeof(float));
+    st = xcnn_forward(lean, x, 1, again);
+    check(st == XCNN_OK && memcmp(y, again, n_out * sizeof(float)) == 0,
+          "inference-only: a second forward gives the same bits");
+    free(again);
+    if (released) check_released(lean, released, 1);
+    if (kept) check_released(lean, kept, 0);
     check(xcnn_model_node_count(lean) < xcnn_model_node_count(full),
           "inference-only fuses Conv+BN / Conv+Relu: %d nodes run instead of %d",
           xcnn_model_node_count(lean), xcnn_model_node_count(full));
@@ -142,9 +160,9 @@ out:
 
 int main(void)
 {
-    test_inference_only("tests/fixtures/resnet_narrow"); /* Conv+Relu */
-    test_inference_only("tests/fixtures/rescnn_bn");     /* Conv+BN(+Relu), unfolded BN */
-    test_inference_only("tests/fixtures/plaincnn");
+    test_inference_only("tests/fixtures/resnet_narrow", NULL, NULL); /* Conv+Relu */
+    test_inference_only("tests/fixtures/rescnn_bn", NULL, NULL); /* Conv+BN(+Relu), unfolded BN */
+    test_inference_only("tests/fixtures/plaincnn", NULL, NULL);
     const char *small[] = {"tests/fixtures/plaincnn", "tests/fixtures/rescnn_bn",
                            "tests/fixtures/resnet_narrow", "tests/fixtures/captum_toy"};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) test_model(small[i]);
@@ -156,7 +174,9 @@ int main(void)
     snprintf(big, sizeof big, "%s/resnet18", dir ? dir : "build/fixtures");
     if (fixture_exists(big, "model.onnx")) {
         test_model(big);
-        test_inference_only(big); /* layer1-2 run Winograd F(4x4, 3x3) */
+        /* layer1-2 run Winograd F(4x4, 3x3), layer4 transposed with W^T
+         * packed (its layer4.1.conv2 weight is released); conv1 keeps W. */
+        test_inference_only(big, "onnx::Conv_250", "onnx::Conv_193");
     } else
         check_skip("torchvision ResNet-18 vs PyTorch: %s/model.onnx not found (install "
                    "python3-torch and run 'make fixtures-big')", big);

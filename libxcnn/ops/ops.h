@@ -9,6 +9,12 @@
 
 /* conv.c */
 extern const xcnn_op_def xcnn_op_conv;
+/* For an inference-only model, after fusion (its weights are final): a
+ * conv that runs on converted weights (Winograd's U, the packed W^T of
+ * the few-pixels path) converts them now and frees the originals, which
+ * nothing will read again; a weight shared with another node is kept.
+ * Their tensor views then have data NULL. */
+xcnn_status xcnn_conv_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *err);
 /* batchnorm.c */
 extern const xcnn_op_def xcnn_op_batchnorm;
 /* pool.c */
