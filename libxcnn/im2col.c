@@ -10,6 +10,7 @@
  * auto_pad SAME_* picks out = ceil(in / stride) and splits the padding
  * that needs, the extra odd pixel at the end (UPPER) or beginning (LOWER).
  */
+#include <stddef.h>
 #include <string.h>
 #include "cpu.h"
 #include "im2col.h"
@@ -163,39 +164,87 @@ void xcnn_window_tap_range(int in, int out, int stride, int pad, int kd, int *lo
     *hi = clamp((int)ceil_div64((int64_t)in + pad - kd, stride), *lo, out);
 }
 
-/* One row of col (channel plane `im`, tap (ki, kj)): copy or, when
- * accumulate, add back. Kept as one function so the two directions read
- * the very same elements. Pixel p of the row is row[p * ps]: ps is 1,
- * except when col2im reads a transposed col (xcnn_col2im_transposed). */
-XCNN_VECTOR_CLONES
-static void col_row(const xcnn_window2d *w, int ki, int kj, float *im, float *row, size_t ps,
-                    int to_image)
+/* Where tap (ki, kj) reads: outputs [oh_lo, oh_hi) x [ow_lo, ow_hi) see
+ * the input, at row oh * stride_h + ih0 and column ow * stride_w + iw0;
+ * all other outputs see the padding. */
+typedef struct tap_span {
+    int oh_lo, oh_hi, ow_lo, ow_hi, ih0, iw0;
+} tap_span;
+
+static tap_span span_of(const xcnn_window2d *w, int ki, int kj)
 {
-    int oh_lo, oh_hi, ow_lo, ow_hi;
+    tap_span t;
     int kdh = ki * w->dil_h, kdw = kj * w->dil_w;
-    xcnn_window_tap_range(w->in_h, w->out_h, w->stride_h, w->pad_top, kdh, &oh_lo, &oh_hi);
-    xcnn_window_tap_range(w->in_w, w->out_w, w->stride_w, w->pad_left, kdw, &ow_lo, &ow_hi);
-    int iw0 = kdw - w->pad_left, sw = w->stride_w;
-    for (int oh = 0; oh < w->out_h; oh++) {
-        float *r = row + (size_t)oh * w->out_w * ps;
-        if (oh < oh_lo || oh >= oh_hi) {
-            if (!to_image) memset(r, 0, (size_t)w->out_w * sizeof(float));
-            continue;
+    xcnn_window_tap_range(w->in_h, w->out_h, w->stride_h, w->pad_top, kdh, &t.oh_lo, &t.oh_hi);
+    xcnn_window_tap_range(w->in_w, w->out_w, w->stride_w, w->pad_left, kdw, &t.ow_lo, &t.ow_hi);
+    t.ih0 = kdh - w->pad_top;
+    t.iw0 = kdw - w->pad_left;
+    return t;
+}
+
+/* im2col, one row of col: tap (ki, kj) of channel plane im. The loops
+ * are written per stride so that the compiler vectorises each (a
+ * constant stride 2 becomes shuffles; memcpy per output row cost more
+ * than the copy on 7-pixel rows). */
+XCNN_VECTOR_CLONES
+static void im2col_row(const xcnn_window2d *w, int ki, int kj, const float *im, float *row)
+{
+    tap_span t = span_of(w, ki, kj);
+    int ow_n = w->out_w, sw = w->stride_w;
+    memset(row, 0, (size_t)t.oh_lo * ow_n * sizeof(float));
+    memset(row + (size_t)t.oh_hi * ow_n, 0, (size_t)(w->out_h - t.oh_hi) * ow_n * sizeof(float));
+    if (t.oh_lo >= t.oh_hi) return;
+    if (w->stride_h == 1 && sw == 1 && w->in_w == ow_n) {
+        /* Input and output rows are equally long: the tap's rows are one
+         * run of the plane, shifted. Copy the run from the first to the
+         * last pixel that sees the input, then zero the columns at the
+         * left and right that wrapped into a neighbouring row. */
+        size_t first = (size_t)t.oh_lo * ow_n + t.ow_lo, end = (size_t)(t.oh_hi - 1) * ow_n + t.ow_hi;
+        const float *src = im + (ptrdiff_t)t.ih0 * w->in_w + t.iw0;
+        for (size_t i = first; i < end; i++) row[i] = src[i];
+        for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
+            float *r = row + (size_t)oh * ow_n;
+            for (int ow = 0; ow < t.ow_lo; ow++) r[ow] = 0;
+            for (int ow = t.ow_hi; ow < ow_n; ow++) r[ow] = 0;
         }
-        float *src = im + (size_t)(oh * w->stride_h - w->pad_top + kdh) * w->in_w;
-        if (to_image && sw == 1 && ps == 1) { /* the common case: contiguous, vectorises */
-            float *d = src + iw0;
-            for (int ow = ow_lo; ow < ow_hi; ow++) d[ow] += r[ow];
-        } else if (to_image) {
-            for (int ow = ow_lo; ow < ow_hi; ow++) src[ow * sw + iw0] += r[ow * ps];
-        } else {
-            for (int ow = 0; ow < ow_lo; ow++) r[ow] = 0;
-            if (sw == 1 && ow_hi > ow_lo)
-                memcpy(r + ow_lo, src + ow_lo + iw0, (size_t)(ow_hi - ow_lo) * sizeof(float));
-            else
-                for (int ow = ow_lo; ow < ow_hi; ow++) r[ow] = src[ow * sw + iw0];
-            for (int ow = ow_hi; ow < w->out_w; ow++) r[ow] = 0;
-        }
+        return;
+    }
+    for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
+        float *r = row + (size_t)oh * ow_n;
+        const float *src = im + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
+        for (int ow = 0; ow < t.ow_lo; ow++) r[ow] = 0;
+        if (sw == 1)
+            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) r[ow] = src[ow];
+        else if (sw == 2)
+            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) r[ow] = src[2 * ow];
+        else
+            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) r[ow] = src[ow * sw];
+        for (int ow = t.ow_hi; ow < ow_n; ow++) r[ow] = 0;
+    }
+}
+
+/* col2im, one row of col added back into channel plane im: the same
+ * elements im2col_row reads, in the same order. Pixel p of the row is
+ * row[p * ps]: ps is 1, except for a transposed col (rows 1 float apart,
+ * xcnn_col2im_transposed), read in place (gathering its pixels into a
+ * contiguous row first measured slower). */
+XCNN_VECTOR_CLONES
+static void col2im_row(const xcnn_window2d *w, int ki, int kj, float *im, const float *row,
+                       size_t ps)
+{
+    tap_span t = span_of(w, ki, kj);
+    int ow_n = w->out_w, sw = w->stride_w;
+    for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
+        const float *r = row + (size_t)oh * ow_n * ps;
+        float *d = im + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
+        if (ps != 1)
+            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) d[ow * sw] += r[ow * ps];
+        else if (sw == 1)
+            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) d[ow] += r[ow];
+        else if (sw == 2)
+            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) d[2 * ow] += r[ow];
+        else
+            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) d[ow * sw] += r[ow];
     }
 }
 
@@ -219,23 +268,26 @@ static void walk(const xcnn_window2d *w, int channels, int samples, float *im,
         int t0 = (j % (taps / per_job)) * per_job, sc = j / (taps / per_job);
         int s = sc / channels, c = sc % channels;
         float *image = im + s * im_stride + c * plane, *cols = col + s * npix * ps;
-        for (int t = t0; t < t0 + per_job; t++)
-            col_row(w, t / w->k_w, t % w->k_w, image, cols + ((size_t)c * taps + t) * ldcol, ps,
-                    to_image);
+        for (int t = t0; t < t0 + per_job; t++) {
+            float *row = cols + ((size_t)c * taps + t) * ldcol;
+            int ki = t / w->k_w, kj = t % w->k_w;
+            if (to_image) col2im_row(w, ki, kj, image, row, ps);
+            else im2col_row(w, ki, kj, image, row);
+        }
     }
 }
 
 void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *col,
                  size_t ldcol)
 {
-    /* col_row only reads im when filling col. */
+    /* im2col only reads im (the cast is walk's one signature). */
     walk(w, channels, 1, (float *)im, 0, col, ldcol, 1, 0);
 }
 
 void xcnn_col2im(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
                  float *im)
 {
-    /* ... and only reads col when adding into im. */
+    /* ... and col2im only reads col. */
     walk(w, channels, 1, im, 0, (float *)col, ldcol, 1, 1);
 }
 
