@@ -223,6 +223,47 @@ static void im2col_row(const xcnn_window2d *w, int ki, int kj, const float *im, 
     }
 }
 
+/* im2col_row for output pixels [p0, p1) only: row[0] is pixel p0. Each
+ * output row the range touches is zero where the tap reads padding and a
+ * (strided) copy where it reads the input. */
+XCNN_VECTOR_CLONES
+static void im2col_row_pixels(const xcnn_window2d *w, int ki, int kj, const float *im, int p0,
+                              int p1, float *row)
+{
+    tap_span t = span_of(w, ki, kj);
+    int ow_n = w->out_w, sw = w->stride_w;
+    for (int oh = p0 / ow_n; oh * ow_n < p1; oh++) {
+        int a = p0 > oh * ow_n ? p0 - oh * ow_n : 0;
+        int b = p1 < (oh + 1) * ow_n ? p1 - oh * ow_n : ow_n;
+        float *r = row + (oh * ow_n - p0);
+        if (oh < t.oh_lo || oh >= t.oh_hi) {
+            for (int ow = a; ow < b; ow++) r[ow] = 0;
+            continue;
+        }
+        const float *src = im + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
+        int lo = a > t.ow_lo ? a : t.ow_lo, hi = b < t.ow_hi ? b : t.ow_hi;
+        for (int ow = a; ow < b && ow < lo; ow++) r[ow] = 0;
+        if (sw == 1)
+            for (int ow = lo; ow < hi; ow++) r[ow] = src[ow];
+        else if (sw == 2)
+            for (int ow = lo; ow < hi; ow++) r[ow] = src[2 * ow];
+        else
+            for (int ow = lo; ow < hi; ow++) r[ow] = src[ow * sw];
+        for (int ow = hi > a ? hi : a; ow < b; ow++) r[ow] = 0;
+    }
+}
+
+void xcnn_im2col_pixels(const xcnn_window2d *w, int channels, const float *im, int p0, int p1,
+                        float *col, size_t ldcol)
+{
+    size_t plane = (size_t)w->in_h * w->in_w;
+    int taps = w->k_h * w->k_w;
+    for (int c = 0; c < channels; c++)
+        for (int t = 0; t < taps; t++)
+            im2col_row_pixels(w, t / w->k_w, t % w->k_w, im + c * plane, p0, p1,
+                              col + ((size_t)c * taps + t) * ldcol);
+}
+
 /* col2im, one row of col added back into channel plane im: the same
  * elements im2col_row reads, in the same order. Pixel p of the row is
  * row[p * ps]: ps is 1, except for a transposed col (rows 1 float apart,

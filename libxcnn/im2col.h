@@ -52,6 +52,13 @@ void xcnn_window_tap_range(int in, int out, int stride, int pad, int kd, int *lo
 void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *col,
                  size_t ldcol);
 
+/* Only the output pixels [p0, p1) (in row-major order over the output
+ * plane): col gets channels * k_h * k_w rows of p1 - p0 values, ldcol
+ * apart. On the calling thread: for callers that run several pixel
+ * ranges in parallel (a conv whose col would not fit in cache). */
+void xcnn_im2col_pixels(const xcnn_window2d *w, int channels, const float *im, int p0, int p1,
+                        float *col, size_t ldcol);
+
 /* The adjoint of im2col: ADDS every col entry into the input element it
  * was read from (padding entries are dropped). im must hold channels
  * planes of in_h x in_w. */

@@ -7,7 +7,8 @@
  *   - several samples per GEMM: small planes at batch > 1 when the arena's
  *     scratch has room, forward, dX and dW;
  *   - few pixels: the forward transposed, col^T W^T with W^T packed once,
- *     one sample and several side by side; bit for bit the plain GEMM's.
+ *     one sample and several side by side; bit for bit the plain GEMM's;
+ *   - large planes: the forward's im2col and GEMM piece by piece.
  * Tolerance 1e-5, max error relative to the largest reference value.
  * Plus: each path gives the same bits for 1 and 2 threads, and the
  * transformed weights follow weights that gained gradients (training).
@@ -355,8 +356,26 @@ int main(void)
         check_path(k, 3, big, 0, label);
         check_transposed_bits(k, 3, big, label);
     }
+    /* Large planes: im2col and GEMM piece by piece (pieces cross output
+     * rows; the last is partial), a 7x7 stride-2 stem and a 3x3. */
+    cfg large[] = {
+        {.c = 3, .m = 16, .h = 99, .w = 101, .k = 7, .stride = 2, .dil = 1, .bias = 1,
+         .pads = {3, 3, 3, 2}},
+        {.c = 4, .m = 8, .h = 50, .w = 47, .k = 3, .stride = 1, .dil = 1, .bias = 0,
+         .pads = {1, 0, 1, 1}},
+    };
+    for (size_t i = 0; i < sizeof large / sizeof large[0]; i++) {
+        const cfg *k = &large[i];
+        char label[160];
+        snprintf(label, sizeof label, "large plane in pieces c%d m%d %dx%d k%d s%d", k->c, k->m,
+                 k->h, k->w, k->k, k->stride);
+        check_path(k, 1, 0, 0, label);
+        strcat(label, ", batch 2");
+        check_path(k, 2, 0, 0, label);
+    }
     check_weights_change();
 #ifdef _OPENMP
+    check_threads(&large[0], 1, 0, "large plane in pieces");
     check_threads(&few[3], 1, 0, "transposed");
     check_threads(&few[1], 3, big, "transposed, batched");
     check_threads(&wino[3], 2, big, "winograd");

@@ -38,6 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "../cpu.h"
 #include "../gemm.h"
 #include "../im2col.h"
@@ -568,6 +571,64 @@ static void backward_batched(const conv_params *p, int batch, int chunk, const f
     }
 }
 
+/* ---- large planes: im2col and GEMM piece by piece --------------------------- */
+
+/* A large plane's col does not fit in cache (ResNet's 7x7 stem: 147 rows
+ * of 12544 pixels, 7.4 MB): written whole by im2col, then streamed back
+ * from memory by the GEMM, which then ran at half its speed. Cut into
+ * pieces of this many floats (a quarter of a 1 MB L2), each piece is
+ * made and multiplied by one thread while it is still in its cache. */
+#define PIECE_FLOATS 65536
+
+/* Pixels per piece (whole 32-column panels), or 0 when the plane is
+ * small enough to run whole. */
+static int piece_pixels(const conv_params *p)
+{
+    if (p->group != 1 || p->pointwise || p->depthwise || p->npix < 2048) return 0;
+    int w = PIECE_FLOATS / p->kcol / 32 * 32;
+    return w < 64 ? 64 : w;
+}
+
+/* One sample: Y[:, piece] = bias + W col(piece) for each piece, pieces
+ * shared out between as many threads as the scratch has room for, each
+ * piece's col in its thread's part of the scratch. Every output is the
+ * same sum, in the same order, as in the GEMM over the whole plane. */
+static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, const float *x,
+                           const float *w, const float *bias, float *y, float *scratch)
+{
+    const conv_params *p = n->params;
+    size_t per_slot = (size_t)p->kcol * (size_t)piece;
+    int slots = (int)(scratch_room(g, n) / per_slot), pieces = (p->npix + piece - 1) / piece;
+#ifdef _OPENMP
+    if (slots > omp_get_max_threads()) slots = omp_get_max_threads();
+#else
+    slots = 1;
+#endif
+    if (slots > pieces) slots = pieces;
+    xcnn_gemm_kind kind = xcnn_gemm_selected();
+#pragma omp parallel num_threads(slots) if (slots > 1)
+    {
+        int slot = 0;
+#ifdef _OPENMP
+        slot = omp_get_thread_num();
+#endif
+        float *col = scratch + (size_t)slot * per_slot;
+#pragma omp for schedule(dynamic)
+        for (int k = 0; k < pieces; k++) {
+            int p0 = k * piece, p1 = p0 + piece < p->npix ? p0 + piece : p->npix, wd = p1 - p0;
+            xcnn_im2col_pixels(&p->win, p->c_in, x, p0, p1, col, (size_t)wd);
+            if (bias)
+                for (int m = 0; m < p->c_out; m++)
+                    for (int i = p0; i < p1; i++) y[(size_t)m * p->npix + i] = bias[m];
+            xcnn_sgemm_serial(kind, 0, 0, p->c_out, wd, p->kcol, 1.0f, w, p->kcol, col, wd,
+                              bias ? 1.0f : 0.0f, y + p0, p->npix);
+            if (n->fused_relu)
+                for (int m = 0; m < p->c_out; m++)
+                    relu_in_place(y + (size_t)m * p->npix + p0, (size_t)wd);
+        }
+    }
+}
+
 /* ---- forward / backward, im2col + GEMM ------------------------------------- */
 
 static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
@@ -593,6 +654,13 @@ static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
         return;
     }
     size_t in_plane = (size_t)p->win.in_h * p->win.in_w;
+    int piece = turned ? 0 : piece_pixels(p);
+    if (piece && scratch_room(g, n) >= (size_t)p->kcol * piece) {
+        for (int b = 0; b < batch; b++)
+            forward_pieces(g, n, piece, xt->data + (size_t)b * p->c_in * in_plane, wt->data,
+                           bias, y + (size_t)b * p->c_out * p->npix, scratch);
+        return;
+    }
     for (int b = 0; b < batch; b++)
         for (int gi = 0; gi < p->group; gi++) {
             const float *x = xt->data + ((size_t)b * p->c_in + (size_t)gi * p->cg) * in_plane;
