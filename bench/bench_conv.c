@@ -53,12 +53,16 @@ static void run(int alg, const layer *l, buffers *b)
                    hw * hw);
         break;
     case ALG_F2:
-    case ALG_F4:
-        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, b->u, 0, NULL, 0, 0, b->y, 0, b->scratch);
+    case ALG_F4: {
+        xcnn_winograd_u wu = {b->u, 0, NULL, XCNN_GEMM_AUTO};
+        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 0, 0, b->y, 0, b->scratch);
         break;
-    default: /* dX: dY convolved with the turned kernel, added into dX */
-        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, b->u, 1, NULL, 1, 0, b->y, 0, b->scratch);
+    }
+    default: { /* dX: dY convolved with the turned kernel, added into dX */
+        xcnn_winograd_u wu = {b->u, 1, NULL, XCNN_GEMM_AUTO};
+        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 1, 0, b->y, 0, b->scratch);
         break;
+    }
     }
 }
 

@@ -387,14 +387,15 @@ static void small_m_task(const xcnn_gemm_kernel *kern, int trans_a, int M, int N
 }
 
 /* The threads share B's panels: a few panels per task, handed out
- * dynamically (see run_gemm). */
+ * dynamically (see run_gemm); `serial`: the calling thread alone. */
 static void small_m_run(const xcnn_gemm_kernel *kern, int trans_a, int M, int N, int K,
                         const float *A, int lda, const float *B, int ldb, const float *packed,
-                        float *C, int ldc, int accumulate)
+                        float *C, int ldc, int accumulate, int serial)
 {
     int panels = (N + kern->nr - 1) / kern->nr, threads = 1;
+    (void)serial;
 #ifdef _OPENMP
-    if ((double)M * N * K > 4e6) threads = omp_get_max_threads();
+    if ((double)M * N * K > 4e6 && !serial) threads = omp_get_max_threads();
 #endif
     int tasks = threads > 1 ? 4 * threads : 1;
     if (tasks > panels) tasks = panels;
@@ -413,7 +414,7 @@ void xcnn_sgemm_small_m(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
         scale_c(C, ldc, M, N, 0.0f);
         return;
     }
-    small_m_run(small_m_kernel(kind), trans_a, M, N, K, A, lda, B, ldb, NULL, C, ldc, 0);
+    small_m_run(small_m_kernel(kind), trans_a, M, N, K, A, lda, B, ldb, NULL, C, ldc, 0, 0);
 }
 
 /* ---- B packed once ---------------------------------------------------------- */
@@ -437,9 +438,9 @@ void xcnn_gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb, int nr
         pack_b_panel(B, ldb, trans_b, 0, K, 0, N, nr, q, packed);
 }
 
-void xcnn_sgemm_packed(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
-                       const float *A, int lda, const float *packed, float beta, float *C,
-                       int ldc)
+static void sgemm_packed(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
+                         const float *A, int lda, const float *packed, float beta, float *C,
+                         int ldc, int serial)
 {
     if (M <= 0 || N <= 0) return;
     if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
@@ -450,7 +451,21 @@ void xcnn_sgemm_packed(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
     }
     if (accumulate) scale_c(C, ldc, M, N, beta);
     small_m_run(small_m_kernel(kind), trans_a, M, N, K, A, lda, NULL, 0, packed, C, ldc,
-                accumulate);
+                accumulate, serial);
+}
+
+void xcnn_sgemm_packed(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
+                       const float *A, int lda, const float *packed, float beta, float *C,
+                       int ldc)
+{
+    sgemm_packed(kind, trans_a, M, N, K, A, lda, packed, beta, C, ldc, 0);
+}
+
+void xcnn_sgemm_packed_serial(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
+                              const float *A, int lda, const float *packed, float beta,
+                              float *C, int ldc)
+{
+    sgemm_packed(kind, trans_a, M, N, K, A, lda, packed, beta, C, ldc, 1);
 }
 
 void xcnn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,

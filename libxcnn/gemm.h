@@ -69,6 +69,10 @@ void xcnn_gemm_pack_b(int trans_b, int K, int N, const float *B, int ldb, int nr
 void xcnn_sgemm_packed(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
                        const float *A, int lda, const float *packed, float beta, float *C,
                        int ldc);
+/* The same on the calling thread only (see xcnn_sgemm_serial). */
+void xcnn_sgemm_packed_serial(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,
+                              const float *A, int lda, const float *packed, float beta,
+                              float *C, int ldc);
 
 /* Can this build on this CPU run `kind`? Its name ("avx512", ...). What
  * XCNN_GEMM_AUTO resolves to right now (XCNN_GEMM included). */

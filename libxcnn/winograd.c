@@ -25,11 +25,13 @@ int xcnn_winograd_positions(int m)
     return (m + 2) * (m + 2);
 }
 
-static void weights_f2(const float *w, int c_out, int c_in, float *u)
+static void weights_f2(const float *w, int c_out, int c_in, float *u, size_t s_xi,
+                       size_t s_o, size_t s_c)
 {
     size_t plane = (size_t)c_out * c_in;
     for (size_t mc = 0; mc < plane; mc++) {
         const float *g = w + mc * 9;
+        float *dst = u + (mc / (size_t)c_in) * s_o + (mc % (size_t)c_in) * s_c;
         double gg[4][3], ggt[4][4];
         for (int j = 0; j < 3; j++) { /* G g: rows of the 4x3 result */
             double g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
@@ -45,14 +47,40 @@ static void weights_f2(const float *w, int c_out, int c_in, float *u)
             ggt[a][2] = 0.5 * (g0 - g1 + g2);
             ggt[a][3] = g2;
         }
-        for (int xi = 0; xi < XI; xi++) u[xi * plane + mc] = (float)ggt[xi / 4][xi % 4];
+        for (int xi = 0; xi < XI; xi++) dst[xi * s_xi] = (float)ggt[xi / 4][xi % 4];
     }
+}
+
+/* U's element (position xi, output o, input c) at u[xi*s_xi + o*s_o + c*s_c]. */
+static void weights_strided(const float *w, int c_out, int c_in, int m, float *u, size_t s_xi,
+                            size_t s_o, size_t s_c)
+{
+    if (m == 4) xcnn_winograd4_weights(w, c_out, c_in, u, s_xi, s_o, s_c);
+    else weights_f2(w, c_out, c_in, u, s_xi, s_o, s_c);
 }
 
 void xcnn_winograd_weights(const float *w, int c_out, int c_in, int m, float *u)
 {
-    if (m == 4) xcnn_winograd4_weights(w, c_out, c_in, u);
-    else weights_f2(w, c_out, c_in, u);
+    weights_strided(w, c_out, c_in, m, u, (size_t)c_out * c_in, (size_t)c_in, 1);
+}
+
+size_t xcnn_winograd_packed_floats(int m, int c_in, int c_out, int nr)
+{
+    return (size_t)xcnn_winograd_positions(m) * xcnn_gemm_packed_floats(c_in, c_out, nr);
+}
+
+/* Panel q of position xi holds U[xi]^T's columns (outputs) q*nr ..., for
+ * each input c a row of nr outputs: (c, o) at c*nr + o - q*nr. So each
+ * panel's outputs are written with output stride 1 and input stride nr. */
+void xcnn_winograd_weights_packed(const float *w, int c_out, int c_in, int m, int nr,
+                                  float *packed)
+{
+    size_t per_xi = xcnn_gemm_packed_floats(c_in, c_out, nr);
+    for (int o0 = 0; o0 < c_out; o0 += nr) {
+        int cols = c_out - o0 < nr ? c_out - o0 : nr;
+        weights_strided(w + (size_t)o0 * c_in * 9, cols, c_in, m,
+                        packed + (size_t)o0 * c_in, per_xi, 1, (size_t)nr);
+    }
 }
 
 /* F(2x2, 3x3)'s tiles (its transforms below). */
@@ -164,11 +192,35 @@ static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m
 
 /* ---- the call ----------------------------------------------------------- */
 
+/* Room for the rows of a transposed product turned back at a time. */
+enum { BACK_FLOATS = 8192 };
+
+/* M[xi] = U[xi] V[xi] from U^T packed: M^T = V^T U^T by the few-rows
+ * kernel, a block of tile rows at a time, each block turned back into
+ * M's c_out x width layout while it is in L1. */
+static void product_packed(const xcnn_winograd_u *wu, const float *bx, int c_in, int c_out,
+                           size_t width, const float *vx, float *mx)
+{
+    size_t rows = (size_t)(BACK_FLOATS / c_out) / 7 * 7;
+    float back[BACK_FLOATS];
+    for (size_t r0 = 0; r0 < width; r0 += rows) {
+        int n = (int)(width - r0 < rows ? width - r0 : rows);
+        xcnn_sgemm_packed_serial(wu->kind, 1, n, c_out, c_in, vx + r0, (int)width, bx, 0.0f,
+                                 back, c_out);
+        for (int m = 0; m < c_out; m++) {
+            float *dst = mx + (size_t)m * width + r0;
+            for (int r = 0; r < n; r++) dst[r] = back[(size_t)r * c_out + m];
+        }
+    }
+}
+
 void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
-                        const float *x, size_t x_stride, const float *u, int turned,
+                        const float *x, size_t x_stride, const xcnn_winograd_u *wu,
                         const float *bias, int accumulate, int relu, float *y,
                         size_t y_stride, float *scratch)
 {
+    const float *u = wu->u;
+    int turned = wu->turned;
     /* Where position xi of the turned kernel sits in U (winograd.h). */
     static const int turn[4] = {3, 1, 2, 0};
     size_t tiles = xcnn_winograd_tiles(geo), width = tiles * (size_t)samples;
@@ -193,7 +245,12 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
         for (int xi = 0; xi < xis; xi++) {
             const float *vx = v + (size_t)xi * c_in * width;
             float *mx = mt + (size_t)xi * c_out * width;
-            if (!turned) {
+            if (!u) {
+                size_t per_xi = xcnn_gemm_packed_floats(c_in, c_out,
+                                                        xcnn_gemm_panel_width(wu->kind));
+                product_packed(wu, wu->packed + (size_t)xi * per_xi, c_in, c_out, width, vx,
+                               mx);
+            } else if (!turned) {
                 const float *ux = u + (size_t)xi * c_out * c_in;
                 xcnn_sgemm_serial(kind, 0, 0, c_out, (int)width, c_in, 1.0f, ux, c_in, vx,
                                   (int)width, 0.0f, mx, (int)width);

@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include "gemm.h"
 
 /* Largest output width (and input width + padding) the transforms handle:
  * their row buffers live on the stack. */
@@ -56,6 +57,16 @@ int xcnn_winograd_positions(int m);
  * (computed in double). */
 void xcnn_winograd_weights(const float *w, int c_out, int c_in, int m, float *u);
 
+/* The same U, each position's U^T packed for xcnn_sgemm_packed (panels of
+ * nr outputs, zero-padded: the caller gives zeroed memory), position xi
+ * at packed + xi * xcnn_gemm_packed_floats(c_in, c_out, nr). For calls
+ * whose tiles are few (7x7 of them: 49 = 7 x 7 rows of the transposed
+ * product), see xcnn_winograd_conv. xcnn_winograd_packed_floats is the
+ * size of all positions. */
+size_t xcnn_winograd_packed_floats(int m, int c_in, int c_out, int nr);
+void xcnn_winograd_weights_packed(const float *w, int c_out, int c_in, int m, int nr,
+                                  float *packed);
+
 /* Output tiles of one sample: ceil(out_h / m) * ceil(out_w / m). */
 size_t xcnn_winograd_tiles(const xcnn_winograd_geom *geo);
 
@@ -63,18 +74,37 @@ size_t xcnn_winograd_tiles(const xcnn_winograd_geom *geo);
  * positions * (c_in + c_out) * tiles. */
 size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples);
 
+/* The weights of one call, in one of two forms:
+ *   u: U from xcnn_winograd_weights; `turned` (m = 2 only) reads it as
+ *      the 180-degree-turned, channel-swapped kernel (the input gradient:
+ *      then U was made with c_out and c_in swapped relative to the call);
+ *   packed (u NULL): U^T from xcnn_winograd_weights_packed for `kind`'s
+ *      panel width. Each position's product then runs transposed,
+ *      M^T = V^T U^T, the tiles being its rows: 49 tiles (a 14x14 plane
+ *      in 2x2 tiles, 28x28 in 4x4) are 7 whole rows of 7 for the few-rows
+ *      kernel, where the plain product wastes a quarter of its 32-column
+ *      tiles. M^T is turned back before the output transform. Every
+ *      output is the same sum in the same order: the same bits. */
+typedef struct xcnn_winograd_u {
+    const float *u;
+    int turned;
+    const float *packed;
+    xcnn_gemm_kind kind;
+} xcnn_winograd_u;
+
+/* Largest c_out a packed call takes (its turned-back rows sit on the
+ * stack: at least 7 tiles of c_out floats in 32 KiB). */
+#define XCNN_WINOGRAD_PACKED_MAX_COUT 1024
+
 /*
  * Convolve `samples` samples: x holds c_in planes per sample (samples
  * x_stride floats apart), y gets c_out planes per sample (y_stride
- * apart). U comes from xcnn_winograd_weights; `turned` (m = 2 only) reads
- * it as the 180-degree-turned, channel-swapped kernel (the input gradient:
- * then U was made with c_out and c_in swapped relative to this call).
- * accumulate = 0: y = conv + bias (bias may be NULL), then max(y, 0) if
- * relu (a fused Relu); 1: y += conv.
+ * apart), with the weights wu. accumulate = 0: y = conv + bias (bias may
+ * be NULL), then max(y, 0) if relu (a fused Relu); 1: y += conv.
  * Bits do not depend on the thread count.
  */
 void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
-                        const float *x, size_t x_stride, const float *u, int turned,
+                        const float *x, size_t x_stride, const xcnn_winograd_u *wu,
                         const float *bias, int accumulate, int relu, float *y,
                         size_t y_stride, float *scratch);
 
@@ -103,8 +133,10 @@ static inline void xcnn_winograd_row_phases(const xcnn_winograd_geom *geo, const
 }
 
 /* winograd_f4.c: F(4x4, 3x3)'s weight, input and output transforms (the
- * same contracts as winograd.c's F(2x2, 3x3) ones). */
-void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u);
+ * same contracts as winograd.c's F(2x2, 3x3) ones; the weights with U's
+ * element (xi, o, c) at u[xi*s_xi + o*s_o + c*s_c]). */
+void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u, size_t s_xi,
+                            size_t s_o, size_t s_c);
 void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
                                 size_t v_stride);
 void xcnn_winograd4_output_plane(const xcnn_winograd_geom *geo, const float *m,

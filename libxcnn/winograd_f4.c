@@ -24,11 +24,13 @@
 
 enum { XI4 = 36, ROW4 = XCNN_WINOGRAD_MAX_W / 4 + 3 };
 
-void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u)
+void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u, size_t s_xi,
+                            size_t s_o, size_t s_c)
 {
     size_t plane = (size_t)c_out * c_in;
     for (size_t mc = 0; mc < plane; mc++) {
         const float *g = w + mc * 9;
+        float *dst = u + (mc / (size_t)c_in) * s_o + (mc % (size_t)c_in) * s_c;
         double gg[6][3], ggt[6][6];
         for (int j = 0; j < 3; j++) { /* G g, column j */
             double g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
@@ -48,7 +50,7 @@ void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u)
             ggt[a][4] = g0 / 24 - g1 / 12 + g2 / 6;
             ggt[a][5] = g2;
         }
-        for (int xi = 0; xi < XI4; xi++) u[xi * plane + mc] = (float)ggt[xi / 6][xi % 6];
+        for (int xi = 0; xi < XI4; xi++) dst[xi * s_xi] = (float)ggt[xi / 6][xi % 6];
     }
 }
 

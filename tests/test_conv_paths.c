@@ -8,7 +8,9 @@
  *     scratch has room, forward, dX and dW;
  *   - few pixels: the forward transposed, col^T W^T with W^T packed once,
  *     one sample and several side by side; bit for bit the plain GEMM's;
- *   - large planes: the forward's im2col and GEMM piece by piece.
+ *   - large planes: the forward's im2col and GEMM piece by piece;
+ *   - Winograd with few tiles: the products transposed from U^T packed,
+ *     against the naive conv and bit for bit against U.
  * Tolerance 1e-5, max error relative to the largest reference value.
  * Plus: each path gives the same bits for 1 and 2 threads, and the
  * transformed weights follow weights that gained gradients (training).
@@ -17,7 +19,9 @@
 #include <string.h>
 #include "check.h"
 #include "gradcheck.h"
+#include "../libxcnn/gemm.h"
 #include "../libxcnn/ops/ops.h"
+#include "../libxcnn/winograd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -241,6 +245,46 @@ static void check_transposed_bits(const cfg *k, int batch, size_t scratch, const
     rig_free(&r);
 }
 
+/* Winograd's products transposed, from U^T packed, against U itself: the
+ * same bits (same kernel, same sums), for tile size m and every kernel
+ * this CPU runs. */
+static void check_winograd_packed_bits(int m, int c_in, int c_out, int h, int w)
+{
+    xcnn_winograd_geom geo = {h, w, 1, 1, h, w, m};
+    size_t nx = (size_t)c_in * h * w, ny = (size_t)c_out * h * w, nw = (size_t)c_out * c_in * 9;
+    test_rng rng = {1234u + (uint64_t)c_out};
+    float *x = malloc(nx * sizeof(float)), *wt = malloc(nw * sizeof(float));
+    float *y1 = malloc(ny * sizeof(float)), *y2 = malloc(ny * sizeof(float));
+    float *u = malloc((size_t)xcnn_winograd_positions(m) * c_out * c_in * sizeof(float));
+    float *scratch = malloc(xcnn_winograd_scratch(&geo, c_in, c_out, 1) * sizeof(float));
+    for (size_t i = 0; i < nx; i++) x[i] = test_rng_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < nw; i++) wt[i] = test_rng_uniform(&rng, -1, 1);
+    xcnn_winograd_weights(wt, c_out, c_in, m, u);
+    for (int k = 0; k < XCNN_GEMM_N_KINDS; k++) {
+        if (!xcnn_gemm_available((xcnn_gemm_kind)k)) continue;
+        int nr = xcnn_gemm_panel_width((xcnn_gemm_kind)k);
+        float *packed = calloc(xcnn_winograd_packed_floats(m, c_in, c_out, nr), sizeof(float));
+        xcnn_winograd_weights_packed(wt, c_out, c_in, m, nr, packed);
+        xcnn_winograd_u plain = {u, 0, NULL, (xcnn_gemm_kind)k};
+        xcnn_winograd_u turned = {NULL, 0, packed, (xcnn_gemm_kind)k};
+        /* the plain path runs the selected kernel: force it to k */
+        setenv("XCNN_GEMM", xcnn_gemm_name((xcnn_gemm_kind)k), 1);
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &plain, NULL, 0, 1, y1, 0, scratch);
+        unsetenv("XCNN_GEMM");
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &turned, NULL, 0, 1, y2, 0, scratch);
+        check(memcmp(y1, y2, ny * sizeof(float)) == 0,
+              "winograd F(%dx%d) c%d m%d %dx%d, %s: U^T packed gives U's bits", m, m, c_in,
+              c_out, h, w, xcnn_gemm_name((xcnn_gemm_kind)k));
+        free(packed);
+    }
+    free(x);
+    free(wt);
+    free(y1);
+    free(y2);
+    free(u);
+    free(scratch);
+}
+
 /* Weights that gain gradient buffers after a Winograd forward (training
  * starts) must not be served from the old transform. */
 static void check_weights_change(void)
@@ -332,6 +376,28 @@ int main(void)
         size_t two = 2 * ((size_t)k->c * 9 + k->m) * 49;
         check_path(k, 5, two, 1, "batched im2col, 2 samples per call, batch 5");
     }
+    /* Winograd with few tiles (7x7 of them): products transposed, from
+     * U^T packed; 48 and 90 output channels (whole and partial panels). */
+    cfg wino_few[] = {
+        {.c = 16, .m = 48, .h = 14, .w = 14, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {1, 1, 1, 1}},
+        {.c = 20, .m = 90, .h = 13, .w = 14, .k = 3, .stride = 1, .dil = 1, .bias = 0,
+         .pads = {1, 1, 1, 1}},
+        {.c = 16, .m = 48, .h = 28, .w = 27, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {1, 1, 1, 1}, .inference_only = 1},
+    };
+    for (size_t i = 0; i < sizeof wino_few / sizeof wino_few[0]; i++) {
+        const cfg *k = &wino_few[i];
+        char label[160];
+        snprintf(label, sizeof label, "winograd%s, U^T packed, c%d m%d %dx%d",
+                 k->inference_only ? " F(4x4)" : "", k->c, k->m, k->h, k->w);
+        check_path(k, 1, 0, 0, label);
+        strcat(label, ", batch 3 in one call");
+        check_path(k, 3, big, 0, label);
+    }
+    check_winograd_packed_bits(2, 16, 48, 14, 14);
+    check_winograd_packed_bits(2, 24, 100, 13, 14);
+    check_winograd_packed_bits(4, 16, 40, 28, 28);
     /* Few pixels, many output channels: forward transposed with W^T
      * packed (7x7 planes, stride 2, 1x1, a plane of 36 = not whole 7-row
      * tiles, output channels not a multiple of 48). */

@@ -58,6 +58,10 @@ typedef struct conv_params {
     int u2_ready, u4_ready; /* u2 / u4 hold the transformed weights      */
     xcnn_winograd_geom wg_fwd, wg_bwd; /* forward, and dX as a conv of dY */
     float *u4;     /* F(4x4, 3x3)'s 36 x c_out x c_in, when wg_fwd.m == 4 */
+    int wino_packed; /* Winograd forward from U^T packed (few tiles)      */
+    int wp_nr;     /* panel width wp is packed for; 0 = not packed yet    */
+    xcnn_gemm_kind wp_kind; /* the kernel it was packed for                */
+    float *wp;     /* U^T packed, xcnn_winograd_weights_packed            */
     int transposed; /* few pixels: forward as Y^T = col^T W^T (see below)  */
     int wt_nr;     /* panel width wt is packed for; 0 = not packed yet    */
     xcnn_gemm_kind wt_kind; /* the kernel it was packed for                */
@@ -209,9 +213,19 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
                                : 0;
     int transposed = !winograd && group == 1 && transposed_pays(npix, w->dims[0]);
     size_t wt_floats = transposed ? packed_wt_floats(kcol, w->dims[0]) : 0;
+    /* Winograd with few tiles: its products transposed too (winograd.h). */
+    int m_fwd = f4 ? 4 : 2;
+    int64_t tiles = (int64_t)((win.out_h + m_fwd - 1) / m_fwd) * ((win.out_w + m_fwd - 1) / m_fwd);
+    int wino_packed = winograd && w->dims[0] <= XCNN_WINOGRAD_PACKED_MAX_COUT &&
+                      transposed_pays(tiles, w->dims[0]);
+    size_t wp_floats = wino_packed ? (size_t)xcnn_winograd_positions(m_fwd) *
+                                         packed_wt_floats(x->dims[1], w->dims[0])
+                                   : 0;
     /* calloc: large blocks are fresh zero pages, so a model that never
-     * runs a frozen forward (training) never makes U or W^T resident. */
-    conv_params *p = calloc(1, sizeof *p + (u_floats + wt_floats + 16) * sizeof(float));
+     * runs a frozen forward (training) never makes U or W^T resident. The
+     * packed forms start on cache lines (+16 floats each). */
+    conv_params *p = calloc(1, sizeof *p + (u_floats + wt_floats + wp_floats + 32) *
+                                               sizeof(float));
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "conv '%s': out of memory", n->name);
     p->win = win;
     p->winograd = winograd;
@@ -221,6 +235,9 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
      * panel, 3 whole lines instead of 4 split ones (measured 7% faster). */
     p->wt = transposed ? (float *)(((uintptr_t)(p->u + u_floats) + 63) & ~(uintptr_t)63)
                        : NULL;
+    p->wino_packed = wino_packed;
+    p->wp = wino_packed ? (float *)(((uintptr_t)(p->u + u_floats + 16) + 63) & ~(uintptr_t)63)
+                        : NULL;
     p->c_in = (int)x->dims[1];
     p->c_out = (int)w->dims[0];
     p->group = (int)group;
@@ -393,17 +410,38 @@ static const float *winograd_weights(const xcnn_node *n, const float *w, int m)
     return p->u;
 }
 
+/* The forward's U^T packed for this kernel's panel width, made on first
+ * use (again if XCNN_GEMM switches kernels; with w NULL, released by
+ * xcnn_conv_prepare_inference, the kernel it was made for). */
+static xcnn_winograd_u winograd_packed(const xcnn_node *n, const float *w)
+{
+    conv_params *p = n->params;
+    xcnn_gemm_kind kind = w ? xcnn_gemm_selected() : p->wp_kind;
+    int nr = xcnn_gemm_panel_width(kind);
+    if (w && p->wp_nr != nr) {
+        size_t floats = xcnn_winograd_packed_floats(p->wg_fwd.m, p->c_in, p->c_out, nr);
+        memset(p->wp, 0, floats * sizeof(float)); /* the panels' padding */
+        xcnn_winograd_weights_packed(w, p->c_out, p->c_in, p->wg_fwd.m, nr, p->wp);
+        p->wp_nr = nr;
+        p->wp_kind = kind;
+    }
+    return (xcnn_winograd_u){NULL, 0, p->wp, kind};
+}
+
 static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
                              const float *x, const float *w, const float *bias, float *y,
                              float *scratch)
 {
     const conv_params *p = n->params;
-    const float *u = winograd_weights(n, w, p->wg_fwd.m);
+    xcnn_winograd_u wu = p->wino_packed
+                             ? winograd_packed(n, w)
+                             : (xcnn_winograd_u){winograd_weights(n, w, p->wg_fwd.m), 0, NULL,
+                                                 XCNN_GEMM_AUTO};
     size_t xs = (size_t)p->c_in * p->win.in_h * p->win.in_w, ys = (size_t)p->c_out * p->npix;
     int chunk = winograd_chunk(g, n, &p->wg_fwd, p->c_in, p->c_out, batch);
     for (int b = 0; b < batch; b += chunk) {
         int nb = batch - b < chunk ? batch - b : chunk;
-        xcnn_winograd_conv(&p->wg_fwd, p->c_in, p->c_out, nb, x + b * xs, xs, u, 0, bias, 0,
+        xcnn_winograd_conv(&p->wg_fwd, p->c_in, p->c_out, nb, x + b * xs, xs, &wu, bias, 0,
                            n->fused_relu, y + b * ys, ys, scratch);
     }
 }
@@ -413,12 +451,12 @@ static void winograd_backward(const xcnn_graph *g, const xcnn_node *n, int batch
                               const float *w, const float *dy, float *dx, float *scratch)
 {
     const conv_params *p = n->params;
-    const float *u = winograd_weights(n, w, 2);
+    xcnn_winograd_u wu = {winograd_weights(n, w, 2), 1, NULL, XCNN_GEMM_AUTO};
     size_t xs = (size_t)p->c_in * p->win.in_h * p->win.in_w, ys = (size_t)p->c_out * p->npix;
     int chunk = winograd_chunk(g, n, &p->wg_bwd, p->c_out, p->c_in, batch);
     for (int b = 0; b < batch; b += chunk) {
         int nb = batch - b < chunk ? batch - b : chunk;
-        xcnn_winograd_conv(&p->wg_bwd, p->c_out, p->c_in, nb, dy + b * ys, ys, u, 1, NULL, 1,
+        xcnn_winograd_conv(&p->wg_bwd, p->c_out, p->c_in, nb, dy + b * ys, ys, &wu, NULL, 1,
                            0, dx + b * xs, xs, scratch);
     }
 }
@@ -775,7 +813,8 @@ xcnn_status xcnn_conv_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *e
     conv_params *p = n->params;
     xcnn_tensor *w = xcnn_in(g, n, 1);
     if (!g->inference_only || w->grad || !(p->winograd || p->transposed)) return XCNN_OK;
-    if (p->winograd) winograd_weights(n, w->data, p->wg_fwd.m);
+    if (p->wino_packed) winograd_packed(n, w->data);
+    else if (p->winograd) winograd_weights(n, w->data, p->wg_fwd.m);
     else packed_wt(n, w->data, xcnn_gemm_selected());
     if (!shared_input(g, n, n->in[1])) {
         free(w->data);
