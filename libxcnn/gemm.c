@@ -397,12 +397,30 @@ static void small_m_run(const xcnn_gemm_kernel *kern, int trans_a, int M, int N,
 #ifdef _OPENMP
     if ((double)M * N * K > 4e6 && !serial) threads = omp_get_max_threads();
 #endif
-    int tasks = threads > 1 ? 4 * threads : 1;
-    if (tasks > panels) tasks = panels;
+    /* About 8 tasks per thread: a few panels each, or, when there are
+     * fewer panels than that (ResNet's layer4: 11 of 48 columns), one
+     * panel and a part of the rows each, so that 11 panels do not leave
+     * one thread 6 and the other 5. Neighbouring tasks share a panel and
+     * run at about the same time, so it is read from memory once. */
+    int want = threads > 1 ? 8 * threads : 1, tiles = (M + kern->mr - 1) / kern->mr;
+    int parts = panels >= want ? 1 : (want + panels - 1) / panels;
+    if (parts > tiles) parts = tiles;
+    int tasks = parts > 1 ? panels * parts : (want < panels ? want : panels);
 #pragma omp parallel for schedule(dynamic) if (tasks > 1)
-    for (int t = 0; t < tasks; t++)
-        small_m_task(kern, trans_a, M, N, K, A, lda, B, ldb, packed, C, ldc, accumulate,
-                     (int)((long)panels * t / tasks), (int)((long)panels * (t + 1) / tasks));
+    for (int t = 0; t < tasks; t++) {
+        if (parts == 1) {
+            small_m_task(kern, trans_a, M, N, K, A, lda, B, ldb, packed, C, ldc, accumulate,
+                         (int)((long)panels * t / tasks),
+                         (int)((long)panels * (t + 1) / tasks));
+            continue;
+        }
+        int q = t / parts, r = t % parts;
+        int i0 = tiles * r / parts * kern->mr, i1 = tiles * (r + 1) / parts * kern->mr;
+        if (i1 > M) i1 = M;
+        const float *a = A + (trans_a ? (size_t)i0 : (size_t)i0 * lda);
+        small_m_task(kern, trans_a, i1 - i0, N, K, a, lda, B, ldb, packed,
+                     C + (size_t)i0 * ldc, ldc, accumulate, q, q + 1);
+    }
 }
 
 void xcnn_sgemm_small_m(xcnn_gemm_kind kind, int trans_a, int M, int N, int K,

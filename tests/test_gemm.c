@@ -199,6 +199,67 @@ static void test_small_m(xcnn_gemm_kind kind, test_rng *r)
     check_close(what, worst, 1e-5);
 }
 
+/* xcnn_sgemm_packed: B packed once (trans_b 0 and 1), beta 0 and 1,
+ * against the naive product; with beta 0 bit for bit what
+ * xcnn_sgemm_small_m gives (the same kernel and sums); and 1 vs 3
+ * threads on a shape with fewer panels than tasks (rows split too). */
+static void test_packed(xcnn_gemm_kind kind, test_rng *r)
+{
+    const char *kn = xcnn_gemm_name(kind);
+    int shapes[][3] = {{49, 512, 4608}, {98, 256, 1152}, {13, 97, 300}, {36, 49, 600},
+                       {7, 48, 1}, {50, 100, 17}};
+    int nr = xcnn_gemm_panel_width(kind), same = 1;
+    double worst = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int tb = 0; tb < 2; tb++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ta = (int)(s + tb) % 2;
+            int lda = ta ? M : K, ldb = tb ? K : N;
+            size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+            float *A = malloc(na * sizeof(float)), *B = malloc(nb * sizeof(float));
+            float *C = malloc(nc * sizeof(float)), *R = malloc(nc * sizeof(float));
+            float *P = calloc(xcnn_gemm_packed_floats(K, N, nr), sizeof(float));
+            fill(r, A, na);
+            fill(r, B, nb);
+            fill(r, C, nc);
+            memcpy(R, C, nc * sizeof(float));
+            float beta = (float)(s % 2);
+            xcnn_gemm_pack_b(tb, K, N, B, ldb, nr, P);
+            naive(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, R, N);
+            xcnn_sgemm_packed(kind, ta, M, N, K, A, lda, P, beta, C, N);
+            double e = max_rel_error(C, R, nc);
+            if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
+            if (!tb && beta == 0.0f) { /* B as small_m reads it in place */
+                float *S = malloc(nc * sizeof(float));
+                xcnn_sgemm_small_m(kind, ta, M, N, K, A, lda, B, ldb, S, N);
+                same &= memcmp(S, C, nc * sizeof(float)) == 0;
+                free(S);
+            }
+#ifdef _OPENMP
+            if (s == 0) {
+                float *C1 = malloc(nc * sizeof(float));
+                int saved = omp_get_max_threads();
+                omp_set_num_threads(1);
+                xcnn_sgemm_packed(kind, ta, M, N, K, A, lda, P, 0.0f, C1, N);
+                omp_set_num_threads(3);
+                xcnn_sgemm_packed(kind, ta, M, N, K, A, lda, P, 0.0f, C, N);
+                omp_set_num_threads(saved);
+                check(memcmp(C1, C, nc * sizeof(float)) == 0,
+                      "sgemm_packed %s: 1 and 3 threads give the same bits (trans_b %d)", kn, tb);
+                free(C1);
+            }
+#endif
+            free(A);
+            free(B);
+            free(C);
+            free(R);
+            free(P);
+        }
+    check(same, "sgemm_packed %s: the bits of sgemm_small_m (beta 0)", kn);
+    char what[80];
+    snprintf(what, sizeof what, "sgemm_packed %s vs naive, worst of 12 cases", kn);
+    check_close(what, worst, 1e-5);
+}
+
 int main(void)
 {
     /* The dispatch's cheap checks agree with the full cpuid detection. */
@@ -213,6 +274,7 @@ int main(void)
             test_rng r = {77 + (uint64_t)k};
             test_kernel((xcnn_gemm_kind)k);
             test_small_m((xcnn_gemm_kind)k, &r);
+            test_packed((xcnn_gemm_kind)k, &r);
         }
         else check_skip("gemm kernel %s: not available on this CPU/build",
                         xcnn_gemm_name((xcnn_gemm_kind)k));
