@@ -35,6 +35,7 @@ static const layer layers[] = {
 
 typedef struct buffers {
     float *x, *y, *w, *u, *col, *scratch;
+    size_t scratch_floats;
     xcnn_window2d win;
 } buffers;
 
@@ -55,12 +56,14 @@ static void run(int alg, const layer *l, buffers *b)
     case ALG_F2:
     case ALG_F4: {
         xcnn_winograd_u wu = {b->u, 0, NULL, XCNN_GEMM_AUTO};
-        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 0, 0, b->y, 0, b->scratch);
+        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 0, 0, b->y, 0, b->scratch,
+                           b->scratch_floats);
         break;
     }
     default: { /* dX: dY convolved with the turned kernel, added into dX */
         xcnn_winograd_u wu = {b->u, 1, NULL, XCNN_GEMM_AUTO};
-        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 1, 0, b->y, 0, b->scratch);
+        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 1, 0, b->y, 0, b->scratch,
+                           b->scratch_floats);
         break;
     }
     }
@@ -90,6 +93,7 @@ int main(int argc, char **argv)
         b.u = malloc((size_t)36 * c * c * sizeof(float));
         b.col = malloc((size_t)9 * plane * sizeof(float));
         b.scratch = malloc(scratch * sizeof(float));
+        b.scratch_floats = scratch;
         if (!b.x || !b.y || !b.w || !b.u || !b.col || !b.scratch) {
             fprintf(stderr, "bench_conv: out of memory\n");
             return 1;

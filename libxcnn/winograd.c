@@ -17,6 +17,9 @@
 #include "winograd.h"
 #include "cpu.h"
 #include "gemm.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum { XI = 16 }; /* positions of F(2x2, 3x3)'s 4x4 transformed tile */
 
@@ -84,7 +87,6 @@ void xcnn_winograd_weights_packed(const float *w, int c_out, int c_in, int m, in
 }
 
 /* F(2x2, 3x3)'s tiles (its transforms below). */
-static int tiles_h(const xcnn_winograd_geom *geo) { return (geo->out_h + 1) / 2; }
 static int tiles_w(const xcnn_winograd_geom *geo) { return (geo->out_w + 1) / 2; }
 
 size_t xcnn_winograd_tiles(const xcnn_winograd_geom *geo)
@@ -108,13 +110,13 @@ enum { ROW = XCNN_WINOGRAD_MAX_W / 2 + 2 }; /* even or odd half of a padded row 
  * odd[tx+1]. B^T goes down the columns (row i of the patch is input row
  * 2ty - pad_top + i), then B across. */
 XCNN_VECTOR_CLONES
-static void transform_input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
-                                  size_t v_stride)
+static void transform_input_plane(const xcnn_winograd_geom *geo, const float *plane, int ty0,
+                                  int ty1, float *v, size_t v_stride)
 {
-    int th = tiles_h(geo), tw = tiles_w(geo), n = tw + 1;
+    int tw = tiles_w(geo), n = tw + 1;
     float e[4][ROW], o[4][ROW]; /* patch rows, even / odd columns */
     float buf[2 * ROW];
-    for (int ty = 0; ty < th; ty++) {
+    for (int ty = ty0; ty < ty1; ty++) {
         for (int i = 0; i < 4; i++) {
             float *const halves[2] = {e[i], o[i]};
             xcnn_winograd_row_phases(geo, plane, 2 * ty - geo->pad_top + i, n, 2, buf, halves);
@@ -127,7 +129,7 @@ static void transform_input_plane(const xcnn_winograd_geom *geo, const float *pl
         }
         for (int a = 0; a < 4; a++) { /* (B^T d) B, across */
             const float *ea = e[a], *oa = o[a];
-            float *v0 = v + (size_t)(4 * a) * v_stride + (size_t)ty * tw;
+            float *v0 = v + (size_t)(4 * a) * v_stride + (size_t)(ty - ty0) * tw;
             float *v1 = v0 + v_stride, *v2 = v1 + v_stride, *v3 = v2 + v_stride;
             for (int tx = 0; tx < tw; tx++) {
                 v0[tx] = ea[tx] - ea[tx + 1];
@@ -147,13 +149,13 @@ static void transform_input_plane(const xcnn_winograd_geom *geo, const float *pl
  * interleaved into the plane, clipped at its right and bottom edges. */
 XCNN_VECTOR_CLONES
 static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m,
-                                   size_t m_stride, float bias, int accumulate, int relu,
-                                   float *y)
+                                   size_t m_stride, int ty0, int ty1, float bias,
+                                   int accumulate, int relu, float *y)
 {
-    int th = tiles_h(geo), tw = tiles_w(geo);
+    int tw = tiles_w(geo);
     float s[2][4][ROW], ev[2][ROW], od[2][ROW];
-    for (int ty = 0; ty < th; ty++) {
-        const float *row = m + (size_t)ty * tw;
+    for (int ty = ty0; ty < ty1; ty++) {
+        const float *row = m + (size_t)(ty - ty0) * tw;
         for (int b = 0; b < 4; b++) { /* A^T M, down each column */
             const float *m0 = row + (size_t)b * m_stride, *m1 = m0 + 4 * m_stride;
             const float *m2 = m1 + 4 * m_stride, *m3 = m2 + 4 * m_stride;
@@ -214,64 +216,174 @@ static void product_packed(const xcnn_winograd_u *wu, const float *bx, int c_in,
     }
 }
 
-void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
-                        const float *x, size_t x_stride, const xcnn_winograd_u *wu,
-                        const float *bias, int accumulate, int relu, float *y,
-                        size_t y_stride, float *scratch)
+/* What one call computes, shared by its two schedules below. */
+typedef struct wino_call {
+    const xcnn_winograd_geom *geo;
+    int c_in, c_out, xis, f4;
+    const xcnn_winograd_u *wu;
+    xcnn_gemm_kind kind;
+    const float *bias;
+    int accumulate, relu;
+} wino_call;
+
+/* Tile rows [ty0, ty1) of input plane `plane` into v (stride between
+ * positions v_stride), and back from m into output plane y. */
+static void input_rows(const wino_call *k, const float *plane, int ty0, int ty1, float *v,
+                       size_t v_stride)
 {
-    const float *u = wu->u;
-    int turned = wu->turned;
+    if (k->f4) xcnn_winograd4_input_plane(k->geo, plane, ty0, ty1, v, v_stride);
+    else transform_input_plane(k->geo, plane, ty0, ty1, v, v_stride);
+}
+
+static void output_rows(const wino_call *k, const float *m, size_t m_stride, int ty0, int ty1,
+                        int channel, float *y)
+{
+    float b = k->bias ? k->bias[channel] : 0.0f;
+    if (k->f4)
+        xcnn_winograd4_output_plane(k->geo, m, m_stride, ty0, ty1, b, k->accumulate, k->relu, y);
+    else
+        transform_output_plane(k->geo, m, m_stride, ty0, ty1, b, k->accumulate, k->relu, y);
+}
+
+/* M[xi] (c_out x width) = U[xi] V[xi] (c_in x width), on this thread. */
+static void product(const wino_call *k, int xi, size_t width, const float *vx, float *mx)
+{
     /* Where position xi of the turned kernel sits in U (winograd.h). */
     static const int turn[4] = {3, 1, 2, 0};
+    const xcnn_winograd_u *wu = k->wu;
+    int c_in = k->c_in, c_out = k->c_out;
+    if (!wu->u) {
+        size_t per_xi = xcnn_gemm_packed_floats(c_in, c_out, xcnn_gemm_panel_width(wu->kind));
+        product_packed(wu, wu->packed + (size_t)xi * per_xi, c_in, c_out, width, vx, mx);
+    } else if (!wu->turned) {
+        const float *ux = wu->u + (size_t)xi * c_out * c_in;
+        xcnn_sgemm_serial(k->kind, 0, 0, c_out, (int)width, c_in, 1.0f, ux, c_in, vx,
+                          (int)width, 0.0f, mx, (int)width);
+    } else { /* m = 2; U was made for c_in outputs from c_out inputs */
+        int src = turn[xi / 4] * 4 + turn[xi % 4];
+        const float *ux = wu->u + (size_t)src * c_out * c_in;
+        xcnn_sgemm_serial(k->kind, 1, 0, c_out, (int)width, c_in, 1.0f, ux, c_out, vx,
+                          (int)width, 0.0f, mx, (int)width);
+    }
+}
+
+/* Bands: V and M of some tile rows at a time, made, multiplied and
+ * turned back by one thread while they are in its caches. Whole, ResNet's
+ * layer1 has 6.4 MB of V and M that go out to memory and come back; with
+ * another program streaming memory on the other core, our forward and
+ * backward slowed by 17% where PyTorch's direct convolutions did not.
+ * Bands of about this many bytes of V and M (measured: 768 KB bands made
+ * the products too thin; 2-3 MB ones were fastest on one thread, alone or
+ * beside the memory hog), for U small enough to be read again per band. */
+#define BAND_BYTES (2048 * 1024)
+#define BAND_MAX_U_BYTES (512 * 1024)
+
+/* Tile rows per band, or 0 to run the whole call at once. */
+static int band_rows(const wino_call *k, size_t tiles_w, size_t tiles, int samples)
+{
+    size_t per_tile = (size_t)k->xis * ((size_t)k->c_in + (size_t)k->c_out) * sizeof(float);
+    size_t u_bytes = (size_t)k->xis * k->c_in * k->c_out * sizeof(float);
+    if (u_bytes > BAND_MAX_U_BYTES || per_tile * tiles * samples <= 2 * BAND_BYTES) return 0;
+    size_t rows = BAND_BYTES / per_tile / tiles_w;
+    if (rows < 1) rows = 1;
+    size_t th = tiles / tiles_w, bands = (th + rows - 1) / rows; /* even bands */
+    return (int)((th + bands - 1) / bands);
+}
+
+/* Each band, on one thread: its tile rows of every input plane, the
+ * products, its rows of every output plane. Bands are independent, so
+ * there is one parallel loop and no barrier inside it. */
+static void run_bands(const wino_call *k, int samples, const float *x, size_t x_stride,
+                      float *y, size_t y_stride, float *scratch, int rows)
+{
+    const xcnn_winograd_geom *geo = k->geo;
+    int th = (geo->out_h + geo->m - 1) / geo->m, tw = (geo->out_w + geo->m - 1) / geo->m;
+    int per_sample = (th + rows - 1) / rows, bands = samples * per_sample;
+    size_t in_plane = (size_t)geo->in_h * geo->in_w, out_plane = (size_t)geo->out_h * geo->out_w;
+    size_t slot = (size_t)k->xis * ((size_t)k->c_in + k->c_out) * (size_t)rows * tw;
+#pragma omp parallel
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        float *v = scratch + (size_t)t * slot;
+#pragma omp for schedule(dynamic)
+        for (int b = 0; b < bands; b++) {
+            int s = b / per_sample, ty0 = b % per_sample * rows;
+            int ty1 = ty0 + rows < th ? ty0 + rows : th;
+            size_t width = (size_t)(ty1 - ty0) * tw;
+            float *mt = v + (size_t)k->xis * k->c_in * width;
+            for (int c = 0; c < k->c_in; c++)
+                input_rows(k, x + s * x_stride + c * in_plane, ty0, ty1, v + c * width,
+                           (size_t)k->c_in * width);
+            for (int xi = 0; xi < k->xis; xi++)
+                product(k, xi, width, v + (size_t)xi * k->c_in * width,
+                        mt + (size_t)xi * k->c_out * width);
+            for (int m = 0; m < k->c_out; m++)
+                output_rows(k, mt + m * width, (size_t)k->c_out * width, ty0, ty1, m,
+                            y + s * y_stride + m * out_plane);
+        }
+    }
+}
+
+/* The whole call at once: all planes transformed, then the products
+ * (one position per thread at a time), then all planes back. */
+static void run_whole(const wino_call *k, int samples, const float *x, size_t x_stride,
+                      float *y, size_t y_stride, float *scratch)
+{
+    const xcnn_winograd_geom *geo = k->geo;
+    int th = (geo->out_h + geo->m - 1) / geo->m, c_in = k->c_in, c_out = k->c_out;
     size_t tiles = xcnn_winograd_tiles(geo), width = tiles * (size_t)samples;
     size_t in_plane = (size_t)geo->in_h * geo->in_w, out_plane = (size_t)geo->out_h * geo->out_w;
-    int xis = xcnn_winograd_positions(geo->m), f4 = geo->m == 4;
-    float *v = scratch, *mt = scratch + (size_t)xis * c_in * width;
-    xcnn_gemm_kind kind = xcnn_gemm_selected();
-    double work = (double)xis * c_out * c_in * (double)width;
+    float *v = scratch, *mt = scratch + (size_t)k->xis * c_in * width;
+    double work = (double)k->xis * c_out * c_in * (double)width;
     (void)work;
-
 #pragma omp parallel if (work > 4e6)
     {
 #pragma omp for schedule(dynamic)
         for (int sc = 0; sc < samples * c_in; sc++) {
             int s = sc / c_in, c = sc % c_in;
-            const float *plane = x + s * x_stride + c * in_plane;
-            float *vc = v + (size_t)c * width + s * tiles;
-            if (f4) xcnn_winograd4_input_plane(geo, plane, vc, (size_t)c_in * width);
-            else transform_input_plane(geo, plane, vc, (size_t)c_in * width);
+            input_rows(k, x + s * x_stride + c * in_plane, 0, th,
+                       v + (size_t)c * width + s * tiles, (size_t)c_in * width);
         }
 #pragma omp for schedule(dynamic)
-        for (int xi = 0; xi < xis; xi++) {
-            const float *vx = v + (size_t)xi * c_in * width;
-            float *mx = mt + (size_t)xi * c_out * width;
-            if (!u) {
-                size_t per_xi = xcnn_gemm_packed_floats(c_in, c_out,
-                                                        xcnn_gemm_panel_width(wu->kind));
-                product_packed(wu, wu->packed + (size_t)xi * per_xi, c_in, c_out, width, vx,
-                               mx);
-            } else if (!turned) {
-                const float *ux = u + (size_t)xi * c_out * c_in;
-                xcnn_sgemm_serial(kind, 0, 0, c_out, (int)width, c_in, 1.0f, ux, c_in, vx,
-                                  (int)width, 0.0f, mx, (int)width);
-            } else { /* m = 2; U was made for c_in outputs from c_out inputs */
-                int src = turn[xi / 4] * 4 + turn[xi % 4];
-                const float *ux = u + (size_t)src * c_out * c_in;
-                xcnn_sgemm_serial(kind, 1, 0, c_out, (int)width, c_in, 1.0f, ux, c_out, vx,
-                                  (int)width, 0.0f, mx, (int)width);
-            }
-        }
+        for (int xi = 0; xi < k->xis; xi++)
+            product(k, xi, width, v + (size_t)xi * c_in * width, mt + (size_t)xi * c_out * width);
 #pragma omp for schedule(dynamic)
         for (int sm = 0; sm < samples * c_out; sm++) {
             int s = sm / c_out, m = sm % c_out;
-            const float *mm = mt + (size_t)m * width + s * tiles;
-            float *ym = y + s * y_stride + m * out_plane, bm = bias ? bias[m] : 0.0f;
-            if (f4)
-                xcnn_winograd4_output_plane(geo, mm, (size_t)c_out * width, bm, accumulate,
-                                            relu, ym);
-            else
-                transform_output_plane(geo, mm, (size_t)c_out * width, bm, accumulate, relu,
-                                       ym);
+            output_rows(k, mt + (size_t)m * width + s * tiles, (size_t)c_out * width, 0, th, m,
+                        y + s * y_stride + m * out_plane);
         }
     }
+}
+
+size_t xcnn_winograd_band_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out, int threads)
+{
+    wino_call k = {geo, c_in, c_out, xcnn_winograd_positions(geo->m), geo->m == 4,
+                   NULL, XCNN_GEMM_AUTO, NULL, 0, 0};
+    int tw = (geo->out_w + geo->m - 1) / geo->m;
+    int rows = band_rows(&k, (size_t)tw, xcnn_winograd_tiles(geo), 1);
+    if (!rows) return 0;
+    return (size_t)threads * k.xis * ((size_t)c_in + c_out) * (size_t)rows * tw;
+}
+
+void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
+                        const float *x, size_t x_stride, const xcnn_winograd_u *wu,
+                        const float *bias, int accumulate, int relu, float *y,
+                        size_t y_stride, float *scratch, size_t scratch_floats)
+{
+    wino_call k = {geo, c_in, c_out, xcnn_winograd_positions(geo->m), geo->m == 4,
+                   wu, xcnn_gemm_selected(), bias, accumulate, relu};
+    int tw = (geo->out_w + geo->m - 1) / geo->m, threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    int rows = band_rows(&k, (size_t)tw, xcnn_winograd_tiles(geo), samples);
+    size_t need = (size_t)threads * k.xis * ((size_t)c_in + c_out) * (size_t)rows * tw;
+    if (rows && need <= scratch_floats)
+        run_bands(&k, samples, x, x_stride, y, y_stride, scratch, rows);
+    else
+        run_whole(&k, samples, x, x_stride, y, y_stride, scratch);
 }

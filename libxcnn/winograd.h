@@ -101,12 +101,21 @@ typedef struct xcnn_winograd_u {
  * x_stride floats apart), y gets c_out planes per sample (y_stride
  * apart), with the weights wu. accumulate = 0: y = conv + bias (bias may
  * be NULL), then max(y, 0) if relu (a fused Relu); 1: y += conv.
- * Bits do not depend on the thread count.
+ * scratch holds scratch_floats, at least xcnn_winograd_scratch(geo, c_in,
+ * c_out, samples). Large planes with small U run in bands of tile rows,
+ * each band's V and M in one thread's cache, when the scratch has room
+ * for a band per thread (xcnn_winograd_band_scratch). Bits depend on
+ * neither the thread count nor the schedule: every output is the same sum.
  */
 void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
                         const float *x, size_t x_stride, const xcnn_winograd_u *wu,
                         const float *bias, int accumulate, int relu, float *y,
-                        size_t y_stride, float *scratch);
+                        size_t y_stride, float *scratch, size_t scratch_floats);
+
+/* Scratch floats for bands on `threads` threads, or 0 when this shape
+ * runs whole (see xcnn_winograd_conv). */
+size_t xcnn_winograd_band_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out,
+                                  int threads);
 
 /* Input row r of the plane seen through the padding (padded column j is
  * input column j - pad_left, zero outside), split into `phases` arrays of
@@ -134,13 +143,14 @@ static inline void xcnn_winograd_row_phases(const xcnn_winograd_geom *geo, const
 
 /* winograd_f4.c: F(4x4, 3x3)'s weight, input and output transforms (the
  * same contracts as winograd.c's F(2x2, 3x3) ones; the weights with U's
- * element (xi, o, c) at u[xi*s_xi + o*s_o + c*s_c]). */
+ * element (xi, o, c) at u[xi*s_xi + o*s_o + c*s_c]; the planes' tile rows
+ * [ty0, ty1) only, tile (ty, tx) at index (ty - ty0) * tiles_w + tx). */
 void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u, size_t s_xi,
                             size_t s_o, size_t s_c);
-void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
-                                size_t v_stride);
+void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plane, int ty0,
+                                int ty1, float *v, size_t v_stride);
 void xcnn_winograd4_output_plane(const xcnn_winograd_geom *geo, const float *m,
-                                 size_t m_stride, float bias, int accumulate, int relu,
-                                 float *y);
+                                 size_t m_stride, int ty0, int ty1, float bias, int accumulate,
+                                 int relu, float *y);
 
 #endif

@@ -58,13 +58,13 @@ void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u, size_
  * Clang 14 emits no dispatcher for an external target_clones function that
  * another file calls. */
 XCNN_VECTOR_CLONES
-static void input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
-                        size_t v_stride)
+static void input_plane(const xcnn_winograd_geom *geo, const float *plane, int ty0, int ty1,
+                        float *v, size_t v_stride)
 {
-    int th = (geo->out_h + 3) / 4, tw = (geo->out_w + 3) / 4, n = tw + 1;
+    int tw = (geo->out_w + 3) / 4, n = tw + 1;
     float r[6][4][ROW4], d[4][ROW4];
     float buf[4 * ROW4];
-    for (int ty = 0; ty < th; ty++) {
+    for (int ty = ty0; ty < ty1; ty++) {
         for (int i = 0; i < 6; i++) {
             float *const ph[4] = {r[i][0], r[i][1], r[i][2], r[i][3]};
             xcnn_winograd_row_phases(geo, plane, 4 * ty - geo->pad_top + i, n, 4, buf, ph);
@@ -88,7 +88,7 @@ static void input_plane(const xcnn_winograd_geom *geo, const float *plane, float
              * then phases 0 and 1 at tx + 1. */
             const float *c0 = d[0], *c1 = d[1], *c2 = d[2], *c3 = d[3];
             const float *c4 = d[0] + 1, *c5 = d[1] + 1;
-            float *v0 = v + (size_t)(6 * a) * v_stride + (size_t)ty * tw;
+            float *v0 = v + (size_t)(6 * a) * v_stride + (size_t)(ty - ty0) * tw;
             float *v1 = v0 + v_stride, *v2 = v1 + v_stride, *v3 = v2 + v_stride;
             float *v4 = v3 + v_stride, *v5 = v4 + v_stride;
             for (int tx = 0; tx < tw; tx++) {
@@ -105,12 +105,12 @@ static void input_plane(const xcnn_winograd_geom *geo, const float *plane, float
 
 XCNN_VECTOR_CLONES
 static void output_plane(const xcnn_winograd_geom *geo, const float *m, size_t m_stride,
-                         float bias, int accumulate, int relu, float *y)
+                         int ty0, int ty1, float bias, int accumulate, int relu, float *y)
 {
-    int th = (geo->out_h + 3) / 4, tw = (geo->out_w + 3) / 4;
+    int tw = (geo->out_w + 3) / 4;
     float s[4][6][ROW4], o[4][ROW4], line[4 * ROW4];
-    for (int ty = 0; ty < th; ty++) {
-        const float *row = m + (size_t)ty * tw;
+    for (int ty = ty0; ty < ty1; ty++) {
+        const float *row = m + (size_t)(ty - ty0) * tw;
         for (int b = 0; b < 6; b++) { /* A^T M, down column b */
             const float *m0 = row + (size_t)b * m_stride, *m1 = m0 + 6 * m_stride;
             const float *m2 = m1 + 6 * m_stride, *m3 = m2 + 6 * m_stride;
@@ -149,15 +149,15 @@ static void output_plane(const xcnn_winograd_geom *geo, const float *m, size_t m
     }
 }
 
-void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plane, float *v,
-                                size_t v_stride)
+void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plane, int ty0,
+                                int ty1, float *v, size_t v_stride)
 {
-    input_plane(geo, plane, v, v_stride);
+    input_plane(geo, plane, ty0, ty1, v, v_stride);
 }
 
 void xcnn_winograd4_output_plane(const xcnn_winograd_geom *geo, const float *m,
-                                 size_t m_stride, float bias, int accumulate, int relu,
-                                 float *y)
+                                 size_t m_stride, int ty0, int ty1, float bias, int accumulate,
+                                 int relu, float *y)
 {
-    output_plane(geo, m, m_stride, bias, accumulate, relu, y);
+    output_plane(geo, m, m_stride, ty0, ty1, bias, accumulate, relu, y);
 }

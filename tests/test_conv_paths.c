@@ -269,9 +269,9 @@ static void check_winograd_packed_bits(int m, int c_in, int c_out, int h, int w)
         xcnn_winograd_u turned = {NULL, 0, packed, (xcnn_gemm_kind)k};
         /* the plain path runs the selected kernel: force it to k */
         setenv("XCNN_GEMM", xcnn_gemm_name((xcnn_gemm_kind)k), 1);
-        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &plain, NULL, 0, 1, y1, 0, scratch);
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &plain, NULL, 0, 1, y1, 0, scratch, 0);
         unsetenv("XCNN_GEMM");
-        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &turned, NULL, 0, 1, y2, 0, scratch);
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &turned, NULL, 0, 1, y2, 0, scratch, 0);
         check(memcmp(y1, y2, ny * sizeof(float)) == 0,
               "winograd F(%dx%d) c%d m%d %dx%d, %s: U^T packed gives U's bits", m, m, c_in,
               c_out, h, w, xcnn_gemm_name((xcnn_gemm_kind)k));
@@ -279,6 +279,46 @@ static void check_winograd_packed_bits(int m, int c_in, int c_out, int h, int w)
     }
     free(x);
     free(wt);
+    free(y1);
+    free(y2);
+    free(u);
+    free(scratch);
+}
+
+/* A large plane with small U runs in bands of tile rows when the scratch
+ * has room for a band per thread: the same bits as the whole call (forward
+ * with bias and ReLU, and accumulating as dX does). */
+static void check_winograd_band_bits(void)
+{
+    int c_in = 16, c_out = 16, h = 96, w = 96;
+    xcnn_winograd_geom geo = {h, w, 1, 1, h, w, 2};
+    size_t nx = (size_t)c_in * h * w, ny = (size_t)c_out * h * w, nw = (size_t)c_out * c_in * 9;
+    size_t whole = xcnn_winograd_scratch(&geo, c_in, c_out, 1);
+    size_t band = xcnn_winograd_band_scratch(&geo, c_in, c_out, 4);
+    test_rng rng = {99};
+    float *x = malloc(nx * sizeof(float)), *wt = malloc(nw * sizeof(float)), *b = malloc(64);
+    float *y1 = malloc(ny * sizeof(float)), *y2 = malloc(ny * sizeof(float));
+    float *u = malloc((size_t)16 * c_out * c_in * sizeof(float));
+    float *scratch = malloc((whole > band ? whole : band) * sizeof(float));
+    for (size_t i = 0; i < nx; i++) x[i] = test_rng_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < nw; i++) wt[i] = test_rng_uniform(&rng, -1, 1);
+    for (int i = 0; i < c_out; i++) b[i] = test_rng_uniform(&rng, -1, 1);
+    xcnn_winograd_weights(wt, c_out, c_in, 2, u);
+    xcnn_winograd_u wu = {u, 0, NULL, XCNN_GEMM_AUTO};
+    check(band > 0, "winograd 16x16 channels on 96x96: runs in bands (%zu scratch floats)", band);
+    for (int acc = 0; acc < 2; acc++) {
+        for (size_t i = 0; i < ny; i++) y1[i] = y2[i] = (float)(i % 7);
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &wu, acc ? NULL : b, acc, !acc, y1, 0,
+                           scratch, 0); /* no room for bands: whole */
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &wu, acc ? NULL : b, acc, !acc, y2, 0,
+                           scratch, whole > band ? whole : band);
+        check(memcmp(y1, y2, ny * sizeof(float)) == 0,
+              "winograd in bands gives the whole call's bits (%s)",
+              acc ? "accumulating" : "bias and ReLU");
+    }
+    free(x);
+    free(wt);
+    free(b);
     free(y1);
     free(y2);
     free(u);
@@ -394,6 +434,15 @@ int main(void)
         check_path(k, 1, 0, 0, label);
         strcat(label, ", batch 3 in one call");
         check_path(k, 3, big, 0, label);
+    }
+    check_winograd_band_bits();
+    {   /* the op on a plane large enough for bands, against the naive conv */
+        cfg k = {.c = 16, .m = 16, .h = 96, .w = 95, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+                 .pads = {1, 1, 1, 1}};
+        check_path(&k, 1, 0, 0, "winograd in bands c16 m16 96x95");
+#ifdef _OPENMP
+        check_threads(&k, 1, 0, "winograd in bands");
+#endif
     }
     check_winograd_packed_bits(2, 16, 48, 14, 14);
     check_winograd_packed_bits(2, 24, 100, 13, 14);

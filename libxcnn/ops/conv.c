@@ -444,7 +444,7 @@ static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
     for (int b = 0; b < batch; b += chunk) {
         int nb = batch - b < chunk ? batch - b : chunk;
         xcnn_winograd_conv(&p->wg_fwd, p->c_in, p->c_out, nb, x + b * xs, xs, &wu, bias, 0,
-                           n->fused_relu, y + b * ys, ys, scratch);
+                           n->fused_relu, y + b * ys, ys, scratch, scratch_room(g, n));
     }
 }
 
@@ -459,7 +459,7 @@ static void winograd_backward(const xcnn_graph *g, const xcnn_node *n, int batch
     for (int b = 0; b < batch; b += chunk) {
         int nb = batch - b < chunk ? batch - b : chunk;
         xcnn_winograd_conv(&p->wg_bwd, p->c_out, p->c_in, nb, dy + b * ys, ys, &wu, NULL, 1,
-                           0, dx + b * xs, xs, scratch);
+                           0, dx + b * xs, xs, scratch, scratch_room(g, n));
     }
 }
 
