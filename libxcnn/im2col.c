@@ -304,7 +304,7 @@ static void walk(const xcnn_window2d *w, int channels, int samples, float *im,
     int jobs = channels * samples * (taps / per_job);
     double work = (double)channels * samples * taps * (double)npix;
     (void)work;
-#pragma omp parallel for schedule(dynamic) if (jobs > 1 && work > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic) if (jobs > 1 && work > XCNN_PARALLEL_MIN_COPY)
     for (int j = 0; j < jobs; j++) {
         int t0 = (j % (taps / per_job)) * per_job, sc = j / (taps / per_job);
         int s = sc / channels, c = sc % channels;

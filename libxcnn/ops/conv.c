@@ -518,7 +518,7 @@ static void forward_transposed(const xcnn_node *n, const float *col, const float
             memcpy(yt + (size_t)i * p->c_out, bias, (size_t)p->c_out * sizeof(float));
     gemm_transposed(n, w, col, p->npix, bias ? 1.0f : 0.0f, yt);
     int relu = n->fused_relu;
-#pragma omp parallel for schedule(dynamic) if ((size_t)p->npix * p->c_out > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)p->npix * p->c_out > XCNN_PARALLEL_MIN_COPY)
     for (int m = 0; m < p->c_out; m++) {
         float *ym = y + (size_t)m * p->npix;
         for (int i = 0; i < p->npix; i++) {
@@ -565,7 +565,7 @@ static void forward_batched(const xcnn_node *n, int batch, int chunk, const floa
             xcnn_sgemm(0, 0, p->c_out, (int)width, p->kcol, 1.0f, w, p->kcol, col,
                        (int)width, 0.0f, yt, (int)width);
         size_t m_step = turned ? 1 : width, i_step = turned ? (size_t)p->c_out : 1;
-#pragma omp parallel for schedule(dynamic) if (width * p->c_out > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (width * p->c_out > XCNN_PARALLEL_MIN_COPY)
         for (int sm = 0; sm < nb * p->c_out; sm++) {
             int s = sm / p->c_out, m = sm % p->c_out;
             const float *src = yt + (size_t)m * m_step + (size_t)s * p->npix * i_step;
@@ -585,7 +585,7 @@ static void backward_batched(const conv_params *p, int batch, int chunk, const f
         int nb = batch - b0 < chunk ? batch - b0 : chunk;
         size_t width = (size_t)nb * p->npix;
         float *col = scratch, *dyt = scratch + (size_t)p->kcol * width;
-#pragma omp parallel for schedule(dynamic) if (width * p->c_out > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (width * p->c_out > XCNN_PARALLEL_MIN_COPY)
         for (int sm = 0; sm < nb * p->c_out; sm++) {
             int s = sm / p->c_out, m = sm % p->c_out;
             memcpy(dyt + (size_t)m * width + (size_t)s * p->npix,
