@@ -289,6 +289,25 @@ static void col2im_row(const xcnn_window2d *w, int ki, int kj, float *im, const 
     }
 }
 
+void xcnn_col2im_rows(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
+                      int oh0, int oh1, float *im)
+{
+    /* A window of the band as a plane of oh1 - oh0 output rows whose
+     * first input row is oh0's: col2im_row then clips the taps to it. */
+    xcnn_window2d band = *w;
+    int first = oh0 * w->stride_h - w->pad_top; /* input row of oh0's tap 0 */
+    band.out_h = oh1 - oh0;
+    band.pad_top = first < 0 ? -first : 0;
+    int row0 = first < 0 ? 0 : first;
+    band.in_h = w->in_h - row0;
+    size_t plane = (size_t)w->in_h * w->in_w;
+    int taps = w->k_h * w->k_w;
+    for (int c = 0; c < channels; c++)
+        for (int t = 0; t < taps; t++)
+            col2im_row(&band, t / w->k_w, t % w->k_w, im + c * plane + (size_t)row0 * w->in_w,
+                       col + ((size_t)c * taps + t) * ldcol, 1);
+}
+
 /* Sample s of `samples` reads/writes the image at im + s * im_stride and
  * the columns s * npix onward of col (rows ldcol apart). im2col splits
  * the work by (sample, channel, tap): every row of col is independent,

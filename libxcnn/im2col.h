@@ -59,6 +59,13 @@ void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *c
 void xcnn_im2col_pixels(const xcnn_window2d *w, int channels, const float *im, int p0, int p1,
                         float *col, size_t ldcol);
 
+/* col2im of output rows [oh0, oh1) only: col holds their pixels
+ * ((oh1 - oh0) * out_w columns, rows ldcol apart), added into the input
+ * rows those windows read, channel by channel, tap by tap. On the calling
+ * thread (a conv's backward runs bands of rows in parallel). */
+void xcnn_col2im_rows(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
+                      int oh0, int oh1, float *im);
+
 /* The adjoint of im2col: ADDS every col entry into the input element it
  * was read from (padding entries are dropped). im must hold channels
  * planes of in_h x in_w. */

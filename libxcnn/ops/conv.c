@@ -669,6 +669,60 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
     }
 }
 
+/* dX of one sample in bands of output rows: each band's dcol = W^T dY
+ * (its columns) is made by one thread and added back by col2im while it
+ * is in that thread's cache, instead of a whole-plane dcol (7.4 MB for the
+ * stem) written out and read back. Bands next to each other add into
+ * shared input rows, so the even bands run in parallel first, then the odd
+ * ones: every input element gets its sums in an order fixed by the bands,
+ * whatever the thread count. Bands are tall enough (rows * stride >
+ * the kernel's reach) that band k and band k + 2 never touch. */
+static int band_rows(const conv_params *p, int piece)
+{
+    const xcnn_window2d *win = &p->win;
+    int rows = piece / win->out_w, reach = (win->k_h - 1) * win->dil_h + 1;
+    int apart = (reach + win->stride_h - 1) / win->stride_h; /* rows * stride >= reach */
+    return rows > apart ? rows : apart;
+}
+
+static void backward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, const float *w,
+                            const float *dy, float *dx, float *scratch)
+{
+    const conv_params *p = n->params;
+    const xcnn_window2d *win = &p->win;
+    int rows = band_rows(p, piece);
+    size_t per_slot = (size_t)p->kcol * (size_t)rows * win->out_w;
+    int slots = (int)(scratch_room(g, n) / per_slot);
+    int bands = (win->out_h + rows - 1) / rows;
+#ifdef _OPENMP
+    if (slots > omp_get_max_threads()) slots = omp_get_max_threads();
+#else
+    slots = 1;
+#endif
+    xcnn_gemm_kind kind = xcnn_gemm_selected();
+    for (int parity = 0; parity < 2; parity++) {
+        int count = (bands - parity + 1) / 2;
+        if (slots > count) slots = count > 0 ? count : 1;
+#pragma omp parallel num_threads(slots) if (slots > 1)
+        {
+            int slot = 0;
+#ifdef _OPENMP
+            slot = omp_get_thread_num();
+#endif
+            float *dcol = scratch + (size_t)slot * per_slot;
+#pragma omp for schedule(dynamic)
+            for (int k = 0; k < count; k++) {
+                int oh0 = (2 * k + parity) * rows;
+                int oh1 = oh0 + rows < win->out_h ? oh0 + rows : win->out_h;
+                int wd = (oh1 - oh0) * win->out_w;
+                xcnn_sgemm_serial(kind, 1, 0, p->kcol, wd, p->mg, 1.0f, w, p->kcol,
+                                  dy + (size_t)oh0 * win->out_w, p->npix, 0.0f, dcol, wd);
+                xcnn_col2im_rows(win, p->cg, dcol, (size_t)wd, oh0, oh1, dx);
+            }
+        }
+    }
+}
+
 /* ---- forward / backward, im2col + GEMM ------------------------------------- */
 
 static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
@@ -763,6 +817,15 @@ static void conv_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *s
     int chunk = im2col_chunk(g, n, p, batch);
     if (chunk) {
         backward_batched(p, batch, chunk, xt->data, wt->data, dy, dx, dw, scratch);
+        return;
+    }
+    size_t in_plane0 = (size_t)p->win.in_h * p->win.in_w;
+    int piece = piece_pixels(p);
+    if (piece && !dw && p->npix > DX_TRANSPOSED_MAX &&
+        scratch_room(g, n) >= (size_t)p->kcol * band_rows(p, piece) * p->win.out_w) {
+        for (int b = 0; b < batch; b++)
+            backward_pieces(g, n, piece, wt->data, dy + (size_t)b * p->c_out * p->npix,
+                            dx + (size_t)b * p->c_in * in_plane0, scratch);
         return;
     }
     size_t in_plane = (size_t)p->win.in_h * p->win.in_w;
