@@ -66,7 +66,9 @@ typedef struct xcnn_load_options {
      * backward and the explainers return XCNN_ERR_ARG. For servers and
      * `xcnn predict`. Convs that run on converted weights (Winograd
      * transforms, packed W^T) convert them at load and free the
-     * originals, so those weights' tensor views have data NULL. */
+     * originals, so those weights' tensor views have data NULL. Layers'
+     * outputs share memory by lifetime: after a forward only the input's
+     * and the output's views hold their values. */
     int inference_only;
 } xcnn_load_options;
 

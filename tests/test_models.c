@@ -116,6 +116,24 @@ static void check_released(xcnn_model *lean, const char *name, int released)
           "inference-only weight %s %s at load", name, released ? "released" : "kept");
 }
 
+/* Do the outputs of two of m's nodes share memory? (Inference-only
+ * models reuse a tensor's memory once no later node reads it.) */
+static int activations_overlap(const xcnn_model *m)
+{
+    int n = xcnn_model_node_count(m);
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            xcnn_node_info a, b;
+            xcnn_tensor_view va, vb;
+            if (xcnn_model_node(m, i, &a) || xcnn_model_node(m, j, &b) ||
+                xcnn_model_tensor(m, a.output, &va) || xcnn_model_tensor(m, b.output, &vb) ||
+                !va.data || !vb.data || va.is_weight || vb.is_weight)
+                continue;
+            if (va.data < vb.data + vb.numel && vb.data < va.data + va.numel) return 1;
+        }
+    return 0;
+}
+
 /* inference_only: same outputs, about half the arena, backward refused.
  * released / kept: weight names whose data the convs free / keep. */
 static void test_inference_only(const char *dir, const char *released, const char *kept)
@@ -138,6 +156,8 @@ static void test_inference_only(const char *dir, const char *released, const cha
     check(st == XCNN_OK && memcmp(y, again, n_out * sizeof(float)) == 0,
           "inference-only: a second forward gives the same bits");
     free(again);
+    check(activations_overlap(lean) && !activations_overlap(full),
+          "inference-only activations share memory by lifetime (explain-mode ones do not)");
     if (released) check_released(lean, released, 1);
     if (kept) check_released(lean, kept, 0);
     check(xcnn_model_node_count(lean) < xcnn_model_node_count(full),
