@@ -17,9 +17,7 @@
 #include "winograd.h"
 #include "cpu.h"
 #include "gemm.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "threads.h"
 
 enum { XI = 16 }; /* positions of F(2x2, 3x3)'s 4x4 transformed tile */
 
@@ -303,11 +301,7 @@ static void run_bands(const wino_call *k, int samples, const float *x, size_t x_
     size_t slot = (size_t)k->xis * ((size_t)k->c_in + k->c_out) * (size_t)rows * tw;
 #pragma omp parallel
     {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        float *v = scratch + (size_t)t * slot;
+        float *v = scratch + (size_t)xcnn_thread_num() * slot;
 #pragma omp for schedule(dynamic)
         for (int b = 0; b < bands; b++) {
             int s = b / per_sample, ty0 = b % per_sample * rows;
@@ -376,10 +370,7 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
 {
     wino_call k = {geo, c_in, c_out, xcnn_winograd_positions(geo->m), geo->m == 4,
                    wu, xcnn_gemm_selected(), bias, accumulate, relu};
-    int tw = (geo->out_w + geo->m - 1) / geo->m, threads = 1;
-#ifdef _OPENMP
-    threads = omp_get_max_threads();
-#endif
+    int tw = (geo->out_w + geo->m - 1) / geo->m, threads = xcnn_threads_max();
     int rows = band_rows(&k, (size_t)tw, xcnn_winograd_tiles(geo), samples);
     size_t need = (size_t)threads * k.xis * ((size_t)c_in + c_out) * (size_t)rows * tw;
     if (rows && need <= scratch_floats)

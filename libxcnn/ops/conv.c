@@ -38,12 +38,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include "../cpu.h"
 #include "../gemm.h"
 #include "../im2col.h"
+#include "../threads.h"
 #include "../winograd.h"
 
 typedef struct conv_params {
@@ -638,21 +636,13 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
 {
     const conv_params *p = n->params;
     size_t per_slot = (size_t)p->kcol * (size_t)piece;
-    int slots = (int)(scratch_room(g, n) / per_slot), pieces = (p->npix + piece - 1) / piece;
-#ifdef _OPENMP
-    if (slots > omp_get_max_threads()) slots = omp_get_max_threads();
-#else
-    slots = 1;
-#endif
-    if (slots > pieces) slots = pieces;
+    int pieces = (p->npix + piece - 1) / piece;
+    int slots = xcnn_scratch_slots(scratch_room(g, n), per_slot, pieces);
+    (void)slots; /* only the pragma reads it */
     xcnn_gemm_kind kind = xcnn_gemm_selected();
 #pragma omp parallel num_threads(slots) if (slots > 1)
     {
-        int slot = 0;
-#ifdef _OPENMP
-        slot = omp_get_thread_num();
-#endif
-        float *col = scratch + (size_t)slot * per_slot;
+        float *col = scratch + (size_t)xcnn_thread_num() * per_slot;
 #pragma omp for schedule(dynamic)
         for (int k = 0; k < pieces; k++) {
             int p0 = k * piece, p1 = p0 + piece < p->npix ? p0 + piece : p->npix, wd = p1 - p0;
@@ -692,24 +682,15 @@ static void backward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, 
     const xcnn_window2d *win = &p->win;
     int rows = band_rows(p, piece);
     size_t per_slot = (size_t)p->kcol * (size_t)rows * win->out_w;
-    int slots = (int)(scratch_room(g, n) / per_slot);
     int bands = (win->out_h + rows - 1) / rows;
-#ifdef _OPENMP
-    if (slots > omp_get_max_threads()) slots = omp_get_max_threads();
-#else
-    slots = 1;
-#endif
     xcnn_gemm_kind kind = xcnn_gemm_selected();
     for (int parity = 0; parity < 2; parity++) {
         int count = (bands - parity + 1) / 2;
-        if (slots > count) slots = count > 0 ? count : 1;
+        int slots = xcnn_scratch_slots(scratch_room(g, n), per_slot, count);
+        (void)slots; /* only the pragma reads it */
 #pragma omp parallel num_threads(slots) if (slots > 1)
         {
-            int slot = 0;
-#ifdef _OPENMP
-            slot = omp_get_thread_num();
-#endif
-            float *dcol = scratch + (size_t)slot * per_slot;
+            float *dcol = scratch + (size_t)xcnn_thread_num() * per_slot;
 #pragma omp for schedule(dynamic)
             for (int k = 0; k < count; k++) {
                 int oh0 = (2 * k + parity) * rows;

@@ -1,0 +1,44 @@
+/*
+ * The two OpenMP questions the per-thread scratch slots ask, answered the
+ * same way with and without OpenMP (make OMP=0: one thread, number 0).
+ */
+#ifndef XCNN_THREADS_H
+#define XCNN_THREADS_H
+
+#include <stddef.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Threads a parallel region started here would get. */
+static inline int xcnn_threads_max(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The calling thread's number in its region (0 outside any). */
+static inline int xcnn_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Threads for a region whose `pieces` pieces each need a slot of
+ * `per_slot` floats of a scratch of `room` floats: as many as there are
+ * slots, pieces and threads, and at least one. */
+static inline int xcnn_scratch_slots(size_t room, size_t per_slot, int pieces)
+{
+    size_t slots = per_slot ? room / per_slot : 1;
+    if (slots > (size_t)xcnn_threads_max()) slots = (size_t)xcnn_threads_max();
+    if (slots > (size_t)pieces) slots = (size_t)pieces;
+    return slots > 0 ? (int)slots : 1;
+}
+
+#endif
