@@ -202,13 +202,7 @@ static int is_param(const xcnn_graph *g, int ti)
 {
     const xcnn_tensor *t = &g->tensors[ti];
     if (t->kind != XCNN_T_CONST || t->dtype != XCNN_DT_FLOAT || !t->data) return 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const xcnn_node *n = &g->nodes[i];
-        if (n->folded) continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == ti) return 1;
-    }
-    return 0;
+    return xcnn_graph_readers(g, ti, NULL) > 0;
 }
 
 xcnn_status xcnn_arena_enable_param_grads(xcnn_model *m, xcnn_err *err)

@@ -23,17 +23,7 @@
 /* How many running nodes read tensor t (the model output counts as one). */
 static int uses(const xcnn_graph *g, int t, int *only)
 {
-    int count = t == g->output;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const xcnn_node *n = &g->nodes[i];
-        if (n->folded) continue;
-        for (int k = 0; k < n->n_in; k++)
-            if (n->in[k] == t) {
-                count++;
-                *only = i;
-            }
-    }
-    return count;
+    return (t == g->output) + xcnn_graph_readers(g, t, only);
 }
 
 static int is_const_vector(const xcnn_graph *g, int t, int64_t len)

@@ -89,6 +89,21 @@ int xcnn_graph_find_tensor(const xcnn_graph *g, const char *name)
     return -1;
 }
 
+int xcnn_graph_readers(const xcnn_graph *g, int t, int *last)
+{
+    int count = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const xcnn_node *n = &g->nodes[i];
+        if (n->folded) continue;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == t) {
+                count++;
+                if (last) *last = i;
+            }
+    }
+    return count;
+}
+
 int xcnn_graph_add_node(xcnn_graph *g, const char *name, const char *op_type,
                         const int *in, int n_in, const int *out, int n_out)
 {

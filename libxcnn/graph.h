@@ -161,6 +161,9 @@ void xcnn_graph_free(xcnn_graph *g);
 int xcnn_graph_add_tensor(xcnn_graph *g, const char *name, xcnn_tensor_kind kind);
 /* Index of the tensor with this name, or -1. */
 int xcnn_graph_find_tensor(const xcnn_graph *g, const char *name);
+/* How many inputs of running (not folded) nodes are tensor t; *last (if
+ * not NULL) gets the index of the last node reading it. */
+int xcnn_graph_readers(const xcnn_graph *g, int t, int *last);
 /* Append a node (copies of name/op_type, arrays of n_in/n_out ints).
  * Returns its index or -1. */
 int xcnn_graph_add_node(xcnn_graph *g, const char *name, const char *op_type,

@@ -841,18 +841,6 @@ static void conv_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *s
         }
 }
 
-/* Does any node other than n read tensor ti? */
-static int shared_input(const xcnn_graph *g, const xcnn_node *n, int ti)
-{
-    for (int i = 0; i < g->n_nodes; i++) {
-        const xcnn_node *o = &g->nodes[i];
-        if (o == n || o->folded) continue;
-        for (int k = 0; k < o->n_in; k++)
-            if (o->in[k] == ti) return 1;
-    }
-    return 0;
-}
-
 xcnn_status xcnn_conv_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
 {
     (void)err;
@@ -862,7 +850,7 @@ xcnn_status xcnn_conv_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *e
     if (p->wino_packed) winograd_packed(n, w->data);
     else if (p->winograd) winograd_weights(n, w->data, p->wg_fwd.m);
     else packed_wt(n, w->data, xcnn_gemm_selected());
-    if (!shared_input(g, n, n->in[1])) {
+    if (xcnn_graph_readers(g, n->in[1], NULL) == 1) { /* no other node reads it */
         free(w->data);
         w->data = NULL;
     }
