@@ -44,6 +44,37 @@
 #include "../threads.h"
 #include "../winograd.h"
 
+/* Weights repacked for one GEMM kernel's panel width (xcnn_sgemm_packed):
+ * made on first use, made again if XCNN_GEMM switches kernels, and once
+ * the originals are released (inference only) run with the kernel they
+ * were made for. */
+typedef struct packed_form {
+    float *data;         /* on a cache line: 3 whole lines per 48-float k
+                            step instead of 4 split ones (7% faster)    */
+    int nr;              /* panel width it holds; 0 = not made yet      */
+    xcnn_gemm_kind kind; /* the kernel it was made for                  */
+} packed_form;
+
+/* The kernel to run with form f; 1 in *make when f must first be made
+ * (again) from the original weights w (NULL once released). */
+static xcnn_gemm_kind packed_kind(packed_form *f, const float *w, int *make)
+{
+    xcnn_gemm_kind kind = w ? xcnn_gemm_selected() : f->kind;
+    int nr = xcnn_gemm_panel_width(kind);
+    *make = w && f->nr != nr;
+    if (*make) {
+        f->nr = nr;
+        f->kind = kind;
+    }
+    return kind;
+}
+
+/* p rounded up to a cache line. */
+static float *cache_line(float *p)
+{
+    return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
 typedef struct conv_params {
     xcnn_window2d win;
     int c_in, c_out, group;
@@ -57,13 +88,9 @@ typedef struct conv_params {
     xcnn_winograd_geom wg_fwd, wg_bwd; /* forward, and dX as a conv of dY */
     float *u4;     /* F(4x4, 3x3)'s 36 x c_out x c_in, when wg_fwd.m == 4 */
     int wino_packed; /* Winograd forward from U^T packed (few tiles)      */
-    int wp_nr;     /* panel width wp is packed for; 0 = not packed yet    */
-    xcnn_gemm_kind wp_kind; /* the kernel it was packed for                */
-    float *wp;     /* U^T packed, xcnn_winograd_weights_packed            */
+    packed_form ut_packed; /* U^T, xcnn_winograd_weights_packed          */
     int transposed; /* few pixels: forward as Y^T = col^T W^T (see below)  */
-    int wt_nr;     /* panel width wt is packed for; 0 = not packed yet    */
-    xcnn_gemm_kind wt_kind; /* the kernel it was packed for                */
-    float *wt;     /* W^T packed for xcnn_sgemm_packed, when transposed   */
+    packed_form wt_packed; /* W^T, for xcnn_sgemm_packed                  */
     float u[];     /* F(2x2, 3x3)'s 16 x c_out x c_in (dX, small planes) */
 } conv_params;
 
@@ -229,13 +256,9 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     p->winograd = winograd;
     p->u4 = f4 ? p->u + (size_t)16 * (size_t)w->dims[0] * (size_t)x->dims[1] : NULL;
     p->transposed = transposed;
-    /* On a cache line: each k step of the kernel loads 48 floats of a
-     * panel, 3 whole lines instead of 4 split ones (measured 7% faster). */
-    p->wt = transposed ? (float *)(((uintptr_t)(p->u + u_floats) + 63) & ~(uintptr_t)63)
-                       : NULL;
+    p->wt_packed.data = transposed ? cache_line(p->u + u_floats) : NULL;
     p->wino_packed = wino_packed;
-    p->wp = wino_packed ? (float *)(((uintptr_t)(p->u + u_floats + 16) + 63) & ~(uintptr_t)63)
-                        : NULL;
+    p->ut_packed.data = wino_packed ? cache_line(p->u + u_floats + 16) : NULL;
     p->c_in = (int)x->dims[1];
     p->c_out = (int)w->dims[0];
     p->group = (int)group;
@@ -261,7 +284,7 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     if (p->winograd) {
         /* dX of a stride-1 conv is a conv of dY padded by 2 - pad. */
         p->wg_fwd = (xcnn_winograd_geom){win.in_h, win.in_w, win.pad_top, win.pad_left,
-                                         win.out_h, win.out_w, f4 ? 4 : 2};
+                                         win.out_h, win.out_w, m_fwd};
         p->wg_bwd = (xcnn_winograd_geom){win.out_h, win.out_w, 2 - win.pad_top,
                                          2 - win.pad_left, win.in_h, win.in_w, 2};
         size_t f = xcnn_winograd_scratch(&p->wg_fwd, p->c_in, p->c_out, 1);
@@ -416,16 +439,14 @@ static const float *winograd_weights(const xcnn_node *n, const float *w, int m)
 static xcnn_winograd_u winograd_packed(const xcnn_node *n, const float *w)
 {
     conv_params *p = n->params;
-    xcnn_gemm_kind kind = w ? xcnn_gemm_selected() : p->wp_kind;
-    int nr = xcnn_gemm_panel_width(kind);
-    if (w && p->wp_nr != nr) {
-        size_t floats = xcnn_winograd_packed_floats(p->wg_fwd.m, p->c_in, p->c_out, nr);
-        memset(p->wp, 0, floats * sizeof(float)); /* the panels' padding */
-        xcnn_winograd_weights_packed(w, p->c_out, p->c_in, p->wg_fwd.m, nr, p->wp);
-        p->wp_nr = nr;
-        p->wp_kind = kind;
+    int make;
+    xcnn_gemm_kind kind = packed_kind(&p->ut_packed, w, &make);
+    if (make) {
+        size_t floats = xcnn_winograd_packed_floats(p->wg_fwd.m, p->c_in, p->c_out, p->ut_packed.nr);
+        memset(p->ut_packed.data, 0, floats * sizeof(float)); /* the panels' padding */
+        xcnn_winograd_weights_packed(w, p->c_out, p->c_in, p->wg_fwd.m, p->ut_packed.nr, p->ut_packed.data);
     }
-    return (xcnn_winograd_u){NULL, 0, p->wp, kind};
+    return (xcnn_winograd_u){NULL, 0, p->ut_packed.data, kind};
 }
 
 static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
@@ -478,30 +499,24 @@ static int runs_transposed(const conv_params *p, const xcnn_tensor *w)
     return p->transposed && !w->grad;
 }
 
-/* W^T packed for this kernel's panel width, made on first use (and again
- * if XCNN_GEMM switches kernels between calls). */
-static const float *packed_wt(const xcnn_node *n, const float *w, xcnn_gemm_kind kind)
+/* W^T packed (see packed_form), and the kernel to run it with. */
+static xcnn_gemm_kind packed_wt(const xcnn_node *n, const float *w)
 {
     conv_params *p = n->params;
-    int nr = xcnn_gemm_panel_width(kind);
-    if (p->wt_nr != nr) {
-        xcnn_gemm_pack_b(1, p->kcol, p->c_out, w, p->kcol, nr, p->wt);
-        p->wt_nr = nr;
-        p->wt_kind = kind;
-    }
-    return p->wt;
+    int make;
+    xcnn_gemm_kind kind = packed_kind(&p->wt_packed, w, &make);
+    if (make) xcnn_gemm_pack_b(1, p->kcol, p->c_out, w, p->kcol, p->wt_packed.nr, p->wt_packed.data);
+    return kind;
 }
 
-/* yt (width x c_out) = col^T W^T + beta * yt, col being kcol x width.
- * w is NULL once xcnn_conv_prepare_inference has released it: then the
- * kernel W^T was packed for runs, whatever XCNN_GEMM says now. */
+/* yt (width x c_out) = col^T W^T + beta * yt, col being kcol x width. */
 static void gemm_transposed(const xcnn_node *n, const float *w, const float *col, int width,
                             float beta, float *yt)
 {
     const conv_params *p = n->params;
-    xcnn_gemm_kind kind = w ? xcnn_gemm_selected() : p->wt_kind;
-    const float *wt = w ? packed_wt(n, w, kind) : p->wt;
-    xcnn_sgemm_packed(kind, 1, width, p->c_out, p->kcol, col, width, wt, beta, yt, p->c_out);
+    xcnn_gemm_kind kind = packed_wt(n, w);
+    xcnn_sgemm_packed(kind, 1, width, p->c_out, p->kcol, col, width, p->wt_packed.data, beta, yt,
+                      p->c_out);
 }
 
 /* One sample: yt starts as the bias (as the plain path starts Y), the
@@ -800,16 +815,15 @@ static void conv_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *s
         backward_batched(p, batch, chunk, xt->data, wt->data, dy, dx, dw, scratch);
         return;
     }
-    size_t in_plane0 = (size_t)p->win.in_h * p->win.in_w;
+    size_t in_plane = (size_t)p->win.in_h * p->win.in_w;
     int piece = piece_pixels(p);
     if (piece && !dw && p->npix > DX_TRANSPOSED_MAX &&
         scratch_room(g, n) >= (size_t)p->kcol * band_rows(p, piece) * p->win.out_w) {
         for (int b = 0; b < batch; b++)
             backward_pieces(g, n, piece, wt->data, dy + (size_t)b * p->c_out * p->npix,
-                            dx + (size_t)b * p->c_in * in_plane0, scratch);
+                            dx + (size_t)b * p->c_in * in_plane, scratch);
         return;
     }
-    size_t in_plane = (size_t)p->win.in_h * p->win.in_w;
     for (int b = 0; b < batch; b++)
         for (int gi = 0; gi < p->group; gi++) {
             size_t xoff = ((size_t)b * p->c_in + (size_t)gi * p->cg) * in_plane;
@@ -849,7 +863,7 @@ xcnn_status xcnn_conv_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *e
     if (!g->inference_only || w->grad || !(p->winograd || p->transposed)) return XCNN_OK;
     if (p->wino_packed) winograd_packed(n, w->data);
     else if (p->winograd) winograd_weights(n, w->data, p->wg_fwd.m);
-    else packed_wt(n, w->data, xcnn_gemm_selected());
+    else packed_wt(n, w->data);
     if (xcnn_graph_readers(g, n->in[1], NULL) == 1) { /* no other node reads it */
         free(w->data);
         w->data = NULL;
