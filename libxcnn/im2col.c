@@ -182,10 +182,27 @@ static tap_span span_of(const xcnn_window2d *w, int ki, int kj)
     return t;
 }
 
-/* im2col, one row of col: tap (ki, kj) of channel plane im. The loops
- * are written per stride so that the compiler vectorises each (a
- * constant stride 2 becomes shuffles; memcpy per output row cost more
- * than the copy on 7-pixel rows). */
+/* Output columns [a, b) of one output row r: zero before lo and from hi
+ * on (the padding), src[ow * sw] in between. Written per stride so that
+ * the compiler vectorises each loop (a constant stride 2 becomes shuffles;
+ * memcpy per output row cost more than the copy on 7-pixel rows). Inline:
+ * each vector clone of its callers gets its own copy. */
+static inline void copy_row(float *r, const float *src, int a, int b, int lo, int hi, int sw)
+{
+    if (lo < a) lo = a;
+    if (hi > b) hi = b;
+    if (hi < lo) hi = lo;
+    for (int ow = a; ow < lo; ow++) r[ow] = 0;
+    if (sw == 1)
+        for (int ow = lo; ow < hi; ow++) r[ow] = src[ow];
+    else if (sw == 2)
+        for (int ow = lo; ow < hi; ow++) r[ow] = src[2 * ow];
+    else
+        for (int ow = lo; ow < hi; ow++) r[ow] = src[ow * sw];
+    for (int ow = hi; ow < b; ow++) r[ow] = 0;
+}
+
+/* im2col, one row of col: tap (ki, kj) of channel plane im. */
 XCNN_VECTOR_CLONES
 static void im2col_row(const xcnn_window2d *w, int ki, int kj, const float *im, float *row)
 {
@@ -209,18 +226,10 @@ static void im2col_row(const xcnn_window2d *w, int ki, int kj, const float *im, 
         }
         return;
     }
-    for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
-        float *r = row + (size_t)oh * ow_n;
-        const float *src = im + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
-        for (int ow = 0; ow < t.ow_lo; ow++) r[ow] = 0;
-        if (sw == 1)
-            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) r[ow] = src[ow];
-        else if (sw == 2)
-            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) r[ow] = src[2 * ow];
-        else
-            for (int ow = t.ow_lo; ow < t.ow_hi; ow++) r[ow] = src[ow * sw];
-        for (int ow = t.ow_hi; ow < ow_n; ow++) r[ow] = 0;
-    }
+    for (int oh = t.oh_lo; oh < t.oh_hi; oh++)
+        copy_row(row + (size_t)oh * ow_n,
+                 im + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0, 0, ow_n, t.ow_lo,
+                 t.ow_hi, sw);
 }
 
 /* im2col_row for output pixels [p0, p1) only: row[0] is pixel p0. Each
@@ -240,16 +249,8 @@ static void im2col_row_pixels(const xcnn_window2d *w, int ki, int kj, const floa
             for (int ow = a; ow < b; ow++) r[ow] = 0;
             continue;
         }
-        const float *src = im + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
-        int lo = a > t.ow_lo ? a : t.ow_lo, hi = b < t.ow_hi ? b : t.ow_hi;
-        for (int ow = a; ow < b && ow < lo; ow++) r[ow] = 0;
-        if (sw == 1)
-            for (int ow = lo; ow < hi; ow++) r[ow] = src[ow];
-        else if (sw == 2)
-            for (int ow = lo; ow < hi; ow++) r[ow] = src[2 * ow];
-        else
-            for (int ow = lo; ow < hi; ow++) r[ow] = src[ow * sw];
-        for (int ow = hi > a ? hi : a; ow < b; ow++) r[ow] = 0;
+        copy_row(r, im + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0, a, b, t.ow_lo,
+                 t.ow_hi, sw);
     }
 }
 
