@@ -76,36 +76,34 @@ static size_t plan_by_lifetime(const xcnn_model *m, int max_batch, size_t *offs,
                                span_slot *slots)
 {
     const xcnn_graph *g = m->g;
-    int n = 0;
+    /* slots[t] for tensor t while the lives are found, then packed to the
+     * front for placing. */
     for (int i = 0; i < g->n_tensors; i++) {
         const xcnn_tensor *t = &g->tensors[i];
-        if (!is_arena_tensor(t)) continue;
-        span_slot *s = &slots[n++];
-        s->tensor = i;
-        s->first = INT_MAX;
-        s->last = -1;
-        s->size = round_up(xcnn_tensor_sample_numel(t) * (size_t)max_batch);
-        if (i == g->input) s->first = -1;
-        if (i == g->input || i == g->output) s->last = INT_MAX;
+        int pinned = i == g->input || i == g->output;
+        slots[i] = (span_slot){i, pinned ? -1 : INT_MAX, pinned ? INT_MAX : -1, 0, 0};
+        if (is_arena_tensor(t))
+            slots[i].size = round_up(xcnn_tensor_sample_numel(t) * (size_t)max_batch);
     }
     for (int k = 0; k < m->n_compute; k++) {
         const xcnn_node *node = &g->nodes[m->compute[k]];
-        for (int j = 0; j < n; j++) {
-            span_slot *s = &slots[j];
-            for (int o = 0; o < node->n_out; o++)
-                if (node->out[o] == s->tensor) {
-                    if (k < s->first) s->first = k;
-                    if (k > s->last) s->last = k;
-                }
-            for (int q = 0; q < node->n_in; q++)
-                if (node->in[q] == s->tensor && k > s->last) s->last = k;
+        for (int o = 0; o < node->n_out; o++) {
+            span_slot *s = &slots[node->out[o]];
+            if (k < s->first) s->first = k;
+            if (k > s->last) s->last = k;
         }
+        for (int q = 0; q < node->n_in; q++)
+            if (node->in[q] >= 0 && k > slots[node->in[q]].last) slots[node->in[q]].last = k;
     }
-    for (int j = 0; j < n; j++) /* written by no node and not the input: keep it */
-        if (slots[j].first == INT_MAX) {
-            slots[j].first = -1;
-            slots[j].last = INT_MAX;
+    int n = 0;
+    for (int i = 0; i < g->n_tensors; i++) {
+        if (!slots[i].size) continue;
+        if (slots[i].first == INT_MAX) { /* written by no node, not the input: keep it */
+            slots[i].first = -1;
+            slots[i].last = INT_MAX;
         }
+        slots[n++] = slots[i];
+    }
     qsort(slots, (size_t)n, sizeof *slots, by_size_desc);
     size_t total = 0;
     for (int j = 0; j < n; j++) {

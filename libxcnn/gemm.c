@@ -34,9 +34,7 @@
 #include "cpu.h"
 #include "gemm.h"
 #include "gemm_kernels.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "threads.h"
 
 enum {
     KC = 256, /* depth of one packed slice                                 */
@@ -282,14 +280,8 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
                      int K, float alpha, const float *A, int lda, const float *B, int ldb,
                      float *C, int ldc, int serial, int overwrite)
 {
-    double work = (double)M * N * K;
-    int threads = 1;
-    (void)work;
-    (void)serial;
-#ifdef _OPENMP
     /* Below ~8 MFLOP the region costs more than it saves (see XCNN_PARALLEL_MIN). */
-    if (work > 4e6 && !serial) threads = omp_get_max_threads();
-#endif
+    int threads = (double)M * N * K > 4e6 && !serial ? xcnn_threads_max() : 1;
     /* Twice as many tasks as threads, handed out as threads free up: when
      * one core is slowed (another program, a busy hyperthread sibling) the
      * other takes more tasks instead of waiting for it. A C tile is still
@@ -392,11 +384,8 @@ static void small_m_run(const xcnn_gemm_kernel *kern, int trans_a, int M, int N,
                         const float *A, int lda, const float *B, int ldb, const float *packed,
                         float *C, int ldc, int accumulate, int serial)
 {
-    int panels = (N + kern->nr - 1) / kern->nr, threads = 1;
-    (void)serial;
-#ifdef _OPENMP
-    if ((double)M * N * K > 4e6 && !serial) threads = omp_get_max_threads();
-#endif
+    int panels = (N + kern->nr - 1) / kern->nr;
+    int threads = (double)M * N * K > 4e6 && !serial ? xcnn_threads_max() : 1;
     /* About 8 tasks per thread: a few panels each, or, when there are
      * fewer panels than that (ResNet's layer4: 11 of 48 columns), one
      * panel and a part of the rows each, so that 11 panels do not leave
