@@ -72,67 +72,55 @@ static void clear_grad(xcnn_model *m, int ti, int batch)
     m->cleared[ti] = 1;
 }
 
-xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
-                               xcnn_relu_rule rule, int stop, xcnn_err *err)
+/*
+ * The backward walk shared by both entry points. `from` is the tensor the
+ * seed gradient goes into (the graph output, or a cut for
+ * xcnn_exec_backward_from); `stop` as in xcnn_exec_backward.
+ */
+static xcnn_status run_backward(xcnn_model *m, int from, const int *targets, const float *seed,
+                                xcnn_relu_rule rule, int stop)
 {
     xcnn_graph *g = m->g;
-    if (m->inference_only)
-        return xcnn_fail(err, XCNN_ERR_ARG, "the model was loaded for inference only "
-                         "(xcnn_load_options.inference_only): no gradients");
-    if (!m->have_forward)
-        return xcnn_fail(err, XCNN_ERR_ARG, "backward called before forward");
-    if (!targets && !seed)
-        return xcnn_fail(err, XCNN_ERR_ARG, "backward needs targets or a seed gradient");
     int batch = g->batch;
-    xcnn_tensor *out = &g->tensors[g->output];
+    xcnn_tensor *out = &g->tensors[from];
     size_t k = xcnn_tensor_sample_numel(out);
-    if (targets)
-        for (int b = 0; b < batch; b++)
-            if (targets[b] < 0 || (size_t)targets[b] >= k)
-                return xcnn_fail(err, XCNN_ERR_ARG, "target %d is out of range: the output "
-                                 "has %zu classes (0..%zu)", targets[b], k, k - 1);
-
-    if (rule != XCNN_RELU_GRADIENT && rule != XCNN_RELU_DECONVNET && rule != XCNN_RELU_GUIDED)
-        return xcnn_fail(err, XCNN_ERR_ARG, "unknown relu rule %d", (int)rule);
-    int stop_producer = -1;
-    if (stop >= 0) {
-        if (stop >= g->n_tensors || g->tensors[stop].kind == XCNN_T_CONST ||
-            !g->tensors[stop].grad)
-            return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer "
-                             "output", stop < g->n_tensors ? g->tensors[stop].name : "?");
-        stop_producer = g->tensors[stop].producer;
-    }
+    int from_producer = out->producer;
+    int stop_producer = stop >= 0 ? g->tensors[stop].producer : -1;
 
     /* Decide who collects gradients. Their buffers are cleared just before
      * the first node that adds into them runs (clear_grad), not all up
      * front: the zeroed lines are then still in cache when the adding
      * starts, and the clearing is spread between the parallel kernels
-     * instead of being one long serial memset. */
+     * instead of being one long serial memset. Tensors made after `from`
+     * are outside this pass and keep what they hold. */
     for (int i = 0; i < g->n_tensors; i++) {
         xcnn_tensor *t = &g->tensors[i];
         m->reached[i] = 0;
         m->cleared[i] = 0;
         if (!t->grad) { t->grad_on = 0; continue; }
         if (t->kind == XCNN_T_CONST)
-            t->grad_on = stop < 0;  /* weight gradients only on full passes */
+            t->grad_on = stop < 0 && from == g->output; /* weight gradients: full passes only */
+        else if (t->producer > from_producer)
+            t->grad_on = 0;
         else if (stop < 0)
             t->grad_on = 1;
         else
             t->grad_on = (i == stop) || t->producer > stop_producer;
     }
-    clear_grad(m, g->output, batch);
+    clear_grad(m, from, batch);
 
     for (int b = 0; b < batch; b++) {
         float *gb = out->grad + (size_t)b * k;
         if (seed) memcpy(gb, seed + (size_t)b * k, k * sizeof(float));
         else gb[targets[b]] = 1.0f;
     }
-    m->reached[g->output] = 1;
+    m->reached[from] = 1;
 
     apply_threads(m);
     xcnn_bwd_ctx ctx = {rule};
     for (int i = m->n_compute - 1; i >= 0; i--) {
         int ni = m->compute[i];
+        if (ni > from_producer) continue;
         if (ni <= stop_producer) break;
         const xcnn_node *node = &g->nodes[ni];
         int any = 0;
@@ -148,4 +136,58 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
     for (int i = 0; i < g->n_tensors; i++) clear_grad(m, i, batch);
     m->have_backward = 1;
     return XCNN_OK;
+}
+
+static xcnn_status backward_allowed(const xcnn_model *m, xcnn_err *err)
+{
+    if (m->inference_only)
+        return xcnn_fail(err, XCNN_ERR_ARG, "the model was loaded for inference only "
+                         "(xcnn_load_options.inference_only): no gradients");
+    if (!m->have_forward)
+        return xcnn_fail(err, XCNN_ERR_ARG, "backward called before forward");
+    return XCNN_OK;
+}
+
+xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
+                               xcnn_relu_rule rule, int stop, xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    xcnn_status st = backward_allowed(m, err);
+    if (st) return st;
+    if (!targets && !seed)
+        return xcnn_fail(err, XCNN_ERR_ARG, "backward needs targets or a seed gradient");
+    int batch = g->batch;
+    size_t k = xcnn_tensor_sample_numel(&g->tensors[g->output]);
+    if (targets)
+        for (int b = 0; b < batch; b++)
+            if (targets[b] < 0 || (size_t)targets[b] >= k)
+                return xcnn_fail(err, XCNN_ERR_ARG, "target %d is out of range: the output "
+                                 "has %zu classes (0..%zu)", targets[b], k, k - 1);
+
+    if (rule != XCNN_RELU_GRADIENT && rule != XCNN_RELU_DECONVNET && rule != XCNN_RELU_GUIDED)
+        return xcnn_fail(err, XCNN_ERR_ARG, "unknown relu rule %d", (int)rule);
+    if (stop >= 0 && (stop >= g->n_tensors || g->tensors[stop].kind == XCNN_T_CONST ||
+                      !g->tensors[stop].grad))
+        return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer "
+                         "output", stop < g->n_tensors ? g->tensors[stop].name : "?");
+    return run_backward(m, g->output, targets, seed, rule, stop);
+}
+
+xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, int batch,
+                                    xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    xcnn_status st = backward_allowed(m, err);
+    if (st) return st;
+    if (cut < 0 || cut >= g->n_tensors || g->tensors[cut].kind != XCNN_T_ACTIVATION ||
+        !g->tensors[cut].grad || !seed)
+        return xcnn_fail(err, XCNN_ERR_ARG, "backward_from needs a layer output and a seed");
+    if (batch < 1 || batch > g->batch)
+        return xcnn_fail(err, XCNN_ERR_ARG, "batch %d is outside 1..%d (the last forward)",
+                         batch, g->batch);
+    int last = g->batch;
+    g->batch = batch;
+    st = run_backward(m, cut, NULL, seed, XCNN_RELU_GRADIENT, -1);
+    g->batch = last;
+    return st;
 }

@@ -32,6 +32,7 @@ static xcnn_status parse(const void *data, size_t size, const xcnn_load_options 
     xcnn_model *m = calloc(1, sizeof *m);
     if (!m) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
     m->inference_only = opts && opts->inference_only;
+    m->ex_cut = -1;
     m->max_elems = (opts && opts->max_tensor_elems) ? opts->max_tensor_elems : ((uint64_t)256 << 20);
     xcnn_status st = xcnn_onnx_parse(data, size, opts, &m->g, err);
     if (st) {
@@ -165,6 +166,8 @@ void xcnn_model_free(xcnn_model *m)
     free(m->ex_acc);
     free(m->ex_targets);
     free(m->ex_cam);
+    free(m->ex_cut_acc);
+    free(m->ex_cut_seed);
     free(m);
 }
 

@@ -32,6 +32,10 @@ struct xcnn_model {
     int *ex_targets;       /* max_batch targets                            */
     float *ex_cam;         /* the largest h*w of any 4-D activation        */
     size_t ex_cam_floats;
+    int ex_cut;            /* tensor after the model's affine entry, or -1
+                              (xcnn_ex_affine_cut; integrated gradients)  */
+    double *ex_cut_acc;    /* one sample of ex_cut: sums of its gradients  */
+    float *ex_cut_seed;    /*   and those sums in float                    */
     int have_forward;      /* a forward pass has run since the last reserve */
     int have_backward;
     char error[512];
@@ -57,6 +61,17 @@ xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn
 /* stop: tensor index whose gradient completes the pass, -1 for a full pass. */
 xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
                                xcnn_relu_rule rule, int stop, xcnn_err *err);
+/*
+ * The backward of the nodes up to tensor `cut`'s producer, seeded with the
+ * gradient `seed` at cut (`batch` samples, at most the last forward's);
+ * it leaves the input gradient. Those nodes see whatever values the last
+ * forward left, so this is only exact when no later node reads a value
+ * made before cut and their input gradients do not read values at all:
+ * affine nodes such as a Conv (xcnn_ex_affine_cut checks; weight
+ * gradients are not computed here).
+ */
+xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, int batch,
+                                    xcnn_err *err);
 
 /* model.c: the tensor a user means by `name`: a tensor name, else a
  * running node's name (its first output). -1 if neither. */

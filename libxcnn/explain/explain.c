@@ -36,6 +36,21 @@ int xcnn_ex_pass_batch(const xcnn_model *m)
     return fit < (size_t)m->max_batch ? (int)fit : m->max_batch;
 }
 
+int xcnn_ex_affine_cut(const xcnn_model *m)
+{
+    const xcnn_graph *g = m->g;
+    int reader = -1;
+    if (m->inference_only || xcnn_graph_readers(g, g->input, &reader) != 1) return -1;
+    const xcnn_node *n = &g->nodes[reader];
+    if (strcmp(n->op_type, "Conv") != 0 || n->fused_relu || n->in[0] != g->input) return -1;
+    for (int k = 1; k < n->n_in; k++) /* weights and bias fixed: affine in x */
+        if (n->in[k] >= 0 && g->tensors[n->in[k]].kind != XCNN_T_CONST) return -1;
+    int cut = n->out[0];
+    const xcnn_tensor *t = &g->tensors[cut];
+    if (n->n_out != 1 || cut == g->output || t->kind != XCNN_T_ACTIVATION || !t->grad) return -1;
+    return cut;
+}
+
 xcnn_status xcnn_explain_reserve(xcnn_model *m, xcnn_err *err)
 {
     const xcnn_graph *g = m->g;
@@ -57,6 +72,18 @@ xcnn_status xcnn_explain_reserve(xcnn_model *m, xcnn_err *err)
     m->ex_cam_floats = cam;
     if (!m->ex_path || !m->ex_acc || !m->ex_targets || !m->ex_cam)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
+    free(m->ex_cut_acc);
+    free(m->ex_cut_seed);
+    m->ex_cut_acc = NULL;
+    m->ex_cut_seed = NULL;
+    m->ex_cut = xcnn_ex_affine_cut(m);
+    if (m->ex_cut >= 0) {
+        size_t cn = xcnn_tensor_sample_numel(&g->tensors[m->ex_cut]);
+        m->ex_cut_acc = malloc(cn * sizeof(double));
+        m->ex_cut_seed = malloc(cn * sizeof(float));
+        if (!m->ex_cut_acc || !m->ex_cut_seed)
+            return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
+    }
     return XCNN_OK;
 }
 

@@ -14,6 +14,15 @@ size_t xcnn_ex_output_numel(const xcnn_model *m);
  * activations and gradients in flight (explain.c says why). */
 int xcnn_ex_pass_batch(const xcnn_model *m);
 
+/*
+ * The model's affine entry: when the input is read by one Conv only (fixed
+ * weights, no fused activation), the tensor that Conv makes, else -1. The
+ * input gradient is then that Conv's backward of the cut's gradient, which
+ * is linear: a weighted sum of input gradients is the Conv's backward of
+ * the weighted sum of the cut's gradients (integrated_gradients.c).
+ */
+int xcnn_ex_affine_cut(const xcnn_model *m);
+
 /* Forward x (batch 1); resolve o->target (-1: arg-max) into res. */
 xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                                    xcnn_explain_result *res, xcnn_err *err);
