@@ -3,7 +3,7 @@
  * node by node, so the layers far from the GEMM peak (bench_gemm) show.
  *
  *   build/bench/bench_layers MODEL [--threads T] [--iters N] [--batch B]
- *                            [--input-shape CxHxW] [--param-grads]
+ *                            [--input-shape CxHxW] [--param-grads | --inference]
  *
  * The model is loaded for gradients (no Conv+BN fusion), reserved for B
  * inputs and run once forward and once backward (true ReLU gradient, from
@@ -24,6 +24,12 @@
  * the median of N whole passes (xcnn_exec_forward / xcnn_exec_backward),
  * whose difference is the executor's own cost (input check, clearing the
  * gradients, the loop).
+ *
+ * --inference loads the model as `xcnn predict` does (inference_only:
+ * Conv+BN+ReLU fused, Winograd F(4x4), converted weights, activations
+ * sharing memory by lifetime) and times the forward only. A node called
+ * again reads inputs that later nodes may have overwritten: the values
+ * differ from a real pass, the work does not.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +116,7 @@ static int parse_shape(const char *s, xcnn_load_options *o)
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    int threads = 0, iters = 10, batch = 1, param_grads = 0;
+    int threads = 0, iters = 10, batch = 1, param_grads = 0, inference = 0;
     xcnn_load_options lo = {0};
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -121,13 +127,14 @@ int main(int argc, char **argv)
         if (dst && i + 1 < argc && (*dst = atoi(argv[++i])) >= 1 && *dst <= 100000) continue;
         if (!strcmp(f, "--input-shape") && i + 1 < argc && !parse_shape(argv[++i], &lo)) continue;
         if (!strcmp(f, "--param-grads")) { param_grads = 1; continue; }
+        if (!strcmp(f, "--inference")) { inference = lo.inference_only = 1; continue; }
         if (f[0] != '-' && !path && !dst) { path = f; continue; }
         path = NULL; /* a bad argument: print the usage */
         break;
     }
-    if (!path) {
+    if (!path || (param_grads && inference)) {
         fprintf(stderr, "usage: bench_layers MODEL [--threads T] [--iters N] [--batch B] "
-                        "[--input-shape CxHxW] [--param-grads]\n");
+                        "[--input-shape CxHxW] [--param-grads | --inference]\n");
         return 2;
     }
 
@@ -173,7 +180,8 @@ int main(int argc, char **argv)
 
     /* One real pass each way sets activations, grad_on flags and reached[]. */
     if (xcnn_exec_forward(m, x, batch, &err) != XCNN_OK ||
-        xcnn_exec_backward(m, targets, NULL, XCNN_RELU_GRADIENT, -1, &err) != XCNN_OK) {
+        (!inference &&
+         xcnn_exec_backward(m, targets, NULL, XCNN_RELU_GRADIENT, -1, &err) != XCNN_OK)) {
         fprintf(stderr, "bench_layers: %s\n", err.msg);
         goto done;
     }
@@ -182,7 +190,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < nc; i++) {
         const xcnn_node *n = &g->nodes[m->compute[i]];
         int ran_bwd = 0; /* did the full backward run this node? (as exec.c decides) */
-        for (int o = 0; o < n->n_out; o++) ran_bwd |= m->reached[n->out[o]];
+        for (int o = 0; o < n->n_out && !inference; o++) ran_bwd |= m->reached[n->out[o]];
         fwd[i] = time_node(m, n, 0, iters, t);
         bwd[i] = ran_bwd ? time_node(m, n, 1, iters, t) : -1;
         sum_f += fwd[i];
@@ -202,7 +210,7 @@ int main(int argc, char **argv)
     xcnn_cpu_detect(&cpu);
     printf("model: %s\ncpu: %s\nthreads: %d, batch %d, median of %d calls per node%s, %s\n\n",
            path, cpu.brand[0] ? cpu.brand : "unknown", threads, batch, iters,
-           param_grads ? ", weight gradients on" : "",
+           param_grads ? ", weight gradients on" : inference ? ", inference only (fused)" : "",
            threads == 1 ? "thread CPU time" : "wall time");
     printf("%-*s %-18s %-16s %9s %8s %9s %6s %6s\n", name_w, "node", "op", "output", "fwd ms",
            "GFLOP/s", "bwd ms", "%fwd", "%bwd");
@@ -235,8 +243,8 @@ int main(int argc, char **argv)
                100 * ops[k].fwd / sum_f, ops[k].bwd, sum_b > 0 ? 100 * ops[k].bwd / sum_b : 0);
 
     double pass_f = time_pass(m, x, batch, targets, 0, iters, t, &err);
-    double pass_b = pass_f < 0 ? -1 : time_pass(m, x, batch, targets, 1, iters, t, &err);
-    if (pass_b < 0) {
+    double pass_b = pass_f < 0 || inference ? 0 : time_pass(m, x, batch, targets, 1, iters, t, &err);
+    if (pass_f < 0 || pass_b < 0) {
         fprintf(stderr, "bench_layers: %s\n", err.msg);
         goto done;
     }
@@ -244,7 +252,7 @@ int main(int argc, char **argv)
     printf("%-30s %9.3f %9.3f\n", "sum of node medians, ms", sum_f, sum_b);
     printf("%-30s %9.3f %9.3f\n", "whole pass (median), ms", pass_f, pass_b);
     printf("%-30s %8.1f%% %8.1f%%\n", "overhead", 100 * (pass_f - sum_f) / pass_f,
-           100 * (pass_b - sum_b) / pass_b);
+           pass_b > 0 ? 100 * (pass_b - sum_b) / pass_b : 0.0);
     rc = 0;
 done:
     free(x);

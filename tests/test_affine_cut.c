@@ -152,7 +152,7 @@ static void test_same_result(const char *dir)
     float *x = fixture_npy(dir, "input.npy", &n);
     float *x0 = fixture_npy(dir, "baseline.npy", &n);
     if (check(m && x && x0 && m->ex_cut >= 0, "%s: loads, with a cut", dir)) {
-        compare_ways(dir, m, x, NULL, n, XCNN_IG_GAUSS_LEGENDRE, 50, 8);
+        compare_ways(dir, m, x, NULL, n, XCNN_IG_GAUSS_LEGENDRE, 16, 8);
         compare_ways(dir, m, x, NULL, n, XCNN_IG_GAUSS_LEGENDRE, 7, 1);
         compare_ways(dir, m, x, x0, n, XCNN_IG_RIEMANN_TRAPEZOID, 12, 5);
         compare_ways(dir, m, x, x0, n, XCNN_IG_RIEMANN_LEFT, 9, 3);

@@ -13,6 +13,9 @@
 
 #define TOL 5e-4
 #define TOL_IG 2e-3
+/* ResNet-18 only (see check_reference): the NMSE allowed when a ReLU or a
+ * max-pool at its kink took the other branch, as in test_models.c. */
+#define KINK_NMSE 1e-5
 
 typedef struct ref_case {
     const char *file;      /* reference .npy in the fixture directory */
@@ -44,7 +47,29 @@ static const ref_case cases[] = {
 
 static int has(const char *tweak, const char *word) { return strstr(tweak, word) != NULL; }
 
-static void run_case(xcnn_model *m, const char *dir, const float *x, int target, const ref_case *c)
+/*
+ * Max relative error within tol. On ResNet-18 (kinks = 1) the NMSE may
+ * stand in: a ReLU input or a max-pool pair that float32 leaves within
+ * rounding of a tie goes the way the last bit of a sum decides, and one
+ * such unit moves a receptive field of the input gradient by several % of
+ * its largest value. With 224x224 inputs plus noise (SmoothGrad) a few
+ * units per input land there: float32 PyTorch itself is 6e-4 off the
+ * float64 reference on SmoothGrad. A wrong gradient gives NMSE near 1.
+ */
+static void check_reference(const char *what, const float *got, const float *ref, size_t n,
+                            double tol, int kinks)
+{
+    double e = max_rel_error(got, ref, n), q = nmse(got, ref, n);
+    if (e <= tol || !kinks) {
+        check_close(what, e, tol);
+        return;
+    }
+    check(q <= KINK_NMSE, "%s: max rel error %.3g over %g; NMSE %.3g (limit %g): units at a "
+          "ReLU or max-pool kink took the other branch", what, e, tol, q, KINK_NMSE);
+}
+
+static void run_case(xcnn_model *m, const char *dir, const float *x, int target, const ref_case *c,
+                     int kinks)
 {
     size_t n_ref = 0;
     float *ref = fixture_npy(dir, c->file, &n_ref);
@@ -81,7 +106,7 @@ static void run_case(xcnn_model *m, const char *dir, const float *x, int target,
     size_t got = 1;
     for (int i = 0; i < res.ndim; i++) got *= (size_t)res.dims[i];
     if (!check(got == n_ref, "%s: %zu values, reference has %zu", what, got, n_ref)) goto done;
-    check_close(what, max_rel_error(out, ref, n_ref), c->tol);
+    check_reference(what, out, ref, n_ref, c->tol, kinks);
     if (c->method == XCNN_INTEGRATED_GRADIENTS) {
         /* Our delta against PyTorch's: both measure the same quadrature. */
         char key[128], val[64];
@@ -101,7 +126,7 @@ done:
     free(noise);
 }
 
-static void test_references(const char *dir)
+static void test_references(const char *dir, int kinks)
 {
     if (!fixture_exists(dir, "model.onnx")) {
         check_skip("%s: no fixture", dir);
@@ -113,10 +138,18 @@ static void test_references(const char *dir)
     if (!check(m && x && target >= 0, "%s: model, input and target", dir)) goto done;
     /* Batches of 4: IG's 50 points run as 13 passes, the last one short. */
     check(xcnn_model_reserve(m, 4) == XCNN_OK, "%s: reserve batch 4", dir);
+    int missing = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (!fixture_exists(dir, cases[i].file)) continue;
-        run_case(m, dir, x, target, &cases[i]);
+        if (!fixture_exists(dir, cases[i].file)) {
+            missing++;
+            continue;
+        }
+        run_case(m, dir, x, target, &cases[i], kinks);
     }
+    if (missing)
+        check_skip("%s: %d of %zu explainer references not generated (ResNet-18: "
+                   "tools/make_fixtures.py --big --big-explainers, ~12 min)", dir, missing,
+                   sizeof cases / sizeof cases[0]);
 done:
     free(x);
     xcnn_model_free(m);
@@ -394,7 +427,15 @@ int main(void)
 {
     const char *dirs[] = {"tests/fixtures/plaincnn", "tests/fixtures/rescnn_bn",
                           "tests/fixtures/resnet_narrow", "tests/fixtures/captum_toy"};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) test_references(dirs[i]);
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) test_references(dirs[i], 0);
+    /* torchvision ResNet-18 (`make fixtures-big`; float64 references): every
+     * explainer on a real architecture, 224x224. */
+    const char *big_dir = getenv("XCNN_BIG_FIXTURES");
+    char big[512];
+    snprintf(big, sizeof big, "%s/resnet18", big_dir ? big_dir : "build/fixtures");
+    if (fixture_exists(big, "model.onnx")) test_references(big, 1);
+    else check_skip("torchvision ResNet-18 explainers vs PyTorch: %s/model.onnx not found "
+                    "(install python3-torch and run 'make fixtures-big')", big);
     test_captum_golden();
     test_properties("tests/fixtures/rescnn_bn");
     test_batch_invariance("tests/fixtures/rescnn_bn");
