@@ -101,40 +101,57 @@ size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out,
 
 /* ---- 1. input transform ----------------------------------------------- */
 
-enum { ROW = XCNN_WINOGRAD_MAX_W / 2 + 2 }; /* even or odd half of a padded row */
+enum { ROW = XCNN_WINOGRAD_MAX_W / 2 + 2 }; /* tiles of a row, and then some */
 
-/* One plane: v[xi * v_stride + t] for its tiles t. Tile tx of a tile row
- * reads padded columns 2tx .. 2tx+3 = even[tx], odd[tx], even[tx+1],
- * odd[tx+1]. B^T goes down the columns (row i of the patch is input row
- * 2ty - pad_top + i), then B across. */
+/* Tile rows are transformed up to CHUNK_TILES tiles at a time (some 50 KB
+ * of stack), and every loop below runs over all the tiles of the chunk.
+ * Row by row, ResNet's 28-, 14- and 7-tile rows gave loops that vector
+ * code covers mostly with scalar remainders: the transform (13% of a
+ * ResNet-18 forward + backward) spent its time there. */
+enum { CHUNK_TILES = 512 };
+
+/* One plane: v[xi * v_stride + t] for its tiles t in tile rows [ty0, ty1).
+ * Tile (ty, tx) reads padded rows 2ty .. 2ty+3 (minus pad_top) and padded
+ * columns 2tx .. 2tx+3: its taps 0..3. A chunk of tc tile rows reads its
+ * 2 tc + 2 input rows, each split once into its four taps (tw values
+ * each), stored by row parity: input row j of the chunk in q[tap][j % 2]
+ * at (j / 2) * tw. Rows 0 and 1 of tile row t are then q[tap][0 or 1] at
+ * t * tw, rows 2 and 3 the same one tile row further (+ tw): B^T goes down
+ * the columns for every tile of the chunk in one loop per tap, then B
+ * across the taps gives the chunk's tiles, already in V's order. */
 XCNN_VECTOR_CLONES
 static void transform_input_plane(const xcnn_winograd_geom *geo, const float *plane, int ty0,
                                   int ty1, float *v, size_t v_stride)
 {
-    int tw = tiles_w(geo), n = tw + 1;
-    float e[4][ROW], o[4][ROW]; /* patch rows, even / odd columns */
-    float buf[2 * ROW];
-    for (int ty = ty0; ty < ty1; ty++) {
-        for (int i = 0; i < 4; i++) {
-            float *const halves[2] = {e[i], o[i]};
-            xcnn_winograd_row_phases(geo, plane, 2 * ty - geo->pad_top + i, n, 2, buf, halves);
+    int tw = tiles_w(geo), tc_max = CHUNK_TILES / tw > 0 ? CHUNK_TILES / tw : 1;
+    float q[4][2][CHUNK_TILES + ROW], d[4][CHUNK_TILES + ROW];
+    for (int tyc = ty0; tyc < ty1; tyc += tc_max) {
+        int tc = ty1 - tyc < tc_max ? ty1 - tyc : tc_max, len = tc * tw;
+        for (int j = 0; j < 2 * tc + 2; j++) {
+            float *const taps[4] = {q[0][j % 2] + (j / 2) * tw, q[1][j % 2] + (j / 2) * tw,
+                                    q[2][j % 2] + (j / 2) * tw, q[3][j % 2] + (j / 2) * tw};
+            xcnn_winograd_row_taps(geo, plane, 2 * tyc - geo->pad_top + j, tw, 2, 4, taps);
         }
-        for (int k = 0; k < n; k++) { /* B^T d, in place: rows become d0..d3 */
-            float e0 = e[0][k], e1 = e[1][k], e2 = e[2][k], e3 = e[3][k];
-            float o0 = o[0][k], o1 = o[1][k], o2 = o[2][k], o3 = o[3][k];
-            e[0][k] = e0 - e2; e[1][k] = e1 + e2; e[2][k] = e2 - e1; e[3][k] = e1 - e3;
-            o[0][k] = o0 - o2; o[1][k] = o1 + o2; o[2][k] = o2 - o1; o[3][k] = o1 - o3;
-        }
-        for (int a = 0; a < 4; a++) { /* (B^T d) B, across */
-            const float *ea = e[a], *oa = o[a];
-            float *v0 = v + (size_t)(4 * a) * v_stride + (size_t)(ty - ty0) * tw;
-            float *v1 = v0 + v_stride, *v2 = v1 + v_stride, *v3 = v2 + v_stride;
-            for (int tx = 0; tx < tw; tx++) {
-                v0[tx] = ea[tx] - ea[tx + 1];
-                v1[tx] = oa[tx] + ea[tx + 1];
-                v2[tx] = ea[tx + 1] - oa[tx];
-                v3[tx] = oa[tx] - oa[tx + 1];
+        for (int a = 0; a < 4; a++) {
+            /* Row a of B^T d, tap by tap (down the columns). */
+            for (int j = 0; j < 4; j++) {
+                const float *r0 = q[j][0], *r1 = q[j][1], *r2 = q[j][0] + tw, *r3 = q[j][1] + tw;
+                float *o = d[j];
+                switch (a) {
+                case 0: for (int f = 0; f < len; f++) o[f] = r0[f] - r2[f]; break;
+                case 1: for (int f = 0; f < len; f++) o[f] = r1[f] + r2[f]; break;
+                case 2: for (int f = 0; f < len; f++) o[f] = r2[f] - r1[f]; break;
+                default: for (int f = 0; f < len; f++) o[f] = r1[f] - r3[f]; break;
+                }
             }
+            /* (B^T d) B across the taps, one loop per position (several
+             * stores to V in one loop could overlap as far as gcc knows). */
+            float *v0 = v + (size_t)(4 * a) * v_stride + (size_t)(tyc - ty0) * tw;
+            float *v1 = v0 + v_stride, *v2 = v1 + v_stride, *v3 = v2 + v_stride;
+            for (int f = 0; f < len; f++) v0[f] = d[0][f] - d[2][f];
+            for (int f = 0; f < len; f++) v1[f] = d[1][f] + d[2][f];
+            for (int f = 0; f < len; f++) v2[f] = d[2][f] - d[1][f];
+            for (int f = 0; f < len; f++) v3[f] = d[1][f] - d[3][f];
         }
     }
 }

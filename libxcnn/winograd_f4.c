@@ -54,51 +54,68 @@ void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u, size_
     }
 }
 
+/* Tile rows are transformed up to CHUNK_TILES tiles at a time (some
+ * 110 KB of stack), every loop below over all the tiles of the chunk (as
+ * in winograd.c's F(2x2) input transform, which says why). */
+enum { CHUNK_TILES = 512 };
+
 /* The clones are static, reached through the plain functions at the end:
  * Clang 14 emits no dispatcher for an external target_clones function that
- * another file calls. */
+ * another file calls.
+ *
+ * Input transform of one plane's tile rows [ty0, ty1). Tile (ty, tx) reads
+ * padded rows 4ty .. 4ty+5 and padded columns 4tx .. 4tx+5: its taps 0..5.
+ * A chunk of tc tile rows reads its 4 tc + 2 input rows, each split once
+ * into its six taps (tw values each), stored by row residue: input row j
+ * of the chunk in q[tap][j % 4] at (j / 4) * tw. Rows 0..3 of tile row t
+ * are then q[tap][i] at t * tw, rows 4 and 5 are q[tap][0] and q[tap][1]
+ * one tile row further (+ tw): B^T goes down the columns for every tile
+ * of the chunk in one loop per tap, then B across the taps gives the
+ * chunk's tiles in V's order. */
 XCNN_VECTOR_CLONES
 static void input_plane(const xcnn_winograd_geom *geo, const float *plane, int ty0, int ty1,
                         float *v, size_t v_stride)
 {
-    int tw = (geo->out_w + 3) / 4, n = tw + 1;
-    float r[6][4][ROW4], d[4][ROW4];
-    float buf[4 * ROW4];
-    for (int ty = ty0; ty < ty1; ty++) {
-        for (int i = 0; i < 6; i++) {
-            float *const ph[4] = {r[i][0], r[i][1], r[i][2], r[i][3]};
-            xcnn_winograd_row_phases(geo, plane, 4 * ty - geo->pad_top + i, n, 4, buf, ph);
+    int tw = (geo->out_w + 3) / 4, tc_max = CHUNK_TILES / tw > 0 ? CHUNK_TILES / tw : 1;
+    float q[6][4][CHUNK_TILES + ROW4], d[6][CHUNK_TILES + ROW4];
+    for (int tyc = ty0; tyc < ty1; tyc += tc_max) {
+        int tc = ty1 - tyc < tc_max ? ty1 - tyc : tc_max, len = tc * tw;
+        for (int j = 0; j < 4 * tc + 2; j++) {
+            float *const taps[6] = {q[0][j % 4] + (j / 4) * tw, q[1][j % 4] + (j / 4) * tw,
+                                    q[2][j % 4] + (j / 4) * tw, q[3][j % 4] + (j / 4) * tw,
+                                    q[4][j % 4] + (j / 4) * tw, q[5][j % 4] + (j / 4) * tw};
+            xcnn_winograd_row_taps(geo, plane, 4 * tyc - geo->pad_top + j, tw, 4, 6, taps);
         }
         for (int a = 0; a < 6; a++) {
-            /* Row a of B^T d, phase by phase (down the columns). */
-            for (int p = 0; p < 4; p++) {
-                const float *r0 = r[0][p], *r1 = r[1][p], *r2 = r[2][p], *r3 = r[3][p];
-                const float *r4 = r[4][p], *r5 = r[5][p];
-                float *o = d[p];
+            /* Row a of B^T d, tap by tap (down the columns). */
+            for (int j = 0; j < 6; j++) {
+                const float *r0 = q[j][0], *r1 = q[j][1], *r2 = q[j][2], *r3 = q[j][3];
+                const float *r4 = q[j][0] + tw, *r5 = q[j][1] + tw;
+                float *o = d[j];
                 switch (a) {
-                case 0: for (int k = 0; k < n; k++) o[k] = 4 * r0[k] - 5 * r2[k] + r4[k]; break;
-                case 1: for (int k = 0; k < n; k++) o[k] = -4 * r1[k] - 4 * r2[k] + r3[k] + r4[k]; break;
-                case 2: for (int k = 0; k < n; k++) o[k] = 4 * r1[k] - 4 * r2[k] - r3[k] + r4[k]; break;
-                case 3: for (int k = 0; k < n; k++) o[k] = -2 * r1[k] - r2[k] + 2 * r3[k] + r4[k]; break;
-                case 4: for (int k = 0; k < n; k++) o[k] = 2 * r1[k] - r2[k] - 2 * r3[k] + r4[k]; break;
-                default: for (int k = 0; k < n; k++) o[k] = 4 * r1[k] - 5 * r3[k] + r5[k]; break;
+                case 0: for (int f = 0; f < len; f++) o[f] = 4 * r0[f] - 5 * r2[f] + r4[f]; break;
+                case 1: for (int f = 0; f < len; f++) o[f] = -4 * r1[f] - 4 * r2[f] + r3[f] + r4[f]; break;
+                case 2: for (int f = 0; f < len; f++) o[f] = 4 * r1[f] - 4 * r2[f] - r3[f] + r4[f]; break;
+                case 3: for (int f = 0; f < len; f++) o[f] = -2 * r1[f] - r2[f] + 2 * r3[f] + r4[f]; break;
+                case 4: for (int f = 0; f < len; f++) o[f] = 2 * r1[f] - r2[f] - 2 * r3[f] + r4[f]; break;
+                default: for (int f = 0; f < len; f++) o[f] = 4 * r1[f] - 5 * r3[f] + r5[f]; break;
                 }
             }
-            /* (B^T d) B across: tile tx's columns are phases 0..3 at tx,
-             * then phases 0 and 1 at tx + 1. */
-            const float *c0 = d[0], *c1 = d[1], *c2 = d[2], *c3 = d[3];
-            const float *c4 = d[0] + 1, *c5 = d[1] + 1;
-            float *v0 = v + (size_t)(6 * a) * v_stride + (size_t)(ty - ty0) * tw;
-            float *v1 = v0 + v_stride, *v2 = v1 + v_stride, *v3 = v2 + v_stride;
-            float *v4 = v3 + v_stride, *v5 = v4 + v_stride;
-            for (int tx = 0; tx < tw; tx++) {
-                v0[tx] = 4 * c0[tx] - 5 * c2[tx] + c4[tx];
-                v1[tx] = -4 * c1[tx] - 4 * c2[tx] + c3[tx] + c4[tx];
-                v2[tx] = 4 * c1[tx] - 4 * c2[tx] - c3[tx] + c4[tx];
-                v3[tx] = -2 * c1[tx] - c2[tx] + 2 * c3[tx] + c4[tx];
-                v4[tx] = 2 * c1[tx] - c2[tx] - 2 * c3[tx] + c4[tx];
-                v5[tx] = 4 * c1[tx] - 5 * c3[tx] + c5[tx];
-            }
+            /* (B^T d) B across the taps, one loop per position (several
+             * stores to V in one loop could overlap as far as gcc knows). */
+            const float *c0 = d[0], *c1 = d[1], *c2 = d[2], *c3 = d[3], *c4 = d[4], *c5 = d[5];
+            float *o = v + (size_t)(6 * a) * v_stride + (size_t)(tyc - ty0) * tw;
+            for (int f = 0; f < len; f++) o[f] = 4 * c0[f] - 5 * c2[f] + c4[f];
+            o += v_stride;
+            for (int f = 0; f < len; f++) o[f] = -4 * c1[f] - 4 * c2[f] + c3[f] + c4[f];
+            o += v_stride;
+            for (int f = 0; f < len; f++) o[f] = 4 * c1[f] - 4 * c2[f] - c3[f] + c4[f];
+            o += v_stride;
+            for (int f = 0; f < len; f++) o[f] = -2 * c1[f] - c2[f] + 2 * c3[f] + c4[f];
+            o += v_stride;
+            for (int f = 0; f < len; f++) o[f] = 2 * c1[f] - c2[f] - 2 * c3[f] + c4[f];
+            o += v_stride;
+            for (int f = 0; f < len; f++) o[f] = 4 * c1[f] - 5 * c3[f] + c5[f];
         }
     }
 }
