@@ -158,52 +158,56 @@ static void transform_input_plane(const xcnn_winograd_geom *geo, const float *pl
 
 /* ---- 3. output transform ---------------------------------------------- */
 
-/* One plane from m[xi * m_stride + t]. For a tile row, A^T goes down the
- * columns (s0, s1: the tile's two output rows, 4 columns each), then A
- * across gives each row's even and odd output columns; those are then
- * interleaved into the plane, clipped at its right and bottom edges. */
+/* One plane from m[xi * m_stride + t], tile rows [ty0, ty1), a chunk of
+ * tile rows at a time as the input transform: A^T goes down the columns
+ * (s[0], s[1]: each tile's two output rows, 4 columns each), then A across
+ * gives each output row's even and odd columns, for every tile of the
+ * chunk in one loop each; those are then interleaved into the plane's
+ * rows, clipped at its right and bottom edges. */
 XCNN_VECTOR_CLONES
 static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m,
                                    size_t m_stride, int ty0, int ty1, float bias,
                                    int accumulate, int relu, float *y)
 {
-    int tw = tiles_w(geo);
-    float s[2][4][ROW], ev[2][ROW], od[2][ROW];
-    for (int ty = ty0; ty < ty1; ty++) {
-        const float *row = m + (size_t)(ty - ty0) * tw;
+    int tw = tiles_w(geo), tc_max = CHUNK_TILES / tw > 0 ? CHUNK_TILES / tw : 1;
+    float s[2][4][CHUNK_TILES + ROW], ev[2][CHUNK_TILES + ROW], od[2][CHUNK_TILES + ROW];
+    int full = geo->out_w / 2; /* tiles with both columns inside */
+    for (int tyc = ty0; tyc < ty1; tyc += tc_max) {
+        int tc = ty1 - tyc < tc_max ? ty1 - tyc : tc_max, len = tc * tw;
+        const float *row = m + (size_t)(tyc - ty0) * tw;
         for (int b = 0; b < 4; b++) { /* A^T M, down each column */
             const float *m0 = row + (size_t)b * m_stride, *m1 = m0 + 4 * m_stride;
             const float *m2 = m1 + 4 * m_stride, *m3 = m2 + 4 * m_stride;
-            for (int tx = 0; tx < tw; tx++) {
-                s[0][b][tx] = m0[tx] + m1[tx] + m2[tx];
-                s[1][b][tx] = m1[tx] - m2[tx] - m3[tx];
+            for (int f = 0; f < len; f++) {
+                s[0][b][f] = m0[f] + m1[f] + m2[f];
+                s[1][b][f] = m1[f] - m2[f] - m3[f];
             }
         }
         for (int i = 0; i < 2; i++) /* (A^T M) A, across */
-            for (int tx = 0; tx < tw; tx++) {
-                ev[i][tx] = s[i][0][tx] + s[i][1][tx] + s[i][2][tx];
-                od[i][tx] = s[i][1][tx] - s[i][2][tx] - s[i][3][tx];
+            for (int f = 0; f < len; f++) {
+                ev[i][f] = s[i][0][f] + s[i][1][f] + s[i][2][f];
+                od[i][f] = s[i][1][f] - s[i][2][f] - s[i][3][f];
             }
-        int full = geo->out_w / 2; /* tiles with both columns inside */
-        for (int i = 0; i < 2 && 2 * ty + i < geo->out_h; i++) {
-            float *yr = y + (size_t)(2 * ty + i) * geo->out_w;
-            const float *e = ev[i], *o = od[i];
-            if (accumulate) {
-                for (int tx = 0; tx < full; tx++) {
-                    yr[2 * tx] += e[tx];
-                    yr[2 * tx + 1] += o[tx];
+        for (int t = 0; t < tc; t++)
+            for (int i = 0; i < 2 && 2 * (tyc + t) + i < geo->out_h; i++) {
+                float *yr = y + (size_t)(2 * (tyc + t) + i) * geo->out_w;
+                const float *e = ev[i] + t * tw, *o = od[i] + t * tw;
+                if (accumulate) {
+                    for (int tx = 0; tx < full; tx++) {
+                        yr[2 * tx] += e[tx];
+                        yr[2 * tx + 1] += o[tx];
+                    }
+                    if (full < tw) yr[2 * full] += e[full];
+                } else {
+                    for (int tx = 0; tx < full; tx++) {
+                        yr[2 * tx] = e[tx] + bias;
+                        yr[2 * tx + 1] = o[tx] + bias;
+                    }
+                    if (full < tw) yr[2 * full] = e[full] + bias;
+                    if (relu) /* while the row is in L1; NaN -> 0 as the Relu op */
+                        for (int x = 0; x < geo->out_w; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
                 }
-                if (full < tw) yr[2 * full] += e[full];
-            } else {
-                for (int tx = 0; tx < full; tx++) {
-                    yr[2 * tx] = e[tx] + bias;
-                    yr[2 * tx + 1] = o[tx] + bias;
-                }
-                if (full < tw) yr[2 * full] = e[full] + bias;
-                if (relu) /* while the row is in L1; NaN -> 0 as the Relu op */
-                    for (int x = 0; x < geo->out_w; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
             }
-        }
     }
 }
 

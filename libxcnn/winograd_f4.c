@@ -54,10 +54,11 @@ void xcnn_winograd4_weights(const float *w, int c_out, int c_in, float *u, size_
     }
 }
 
-/* Tile rows are transformed up to CHUNK_TILES tiles at a time (some
- * 110 KB of stack), every loop below over all the tiles of the chunk (as
- * in winograd.c's F(2x2) input transform, which says why). */
-enum { CHUNK_TILES = 512 };
+/* Tile rows are transformed up to CHUNK_TILES tiles at a time (at most
+ * some 50 KB of stack; a whole plane of ResNet's layer1 and layer2), every
+ * loop below over all the tiles of the chunk (as in winograd.c's F(2x2)
+ * transforms, which say why). */
+enum { CHUNK_TILES = 256 };
 
 /* The clones are static, reached through the plain functions at the end:
  * Clang 14 emits no dispatcher for an external target_clones function that
@@ -120,47 +121,58 @@ static void input_plane(const xcnn_winograd_geom *geo, const float *plane, int t
     }
 }
 
+/* Output transform of one plane's tile rows [ty0, ty1), a chunk of tile
+ * rows at a time as the input transform: A^T down the columns (s[i][b]:
+ * row i, column b of every tile's A^T M), then for each output row i, A
+ * across (o[c]: its column c in every tile), one loop each over the whole
+ * chunk; then each output row's four columns per tile are interleaved
+ * into the plane, clipped at its right and bottom edges. */
 XCNN_VECTOR_CLONES
 static void output_plane(const xcnn_winograd_geom *geo, const float *m, size_t m_stride,
                          int ty0, int ty1, float bias, int accumulate, int relu, float *y)
 {
-    int tw = (geo->out_w + 3) / 4;
-    float s[4][6][ROW4], o[4][ROW4], line[4 * ROW4];
-    for (int ty = ty0; ty < ty1; ty++) {
-        const float *row = m + (size_t)(ty - ty0) * tw;
+    int tw = (geo->out_w + 3) / 4, tc_max = CHUNK_TILES / tw > 0 ? CHUNK_TILES / tw : 1;
+    float s[4][6][CHUNK_TILES + ROW4], o[4][CHUNK_TILES + ROW4], line[4 * ROW4];
+    for (int tyc = ty0; tyc < ty1; tyc += tc_max) {
+        int tc = ty1 - tyc < tc_max ? ty1 - tyc : tc_max, len = tc * tw;
+        const float *row = m + (size_t)(tyc - ty0) * tw;
         for (int b = 0; b < 6; b++) { /* A^T M, down column b */
             const float *m0 = row + (size_t)b * m_stride, *m1 = m0 + 6 * m_stride;
             const float *m2 = m1 + 6 * m_stride, *m3 = m2 + 6 * m_stride;
             const float *m4 = m3 + 6 * m_stride, *m5 = m4 + 6 * m_stride;
-            for (int tx = 0; tx < tw; tx++) {
-                s[0][b][tx] = m0[tx] + m1[tx] + m2[tx] + m3[tx] + m4[tx];
-                s[1][b][tx] = m1[tx] - m2[tx] + 2 * m3[tx] - 2 * m4[tx];
-                s[2][b][tx] = m1[tx] + m2[tx] + 4 * m3[tx] + 4 * m4[tx];
-                s[3][b][tx] = m1[tx] - m2[tx] + 8 * m3[tx] - 8 * m4[tx] + m5[tx];
+            for (int f = 0; f < len; f++) {
+                s[0][b][f] = m0[f] + m1[f] + m2[f] + m3[f] + m4[f];
+                s[1][b][f] = m1[f] - m2[f] + 2 * m3[f] - 2 * m4[f];
+                s[2][b][f] = m1[f] + m2[f] + 4 * m3[f] + 4 * m4[f];
+                s[3][b][f] = m1[f] - m2[f] + 8 * m3[f] - 8 * m4[f] + m5[f];
             }
         }
-        for (int i = 0; i < 4 && 4 * ty + i < geo->out_h; i++) {
+        for (int i = 0; i < 4; i++) {
             const float *s0 = s[i][0], *s1 = s[i][1], *s2 = s[i][2], *s3 = s[i][3];
             const float *s4 = s[i][4], *s5 = s[i][5];
-            for (int tx = 0; tx < tw; tx++) { /* (A^T M) A, across */
-                o[0][tx] = s0[tx] + s1[tx] + s2[tx] + s3[tx] + s4[tx];
-                o[1][tx] = s1[tx] - s2[tx] + 2 * s3[tx] - 2 * s4[tx];
-                o[2][tx] = s1[tx] + s2[tx] + 4 * s3[tx] + 4 * s4[tx];
-                o[3][tx] = s1[tx] - s2[tx] + 8 * s3[tx] - 8 * s4[tx] + s5[tx];
+            for (int f = 0; f < len; f++) { /* (A^T M) A, across */
+                o[0][f] = s0[f] + s1[f] + s2[f] + s3[f] + s4[f];
+                o[1][f] = s1[f] - s2[f] + 2 * s3[f] - 2 * s4[f];
+                o[2][f] = s1[f] + s2[f] + 4 * s3[f] + 4 * s4[f];
+                o[3][f] = s1[f] - s2[f] + 8 * s3[f] - 8 * s4[f] + s5[f];
             }
-            for (int tx = 0; tx < tw; tx++) { /* the four phases, interleaved */
-                line[4 * tx] = o[0][tx];
-                line[4 * tx + 1] = o[1][tx];
-                line[4 * tx + 2] = o[2][tx];
-                line[4 * tx + 3] = o[3][tx];
-            }
-            float *yr = y + (size_t)(4 * ty + i) * geo->out_w;
-            if (accumulate) {
-                for (int x = 0; x < geo->out_w; x++) yr[x] += line[x];
-            } else {
-                for (int x = 0; x < geo->out_w; x++) yr[x] = line[x] + bias;
-                if (relu) /* NaN -> 0 as the Relu op */
-                    for (int x = 0; x < geo->out_w; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
+            for (int t = 0; t < tc && 4 * (tyc + t) + i < geo->out_h; t++) {
+                const float *o0 = o[0] + t * tw, *o1 = o[1] + t * tw;
+                const float *o2 = o[2] + t * tw, *o3 = o[3] + t * tw;
+                for (int tx = 0; tx < tw; tx++) { /* the four columns, interleaved */
+                    line[4 * tx] = o0[tx];
+                    line[4 * tx + 1] = o1[tx];
+                    line[4 * tx + 2] = o2[tx];
+                    line[4 * tx + 3] = o3[tx];
+                }
+                float *yr = y + (size_t)(4 * (tyc + t) + i) * geo->out_w;
+                if (accumulate) {
+                    for (int x = 0; x < geo->out_w; x++) yr[x] += line[x];
+                } else {
+                    for (int x = 0; x < geo->out_w; x++) yr[x] = line[x] + bias;
+                    if (relu) /* NaN -> 0 as the Relu op */
+                        for (int x = 0; x < geo->out_w; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
+                }
             }
         }
     }
