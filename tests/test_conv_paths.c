@@ -245,6 +245,32 @@ static void check_transposed_bits(const cfg *k, int batch, size_t scratch, const
     rig_free(&r);
 }
 
+/* Samples side by side in one call give each sample's batch-1 bits: the
+ * output starts from the bias in both (the batched path once added the
+ * bias after the sum, an ulp off the single-sample path's). */
+static void check_batch_bits(const cfg *k, int batch, size_t scratch, const char *label)
+{
+    rig r, r1;
+    if (!rig_init(&r, k, batch, 41, scratch)) return;
+    if (!rig_init(&r1, k, 1, 41, 0)) {
+        rig_free(&r);
+        return;
+    }
+    memcpy(r1.w->data, r.w->data, xcnn_tensor_numel(r.w) * sizeof(float));
+    if (r.b) memcpy(r1.b->data, r.b->data, (size_t)k->m * sizeof(float));
+    run_forward(&r);
+    size_t xs = xcnn_tensor_sample_numel(r.x), ys = (size_t)k->m * r.oh * r.ow;
+    int same = 1;
+    for (int b = 0; b < batch; b++) {
+        memcpy(r1.x->data, r.x->data + (size_t)b * xs, xs * sizeof(float));
+        run_forward(&r1);
+        same &= memcmp(r1.y->data, r.y->data + (size_t)b * ys, ys * sizeof(float)) == 0;
+    }
+    check(same, "%s: every sample gives its batch-1 bits", label);
+    rig_free(&r1);
+    rig_free(&r);
+}
+
 /* Winograd's products transposed, from U^T packed, against U itself: the
  * same bits (same kernel, same sums), for tile size m and every kernel
  * this CPU runs. */
@@ -407,6 +433,7 @@ int main(void)
         snprintf(label, sizeof label, "batched im2col c%d m%d %dx%d k%d s%d d%d, batch 5",
                  k->c, k->m, k->h, k->w, k->k, k->stride, k->dil);
         check_path(k, 5, big, 0, label);
+        check_batch_bits(k, 5, big, label);
         strcat(label, ", weights trained");
         check_path(k, 5, big, 1, label);
     }
@@ -470,6 +497,7 @@ int main(void)
         strcat(label, ", batch 3 in one call");
         check_path(k, 3, big, 0, label);
         check_transposed_bits(k, 3, big, label);
+        check_batch_bits(k, 3, big, label);
     }
     /* Large planes: im2col and GEMM piece by piece (pieces cross output
      * rows; the last is partial), a 7x7 stride-2 stem and a 3x3. */
@@ -487,6 +515,17 @@ int main(void)
         check_path(k, 1, 0, 0, label);
         strcat(label, ", batch 2");
         check_path(k, 2, 0, 0, label);
+    }
+    {   /* more than one K slice of the GEMM (kcol > 256): the sum's order
+         * depends on where the bias comes in */
+        cfg deep[] = {
+            {.c = 40, .m = 48, .h = 7, .w = 7, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+             .pads = {1, 1, 1, 1}},
+            {.c = 32, .m = 20, .h = 9, .w = 9, .k = 3, .stride = 2, .dil = 1, .bias = 1,
+             .pads = {1, 1, 1, 1}},
+        };
+        check_batch_bits(&deep[0], 3, big, "transposed c40 m48 7x7 k3 (kcol 360), batch 3");
+        check_batch_bits(&deep[1], 4, big, "batched im2col c32 m20 9x9 k3 s2 (kcol 288), batch 4");
     }
     check_weights_change();
 #ifdef _OPENMP

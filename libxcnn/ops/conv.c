@@ -571,19 +571,25 @@ static void forward_batched(const xcnn_node *n, int batch, int chunk, const floa
         size_t width = (size_t)nb * p->npix;
         float *col = scratch, *yt = scratch + (size_t)p->kcol * width;
         xcnn_im2col_samples(&p->win, p->c_in, nb, x + b0 * xs, xs, col, width);
-        /* yt is c_out x width, or width x c_out when turned */
+        /* yt is c_out x width, or width x c_out when turned. It starts as
+         * the bias and the product adds to it, as one sample's Y does: with
+         * more than one K slice, adding the bias last rounded differently. */
+        size_t m_step = turned ? 1 : width, i_step = turned ? (size_t)p->c_out : 1;
+        if (bias)
+            for (size_t i = 0; i < width; i++)
+                for (int m = 0; m < p->c_out; m++) yt[(size_t)m * m_step + i * i_step] = bias[m];
+        float beta = bias ? 1.0f : 0.0f;
         if (turned)
-            gemm_transposed(n, w, col, (int)width, 0.0f, yt);
+            gemm_transposed(n, w, col, (int)width, beta, yt);
         else
             xcnn_sgemm(0, 0, p->c_out, (int)width, p->kcol, 1.0f, w, p->kcol, col,
-                       (int)width, 0.0f, yt, (int)width);
-        size_t m_step = turned ? 1 : width, i_step = turned ? (size_t)p->c_out : 1;
+                       (int)width, beta, yt, (int)width);
 #pragma omp parallel for schedule(static) if (width * p->c_out > XCNN_PARALLEL_MIN_COPY)
         for (int sm = 0; sm < nb * p->c_out; sm++) {
             int s = sm / p->c_out, m = sm % p->c_out;
             const float *src = yt + (size_t)m * m_step + (size_t)s * p->npix * i_step;
-            float *dst = y + (b0 + s) * ys + (size_t)m * p->npix, bm = bias ? bias[m] : 0;
-            for (int i = 0; i < p->npix; i++) dst[i] = src[(size_t)i * i_step] + bm;
+            float *dst = y + (b0 + s) * ys + (size_t)m * p->npix;
+            for (int i = 0; i < p->npix; i++) dst[i] = src[(size_t)i * i_step];
         }
     }
 }
