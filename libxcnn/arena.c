@@ -13,7 +13,6 @@
 #include <string.h>
 #include "model.h"
 
-#define XCNN_ALIGN_FLOATS 16 /* 64 bytes: one cache line, one AVX-512 vector */
 
 static size_t round_up(size_t n) { return (n + XCNN_ALIGN_FLOATS - 1) / XCNN_ALIGN_FLOATS * XCNN_ALIGN_FLOATS; }
 
@@ -192,7 +191,8 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
     m->scratch = arena + off;
     m->scratch_floats = scratch;
     g->scratch_floats = scratch;
-    return xcnn_explain_reserve(m, err);
+    xcnn_status st = xcnn_explain_reserve(m, err);
+    return st ? st : xcnn_exec_reserve_views(m, err);
 }
 
 /* A weight gets a gradient buffer when a compute node reads it as a float. */

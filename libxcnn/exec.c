@@ -10,11 +10,14 @@
  * that work.
  */
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 #include "model.h"
+#include "threads.h"
 
 static void apply_threads(const xcnn_model *m)
 {
@@ -26,38 +29,67 @@ static void apply_threads(const xcnn_model *m)
 #endif
 }
 
-xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err)
+/* What a walk over the graph uses: the model's own graph, scratch and
+ * backward bookkeeping, or a sample view's (xcnn_exec_sample_passes). */
+typedef struct run_env {
+    xcnn_graph *g;
+    const int *compute;
+    int n_compute;
+    float *scratch;
+    unsigned char *reached, *cleared;
+} run_env;
+
+static run_env model_env(xcnn_model *m)
 {
-    xcnn_graph *g = m->g;
+    return (run_env){m->g, m->compute, m->n_compute, m->scratch, m->reached, m->cleared};
+}
+
+/* Check `batch` inputs and copy them into the graph's input. */
+static xcnn_status copy_input(xcnn_model *m, const float *input, int batch, xcnn_err *err)
+{
     if (!input) return xcnn_fail(err, XCNN_ERR_ARG, "input is NULL");
     if (batch < 1 || batch > m->max_batch)
         return xcnn_fail(err, XCNN_ERR_ARG,
                          "batch %d is outside 1..%d (call xcnn_model_reserve for more)", batch,
                          m->max_batch);
-    xcnn_tensor *in = &g->tensors[g->input];
+    xcnn_tensor *in = &m->g->tensors[m->g->input];
     size_t n = xcnn_tensor_sample_numel(in) * (size_t)batch;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(input[i]))
             return xcnn_fail(err, XCNN_ERR_NUMERIC, "input element %zu is %s", i,
                              isnan(input[i]) ? "NaN" : "infinite");
     memcpy(in->data, input, n * sizeof(float));
-    apply_threads(m);
-    g->batch = batch;
-    for (int i = 0; i < m->n_compute; i++) {
-        const xcnn_node *node = &g->nodes[m->compute[i]];
-        node->def->forward(g, node, batch, m->scratch);
+    return XCNN_OK;
+}
+
+static void walk_forward(const run_env *e, int batch)
+{
+    e->g->batch = batch;
+    for (int i = 0; i < e->n_compute; i++) {
+        const xcnn_node *node = &e->g->nodes[e->compute[i]];
+        node->def->forward(e->g, node, batch, e->scratch);
     }
+}
+
+xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err)
+{
+    xcnn_status st = copy_input(m, input, batch, err);
+    if (st) return st;
+    apply_threads(m);
+    run_env e = model_env(m);
+    walk_forward(&e, batch);
     m->have_forward = 1;
     m->have_backward = 0;
+    m->ops_warm = 1;
     return XCNN_OK;
 }
 
 /* Zero tensor ti's gradient buffer, once per backward pass, if it
  * collects a gradient in this pass. */
-static void clear_grad(xcnn_model *m, int ti, int batch)
+static void clear_grad(const run_env *e, int ti, int batch)
 {
-    xcnn_tensor *t = &m->g->tensors[ti];
-    if (!t->grad_on || m->cleared[ti]) return;
+    xcnn_tensor *t = &e->g->tensors[ti];
+    if (!t->grad_on || e->cleared[ti]) return;
     size_t n = t->kind == XCNN_T_CONST ? xcnn_tensor_numel(t)
                                        : xcnn_tensor_sample_numel(t) * (size_t)batch;
     /* Large buffers (ResNet's stem output: 3.2 MB a sample) in pieces on
@@ -69,7 +101,7 @@ static void clear_grad(xcnn_model *m, int ti, int batch)
         size_t start = (size_t)i * PIECE, len = n - start < PIECE ? n - start : PIECE;
         memset(t->grad + start, 0, len * sizeof(float));
     }
-    m->cleared[ti] = 1;
+    e->cleared[ti] = 1;
 }
 
 /*
@@ -77,10 +109,10 @@ static void clear_grad(xcnn_model *m, int ti, int batch)
  * seed gradient goes into (the graph output, or a cut for
  * xcnn_exec_backward_from); `stop` as in xcnn_exec_backward.
  */
-static xcnn_status run_backward(xcnn_model *m, int from, const int *targets, const float *seed,
-                                xcnn_relu_rule rule, int stop)
+static void run_backward(const run_env *e, int from, const int *targets, const float *seed,
+                         xcnn_relu_rule rule, int stop)
 {
-    xcnn_graph *g = m->g;
+    xcnn_graph *g = e->g;
     int batch = g->batch;
     xcnn_tensor *out = &g->tensors[from];
     size_t k = xcnn_tensor_sample_numel(out);
@@ -95,8 +127,8 @@ static xcnn_status run_backward(xcnn_model *m, int from, const int *targets, con
      * are outside this pass and keep what they hold. */
     for (int i = 0; i < g->n_tensors; i++) {
         xcnn_tensor *t = &g->tensors[i];
-        m->reached[i] = 0;
-        m->cleared[i] = 0;
+        e->reached[i] = 0;
+        e->cleared[i] = 0;
         if (!t->grad) { t->grad_on = 0; continue; }
         if (t->kind == XCNN_T_CONST)
             t->grad_on = stop < 0 && from == g->output; /* weight gradients: full passes only */
@@ -107,35 +139,32 @@ static xcnn_status run_backward(xcnn_model *m, int from, const int *targets, con
         else
             t->grad_on = (i == stop) || t->producer > stop_producer;
     }
-    clear_grad(m, from, batch);
+    clear_grad(e, from, batch);
 
     for (int b = 0; b < batch; b++) {
         float *gb = out->grad + (size_t)b * k;
         if (seed) memcpy(gb, seed + (size_t)b * k, k * sizeof(float));
         else gb[targets[b]] = 1.0f;
     }
-    m->reached[from] = 1;
+    e->reached[from] = 1;
 
-    apply_threads(m);
     xcnn_bwd_ctx ctx = {rule};
-    for (int i = m->n_compute - 1; i >= 0; i--) {
-        int ni = m->compute[i];
+    for (int i = e->n_compute - 1; i >= 0; i--) {
+        int ni = e->compute[i];
         if (ni > from_producer) continue;
         if (ni <= stop_producer) break;
         const xcnn_node *node = &g->nodes[ni];
         int any = 0;
-        for (int o = 0; o < node->n_out; o++) any |= m->reached[node->out[o]];
+        for (int o = 0; o < node->n_out; o++) any |= e->reached[node->out[o]];
         if (!any) continue; /* nothing downstream of this node reaches the output */
         for (int k2 = 0; k2 < node->n_in; k2++)
-            if (node->in[k2] >= 0) clear_grad(m, node->in[k2], batch);
-        node->def->backward(g, node, batch, m->scratch, &ctx);
+            if (node->in[k2] >= 0) clear_grad(e, node->in[k2], batch);
+        node->def->backward(g, node, batch, e->scratch, &ctx);
         for (int k2 = 0; k2 < node->n_in; k2++)
-            if (node->in[k2] >= 0) m->reached[node->in[k2]] = 1;
+            if (node->in[k2] >= 0) e->reached[node->in[k2]] = 1;
     }
     /* Gradients that nothing reached are zero, not stale. */
-    for (int i = 0; i < g->n_tensors; i++) clear_grad(m, i, batch);
-    m->have_backward = 1;
-    return XCNN_OK;
+    for (int i = 0; i < g->n_tensors; i++) clear_grad(e, i, batch);
 }
 
 static xcnn_status backward_allowed(const xcnn_model *m, xcnn_err *err)
@@ -148,15 +177,23 @@ static xcnn_status backward_allowed(const xcnn_model *m, xcnn_err *err)
     return XCNN_OK;
 }
 
-xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
-                               xcnn_relu_rule rule, int stop, xcnn_err *err)
+/* A backward to `stop` has run: every node after stop's producer has
+ * made the weight forms its backward makes on first use. */
+static void note_warm(xcnn_model *m, int stop)
 {
-    xcnn_graph *g = m->g;
+    int from = stop >= 0 ? m->g->tensors[stop].producer + 1 : 0;
+    if (from < m->warm_from) m->warm_from = from;
+}
+
+/* The arguments of a backward over `batch` samples of the last forward. */
+static xcnn_status check_backward(const xcnn_model *m, const int *targets, const float *seed,
+                                  xcnn_relu_rule rule, int stop, int batch, xcnn_err *err)
+{
+    const xcnn_graph *g = m->g;
     xcnn_status st = backward_allowed(m, err);
     if (st) return st;
     if (!targets && !seed)
         return xcnn_fail(err, XCNN_ERR_ARG, "backward needs targets or a seed gradient");
-    int batch = g->batch;
     size_t k = xcnn_tensor_sample_numel(&g->tensors[g->output]);
     if (targets)
         for (int b = 0; b < batch; b++)
@@ -170,7 +207,20 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
                       !g->tensors[stop].grad))
         return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer "
                          "output", stop < g->n_tensors ? g->tensors[stop].name : "?");
-    return run_backward(m, g->output, targets, seed, rule, stop);
+    return XCNN_OK;
+}
+
+xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
+                               xcnn_relu_rule rule, int stop, xcnn_err *err)
+{
+    xcnn_status st = check_backward(m, targets, seed, rule, stop, m->g->batch, err);
+    if (st) return st;
+    apply_threads(m);
+    run_env e = model_env(m);
+    run_backward(&e, m->g->output, targets, seed, rule, stop);
+    m->have_backward = 1;
+    note_warm(m, stop);
+    return XCNN_OK;
 }
 
 xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, int batch,
@@ -187,7 +237,133 @@ xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, i
                          batch, g->batch);
     int last = g->batch;
     g->batch = batch;
-    st = run_backward(m, cut, NULL, seed, XCNN_RELU_GRADIENT, -1);
+    apply_threads(m);
+    run_env e = model_env(m);
+    run_backward(&e, cut, NULL, seed, XCNN_RELU_GRADIENT, -1);
+    m->have_backward = 1;
     g->batch = last;
-    return st;
+    return XCNN_OK;
+}
+
+/* ---- sample passes: one sample per thread ---------------------------- */
+
+void xcnn_exec_free_views(xcnn_model *m)
+{
+    for (int v = 0; v < m->n_views; v++) {
+        free(m->views[v].tensors);
+        free(m->views[v].scratch_mem);
+        free(m->views[v].reached);
+        free(m->views[v].cleared);
+    }
+    free(m->views);
+    m->views = NULL;
+    m->n_views = 0;
+}
+
+xcnn_status xcnn_exec_reserve_views(xcnn_model *m, xcnn_err *err)
+{
+    xcnn_exec_free_views(m);
+    int n = m->threads > 0 ? m->threads : xcnn_threads_max();
+#ifndef _OPENMP
+    n = 1; /* one thread whatever xcnn_model_set_threads said */
+#endif
+    if (n > m->max_batch) n = m->max_batch;
+    if (n < 2 || m->inference_only) return XCNN_OK;
+    m->views = calloc((size_t)n, sizeof *m->views);
+    if (!m->views) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for sample views");
+    m->n_views = n;
+    size_t nt = (size_t)(m->g->n_tensors ? m->g->n_tensors : 1);
+    for (int v = 0; v < n; v++) {
+        xcnn_sample_view *w = &m->views[v];
+        w->tensors = malloc(nt * sizeof *w->tensors);
+        w->reached = malloc(nt);
+        w->cleared = malloc(nt);
+        /* view 0 runs on the calling thread, alone in the model's scratch */
+        w->scratch_mem = v ? malloc((m->scratch_floats + XCNN_ALIGN_FLOATS) * sizeof(float))
+                           : NULL;
+        w->scratch = v ? (float *)(((uintptr_t)w->scratch_mem + 63) & ~(uintptr_t)63)
+                       : m->scratch;
+        if (!w->tensors || !w->reached || !w->cleared || (v && !w->scratch_mem)) {
+            xcnn_exec_free_views(m);
+            return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for sample views");
+        }
+    }
+    return XCNN_OK;
+}
+
+/* Point view w at sample b: activations and their gradients at b's slice;
+ * weights shared, without gradients (the views' passes never train). */
+static void point_view(const xcnn_model *m, xcnn_sample_view *w, int b)
+{
+    const xcnn_graph *g = m->g;
+    for (int i = 0; i < g->n_tensors; i++) {
+        const xcnn_tensor *t = &g->tensors[i];
+        xcnn_tensor *vt = &w->tensors[i];
+        *vt = *t;
+        if (t->kind == XCNN_T_CONST) {
+            vt->grad = NULL;
+            continue;
+        }
+        size_t off = xcnn_tensor_sample_numel(t) * (size_t)b;
+        if (t->data) vt->data = t->data + off;
+        if (t->grad) vt->grad = t->grad + off;
+    }
+    w->g = *g;
+    w->g.tensors = w->tensors;
+}
+
+/* Forward and backward of sample b on view w, on the calling thread. */
+static void sample_pass(const xcnn_model *m, xcnn_sample_view *w, int b, const int *targets,
+                        xcnn_relu_rule rule, int stop)
+{
+    point_view(m, w, b);
+    run_env e = {&w->g, m->compute, m->n_compute, w->scratch, w->reached, w->cleared};
+    walk_forward(&e, 1);
+    run_backward(&e, m->g->output, targets + b, NULL, rule, stop);
+}
+
+xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch,
+                                    const int *targets, xcnn_relu_rule rule, int stop,
+                                    xcnn_err *err)
+{
+    int threads = m->threads > 0 ? m->threads : xcnn_threads_max();
+    int nv = m->n_views < threads ? m->n_views : threads;
+    if (nv > batch) nv = batch;
+    if (nv < 2 || m->g->training) { /* the batched pass */
+        xcnn_status st = xcnn_exec_forward(m, input, batch, err);
+        return st ? st : xcnn_exec_backward(m, targets, NULL, rule, stop, err);
+    }
+    xcnn_status st = copy_input(m, input, batch, err);
+    if (st) return st;
+    m->have_forward = 1; /* for check_backward: the passes below run it */
+    st = check_backward(m, targets, NULL, rule, stop, batch, err);
+    if (st) return st;
+    apply_threads(m);
+    /* Ops make some weight forms on first use (conv.c: Winograd's U, the
+     * packed forms). Two threads must not make the same one at once, so
+     * until every op of this pass has run, sample 0 runs first alone, its
+     * ops on all threads. */
+    int first = 0, from = stop >= 0 ? m->g->tensors[stop].producer + 1 : 0;
+    if (!m->ops_warm || from < m->warm_from) {
+        sample_pass(m, &m->views[0], 0, targets, rule, stop);
+        m->ops_warm = 1;
+        note_warm(m, stop);
+        first = 1;
+    }
+    /* Thread t of the nt the region got runs samples first + t,
+     * first + t + nt, ...: any split gives the same bits. Its ops' own
+     * parallel regions get this thread only (nthreads is a per-thread ICV:
+     * nobody else's setting changes). */
+#pragma omp parallel num_threads(nv)
+    {
+        int t = xcnn_thread_num(), nt = xcnn_team_size();
+#ifdef _OPENMP
+        omp_set_num_threads(1);
+#endif
+        for (int b = first + t; b < batch; b += nt)
+            sample_pass(m, &m->views[t], b, targets, rule, stop);
+    }
+    m->g->batch = batch;
+    m->have_forward = m->have_backward = 1;
+    return XCNN_OK;
 }

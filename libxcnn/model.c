@@ -5,6 +5,7 @@
  * have their own.
  */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@ static xcnn_status parse(const void *data, size_t size, const xcnn_load_options 
     if (!m) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
     m->inference_only = opts && opts->inference_only;
     m->ex_cut = -1;
+    m->warm_from = INT_MAX;
     m->max_elems = (opts && opts->max_tensor_elems) ? opts->max_tensor_elems : ((uint64_t)256 << 20);
     xcnn_status st = xcnn_onnx_parse(data, size, opts, &m->g, err);
     if (st) {
@@ -168,6 +170,7 @@ void xcnn_model_free(xcnn_model *m)
     free(m->ex_cam);
     free(m->ex_cut_acc);
     free(m->ex_cut_seed);
+    xcnn_exec_free_views(m);
     free(m);
 }
 

@@ -7,6 +7,21 @@
 
 #include "graph.h"
 
+/* Arena slices start on a cache line: 64 bytes, one AVX-512 vector. */
+#define XCNN_ALIGN_FLOATS 16
+
+/* One sample of a batch, seen as a batch of 1 by a thread of its own
+ * (xcnn_exec_sample_passes): the model's graph with a copy of its tensor
+ * table pointed at that sample's slices, and its own scratch and backward
+ * bookkeeping. Weights are shared, read only. */
+typedef struct xcnn_sample_view {
+    xcnn_graph g;          /* the model's graph, but tensors below        */
+    xcnn_tensor *tensors;  /* the model's table, pointed at one sample    */
+    float *scratch_mem;    /* its own scratch (view 0: the model's)       */
+    float *scratch;
+    unsigned char *reached, *cleared;
+} xcnn_sample_view;
+
 struct xcnn_model {
     xcnn_graph *g;
     int *compute;          /* indices of the nodes that run (not folded)   */
@@ -36,6 +51,12 @@ struct xcnn_model {
                               (xcnn_ex_affine_cut; integrated gradients)  */
     double *ex_cut_acc;    /* one sample of ex_cut: sums of its gradients  */
     float *ex_cut_seed;    /*   and those sums in float                    */
+    xcnn_sample_view *views; /* one per thread for sample passes (explain.c) */
+    int n_views;
+    int ops_warm;          /* a forward has run: the ops made the weight forms
+                              they make on first use (sample passes share them) */
+    int warm_from;         /* nodes from this index on have run a backward too
+                              (INT_MAX: none); exec.c, sample passes      */
     int have_forward;      /* a forward pass has run since the last reserve */
     int have_backward;
     char error[512];
@@ -72,6 +93,23 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
  */
 xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, int batch,
                                     xcnn_err *err);
+/*
+ * Forward and backward of `batch` inputs, each sample on a thread of its
+ * own with the ops running single-threaded inside it (the samples of a
+ * pass spread over the threads, one whole pass each, instead of every op
+ * split over the threads). Backward from targets[b], with `rule`, to
+ * `stop` (-1: the input), as xcnn_exec_backward. Every sample's values
+ * and gradients are those of a batched pass, bit for bit (each op's
+ * result is the same for any thread count). Without several threads and
+ * views, or before the first forward has made the ops' lazily made weight
+ * forms, it runs the batched pass instead.
+ */
+xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch,
+                                    const int *targets, xcnn_relu_rule rule, int stop,
+                                    xcnn_err *err);
+/* (Re)make m->views for the model's threads and max_batch (arena.c). */
+xcnn_status xcnn_exec_reserve_views(xcnn_model *m, xcnn_err *err);
+void xcnn_exec_free_views(xcnn_model *m);
 
 /* model.c: the tensor a user means by `name`: a tensor name, else a
  * running node's name (its first output). -1 if neither. */

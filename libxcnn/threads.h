@@ -30,6 +30,17 @@ static inline int xcnn_thread_num(void)
 #endif
 }
 
+/* Threads in the calling thread's team (1 outside any region): a region
+ * may get fewer than it asked for (OMP_THREAD_LIMIT, OMP_DYNAMIC). */
+static inline int xcnn_team_size(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 /* Threads for a region whose `pieces` pieces each need a slot of
  * `per_slot` floats of a scratch of `room` floats: as many as there are
  * slots, pieces and threads, and at least one. */

@@ -130,6 +130,13 @@ xcnn_status xcnn_ex_backward(xcnn_model *m, int batch, int target, xcnn_relu_rul
     return xcnn_exec_backward(m, m->ex_targets, NULL, rule, stop, err);
 }
 
+xcnn_status xcnn_ex_passes(xcnn_model *m, const float *inputs, int batch, int target,
+                           xcnn_relu_rule rule, int stop, xcnn_err *err)
+{
+    for (int b = 0; b < batch; b++) m->ex_targets[b] = target;
+    return xcnn_exec_sample_passes(m, inputs, batch, m->ex_targets, rule, stop, err);
+}
+
 const char *xcnn_model_default_cam_layer(const xcnn_model *m)
 {
     if (!m) return NULL;

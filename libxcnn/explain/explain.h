@@ -32,6 +32,12 @@ xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_exp
 xcnn_status xcnn_ex_backward(xcnn_model *m, int batch, int target, xcnn_relu_rule rule,
                              int stop, xcnn_err *err);
 
+/* Forward and backward (from `target`, to `stop`) of `batch` inputs, a
+ * sample per thread where the model has views for it (xcnn_exec_sample_
+ * passes): integrated gradients' and SmoothGrad's passes. */
+xcnn_status xcnn_ex_passes(xcnn_model *m, const float *inputs, int batch, int target,
+                           xcnn_relu_rule rule, int stop, xcnn_err *err);
+
 /* The methods. Each assumes the options were validated and `out` is big
  * enough (explain.c). */
 xcnn_status xcnn_ex_gradient(xcnn_model *m, const float *x, const xcnn_explain_options *o,

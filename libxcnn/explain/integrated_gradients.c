@@ -102,8 +102,7 @@ xcnn_status xcnn_ex_integrated_gradients(xcnn_model *m, const float *x,
     for (int s0 = 0; s0 < steps; s0 += batch_max) {
         int b = steps - s0 < batch_max ? steps - s0 : batch_max;
         path_points(path, x, x0, n, rule, steps, s0, b);
-        st = xcnn_exec_forward(m, path, b, err);
-        if (!st) st = xcnn_ex_backward(m, b, t, XCNN_RELU_GRADIENT, cut, err);
+        st = xcnn_ex_passes(m, path, b, t, XCNN_RELU_GRADIENT, cut, err);
         if (st) return st;
         add_weighted(acc, zt ? zt->grad : in->grad, zt ? zn : n, rule, steps, s0, b);
     }

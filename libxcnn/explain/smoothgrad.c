@@ -69,8 +69,7 @@ xcnn_status xcnn_ex_smoothgrad(xcnn_model *m, const float *x, const xcnn_explain
             for (size_t i = 0; i < n; i++)
                 p[i] = x[i] + (given ? given[i] : (float)(s * normal(&rng)));
         }
-        st = xcnn_exec_forward(m, m->ex_path, b, err);
-        if (!st) st = xcnn_ex_backward(m, b, t, XCNN_RELU_GRADIENT, -1, err);
+        st = xcnn_ex_passes(m, m->ex_path, b, t, XCNN_RELU_GRADIENT, -1, err);
         if (st) return st;
         for (int j = 0; j < b; j++) {
             const float *g = in->grad + (size_t)j * n;
