@@ -32,6 +32,8 @@ int xcnn_ex_pass_batch(const xcnn_model *m)
     size_t per_input = (m->arena_bytes - m->scratch_floats * sizeof(float)) /
                        (size_t)m->max_batch;
     size_t fit = per_input ? XCNN_EX_PASS_BYTES / per_input : (size_t)m->max_batch;
+    /* at least one input per thread that runs passes a sample each */
+    if (fit < (size_t)m->n_views) fit = (size_t)m->n_views;
     if (fit < 1) fit = 1;
     return fit < (size_t)m->max_batch ? (int)fit : m->max_batch;
 }

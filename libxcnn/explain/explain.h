@@ -11,7 +11,8 @@ size_t xcnn_ex_output_numel(const xcnn_model *m);
 
 /* Inputs per forward/backward pass of integrated gradients and SmoothGrad:
  * the reserved batch, but no more than keeps about XCNN_EX_PASS_BYTES of
- * activations and gradients in flight (explain.c says why). */
+ * activations and gradients in flight (explain.c says why), and no fewer
+ * than the threads that run a sample each (xcnn_exec_sample_passes). */
 int xcnn_ex_pass_batch(const xcnn_model *m);
 
 /*
