@@ -177,7 +177,10 @@ typedef struct xcnn_backward_options {
  * targets[b] of batch item b (d output[b][targets[b]] / d everything).
  * targets may be NULL when seed is given: then seed (batch x K floats) is
  * the gradient at the output. opts may be NULL (true gradient, full pass).
- * Afterwards every tensor's grad, the input's included, is readable. */
+ * Afterwards every tensor's grad, the input's included, is readable.
+ * After xcnn_explain with XCNN_GRADCAM, whose forward below its layer
+ * computes values only, a backward that goes below that layer is refused
+ * (XCNN_ERR_ARG) until the next xcnn_forward. */
 xcnn_status xcnn_backward(xcnn_model *m, const int *targets, const float *seed,
                           const xcnn_backward_options *opts);
 

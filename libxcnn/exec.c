@@ -73,8 +73,18 @@ static void walk_forward(const run_env *e, int batch)
 
 xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err)
 {
+    return xcnn_exec_forward_values(m, input, batch, -1, err);
+}
+
+xcnn_status xcnn_exec_forward_values(xcnn_model *m, const float *input, int batch, int layer,
+                                     xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    if (layer >= g->n_tensors || (layer >= 0 && g->tensors[layer].kind != XCNN_T_ACTIVATION))
+        return xcnn_fail(err, XCNN_ERR_ARG, "a values-only forward needs a layer output");
     xcnn_status st = copy_input(m, input, batch, err);
     if (st) return st;
+    g->values_below = layer >= 0 ? g->tensors[layer].producer + 1 : 0;
     apply_threads(m);
     run_env e = model_env(m);
     walk_forward(&e, batch);
@@ -177,6 +187,17 @@ static xcnn_status backward_allowed(const xcnn_model *m, xcnn_err *err)
     return XCNN_OK;
 }
 
+/* A backward whose lowest node is `lowest` reads only values the last
+ * forward made for gradients. */
+static xcnn_status values_readable(const xcnn_model *m, int lowest, xcnn_err *err)
+{
+    const xcnn_graph *g = m->g;
+    if (lowest >= g->values_below) return XCNN_OK;
+    const xcnn_tensor *t = &g->tensors[g->nodes[g->values_below - 1].out[0]];
+    return xcnn_fail(err, XCNN_ERR_ARG, "the last forward computed values only, up to '%s' "
+                     "(a Grad-CAM pass): run a forward before a backward below it", t->name);
+}
+
 /* A backward to `stop` has run: every node after stop's producer has
  * made the weight forms its backward makes on first use. */
 static void note_warm(xcnn_model *m, int stop)
@@ -207,7 +228,7 @@ static xcnn_status check_backward(const xcnn_model *m, const int *targets, const
                       !g->tensors[stop].grad))
         return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer "
                          "output", stop < g->n_tensors ? g->tensors[stop].name : "?");
-    return XCNN_OK;
+    return values_readable(m, stop >= 0 ? g->tensors[stop].producer + 1 : 0, err);
 }
 
 xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
@@ -235,6 +256,7 @@ xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, i
     if (batch < 1 || batch > g->batch)
         return xcnn_fail(err, XCNN_ERR_ARG, "batch %d is outside 1..%d (the last forward)",
                          batch, g->batch);
+    if ((st = values_readable(m, 0, err))) return st;
     int last = g->batch;
     g->batch = batch;
     apply_threads(m);
@@ -310,6 +332,7 @@ static void point_view(const xcnn_model *m, xcnn_sample_view *w, int b)
     }
     w->g = *g;
     w->g.tensors = w->tensors;
+    w->g.values_below = 0; /* whole passes, gradients included */
 }
 
 /* Forward and backward of sample b on view w, on the calling thread. */
@@ -336,6 +359,7 @@ xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch
     xcnn_status st = copy_input(m, input, batch, err);
     if (st) return st;
     m->have_forward = 1; /* for check_backward: the passes below run it */
+    m->g->values_below = 0;
     st = check_backward(m, targets, NULL, rule, stop, batch, err);
     if (st) return st;
     apply_threads(m);

@@ -107,6 +107,10 @@ typedef struct xcnn_graph {
     int inference_only;/* 1: no backward will ever run, so ops may pick
                           forward-only algorithms whose rounding differs
                           (Conv: Winograd F(4x4, 3x3)); set before setup */
+    int values_below;  /* nodes [0, values_below) ran a values-only forward
+                          (xcnn_exec_forward_values): no backward runs
+                          through them, so they may round
+                          differently (Conv: F(4x4)); 0 for whole passes  */
     int training;      /* 1 while training: BatchNormalization uses and
                           updates batch statistics (set by the trainer)     */
     int n_meta;        /* ONNX metadata_props: key/value strings (labels,

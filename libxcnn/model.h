@@ -79,6 +79,16 @@ xcnn_status xcnn_explain_reserve(xcnn_model *m, xcnn_err *err);
 
 /* exec.c */
 xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err);
+/*
+ * A forward whose values up to tensor `layer` (its producer and every node
+ * before it) no backward will read: ops there may use algorithms whose
+ * rounding differs from the gradient-grade ones (Conv: Winograd F(4x4)).
+ * Grad-CAM's pass, whose backward stops at its layer. Until the next
+ * forward, a backward that would go below `layer` is refused. layer -1:
+ * xcnn_exec_forward.
+ */
+xcnn_status xcnn_exec_forward_values(xcnn_model *m, const float *input, int batch, int layer,
+                                     xcnn_err *err);
 /* stop: tensor index whose gradient completes the pass, -1 for a full pass. */
 xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
                                xcnn_relu_rule rule, int stop, xcnn_err *err);

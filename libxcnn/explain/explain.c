@@ -103,7 +103,13 @@ void xcnn_explain_options_init(xcnn_explain_options *o, xcnn_method method)
 xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                                    xcnn_explain_result *res, xcnn_err *err)
 {
-    xcnn_status st = xcnn_exec_forward(m, x, 1, err);
+    return xcnn_ex_forward_values(m, x, o, -1, res, err);
+}
+
+xcnn_status xcnn_ex_forward_values(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                                   int values_to, xcnn_explain_result *res, xcnn_err *err)
+{
+    xcnn_status st = xcnn_exec_forward_values(m, x, 1, values_to, err);
     if (st) return st;
     const float *y = m->g->tensors[m->g->output].data;
     size_t k = xcnn_ex_output_numel(m);

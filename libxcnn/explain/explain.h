@@ -24,7 +24,11 @@ int xcnn_ex_pass_batch(const xcnn_model *m);
  */
 int xcnn_ex_affine_cut(const xcnn_model *m);
 
-/* Forward x (batch 1); resolve o->target (-1: arg-max) into res. */
+/* Forward x (batch 1); resolve o->target (-1: arg-max) into res.
+ * values_to >= 0: a values-only forward up to that tensor
+ * (xcnn_exec_forward_values), for a backward that stops there. */
+xcnn_status xcnn_ex_forward_values(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                                   int values_to, xcnn_explain_result *res, xcnn_err *err);
 xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                                    xcnn_explain_result *res, xcnn_err *err);
 

@@ -42,7 +42,12 @@ xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_op
     if (st) return st;
     const xcnn_tensor *lt = &m->g->tensors[t];
     snprintf(res->layer, sizeof res->layer, "%s", lt->name);
-    st = xcnn_ex_forward_target(m, x, o, res, err);
+    /* Plain Grad-CAM reads only values below its layer (no gradient
+     * goes there), so that part of the forward may take the faster
+     * values-only algorithms; guided Grad-CAM's guided backprop needs the
+     * whole forward as gradients see it. */
+    int values_to = o->method == XCNN_GRADCAM ? t : -1;
+    st = xcnn_ex_forward_values(m, x, o, values_to, res, err);
     if (!st) st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GRADIENT, t, err);
     if (st) return st;
 

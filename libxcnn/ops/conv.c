@@ -75,6 +75,16 @@ static float *cache_line(float *p)
     return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
 
+/* One Winograd forward: its tiles, and whether its products run
+ * transposed from U^T packed (few tiles; winograd.h). */
+typedef struct wino_form {
+    xcnn_winograd_geom geo;
+    int packed;
+    packed_form ut; /* that U^T, xcnn_winograd_weights_packed */
+} wino_form;
+
+enum { WINO_GRAD, WINO_VALUES };
+
 typedef struct conv_params {
     xcnn_window2d win;
     int c_in, c_out, group;
@@ -85,10 +95,13 @@ typedef struct conv_params {
     int depthwise; /* cg == mg == 1: the direct loop                     */
     int winograd;  /* shape suits Winograd F(2x2, 3x3) (u is allocated)  */
     int u2_ready, u4_ready; /* u2 / u4 hold the transformed weights      */
-    xcnn_winograd_geom wg_fwd, wg_bwd; /* forward, and dX as a conv of dY */
-    float *u4;     /* F(4x4, 3x3)'s 36 x c_out x c_in, when wg_fwd.m == 4 */
-    int wino_packed; /* Winograd forward from U^T packed (few tiles)      */
-    packed_form ut_packed; /* U^T, xcnn_winograd_weights_packed          */
+    /* Winograd forwards: [WINO_GRAD] is the one whose values a backward
+     * may read (F(2x2); F(4x4) in inference-only models, which have no
+     * backward), [WINO_VALUES] the one for values-only passes (F(4x4) on
+     * large planes; else the same as [WINO_GRAD]). */
+    wino_form fwd[2];
+    xcnn_winograd_geom wg_bwd; /* dX as a conv of dY                    */
+    float *u4;     /* F(4x4, 3x3)'s 36 x c_out x c_in, when a form has m 4 */
     int transposed; /* few pixels: forward as Y^T = col^T W^T (see below)  */
     packed_form wt_packed; /* W^T, for xcnn_sgemm_packed                  */
     float u[];     /* F(2x2, 3x3)'s 16 x c_out x c_in (dX, small planes) */
@@ -225,40 +238,58 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
                          n->name);
 
     int winograd = use_winograd(&win, x->dims[1], w->dims[0], group);
-    /* F(4x4, 3x3) on planes large enough to fill its 4x4 tiles, in models
-     * that never run backward. Its rounding differs from F(2x2)'s, and
-     * explanations keep F(2x2): a ReLU input within rounding of 0 decides
-     * which way a gradient goes, and F(2x2) is the one whose gradients
-     * match PyTorch's on ResNet-18 to 1e-6 (F(4x4) flips one unit there;
-     * its outputs still match to 6e-7). */
-    int f4 = winograd && g->inference_only && win.out_h >= WINOGRAD_F4_MIN &&
-             win.out_w >= WINOGRAD_F4_MIN;
+    /* F(4x4, 3x3) on planes large enough to fill its 4x4 tiles, in
+     * forwards whose values no backward reads: inference-only models, and
+     * the part of a Grad-CAM pass below its layer (xcnn_exec_forward_values).
+     * Its rounding differs from F(2x2)'s, and gradients keep F(2x2): a
+     * ReLU input within rounding of 0 decides which way a gradient goes,
+     * and F(2x2) is the one whose gradients match PyTorch's on ResNet-18
+     * to 1e-6 (F(4x4) flips one unit there; its outputs still match to
+     * 6e-7). */
+    int f4 = winograd && win.out_h >= WINOGRAD_F4_MIN && win.out_w >= WINOGRAD_F4_MIN;
     size_t u_floats = winograd ? (size_t)(f4 ? 16 + 36 : 16) * (size_t)w->dims[0] *
                                      (size_t)x->dims[1]
                                : 0;
     int transposed = !winograd && group == 1 && transposed_pays(npix, w->dims[0]);
     size_t wt_floats = transposed ? packed_wt_floats(kcol, w->dims[0]) : 0;
-    /* Winograd with few tiles: its products transposed too (winograd.h). */
-    int m_fwd = f4 ? 4 : 2;
-    int64_t tiles = (int64_t)((win.out_h + m_fwd - 1) / m_fwd) * ((win.out_w + m_fwd - 1) / m_fwd);
-    int wino_packed = winograd && w->dims[0] <= XCNN_WINOGRAD_PACKED_MAX_COUT &&
-                      transposed_pays(tiles, w->dims[0]);
-    size_t wp_floats = wino_packed ? (size_t)xcnn_winograd_positions(m_fwd) *
-                                         packed_wt_floats(x->dims[1], w->dims[0])
-                                   : 0;
-    /* calloc: large blocks are fresh zero pages, so a model that never
-     * runs a frozen forward (training) never makes U or W^T resident. The
-     * packed forms start on cache lines (+16 floats each). */
-    conv_params *p = calloc(1, sizeof *p + (u_floats + wt_floats + wp_floats + 32) *
-                                               sizeof(float));
+    /* Tile sizes of the two forwards, and whether each runs from packed
+     * U^T (few tiles: winograd.h). */
+    int m_of[2] = {f4 && g->inference_only ? 4 : 2, f4 ? 4 : 2};
+    int packed_of[2];
+    size_t wp_floats[2];
+    for (int k = 0; k < 2; k++) {
+        int64_t tiles = (int64_t)((win.out_h + m_of[k] - 1) / m_of[k]) *
+                        ((win.out_w + m_of[k] - 1) / m_of[k]);
+        packed_of[k] = winograd && w->dims[0] <= XCNN_WINOGRAD_PACKED_MAX_COUT &&
+                       transposed_pays(tiles, w->dims[0]);
+        /* a values form equal to the gradient form shares its storage */
+        int shared = k == WINO_VALUES && m_of[1] == m_of[0];
+        wp_floats[k] = packed_of[k] && !shared
+                           ? (size_t)xcnn_winograd_positions(m_of[k]) *
+                                     packed_wt_floats(x->dims[1], w->dims[0]) + 16
+                           : 0;
+    }
+    /* calloc: large blocks are fresh zero pages, so forms a model never
+     * runs (U for training, F(2x2)'s U in inference, F(4x4)'s without a
+     * Grad-CAM) never become resident. The packed forms start on cache
+     * lines (+16 floats each). */
+    conv_params *p = calloc(1, sizeof *p + (u_floats + wt_floats + wp_floats[0] +
+                                            wp_floats[1] + 16) * sizeof(float));
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "conv '%s': out of memory", n->name);
     p->win = win;
     p->winograd = winograd;
     p->u4 = f4 ? p->u + (size_t)16 * (size_t)w->dims[0] * (size_t)x->dims[1] : NULL;
+    float *room = p->u + u_floats + wt_floats + 16;
+    for (int k = 0; k < 2; k++) {
+        p->fwd[k].geo = (xcnn_winograd_geom){win.in_h, win.in_w, win.pad_top, win.pad_left,
+                                             win.out_h, win.out_w, m_of[k]};
+        p->fwd[k].packed = packed_of[k];
+        if (!packed_of[k]) continue;
+        p->fwd[k].ut.data = wp_floats[k] ? cache_line(room) : p->fwd[WINO_GRAD].ut.data;
+        room += wp_floats[k];
+    }
     p->transposed = transposed;
     p->wt_packed.data = transposed ? cache_line(p->u + u_floats) : NULL;
-    p->wino_packed = wino_packed;
-    p->ut_packed.data = wino_packed ? cache_line(p->u + u_floats + 16) : NULL;
     p->c_in = (int)x->dims[1];
     p->c_out = (int)w->dims[0];
     p->group = (int)group;
@@ -283,13 +314,13 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     if (transposed) n->scratch_floats += (size_t)npix * (size_t)p->c_out;
     if (p->winograd) {
         /* dX of a stride-1 conv is a conv of dY padded by 2 - pad. */
-        p->wg_fwd = (xcnn_winograd_geom){win.in_h, win.in_w, win.pad_top, win.pad_left,
-                                         win.out_h, win.out_w, m_fwd};
         p->wg_bwd = (xcnn_winograd_geom){win.out_h, win.out_w, 2 - win.pad_top,
                                          2 - win.pad_left, win.in_h, win.in_w, 2};
-        size_t f = xcnn_winograd_scratch(&p->wg_fwd, p->c_in, p->c_out, 1);
+        size_t f0 = xcnn_winograd_scratch(&p->fwd[0].geo, p->c_in, p->c_out, 1);
+        size_t f1 = xcnn_winograd_scratch(&p->fwd[1].geo, p->c_in, p->c_out, 1);
         size_t b2 = xcnn_winograd_scratch(&p->wg_bwd, p->c_out, p->c_in, 1);
-        if (f > n->scratch_floats) n->scratch_floats = f;
+        if (f0 > n->scratch_floats) n->scratch_floats = f0;
+        if (f1 > n->scratch_floats) n->scratch_floats = f1;
         if (b2 > n->scratch_floats) n->scratch_floats = b2;
     }
     n->n_params = (int64_t)xcnn_tensor_numel(w) + (b ? p->c_out : 0);
@@ -433,20 +464,30 @@ static const float *winograd_weights(const xcnn_node *n, const float *w, int m)
     return p->u;
 }
 
-/* The forward's U^T packed for this kernel's panel width, made on first
- * use (again if XCNN_GEMM switches kernels; with w NULL, released by
+/* Form f's U^T packed for this kernel's panel width, made on first use
+ * (again if XCNN_GEMM switches kernels; with w NULL, released by
  * xcnn_conv_prepare_inference, the kernel it was made for). */
-static xcnn_winograd_u winograd_packed(const xcnn_node *n, const float *w)
+static xcnn_winograd_u winograd_packed(const conv_params *p, wino_form *f, const float *w)
+{
+    int make;
+    xcnn_gemm_kind kind = packed_kind(&f->ut, w, &make);
+    if (make) {
+        size_t floats = xcnn_winograd_packed_floats(f->geo.m, p->c_in, p->c_out, f->ut.nr);
+        memset(f->ut.data, 0, floats * sizeof(float)); /* the panels' padding */
+        xcnn_winograd_weights_packed(w, p->c_out, p->c_in, f->geo.m, f->ut.nr, f->ut.data);
+    }
+    return (xcnn_winograd_u){NULL, 0, f->ut.data, kind};
+}
+
+/* The forward this pass runs: values-only below a Grad-CAM layer
+ * (graph.h, values_below), else the one gradients may read. */
+static wino_form *forward_form(const xcnn_graph *g, const xcnn_node *n)
 {
     conv_params *p = n->params;
-    int make;
-    xcnn_gemm_kind kind = packed_kind(&p->ut_packed, w, &make);
-    if (make) {
-        size_t floats = xcnn_winograd_packed_floats(p->wg_fwd.m, p->c_in, p->c_out, p->ut_packed.nr);
-        memset(p->ut_packed.data, 0, floats * sizeof(float)); /* the panels' padding */
-        xcnn_winograd_weights_packed(w, p->c_out, p->c_in, p->wg_fwd.m, p->ut_packed.nr, p->ut_packed.data);
-    }
-    return (xcnn_winograd_u){NULL, 0, p->ut_packed.data, kind};
+    int values = (int)(n - g->nodes) < g->values_below;
+    if (values && p->fwd[WINO_VALUES].geo.m != p->fwd[WINO_GRAD].geo.m)
+        return &p->fwd[WINO_VALUES];
+    return &p->fwd[WINO_GRAD];
 }
 
 static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
@@ -454,15 +495,15 @@ static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
                              float *scratch)
 {
     const conv_params *p = n->params;
-    xcnn_winograd_u wu = p->wino_packed
-                             ? winograd_packed(n, w)
-                             : (xcnn_winograd_u){winograd_weights(n, w, p->wg_fwd.m), 0, NULL,
-                                                 XCNN_GEMM_AUTO};
+    wino_form *f = forward_form(g, n);
+    xcnn_winograd_u wu = f->packed ? winograd_packed(p, f, w)
+                                   : (xcnn_winograd_u){winograd_weights(n, w, f->geo.m), 0,
+                                                       NULL, XCNN_GEMM_AUTO};
     size_t xs = (size_t)p->c_in * p->win.in_h * p->win.in_w, ys = (size_t)p->c_out * p->npix;
-    int chunk = winograd_chunk(g, n, &p->wg_fwd, p->c_in, p->c_out, batch);
+    int chunk = winograd_chunk(g, n, &f->geo, p->c_in, p->c_out, batch);
     for (int b = 0; b < batch; b += chunk) {
         int nb = batch - b < chunk ? batch - b : chunk;
-        xcnn_winograd_conv(&p->wg_fwd, p->c_in, p->c_out, nb, x + b * xs, xs, &wu, bias, 0,
+        xcnn_winograd_conv(&f->geo, p->c_in, p->c_out, nb, x + b * xs, xs, &wu, bias, 0,
                            n->fused_relu, y + b * ys, ys, scratch, scratch_room(g, n));
     }
 }
@@ -867,8 +908,9 @@ xcnn_status xcnn_conv_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *e
     conv_params *p = n->params;
     xcnn_tensor *w = xcnn_in(g, n, 1);
     if (!g->inference_only || w->grad || !(p->winograd || p->transposed)) return XCNN_OK;
-    if (p->wino_packed) winograd_packed(n, w->data);
-    else if (p->winograd) winograd_weights(n, w->data, p->wg_fwd.m);
+    wino_form *f = &p->fwd[WINO_GRAD];
+    if (p->winograd && f->packed) winograd_packed(p, f, w->data);
+    else if (p->winograd) winograd_weights(n, w->data, f->geo.m);
     else packed_wt(n, w->data);
     if (xcnn_graph_readers(g, n->in[1], NULL) == 1) { /* no other node reads it */
         free(w->data);
