@@ -70,6 +70,21 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 
 bench: all $(BENCH_BIN)
 
+# bench/compare_torch.py loads the library into Python (ctypes) to time
+# PyTorch's calls and ours in turn in one process: the same sources built
+# position-independent, plus bench/paired/xcnn_paired.c.
+PIC_OBJ := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/bench/libxcnn_paired.so: $(BUILD)/pic/bench/paired/xcnn_paired.o $(PIC_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+paired: $(BUILD)/bench/libxcnn_paired.so
+
 # Reference fixtures too big to commit (torchvision ResNet-18) are made in
 # build/fixtures when /usr/bin/python3 has torch; tests report them as
 # skipped if not (XCNN_BIG_FIXTURES=DIR looks elsewhere).
@@ -96,8 +111,8 @@ clean:
 # printing an "rm" line after the test summary and rebuilding them next time).
 .SECONDARY:
 
-.PHONY: all tests test bench clean fixtures-big demo models
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/obj/tools/demo.d $(BUILD)/obj/tools/example.d $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
+.PHONY: all tests test bench paired clean fixtures-big demo models
+-include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/obj/tools/demo.d $(BUILD)/obj/tools/example.d $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
 
 # ---- Reliability: sanitizers, valgrind, fuzzing, threads ----------------
 # (scripts and harnesses in tests/fuzz/; each target uses its own BUILD dir)

@@ -1,24 +1,32 @@
 #!/usr/bin/python3
 """
-libxcnn against PyTorch on the same CPU, in the same run.
+libxcnn against PyTorch on the same CPU, in the same run, call by call.
 
 ResNet-18 (torchvision, 224x224, batch 1) with the same thread count for
 both (default 2). Rows:
-  forward            torch: model(x) under no_grad  | ours: xcnn bench --method forward
+  forward            torch: model(x) under no_grad  | ours: xcnn_forward, model
+                     loaded inference_only (as `xcnn predict` and `xcnn bench`)
   forward+backward   d logit / d input (weights frozen, as an explainer needs)
   grad-cam layer4    forward, gradient at layer4's output, weighted sum + ReLU
   IG 50 steps        Gauss-Legendre path, 10 points per forward/backward batch
-Each figure is the median of --iters runs after a warm-up; each row is run
---rounds times, PyTorch and ours back to back, and the ratio shown is the
-median of the per-round ratios. It also reports
+Ours runs in this process: `make paired` builds the library as
+build/bench/libxcnn_paired.so (bench/paired/xcnn_paired.c), loaded with
+ctypes. Each row times --pairs pairs of calls, PyTorch's and ours back to
+back on the same input (the order alternating), after warm-up calls; the
+ratio shown is the median of the pairs' ratios, with its quartiles. Both
+calls of a pair run within ~0.1 s of each other on the same OpenMP
+threads, so they meet the same state of this VM, whose speed changes
+within a second (timing each side in a process of its own let the two
+sides land in different states). Our peak RSS per row comes from
+`xcnn bench` in a process of its own; the script also reports
 `xcnn predict`'s peak RSS and its process start-to-prediction wall time.
 
     /usr/bin/python3 bench/compare_torch.py [--xcnn build/xcnn]
-        [--model build/fixtures/resnet18/model.onnx] [--threads 2] [--iters 10]
-        [--rounds 3]
+        [--model build/fixtures/resnet18/model.onnx] [--threads 2] [--pairs 40]
 The ONNX comes from: /usr/bin/python3 tools/make_fixtures.py --big --out build/fixtures
 """
 import argparse
+import ctypes
 import os
 import re
 import statistics
@@ -32,17 +40,7 @@ import torch
 import torchvision
 
 
-def median_ms(fn, iters):
-    fn()  # warm-up
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
-
-
-def torch_rows(threads, iters, ig_steps, ig_batch):
+def torch_rows(threads, ig_steps, ig_batch):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = torchvision.models.resnet18(weights=None).eval()
@@ -96,12 +94,57 @@ def torch_rows(threads, iters, ig_steps, ig_batch):
             total += (g * wts[s:s + ig_batch].view(-1, 1, 1, 1)).sum(0, keepdim=True)
         return (x - baseline) * total
 
-    return {
+    return x, {
         "forward": forward,
         "forward+backward": forward_backward,
         "grad-cam layer4": gradcam,
         "IG %d steps (batch %d)" % (ig_steps, ig_batch): integrated_gradients,
     }
+
+
+# bench/paired/xcnn_paired.c's works
+PAIRED_WORK = {"forward": 0, "forward+backward": 1, "grad-cam layer4": 2,
+               "IG 50 steps (batch 10)": 3}
+
+
+def load_paired(path):
+    lib = ctypes.CDLL(path)
+    lib.xcnn_paired_open.restype = ctypes.c_void_p
+    lib.xcnn_paired_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int,
+                                     ctypes.c_char_p, ctypes.c_int, ctypes.c_int,
+                                     ctypes.POINTER(ctypes.c_float), ctypes.c_char_p,
+                                     ctypes.c_size_t]
+    lib.xcnn_paired_run.argtypes = [ctypes.c_void_p]
+    lib.xcnn_paired_close.argtypes = [ctypes.c_void_p]
+    lib.xcnn_paired_error.restype = ctypes.c_char_p
+    lib.xcnn_paired_error.argtypes = [ctypes.c_void_p]
+    return lib
+
+
+def paired_row(lib, torch_fn, model, work, threads, layer, x, pairs, warm):
+    """Times of `pairs` (torch, ours) pairs, the order alternating."""
+    xa = np.ascontiguousarray(x.numpy(), dtype=np.float32)
+    err = ctypes.create_string_buffer(512)
+    h = lib.xcnn_paired_open(model.encode(), work, threads, layer.encode(), 50, 10,
+                             xa.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), err, 512)
+    if not h:
+        sys.exit("xcnn_paired_open failed: %s" % err.value.decode())
+
+    def ours():
+        if lib.xcnn_paired_run(h) != 0:
+            sys.exit("xcnn_paired_run failed: %s" % lib.xcnn_paired_error(h).decode())
+
+    for _ in range(warm):
+        torch_fn()
+        ours()
+    t_torch, t_ours = [], []
+    for i in range(pairs):
+        for side in ((torch_fn, t_torch), (ours, t_ours))[:: 1 if i % 2 == 0 else -1]:
+            t = time.perf_counter()
+            side[0]()
+            side[1].append((time.perf_counter() - t) * 1e3)
+    lib.xcnn_paired_close(h)
+    return t_torch, t_ours
 
 
 def ours(xcnn, model, threads, iters, method, extra=()):
@@ -142,9 +185,8 @@ def main():
     ap.add_argument("--xcnn", default="build/xcnn")
     ap.add_argument("--model", default="build/fixtures/resnet18/model.onnx")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--iters", type=int, default=10)
-    ap.add_argument("--rounds", type=int, default=3,
-                    help="rounds of (PyTorch, ours) per row; ratios are their medians")
+    ap.add_argument("--pairs", type=int, default=40,
+                    help="(PyTorch, ours) pairs of calls per row (IG: an eighth, at least 5)")
     ap.add_argument("--layer", default="/layer4/layer4.1/relu_1/Relu_output_0",
                     help="Grad-CAM tensor in the ONNX (torchvision's layer4 output)")
     args = ap.parse_args()
@@ -153,38 +195,32 @@ def main():
                  % args.model)
 
     print("cpu: %s, threads: %d, torch %s" % (cpu_name(), args.threads, torch.__version__))
-    torch_fns = torch_rows(args.threads, args.iters, 50, 10)
-    ig_iters = max(3, args.iters // 3)
+    so = os.path.join(os.path.dirname(args.xcnn), "bench", "libxcnn_paired.so")
+    if not os.path.exists(so):
+        sys.exit("%s missing: run make paired" % so)
+    lib = load_paired(so)
+    x, torch_fns = torch_rows(args.threads, 50, 10)
     ours_args = {
-        "forward": ("forward", [], args.iters),
-        "forward+backward": ("forward-backward", [], args.iters),
-        "grad-cam layer4": ("gradcam", ["--layer", args.layer], args.iters),
-        "IG 50 steps (batch 10)": ("integrated-gradients", ["--steps", "50", "--batch", "10"],
-                                   ig_iters),
+        "forward": ("forward", []),
+        "forward+backward": ("forward-backward", []),
+        "grad-cam layer4": ("gradcam", ["--layer", args.layer]),
+        "IG 50 steps (batch 10)": ("integrated-gradients", ["--steps", "50", "--batch", "10"]),
     }
-    # This VM's speed drifts with its neighbours' load: each round times
-    # PyTorch and us back to back on one row, and the ratio reported is
-    # the median of the rounds' ratios, so a slow spell hits both sides.
-    rows = {name: {"torch": [], "ours": [], "ratio": [], "rss": 0.0} for name in ours_args}
-    for _ in range(args.rounds):
-        for name, (method, extra, iters) in ours_args.items():
-            t = median_ms(torch_fns[name], iters)
-            ms, rss = ours(args.xcnn, args.model, args.threads, iters, method, extra)
-            r = rows[name]
-            r["torch"].append(t)
-            r["ours"].append(ms)
-            r["ratio"].append(ms / t)
-            r["rss"] = max(r["rss"], rss)
-    print("%-24s %10s %10s %8s %8s  %s" % ("ResNet-18 224x224", "ours ms", "torch ms", "ratio",
-                                          "target", "our peak RSS"))
-    for name, r in rows.items():
-        ratio = statistics.median(r["ratio"])
-        print("%-24s %10.1f %10.1f %8.2f %8s  %.0f MB" % (
-            name, statistics.median(r["ours"]), statistics.median(r["torch"]), ratio,
-            "ok" if ratio <= 0.8 else "MISS", r["rss"]))
-    print("(medians over %d rounds; ratios per round: %s)" % (args.rounds, "; ".join(
-        "%s %s" % (name.split()[0], " ".join("%.2f" % x for x in r["ratio"]))
-        for name, r in rows.items())))
+    print("%-24s %9s %9s %7s %13s %7s  %s" % ("ResNet-18 224x224", "ours ms", "torch ms",
+                                            "ratio", "quartiles", "target", "our peak RSS"))
+    for name, (method, extra) in ours_args.items():
+        ig = name.startswith("IG")
+        pairs = max(5, args.pairs // 8) if ig else args.pairs
+        t_torch, t_ours = paired_row(lib, torch_fns[name], args.model, PAIRED_WORK[name],
+                                     args.threads, args.layer, x, pairs, 1 if ig else 3)
+        ratios = sorted(o / t for o, t in zip(t_ours, t_torch))
+        q1, ratio, q3 = statistics.quantiles(ratios, n=4)
+        _, rss = ours(args.xcnn, args.model, args.threads, 2 if ig else 5, method, extra)
+        print("%-24s %9.1f %9.1f %7.2f %6.2f-%-6.2f %7s  %.0f MB" % (
+            name, statistics.median(t_ours), statistics.median(t_torch), ratio, q1, q3,
+            "ok" if ratio <= 0.8 else "MISS", rss))
+    print("(%d pairs per row, IG %d; ours ms and torch ms are medians of each side)"
+          % (args.pairs, max(5, args.pairs // 8)))
     wall, rss = predict_stats(args.xcnn, args.model, args.threads)
     print("xcnn predict: start to prediction %.3f s (target 0.25), peak RSS %.1f MB (target 100)"
           % (wall, rss))
