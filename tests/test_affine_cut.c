@@ -21,17 +21,6 @@
 #include "fixture.h"
 #include "onnx_builder.h"
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double d = 0, mx = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]);
-        if (e > d) d = e;
-        if (fabs(b[i]) > mx) mx = fabs(b[i]);
-    }
-    return mx > 0 ? d / mx : d;
-}
-
 /* x (1x2x6x6) -> Conv 3x3 (2->4) -> Relu -> [Add x' ->] GlobalAveragePool
  * -> Flatten -> y (4 classes). With `input_twice`, a 1x1 Conv (2->4) of x
  * is added after the Relu, so x has two readers. With `relu_first`, a
@@ -135,7 +124,7 @@ static void compare_ways(const char *what, xcnn_model *m, const float *x, const 
         char line[256];
         snprintf(line, sizeof line, "%s: rule %d, %d steps, batch %d%s: through the cut == "
                  "back to the input", what, (int)rule, steps, batch, x0 ? ", baseline" : "");
-        check_close(line, rel_err(a, b, n), 1e-5);
+        check_close(line, max_rel_error(a, b, n), 1e-5);
         snprintf(line, sizeof line, "%s: the same convergence delta (%.6g, %.6g)", what,
                  ra.delta, rb.delta);
         check_close(line, fabs(ra.delta - rb.delta) / (fabs(rb.delta) + 1e-3), 1e-4);

@@ -70,17 +70,6 @@ static xcnn_model *load_model(void)
     return m;
 }
 
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double d = 0, mx = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]);
-        if (e > d) d = e;
-        if (fabs(b[i]) > mx) mx = fabs(b[i]);
-    }
-    return mx > 0 ? d / mx : d;
-}
-
 static const float *data_of(xcnn_model *m, const char *name)
 {
     xcnn_tensor_view v;
@@ -130,19 +119,19 @@ static void test_values_path(xcnn_model *m, const float *x)
     for (size_t i = 0; i < NX; i++) differ += memcmp(&a2[i], &plain[i], sizeof(float)) != 0;
     check(differ > 0, "below a2, Grad-CAM's forward took the values-only path (%zu of %zu "
           "activations round differently)", differ, NX);
-    check_close("and its activations agree with the plain forward's", rel_err(a2, plain, NX),
+    check_close("and its activations agree with the plain forward's", max_rel_error(a2, plain, NX),
                 1e-5);
 
     if (cam_by_hand(m, x, "a2", PLANE, ref))
         check_close("cam at a2 == the cam from a plain forward and backward",
-                    rel_err(cam, ref, PLANE), 1e-5);
+                    max_rel_error(cam, ref, PLANE), 1e-5);
     else
         check(0, "cam by hand at a2 runs");
     float cam1[PLANE];
     if (check(grad_cam(m, x, "a1", XCNN_GRADCAM, cam1, PLANE), "Grad-CAM at a1 runs") &&
         cam_by_hand(m, x, "a1", PLANE, ref))
         check_close("cam at a1 (c2 above it runs F(2x2)) == the cam by hand",
-                    rel_err(cam1, ref, PLANE), 1e-5);
+                    max_rel_error(cam1, ref, PLANE), 1e-5);
 
     float again[PLANE], two[PLANE];
     grad_cam(m, x, "a2", XCNN_GRADCAM, again, PLANE);
