@@ -2,8 +2,9 @@
  * Conv's fast paths against a naive convolution in double written here:
  *   - Winograd F(2x2, 3x3): 3x3 stride-1 convs with frozen weights (no
  *     gradient buffer), forward (with bias, with fused ReLU) and dX;
- *   - Winograd F(4x4, 3x3): the same on planes of 28 and more in an
- *     inference-only graph (forward; dX stays F(2x2, 3x3));
+ *   - Winograd F(4x4, 3x3): the same on planes of 28 and more: the
+ *     forward in an inference-only graph, dX (from its own U of the turned
+ *     kernel) when the input plane is 28 or more;
  *   - several samples per GEMM: small planes at batch > 1 when the arena's
  *     scratch has room, forward, dX and dW;
  *   - few pixels: the forward transposed, col^T W^T with W^T packed once,
@@ -415,6 +416,18 @@ int main(void)
         check_path(k, 1, 0, 0, label);
         strcat(label, ", batch 2 in one call");
         check_path(k, 2, big, 0, label);
+        /* The same shapes with gradients: F(2x2) forward, F(4x4) dX (its
+         * output, the input plane, is 28 or more). */
+        cfg grad = *k;
+        grad.inference_only = 0;
+        snprintf(label, sizeof label, "winograd F(4x4) dX c%d m%d %dx%d pads %d,%d,%d,%d",
+                 k->c, k->m, k->h, k->w, k->pads[0], k->pads[1], k->pads[2], k->pads[3]);
+        check_path(&grad, 1, 0, 0, label);
+        strcat(label, ", batch 3 in one call");
+        check_path(&grad, 3, big, 0, label);
+#ifdef _OPENMP
+        check_threads(&grad, 3, big, label);
+#endif
     }
     /* Several samples per GEMM: small planes, strides, 1x1 stride 2. */
     cfg small[] = {

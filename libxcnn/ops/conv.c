@@ -100,8 +100,11 @@ typedef struct conv_params {
      * backward), [WINO_VALUES] the one for values-only passes (F(4x4) on
      * large planes; else the same as [WINO_GRAD]). */
     wino_form fwd[2];
-    xcnn_winograd_geom wg_bwd; /* dX as a conv of dY                    */
+    xcnn_winograd_geom wg_bwd; /* dX as a conv of dY (m 4 on large dX planes) */
     float *u4;     /* F(4x4, 3x3)'s 36 x c_out x c_in, when a form has m 4 */
+    float *u4_dx;  /* F(4x4)'s U of the turned kernel (36 x c_in x c_out),
+                      when wg_bwd.m == 4; made at the first backward      */
+    int u4_dx_ready;
     int transposed; /* few pixels: forward as Y^T = col^T W^T (see below)  */
     packed_form wt_packed; /* W^T, for xcnn_sgemm_packed                  */
     float u[];     /* F(2x2, 3x3)'s 16 x c_out x c_in (dX, small planes) */
@@ -247,9 +250,13 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
      * to 1e-6 (F(4x4) flips one unit there; its outputs still match to
      * 6e-7). */
     int f4 = winograd && win.out_h >= WINOGRAD_F4_MIN && win.out_w >= WINOGRAD_F4_MIN;
-    size_t u_floats = winograd ? (size_t)(f4 ? 16 + 36 : 16) * (size_t)w->dims[0] *
-                                     (size_t)x->dims[1]
-                               : 0;
+    /* dX is a conv too, whose output is the input plane: F(4x4) where that
+     * is large. Rounding there only moves gradient values by ~1e-7; no
+     * ReLU decides anything from them (the masks come from the forward). */
+    int f4_dx = winograd && !g->inference_only && win.in_h >= WINOGRAD_F4_MIN &&
+                win.in_w >= WINOGRAD_F4_MIN;
+    size_t per_xi = (size_t)w->dims[0] * (size_t)x->dims[1];
+    size_t u_floats = winograd ? (16 + (f4 ? 36 : 0) + (f4_dx ? 36 : 0)) * per_xi : 0;
     int transposed = !winograd && group == 1 && transposed_pays(npix, w->dims[0]);
     size_t wt_floats = transposed ? packed_wt_floats(kcol, w->dims[0]) : 0;
     /* Tile sizes of the two forwards, and whether each runs from packed
@@ -278,7 +285,8 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "conv '%s': out of memory", n->name);
     p->win = win;
     p->winograd = winograd;
-    p->u4 = f4 ? p->u + (size_t)16 * (size_t)w->dims[0] * (size_t)x->dims[1] : NULL;
+    p->u4 = f4 ? p->u + 16 * per_xi : NULL;
+    p->u4_dx = f4_dx ? p->u + (16 + (f4 ? 36 : 0)) * per_xi : NULL;
     float *room = p->u + u_floats + wt_floats + 16;
     for (int k = 0; k < 2; k++) {
         p->fwd[k].geo = (xcnn_winograd_geom){win.in_h, win.in_w, win.pad_top, win.pad_left,
@@ -315,7 +323,7 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     if (p->winograd) {
         /* dX of a stride-1 conv is a conv of dY padded by 2 - pad. */
         p->wg_bwd = (xcnn_winograd_geom){win.out_h, win.out_w, 2 - win.pad_top,
-                                         2 - win.pad_left, win.in_h, win.in_w, 2};
+                                         2 - win.pad_left, win.in_h, win.in_w, f4_dx ? 4 : 2};
         size_t f0 = xcnn_winograd_scratch(&p->fwd[0].geo, p->c_in, p->c_out, 1);
         size_t f1 = xcnn_winograd_scratch(&p->fwd[1].geo, p->c_in, p->c_out, 1);
         size_t b2 = xcnn_winograd_scratch(&p->wg_bwd, p->c_out, p->c_in, 1);
@@ -508,12 +516,38 @@ static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
     }
 }
 
+/* F(4x4)'s U of the turned kernel W'[c][o] = W[o][c] turned 180 degrees,
+ * made on first use. F(2x2)'s U serves the turned kernel by reading its
+ * positions in another order (winograd.h); F(4x4)'s transform is not
+ * symmetric that way, so this is a U of its own. */
+static const float *winograd_weights_dx(const xcnn_node *n, const float *w)
+{
+    conv_params *p = n->params;
+    if (p->u4_dx_ready) return p->u4_dx;
+    size_t s_xi = (size_t)p->c_in * p->c_out;
+    for (int o = 0; o < p->c_out; o++)
+        for (int c = 0; c < p->c_in; c++) {
+            const float *k = w + ((size_t)o * p->c_in + c) * 9;
+            float turned[9];
+            for (int i = 0; i < 9; i++) turned[i] = k[8 - i];
+            /* output c, input o of the dX conv */
+            xcnn_winograd4_weights(turned, 1, 1, p->u4_dx + (size_t)c * p->c_out + o, s_xi,
+                                   0, 0);
+        }
+    p->u4_dx_ready = 1;
+    return p->u4_dx;
+}
+
 /* dX += conv of dY with the turned kernel (winograd.h). */
 static void winograd_backward(const xcnn_graph *g, const xcnn_node *n, int batch,
                               const float *w, const float *dy, float *dx, float *scratch)
 {
     const conv_params *p = n->params;
-    xcnn_winograd_u wu = {winograd_weights(n, w, 2), 1, NULL, XCNN_GEMM_AUTO};
+    xcnn_winograd_u wu = p->wg_bwd.m == 4
+                             ? (xcnn_winograd_u){winograd_weights_dx(n, w), 0, NULL,
+                                                 XCNN_GEMM_AUTO}
+                             : (xcnn_winograd_u){winograd_weights(n, w, 2), 1, NULL,
+                                                 XCNN_GEMM_AUTO};
     size_t xs = (size_t)p->c_in * p->win.in_h * p->win.in_w, ys = (size_t)p->c_out * p->npix;
     int chunk = winograd_chunk(g, n, &p->wg_bwd, p->c_out, p->c_in, batch);
     for (int b = 0; b < batch; b += chunk) {
