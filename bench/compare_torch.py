@@ -9,8 +9,8 @@ both (default 2). Rows:
   forward+backward   d logit / d input (weights frozen, as an explainer needs)
   grad-cam layer4    forward, gradient at layer4's output, weighted sum + ReLU
   IG 50 steps        Gauss-Legendre path, 10 points per forward/backward batch
-Ours runs in this process: `make paired` builds the library as
-build/bench/libxcnn_paired.so (bench/paired/xcnn_paired.c), loaded with
+Ours runs in this process: `make paired` (run by this script) builds the
+library as build/bench/libxcnn_paired.so (bench/paired/xcnn_paired.c), loaded with
 ctypes. Each row times --pairs pairs of calls, PyTorch's and ours back to
 back on the same input (the order alternating), after warm-up calls; the
 ratio shown is the median of the pairs' ratios, with its quartiles. Both
@@ -195,9 +195,11 @@ def main():
                  % args.model)
 
     print("cpu: %s, threads: %d, torch %s" % (cpu_name(), args.threads, torch.__version__))
-    so = os.path.join(os.path.dirname(args.xcnn), "bench", "libxcnn_paired.so")
-    if not os.path.exists(so):
-        sys.exit("%s missing: run make paired" % so)
+    build = os.path.dirname(args.xcnn)
+    so = os.path.join(build, "bench", "libxcnn_paired.so")
+    # Made (or remade after a change) here: a stale copy would time old code.
+    if subprocess.run(["make", "-s", "BUILD=" + build, "all", "paired"]).returncode != 0:
+        sys.exit("make paired failed")
     lib = load_paired(so)
     x, torch_fns = torch_rows(args.threads, 50, 10)
     ours_args = {
