@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bench_util.h"
-#include "../libxcnn/gemm.h"
-#include "../libxcnn/im2col.h"
-#include "../libxcnn/winograd.h"
+#include "../libxcnn/kernels/gemm.h"
+#include "../libxcnn/kernels/im2col.h"
+#include "../libxcnn/kernels/winograd.h"
 
 static bench_opts opt; /* --threads, --reps, which clock */
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bench_util.h"
-#include "../libxcnn/cpu.h"
-#include "../libxcnn/gemm.h"
+#include "../libxcnn/base/cpu.h"
+#include "../libxcnn/kernels/gemm.h"
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(XCNN_NO_SIMD)
 #include <immintrin.h>
 #define HAVE_X86 1

@@ -38,8 +38,8 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
-#include "../libxcnn/cpu.h"
-#include "../libxcnn/model.h"
+#include "../libxcnn/base/cpu.h"
+#include "../libxcnn/core/model.h"
 
 typedef struct op_total {
     const char *op;

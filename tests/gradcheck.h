@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "../libxcnn/graph.h"
+#include "../libxcnn/graph/graph.h"
 
 typedef struct gc_graph {
     xcnn_graph *g;

@@ -20,9 +20,9 @@
 #include <string.h>
 #include "check.h"
 #include "gradcheck.h"
-#include "../libxcnn/gemm.h"
+#include "../libxcnn/kernels/gemm.h"
 #include "../libxcnn/ops/ops.h"
-#include "../libxcnn/winograd.h"
+#include "../libxcnn/kernels/winograd.h"
 
 #ifdef _OPENMP
 #include <omp.h>

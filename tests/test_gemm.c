@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "../libxcnn/cpu.h"
-#include "../libxcnn/gemm.h"
+#include "../libxcnn/base/cpu.h"
+#include "../libxcnn/kernels/gemm.h"
 
 #ifdef _OPENMP
 #include <omp.h>

@@ -8,7 +8,7 @@
 #include <time.h>
 #include "check.h"
 #include "../include/xcnn_image.h"
-#include "../libxcnn/inflate.h"
+#include "../libxcnn/io/inflate.h"
 
 static const char *tmp;
 

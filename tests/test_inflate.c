@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
-#include "../libxcnn/inflate.h"
+#include "../libxcnn/io/inflate.h"
 
 #define DATA "tests/data/png/"
 

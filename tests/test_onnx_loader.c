@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../libxcnn/fold.h"
-#include "../libxcnn/onnx.h"
-#include "../libxcnn/protobuf.h"
+#include "../libxcnn/graph/fold.h"
+#include "../libxcnn/graph/onnx.h"
+#include "../libxcnn/io/protobuf.h"
 #include "check.h"
 #include "onnx_builder.h"
 

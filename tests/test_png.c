@@ -9,7 +9,7 @@
 #include <string.h>
 #include "check.h"
 #include "../include/xcnn_image.h"
-#include "../libxcnn/inflate.h"
+#include "../libxcnn/io/inflate.h"
 
 #define DATA "tests/data/png/"
 static const char *tmp;

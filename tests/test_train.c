@@ -16,7 +16,7 @@
 #include "gradcheck.h"
 #include "../include/xcnn_image.h"
 #include "../include/xcnn_train.h"
-#include "../libxcnn/model.h"
+#include "../libxcnn/core/model.h"
 
 /* ---- BatchNormalization, training mode -------------------------------- */
 

@@ -2,8 +2,8 @@
 #ifndef XCNN_EXPLAIN_INTERNAL_H
 #define XCNN_EXPLAIN_INTERNAL_H
 
-#include "../model.h"
-#include "../resize.h"
+#include "../core/model.h"
+#include "../io/resize.h"
 
 /* Sizes of one input sample and one output sample. */
 size_t xcnn_ex_input_numel(const xcnn_model *m);
@@ -14,15 +14,6 @@ size_t xcnn_ex_output_numel(const xcnn_model *m);
  * activations and gradients in flight (explain.c says why), and no fewer
  * than the threads that run a sample each (xcnn_exec_sample_passes). */
 int xcnn_ex_pass_batch(const xcnn_model *m);
-
-/*
- * The model's affine entry: when the input is read by one Conv only (fixed
- * weights, no fused activation), the tensor that Conv makes, else -1. The
- * input gradient is then that Conv's backward of the cut's gradient, which
- * is linear: a weighted sum of input gradients is the Conv's backward of
- * the weighted sum of the cut's gradients (integrated_gradients.c).
- */
-int xcnn_ex_affine_cut(const xcnn_model *m);
 
 /* Forward x (batch 1); resolve o->target (-1: arg-max) into res.
  * values_to >= 0: a values-only forward up to that tensor

@@ -12,7 +12,7 @@
  *
  * Most CNNs start with a Conv (ResNet's 7x7 stem: 6% of the network's
  * multiply-adds, and slower per FLOP than the rest). When it is the input's
- * only reader (xcnn_ex_affine_cut), its input gradient is linear in its
+ * only reader (xcnn_model_affine_entry), its input gradient is linear in its
  * output gradient, so
  *   sum_i w_i dy/dx = Conv backward of (sum_i w_i dy/dz)
  * for its output z: the passes stop at z, and one backward of the Conv

@@ -38,11 +38,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops.h"
-#include "../cpu.h"
-#include "../gemm.h"
-#include "../im2col.h"
-#include "../threads.h"
-#include "../winograd.h"
+#include "../base/cpu.h"
+#include "../kernels/gemm.h"
+#include "window.h"
+#include "../base/threads.h"
+#include "../kernels/winograd.h"
 
 /* Weights repacked for one GEMM kernel's panel width (xcnn_sgemm_packed):
  * made on first use, made again if XCNN_GEMM switches kernels, and once

@@ -13,8 +13,8 @@
  * into the columns and is refused.
  */
 #include <stdlib.h>
-#include "../cpu.h"
-#include "../gemm.h"
+#include "../base/cpu.h"
+#include "../kernels/gemm.h"
 #include "ops.h"
 
 typedef struct mm_params {

@@ -5,7 +5,7 @@
 #ifndef XCNN_OPS_H
 #define XCNN_OPS_H
 
-#include "../graph.h"
+#include "../graph/graph.h"
 
 /* conv.c */
 extern const xcnn_op_def xcnn_op_conv;

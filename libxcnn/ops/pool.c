@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops.h"
-#include "../im2col.h"
+#include "window.h"
 
 typedef struct pool_params {
     xcnn_window2d win;

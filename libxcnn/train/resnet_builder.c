@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../../include/xcnn_train.h"
-#include "../model.h"
-#include "../onnx_write.h"
+#include "../core/model.h"
+#include "../graph/onnx_write.h"
 #include "rng.h"
 
 void xcnn_resnet_options_init(xcnn_resnet_options *o)

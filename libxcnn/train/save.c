@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "../../include/xcnn_train.h"
-#include "../model.h"
-#include "../onnx_write.h"
+#include "../core/model.h"
+#include "../graph/onnx_write.h"
 
 xcnn_status xcnn_model_save_onnx_memory(const xcnn_model *m, const char *const *keys,
                                         const char *const *values, int n_meta,

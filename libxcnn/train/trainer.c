@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../../include/xcnn_train.h"
-#include "../model.h"
+#include "../core/model.h"
 
 struct xcnn_trainer {
     xcnn_model *m;

@@ -6,7 +6,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include "../../libxcnn/inflate.h"
+#include "../../libxcnn/io/inflate.h"
 
 #define CAP ((size_t)1 << 20)
 

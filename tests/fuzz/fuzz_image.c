@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../../include/xcnn_image.h"
-#include "../../libxcnn/inflate.h"
+#include "../../libxcnn/io/inflate.h"
 
 static void decode(const uint8_t *data, size_t size)
 {

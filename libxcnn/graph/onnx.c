@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "onnx.h"
-#include "protobuf.h"
+#include "../io/protobuf.h"
 
 /* ModelProto */
 enum { MODEL_IR_VERSION = 1, MODEL_GRAPH = 7, MODEL_OPSET_IMPORT = 8, MODEL_METADATA_PROPS = 14 };

@@ -14,8 +14,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "error.h"
-#include "../include/xcnn_image.h"
+#include "../base/error.h"
+#include "../../include/xcnn_image.h"
 
 /* Adler-32 (zlib trailer). Start with a = 1. */
 uint32_t xcnn_adler32(uint32_t adler, const unsigned char *p, size_t n);

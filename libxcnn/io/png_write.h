@@ -2,7 +2,7 @@
 #ifndef XCNN_PNG_WRITE_H
 #define XCNN_PNG_WRITE_H
 
-#include "error.h"
+#include "../base/error.h"
 
 /* pixels: height rows of width*channels bytes; channels 1 or 3. */
 xcnn_status xcnn_png_write(const char *path, const unsigned char *pixels, int width, int height,

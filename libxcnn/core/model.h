@@ -5,7 +5,7 @@
 #ifndef XCNN_MODEL_H
 #define XCNN_MODEL_H
 
-#include "graph.h"
+#include "../graph/graph.h"
 
 /* Arena slices start on a cache line: 64 bytes, one AVX-512 vector. */
 #define XCNN_ALIGN_FLOATS 16
@@ -48,7 +48,7 @@ struct xcnn_model {
     float *ex_cam;         /* the largest h*w of any 4-D activation        */
     size_t ex_cam_floats;
     int ex_cut;            /* tensor after the model's affine entry, or -1
-                              (xcnn_ex_affine_cut; integrated gradients)  */
+                              (xcnn_model_affine_entry; integrated gradients)  */
     double *ex_cut_acc;    /* one sample of ex_cut: sums of its gradients  */
     float *ex_cut_seed;    /*   and those sums in float                    */
     xcnn_sample_view *views; /* one per thread for sample passes (explain.c) */
@@ -74,8 +74,17 @@ xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err);
 xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err);
 xcnn_status xcnn_arena_enable_param_grads(xcnn_model *m, xcnn_err *err);
 
-/* explain.c: (re)allocate the explainer workspace for m->max_batch. */
-xcnn_status xcnn_explain_reserve(xcnn_model *m, xcnn_err *err);
+/* workspace.c: (re)allocate the explainers' workspace for m->max_batch. */
+xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_err *err);
+
+/*
+ * The model's affine entry: when the input is read by one Conv only (fixed
+ * weights, no fused activation), the tensor that Conv makes, else -1. The
+ * input gradient is then that Conv's backward of the cut's gradient, which
+ * is linear: a weighted sum of input gradients is the Conv's backward of
+ * the weighted sum of the cut's gradients (integrated_gradients.c).
+ */
+int xcnn_model_affine_entry(const xcnn_model *m);
 
 /* exec.c */
 xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err);
@@ -98,7 +107,7 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
  * it leaves the input gradient. Those nodes see whatever values the last
  * forward left, so this is only exact when no later node reads a value
  * made before cut and their input gradients do not read values at all:
- * affine nodes such as a Conv (xcnn_ex_affine_cut checks; weight
+ * affine nodes such as a Conv (xcnn_model_affine_entry checks; weight
  * gradients are not computed here).
  */
 xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, int batch,

@@ -8,7 +8,7 @@
  */
 #include <math.h>
 #include <string.h>
-#include "fold.h"
+#include "../graph/fold.h"
 #include "model.h"
 
 static xcnn_status check_inputs_known(const xcnn_graph *g, const xcnn_node *n, xcnn_err *err)

@@ -31,10 +31,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cpu.h"
+#include "../base/cpu.h"
 #include "gemm.h"
 #include "gemm_kernels.h"
-#include "threads.h"
+#include "../base/threads.h"
 
 enum {
     KC = 256, /* depth of one packed slice                                 */

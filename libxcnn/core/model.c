@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "model.h"
-#include "onnx.h"
-#include "ops/ops.h"
+#include "../graph/onnx.h"
+#include "../ops/ops.h"
 
 static void copy_error(char *dst, size_t size, const char *msg)
 {

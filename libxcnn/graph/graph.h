@@ -20,8 +20,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "../include/xcnn.h"
-#include "error.h"
+#include "../../include/xcnn.h"
+#include "../base/error.h"
 
 /* ONNX TensorProto.DataType codes we keep. Everything else is refused. */
 typedef enum xcnn_dtype {
@@ -144,16 +144,8 @@ typedef struct xcnn_op_def {
                      const xcnn_bwd_ctx *ctx);
 } xcnn_op_def;
 
-/* Below this many elements of work an op runs on one thread: an OpenMP
- * region costs microseconds on an idle machine and a whole time slice when
- * another program holds a core, far more than a small layer takes. */
-#define XCNN_PARALLEL_MIN 262144
-/* The same for loops that move data with index arithmetic per element
- * (im2col, col2im, a transposed copy): about ten times the cost per
- * element of a vectorised elementwise op, so worth threads ten times
- * sooner. ResNet's layer4 im2col (225K elements) ran on one thread while
- * the other waited: 2 ms of each forward and backward at batch 2. */
-#define XCNN_PARALLEL_MIN_COPY 32768
+/* XCNN_PARALLEL_MIN and _COPY, the one-thread thresholds: base/threads.h. */
+#include "../base/threads.h"
 
 /* The registry (ops/registry.c): NULL for an op we do not support. */
 const xcnn_op_def *xcnn_op_find(const char *op_type);

@@ -6,7 +6,7 @@
 #ifndef XCNN_ERROR_H
 #define XCNN_ERROR_H
 
-#include "../include/xcnn.h"
+#include "../../include/xcnn.h"
 
 typedef struct xcnn_err {
     char msg[512];

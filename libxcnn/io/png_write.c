@@ -11,7 +11,7 @@
 #include <string.h>
 #include "inflate.h"
 #include "png_write.h"
-#include "../include/xcnn_image.h"
+#include "../../include/xcnn_image.h"
 
 static void put_be32(unsigned char *p, uint32_t v)
 {

@@ -10,6 +10,17 @@
 #include <omp.h>
 #endif
 
+/* Below this many elements of work an op runs on one thread: an OpenMP
+ * region costs microseconds on an idle machine and a whole time slice when
+ * another program holds a core, far more than a small layer takes. */
+#define XCNN_PARALLEL_MIN 262144
+/* The same for loops that move data with index arithmetic per element
+ * (im2col, col2im, a transposed copy): about ten times the cost per
+ * element of a vectorised elementwise op, so worth threads ten times
+ * sooner. ResNet's layer4 im2col (225K elements) ran on one thread while
+ * the other waited: 2 ms of each forward and backward at batch 2. */
+#define XCNN_PARALLEL_MIN_COPY 32768
+
 /* Threads a parallel region started here would get. */
 static inline int xcnn_threads_max(void)
 {

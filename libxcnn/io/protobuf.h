@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "error.h"
+#include "../base/error.h"
 
 enum { XCNN_PB_VARINT = 0, XCNN_PB_FIXED64 = 1, XCNN_PB_BYTES = 2, XCNN_PB_FIXED32 = 5 };
 

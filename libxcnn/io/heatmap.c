@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../include/xcnn.h"
+#include "../../include/xcnn.h"
 #include "resize.h"
 #include "png_write.h"
 

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "error.h"
+#include "../base/error.h"
 
 #define NPY_MAX_ELEMS ((uint64_t)1 << 28) /* 1 GiB of float32 */
 

@@ -20,8 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../include/xcnn_image.h"
-#include "error.h"
+#include "../../include/xcnn_image.h"
+#include "../base/error.h"
 #include "resize.h"
 
 void xcnn_preprocess_init(xcnn_preprocess *p)

@@ -19,7 +19,7 @@
  * stride: a padded input row is split into its four column phases
  * (column 4k + p in phase p), so tile tx reads phase p at k = tx and tx+1.
  */
-#include "cpu.h"
+#include "../base/cpu.h"
 #include "winograd.h"
 
 enum { XI4 = 36, ROW4 = XCNN_WINOGRAD_MAX_W / 4 + 3 };

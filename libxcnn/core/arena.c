@@ -191,7 +191,7 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
     m->scratch = arena + off;
     m->scratch_floats = scratch;
     g->scratch_floats = scratch;
-    xcnn_status st = xcnn_explain_reserve(m, err);
+    xcnn_status st = xcnn_workspace_reserve(m, err);
     return st ? st : xcnn_exec_reserve_views(m, err);
 }
 

@@ -15,9 +15,9 @@
  */
 #include <string.h>
 #include "winograd.h"
-#include "cpu.h"
+#include "../base/cpu.h"
 #include "gemm.h"
-#include "threads.h"
+#include "../base/threads.h"
 
 enum { XI = 16 }; /* positions of F(2x2, 3x3)'s 4x4 transformed tile */
 

@@ -17,7 +17,7 @@
 #include <omp.h>
 #endif
 #include "model.h"
-#include "threads.h"
+#include "../base/threads.h"
 
 static void apply_threads(const xcnn_model *m)
 {

@@ -3,7 +3,7 @@
  * training API's name for png_write.c's writer with one channel.
  */
 #include <stdio.h>
-#include "../include/xcnn_train.h"
+#include "../../include/xcnn_train.h"
 #include "png_write.h"
 
 xcnn_status xcnn_png_write_gray(const char *path, const unsigned char *gray, int width,

@@ -1,0 +1,62 @@
+/*
+ * The explainers' workspace, sized whenever the arena is (so that
+ * xcnn_explain allocates nothing): path points and noisy inputs for a
+ * batch, running sums in double, targets, one CAM plane, and the sums at
+ * the model's affine entry (see xcnn_model_affine_entry in model.h).
+ * It lives in core, not in explain/, so that the arena, which calls it,
+ * never calls up into the methods.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "model.h"
+
+int xcnn_model_affine_entry(const xcnn_model *m)
+{
+    const xcnn_graph *g = m->g;
+    int reader = -1;
+    if (m->inference_only || xcnn_graph_readers(g, g->input, &reader) != 1) return -1;
+    const xcnn_node *n = &g->nodes[reader];
+    if (strcmp(n->op_type, "Conv") != 0 || n->fused_relu || n->in[0] != g->input) return -1;
+    for (int k = 1; k < n->n_in; k++) /* weights and bias fixed: affine in x */
+        if (n->in[k] >= 0 && g->tensors[n->in[k]].kind != XCNN_T_CONST) return -1;
+    int cut = n->out[0];
+    const xcnn_tensor *t = &g->tensors[cut];
+    if (n->n_out != 1 || cut == g->output || t->kind != XCNN_T_ACTIVATION || !t->grad) return -1;
+    return cut;
+}
+
+xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_err *err)
+{
+    const xcnn_graph *g = m->g;
+    size_t in_n = xcnn_tensor_sample_numel(&m->g->tensors[m->g->input]);
+    size_t cam = 1;
+    for (int i = 0; i < g->n_tensors; i++) {
+        const xcnn_tensor *t = &g->tensors[i];
+        if (t->kind != XCNN_T_CONST && t->ndim == 4 && (size_t)(t->dims[2] * t->dims[3]) > cam)
+            cam = (size_t)(t->dims[2] * t->dims[3]);
+    }
+    free(m->ex_path);
+    free(m->ex_acc);
+    free(m->ex_targets);
+    free(m->ex_cam);
+    m->ex_path = malloc(in_n * (size_t)m->max_batch * sizeof(float));
+    m->ex_acc = malloc(in_n * sizeof(double));
+    m->ex_targets = malloc((size_t)m->max_batch * sizeof(int));
+    m->ex_cam = malloc(cam * sizeof(float));
+    m->ex_cam_floats = cam;
+    if (!m->ex_path || !m->ex_acc || !m->ex_targets || !m->ex_cam)
+        return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
+    free(m->ex_cut_acc);
+    free(m->ex_cut_seed);
+    m->ex_cut_acc = NULL;
+    m->ex_cut_seed = NULL;
+    m->ex_cut = xcnn_model_affine_entry(m);
+    if (m->ex_cut >= 0) {
+        size_t cn = xcnn_tensor_sample_numel(&g->tensors[m->ex_cut]);
+        m->ex_cut_acc = malloc(cn * sizeof(double));
+        m->ex_cut_seed = malloc(cn * sizeof(float));
+        if (!m->ex_cut_acc || !m->ex_cut_seed)
+            return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
+    }
+    return XCNN_OK;
+}

@@ -1,0 +1,121 @@
+/*
+ * What every method shares: sizes, how many inputs a pass takes, the
+ * forward that resolves the target, the backward and batched passes, and
+ * the Grad-CAM layer lookup. The methods call these; explain.c, which
+ * calls the methods, sits above them all.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "explain.h"
+
+size_t xcnn_ex_input_numel(const xcnn_model *m)
+{
+    return xcnn_tensor_sample_numel(&m->g->tensors[m->g->input]);
+}
+
+size_t xcnn_ex_output_numel(const xcnn_model *m)
+{
+    return xcnn_tensor_sample_numel(&m->g->tensors[m->g->output]);
+}
+
+/* A pass over a batch writes every activation and gradient of every input
+ * in it and reads them back. Once that outgrows the caches, a bigger batch
+ * only adds memory traffic: on ResNet-18 (about 45 MB per input) batches
+ * of 2 ran integrated gradients 5% faster than batches of 10 on one
+ * thread. Small models still batch fully (a pass has fixed costs). The
+ * results do not depend on the batch. */
+#define XCNN_EX_PASS_BYTES ((size_t)96 << 20)
+
+int xcnn_ex_pass_batch(const xcnn_model *m)
+{
+    size_t per_input = (m->arena_bytes - m->scratch_floats * sizeof(float)) /
+                       (size_t)m->max_batch;
+    size_t fit = per_input ? XCNN_EX_PASS_BYTES / per_input : (size_t)m->max_batch;
+    /* at least one input per thread that runs passes a sample each */
+    if (fit < (size_t)m->n_views) fit = (size_t)m->n_views;
+    if (fit < 1) fit = 1;
+    return fit < (size_t)m->max_batch ? (int)fit : m->max_batch;
+}
+
+xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                                   xcnn_explain_result *res, xcnn_err *err)
+{
+    return xcnn_ex_forward_values(m, x, o, -1, res, err);
+}
+
+xcnn_status xcnn_ex_forward_values(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                                   int values_to, xcnn_explain_result *res, xcnn_err *err)
+{
+    xcnn_status st = xcnn_exec_forward_values(m, x, 1, values_to, err);
+    if (st) return st;
+    const float *y = m->g->tensors[m->g->output].data;
+    size_t k = xcnn_ex_output_numel(m);
+    int t = o->target;
+    if (t < -1)
+        return xcnn_fail(err, XCNN_ERR_ARG, "target %d: give a class index, or -1 for the "
+                         "arg-max", t);
+    if (t < 0) {
+        t = 0;
+        for (size_t i = 1; i < k; i++)
+            if (y[i] > y[t]) t = (int)i;
+    } else if ((size_t)t >= k) {
+        return xcnn_fail(err, XCNN_ERR_ARG,
+                         "target %d is out of range: the model has %zu outputs (0..%zu)", t, k,
+                         k - 1);
+    }
+    res->target = t;
+    res->score = y[t];
+    return XCNN_OK;
+}
+
+xcnn_status xcnn_ex_backward(xcnn_model *m, int batch, int target, xcnn_relu_rule rule,
+                             int stop, xcnn_err *err)
+{
+    for (int b = 0; b < batch; b++) m->ex_targets[b] = target;
+    return xcnn_exec_backward(m, m->ex_targets, NULL, rule, stop, err);
+}
+
+xcnn_status xcnn_ex_passes(xcnn_model *m, const float *inputs, int batch, int target,
+                           xcnn_relu_rule rule, int stop, xcnn_err *err)
+{
+    for (int b = 0; b < batch; b++) m->ex_targets[b] = target;
+    return xcnn_exec_sample_passes(m, inputs, batch, m->ex_targets, rule, stop, err);
+}
+
+const char *xcnn_model_default_cam_layer(const xcnn_model *m)
+{
+    if (!m) return NULL;
+    const xcnn_graph *g = m->g;
+    for (int i = m->n_compute - 1; i >= 0; i--) {
+        const xcnn_tensor *t = &g->tensors[g->nodes[m->compute[i]].out[0]];
+        if (t->ndim == 4 && t->dims[2] * t->dims[3] > 1) return t->name;
+    }
+    return NULL;
+}
+
+xcnn_status xcnn_ex_cam_layer(const xcnn_model *m, const char *name, int *tensor, xcnn_err *err)
+{
+    const xcnn_graph *g = m->g;
+    if (!name) {
+        name = xcnn_model_default_cam_layer(m);
+        if (!name)
+            return xcnn_fail(err, XCNN_ERR_SHAPE, "the model has no 4-D layer output with "
+                             "more than one pixel: Grad-CAM has nothing to map");
+    }
+    int t = xcnn_model_find_layer(m, name);
+    if (t < 0) return xcnn_fail(err, XCNN_ERR_NOT_FOUND, "no layer or tensor named '%s'", name);
+    const xcnn_tensor *lt = &g->tensors[t];
+    if (lt->kind == XCNN_T_CONST || !lt->grad)
+        return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer output",
+                         name);
+    if (lt->ndim != 4) {
+        char s[96];
+        return xcnn_fail(err, XCNN_ERR_SHAPE,
+                         "layer '%s' has shape %s: Grad-CAM needs a 4-D (NxCxHxW) output", name,
+                         xcnn_shape_str(lt, s, sizeof s));
+    }
+    *tensor = t;
+    return XCNN_OK;
+}
