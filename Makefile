@@ -30,6 +30,8 @@ LIB_SRC  := $(wildcard libxcnn/*.c libxcnn/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+# every tests/test_*.sh, run after the programs (they read $XCNN_BUILD)
+TEST_SH  := $(sort $(wildcard tests/test_*.sh))
 LIB      := $(BUILD)/libxcnn.a
 
 all: $(LIB) $(BUILD)/xcnn $(BUILD)/example $(BUILD)/xcnn_demo
@@ -94,7 +96,7 @@ fixtures-big:
 	else echo "python3-torch not installed: large fixtures not made (their tests will be skipped)"; fi
 
 test: all tests
-	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) tests/test_cli.sh tests/test_real_models.sh tests/test_hostile_cli.sh tools/check_layers.sh
+	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) $(TEST_SH) tools/check_layers.sh
 
 # Real pretrained models from npm (PaddleOCR's text-direction classifier)
 # and onnxruntime-node as the reference; tests skip without them.
