@@ -4,9 +4,16 @@
 #   make CC=clang  build with clang (OpenMP needs libomp-dev; else OMP=0)
 #   make SIMD=0    portable C GEMM kernel only (no AVX2/AVX-512 kernels)
 #   make bench     also build the benchmarks in build/bench/
+#   make REFERENCE=1  every op on its reference path (the plain loops under
+#                  its maths in libxcnn/ops/*.c: no Winograd, no packing,
+#                  no GEMM), built in build-reference/ unless BUILD is given
 
 CC      ?= gcc
 OMP     ?= 1
+REFERENCE ?= 0
+ifeq ($(REFERENCE),1)
+  BUILD ?= build-reference
+endif
 BUILD   ?= build
 # -O3: gcc's -O2 vectorises only loops whose trip count is a multiple of
 # the vector width, which leaves most elementwise loops scalar. The bits
@@ -15,6 +22,9 @@ BUILD   ?= build
 CFLAGS  ?= -O3
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -MMD -MP
 LDLIBS  += -lm -pthread
+ifeq ($(REFERENCE),1)
+  CFLAGS  += -DXCNN_REFERENCE
+endif
 SIMD    ?= 1
 ifeq ($(SIMD),0)
   CFLAGS  += -DXCNN_NO_SIMD
@@ -121,11 +131,12 @@ clean:
 #   make sanitize            every test under ASan+UBSan (gcc, OMP=0)
 #   make valgrind            CLI and test programs under memcheck (OMP=0)
 #   make fuzz FUZZ_SECONDS=N each libFuzzer harness for N seconds (clang)
-#   make tsan                tests/test_threads.c under ThreadSanitizer
+#   make tsan                tests/test_threads.c and test_model_busy.c under
+#                            ThreadSanitizer
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60
-FUZZERS      := onnx npy image gzip idx
+FUZZERS      := onnx npy image gzip idx preprocess explain
 
 sanitize:
 	env CFLAGS="-O2 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" $(MAKE) BUILD=build-asan OMP=0 all tests
@@ -143,7 +154,12 @@ fuzz:
 
 tsan:
 	env CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
-	  $(MAKE) CC=clang BUILD=build-tsan OMP=0 build-tsan/tests/test_threads
+	  $(MAKE) CC=clang BUILD=build-tsan OMP=0 build-tsan/tests/test_threads \
+	  build-tsan/tests/test_model_busy
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_threads
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/tests/test_model_busy
 
 .PHONY: sanitize valgrind fuzz tsan
+
+# The lessons (tools/learn/): make learn; make test runs them too.
+include tools/learn/learn.mk

@@ -9,7 +9,16 @@
  *  - the caller owns what it allocates; the library frees what it
  *    allocates in the matching *_free.
  *  - no global mutable state: two models may be used from two threads at
- *    once. One model must not be used from two threads at once.
+ *    once. One model is used by one thread at a time: every call that
+ *    takes a model and can fail holds it for its duration (an atomic
+ *    flag in the model), and a call made meanwhile from another thread
+ *    returns XCNN_ERR_BUSY at once, having changed nothing, not even
+ *    xcnn_model_error (which belongs to the call in progress): its
+ *    message is xcnn_status_name(XCNN_ERR_BUSY). The calls that cannot
+ *    fail (xcnn_model_error, _max_batch, _arena_bytes, _weight_bytes,
+ *    _metadata, _node_count, _default_cam_layer) take no flag: what they
+ *    read changes only in xcnn_model_reserve. xcnn_model_free must not
+ *    race with anything.
  *  - memory is allocated when a model is loaded or reserved
  *    (xcnn_model_reserve); xcnn_forward, xcnn_backward and the explainers
  *    allocate nothing.
@@ -39,8 +48,11 @@ typedef enum xcnn_status {
     XCNN_ERR_SHAPE = 5,       /* shapes that do not fit together          */
     XCNN_ERR_NOMEM = 6,       /* allocation failed                         */
     XCNN_ERR_LIMIT = 7,       /* over a configured size cap                */
-    XCNN_ERR_NUMERIC = 8,     /* NaN or Inf where a number was needed      */
-    XCNN_ERR_NOT_FOUND = 9    /* unknown tensor / layer name               */
+    XCNN_ERR_NUMERIC = 8,     /* NaN or Inf: in an input, or made by the
+                                 network (output, gradient, attribution)  */
+    XCNN_ERR_NOT_FOUND = 9,   /* unknown tensor / layer name               */
+    XCNN_ERR_BUSY = 10        /* the model is in use by another thread:
+                                 the call did nothing (see below)          */
 } xcnn_status;
 
 /* A short name for a status code ("format error", ...). Never NULL. */
@@ -55,6 +67,17 @@ typedef struct xcnn_load_options {
     uint64_t max_file_bytes;   /* default 1 GiB                          */
     uint64_t max_tensor_elems; /* default 256 Mi elements per tensor    */
     uint64_t max_nodes;        /* default 100000                         */
+    /* The most bytes xcnn_model_arena_bytes may reach: activations and
+     * their gradients for max_batch inputs, the ops' scratch space and
+     * the weight gradients. Checked before allocating, at load (batch 1),
+     * by xcnn_model_reserve and by xcnn_model_enable_param_grads: over it
+     * they return XCNN_ERR_LIMIT and leave the model as it was. Default
+     * 4 GiB, whatever the machine: a batch number alone (a typo, a
+     * hostile request) cannot make the library ask for more. ResNet-18 at
+     * 224x224 loaded for explanations takes 74 MB at batch 1 and 67 MB
+     * more per batch item (batches up to 61 fit), loaded inference_only
+     * 12 MB and 4.6 MB more per item. */
+    uint64_t max_arena_bytes;
     /* Sizes for graph-input dimensions the file leaves symbolic (models
      * exported with a dynamic height and width, as PaddleOCR's): dimension
      * i >= 1 takes input_dims[i] when it is symbolic or missing. 0 means
@@ -88,12 +111,17 @@ void xcnn_model_free(xcnn_model *m);
 /* The message of the last failed call on this model ("" if none). */
 const char *xcnn_model_error(const xcnn_model *m);
 
-/* Set the OpenMP thread count used by this model (0 = library default).
+/* Set the OpenMP thread count used by this model: 0 (the library
+ * default) to 1024; anything else is XCNN_ERR_ARG and changes nothing.
  * Results are bit-identical for every thread count. */
-void xcnn_model_set_threads(xcnn_model *m, int threads);
+xcnn_status xcnn_model_set_threads(xcnn_model *m, int threads);
 
 /* Plan memory for batches of up to max_batch inputs. Allocates; call it at
- * setup time, not in a loop. A fresh model is reserved for batch 1. */
+ * setup time, not in a loop. A fresh model is reserved for batch 1.
+ * XCNN_ERR_ARG for max_batch < 1, XCNN_ERR_LIMIT when the arena would
+ * pass xcnn_load_options.max_arena_bytes (checked before allocating),
+ * XCNN_ERR_NOMEM when the allocation fails; after any failure the model
+ * keeps its previous batch and arena and runs as before. */
 xcnn_status xcnn_model_reserve(xcnn_model *m, int max_batch);
 int xcnn_model_max_batch(const xcnn_model *m);
 
@@ -110,6 +138,14 @@ size_t xcnn_model_weight_bytes(const xcnn_model *m);
  * "xcnn.preprocess", ...), or NULL if the key is absent. */
 const char *xcnn_model_metadata(const xcnn_model *m, const char *key);
 
+/* What the load accepted without using it, one line each (index 0, 1, ...;
+ * NULL past the last, or for m NULL): attributes that cannot change the
+ * result, e.g. "node 'drop' (Dropout): attribute 'ratio' ignored: Dropout
+ * is the identity at inference". Attributes that could change it, or that
+ * libxcnn does not know, are refused at load instead. Valid until
+ * xcnn_model_free. `xcnn info` prints them. */
+const char *xcnn_model_warning(const xcnn_model *m, int index);
+
 /* --- Shapes ---------------------------------------------------------- */
 
 /* A read-only view of one tensor. For activations dims[0] is the batch of
@@ -124,6 +160,20 @@ typedef struct xcnn_tensor_view {
     int is_weight;       /* 1 for initializers and Constant nodes   */
     const float *data;
     const float *grad;
+    /* Where the values live in the model's arena: data's byte offset from
+     * the arena's start, and the bytes planned for them (max_batch
+     * samples, rounded up to 64). Tensors whose ranges overlap share
+     * memory. In a model loaded for explanations none do: each tensor has
+     * its own slice, its values then its gradient. In an inference_only
+     * load layer outputs share memory by lifetime (see xcnn_load_options).
+     * -1 and 0 for tensors outside the arena: weights, constants, and
+     * tensors that an inference_only load fused away. */
+    int64_t arena_offset;
+    size_t arena_bytes;
+    /* The gradient's byte offset in the arena (arena_bytes long), or -1
+     * where it has none there (inference_only; weights, whose gradients
+     * from xcnn_model_enable_param_grads live in a buffer of their own). */
+    int64_t grad_offset;
 } xcnn_tensor_view;
 
 /* The model input and output (the graph's first input and first output). */
@@ -143,6 +193,13 @@ typedef struct xcnn_node_info {
     const char *output;   /* name of its first output tensor              */
     int64_t n_params;     /* weight elements this node reads              */
     double flops;         /* forward FLOPs for batch 1 (multiply-add = 2) */
+    /* With xcnn_model_set_profiling on: the seconds this node took in the
+     * last forward pass and in the last backward pass run on the model
+     * (xcnn_forward, xcnn_backward, or an explainer's batched pass); 0 for
+     * a node that pass did not run (a backward that stopped early, a
+     * branch the gradient never reached). 0 when profiling is off. */
+    double forward_seconds;
+    double backward_seconds;
 } xcnn_node_info;
 
 /* Compute nodes in forward order (shape-only subgraphs folded at load are
@@ -150,11 +207,23 @@ typedef struct xcnn_node_info {
 int xcnn_model_node_count(const xcnn_model *m);
 xcnn_status xcnn_model_node(const xcnn_model *m, int index, xcnn_node_info *out);
 
+/* Time every node of the passes run on this model (on = 1), or stop (0:
+ * the times read 0 again). The times appear in xcnn_node_info. Off by
+ * default; while off the passes never read the clock. Switching it on
+ * allocates two doubles per node: call it at setup, not in a loop.
+ * Passes the explainers run one sample per thread (several threads,
+ * xcnn_model_reserve > 1) are not timed; xcnn_forward and xcnn_backward
+ * always are. `xcnn info --trace` prints these times. */
+xcnn_status xcnn_model_set_profiling(xcnn_model *m, int on);
+
 /* --- Running --------------------------------------------------------- */
 
 /* Run the network on `batch` inputs laid out contiguously (batch x C x H x W
  * floats). If output is not NULL, batch x K output values are copied there.
- * Every intermediate tensor stays readable until the next call. */
+ * Every intermediate tensor stays readable until the next call. An output
+ * holding a NaN or an Inf (an overflow inside the network) is
+ * XCNN_ERR_NUMERIC, naming the first node that gave one; output is then
+ * not written. */
 xcnn_status xcnn_forward(xcnn_model *m, const float *input, int batch,
                          float *output);
 
@@ -178,6 +247,9 @@ typedef struct xcnn_backward_options {
  * targets may be NULL when seed is given: then seed (batch x K floats) is
  * the gradient at the output. opts may be NULL (true gradient, full pass).
  * Afterwards every tensor's grad, the input's included, is readable.
+ * A seed, or a gradient at the input (at stop_at when given), holding a
+ * NaN or an Inf is XCNN_ERR_NUMERIC, naming the first tensor, going back
+ * from the output, whose gradient holds one.
  * After xcnn_explain with XCNN_GRADCAM, whose forward below its layer
  * computes values only, a backward that goes below that layer is refused
  * (XCNN_ERR_ARG) until the next xcnn_forward. */
@@ -225,7 +297,8 @@ typedef struct xcnn_explain_options {
                               implementation's samples); default NULL      */
     /* grad-cam */
     const char *layer;     /* tensor or node name; NULL (default): the last
-                              node whose output is 4-D with h*w > 1        */
+                              node whose output is 4-D with h*w > 1. A
+                              node's output: the model input is refused  */
     int no_relu;           /* default 0 (ReLU on, as the paper)            */
     int upsample;          /* bilinear to the input's HxW (default 0)      */
 } xcnn_explain_options;
@@ -251,6 +324,13 @@ xcnn_status xcnn_explain_shape(xcnn_model *m, const xcnn_explain_options *o, int
 
 /* Explain one input (C x H x W floats, batch 1). out receives the
  * attribution; out_len is its capacity in floats. result may be NULL.
+ * Every number returned is finite: a NaN or an Inf in any pass (at the
+ * input, a path point, a noisy sample), in the attribution or in the
+ * delta is XCNN_ERR_NUMERIC, and the message says where (the node, the
+ * baseline, the stdev). Options that cannot give floats are refused
+ * before any pass: a baseline so far from the input that their difference
+ * overflows, a smoothgrad stdev whose noise would. An inference_only model
+ * is refused (XCNN_ERR_ARG): every method needs gradients.
  * Integrated gradients and smoothgrad run their points in batches of up to
  * xcnn_model_max_batch(m) (reserve a larger batch for speed), but of no
  * more inputs than keep about 96 MB of activations in flight: past the
@@ -266,10 +346,17 @@ const char *xcnn_model_default_cam_layer(const xcnn_model *m);
 /* --- Small utilities ------------------------------------------------- */
 
 /* Read a float32 .npy file (C order, little-endian). *data is malloc'ed and
- * owned by the caller (free()). */
+ * owned by the caller (free()). The header is read as numpy reads it (a
+ * Python dict of exactly descr, fortran_order and shape); what numpy
+ * refuses is XCNN_ERR_FORMAT, and so is a key given twice. Big-endian,
+ * Fortran-order and other dtypes are XCNN_ERR_UNSUPPORTED. */
 xcnn_status xcnn_npy_read(const char *path, float **data, int *ndim,
                           int64_t dims[XCNN_MAX_DIMS], char *err, size_t err_size);
-/* Write a float32 .npy file. */
+/* Write a float32 .npy file of shape dims[0..ndim) (ndim 0..8; dims may
+ * be NULL for ndim 0). Refused before anything is written: a negative
+ * dimension or NULL pointer (XCNN_ERR_ARG; data may be NULL only for an
+ * empty array), more than 2^28 elements (XCNN_ERR_LIMIT: the reader's
+ * limit). err receives a message on every failure. */
 xcnn_status xcnn_npy_write(const char *path, const float *data, int ndim,
                            const int64_t *dims, char *err, size_t err_size);
 
@@ -283,7 +370,10 @@ xcnn_status xcnn_heatmap_png(const char *path, const float *attr, int channels, 
                              char *err, size_t err_size);
 
 /* The same heatmap drawn into rgb (OH x OW pixels, 3 bytes each, caller's
- * buffer) instead of a file: for composing figures. */
+ * buffer) instead of a file: for composing figures. Sizes over the image
+ * caps of xcnn_image.h (16384 a side, 64 Mi pixels) are XCNN_ERR_LIMIT,
+ * other bad arguments XCNN_ERR_ARG (no message: there is no buffer; the
+ * same call through xcnn_heatmap_png says which argument). */
 xcnn_status xcnn_heatmap_rgb(const float *attr, int channels, int h, int w, const float *image,
                              int image_channels, int H, int W, unsigned char *rgb, int OH, int OW);
 

@@ -92,19 +92,33 @@ typedef struct xcnn_preprocess {
     float mean[3], std[3]; /* default 0 and 1                                */
 } xcnn_preprocess;
 
-/* Defaults: scale 1/255, mean 0, std 1, no resize, crop to the model. */
+/* Defaults: scale 1/255, mean 0, std 1, no resize, crop to the model.
+ * NULL is ignored. */
 void xcnn_preprocess_init(xcnn_preprocess *p);
 
 /* Apply a spec string on top of *p: ';'-separated items
  *   gray | rgb | bgr | scale=S | mean=M[,M,M] | std=S[,S,S] | resize=S |
  *   size=HxW | crop=HxW
  * e.g. "rgb;resize=256;crop=224x224;mean=0.485,0.456,0.406;std=0.229,0.224,0.225".
- * A model may carry one in its "xcnn.preprocess" metadata. */
+ * A model may carry one in its "xcnn.preprocess" metadata. Of resize= and
+ * size=, the later one (in this spec or a later call) replaces the other.
+ * Refused with XCNN_ERR_ARG and a message naming the item, leaving *p
+ * unchanged: unknown items, items over 127 characters, sides outside
+ * 1..XCNN_IMAGE_MAX_SIDE, size= or crop= over XCNN_IMAGE_MAX_PIXELS,
+ * scale and mean that are not finite as float32 (1e39), std that is not a
+ * normal float32 (0, 1e-45), and a scale, mean and std that together turn
+ * some pixel value 0..255 into inf ("scale=1;std=1e-37"). */
 xcnn_status xcnn_preprocess_parse(const char *spec, xcnn_preprocess *p, char *err,
                                   size_t err_size);
 
 /* Turn img into C x H x W floats (C = 1 or 3) in out. If the image is not
- * H x W after the resize and crop steps, it is resized to H x W. */
+ * H x W after the resize and crop steps, it is resized to H x W. Only the
+ * cropped window of the resize is computed. Every size is checked before
+ * anything is allocated: the image's, H x W and the resize's (resize=384
+ * makes a 16384x1 image 6291456x384), against the caps above
+ * (XCNN_ERR_LIMIT, naming the item and the sizes); *p is checked as
+ * xcnn_preprocess_parse checks a spec (XCNN_ERR_ARG). The image has 1, 3
+ * or 4 channels. */
 xcnn_status xcnn_image_to_tensor(const xcnn_image *img, const xcnn_preprocess *p, int C, int H,
                                  int W, float *out, char *err, size_t err_size);
 

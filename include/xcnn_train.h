@@ -73,9 +73,12 @@ int xcnn_optim_state_floats(xcnn_optimizer kind);
  * o->weight_decay to these parameters. With u = g + decay * wd * w:
  *   SGD   v = momentum * v + u;  w -= lr * v
  *   Adam  m = b1 m + (1-b1) u;  v = b2 v + (1-b2) u^2;
- *         w -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps)  */
-void xcnn_optim_update(const xcnn_optim_options *o, float lr, long step, float *w,
-                       const float *g, float *state, size_t n, int decay);
+ *         w -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps)
+ * XCNN_ERR_ARG (nothing updated) for NULL pointers or a non-finite lr.
+ * This and the two dataset helpers below take no model and no buffer:
+ * the status is their whole message. */
+xcnn_status xcnn_optim_update(const xcnn_optim_options *o, float lr, long step, float *w,
+                              const float *g, float *state, size_t n, int decay);
 
 /* --- Datasets -------------------------------------------------------- */
 
@@ -97,13 +100,16 @@ xcnn_status xcnn_dataset_load_idx(const char *images_path, const char *labels_pa
                                   size_t err_size);
 void xcnn_dataset_free(xcnn_dataset *d);
 
-/* Copy samples idx[0 .. count) into x (count samples) and y. */
-void xcnn_dataset_gather(const xcnn_dataset *d, const int *idx, int count, float *x, int *y);
+/* Copy samples idx[0 .. count) into x (count samples) and y (y may be
+ * NULL). XCNN_ERR_ARG, nothing copied, for an index outside 0 .. n-1, a
+ * negative count or NULL pointers. */
+xcnn_status xcnn_dataset_gather(const xcnn_dataset *d, const int *idx, int count, float *x,
+                                int *y);
 
 /* A random permutation of perm[0 .. n) (Fisher-Yates), drawn from the
  * generator state *rng (splitmix64), which it advances: the same state
  * gives the same order on every machine. */
-void xcnn_shuffle(int *perm, int n, uint64_t *rng);
+xcnn_status xcnn_shuffle(int *perm, int n, uint64_t *rng); /* XCNN_ERR_ARG: n < 0, NULLs */
 
 /* --- Building a network ---------------------------------------------- */
 
@@ -146,7 +152,10 @@ typedef struct xcnn_trainer xcnn_trainer;
  * weights (inputs W and B of Conv/Gemm/MatMul, scale and B of
  * BatchNormalization; running statistics are state, not parameters) and
  * allocates the optimizer state. The model's output must be batch x
- * classes logits. The trainer does not own m; free it before m. */
+ * classes logits. The trainer does not own m; free it before m.
+ * Settings torch.optim refuses (a negative or non-finite lr or
+ * weight_decay, momentum outside 0..1, betas outside [0, 1), eps <= 0)
+ * are XCNN_ERR_ARG. */
 xcnn_status xcnn_trainer_new(xcnn_model *m, const xcnn_optim_options *o, int max_batch,
                              xcnn_trainer **out, char *err, size_t err_size);
 void xcnn_trainer_free(xcnn_trainer *t);
@@ -166,7 +175,8 @@ xcnn_status xcnn_train_step(xcnn_trainer *t, const float *x, const int *labels, 
 
 /* Inference-mode pass over a whole dataset in batches of up to `batch`
  * (at most the model's reserved batch): mean cross-entropy and the number
- * of correct arg-max predictions (either may be NULL). */
+ * of correct arg-max predictions (either may be NULL). The dataset's
+ * samples must have the model input's size (XCNN_ERR_SHAPE if not). */
 xcnn_status xcnn_evaluate(xcnn_model *m, const xcnn_dataset *d, int batch, double *loss,
                           int *correct);
 

@@ -5,7 +5,10 @@
 passed=0; failed=0; skipped=0; crashed=""
 for t in "$@"; do
     echo "== $t"
-    out=$("$t" 2>&1); rc=$?
+    case "$t" in
+    *.sh) out=$(sh "$t" 2>&1); rc=$? ;;  # scripts need no execute bit
+    *) out=$("$t" 2>&1); rc=$? ;;
+    esac
     printf '%s\n' "$out" | sed '$d'
     last=$(printf '%s\n' "$out" | tail -n 1)
     p=$(printf '%s' "$last" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p')

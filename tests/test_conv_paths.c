@@ -1,5 +1,6 @@
 /*
- * Conv's fast paths against a naive convolution in double written here:
+ * Conv's fast paths against its reference (xcnn_conv_reference_forward /
+ * _backward in libxcnn/ops/conv.c: the maths as loops, sums in double):
  *   - Winograd F(2x2, 3x3): 3x3 stride-1 convs with frozen weights (no
  *     gradient buffer), forward (with bias, with fused ReLU) and dX;
  *   - Winograd F(4x4, 3x3): the same on planes of 28 and more: the
@@ -11,7 +12,7 @@
  *     one sample and several side by side; bit for bit the plain GEMM's;
  *   - large planes: the forward's im2col and GEMM piece by piece;
  *   - Winograd with few tiles: the products transposed from U^T packed,
- *     against the naive conv and bit for bit against U.
+ *     against the reference and bit for bit against U.
  * Tolerance 1e-5, max error relative to the largest reference value.
  * Plus: each path gives the same bits for 1 and 2 threads, and the
  * transformed weights follow weights that gained gradients (training).
@@ -21,6 +22,7 @@
 #include "check.h"
 #include "gradcheck.h"
 #include "../libxcnn/kernels/gemm.h"
+#include "../libxcnn/ops/conv.h"
 #include "../libxcnn/ops/ops.h"
 #include "../libxcnn/kernels/winograd.h"
 
@@ -65,6 +67,7 @@ static int rig_init(rig *r, const cfg *k, int batch, uint64_t seed, size_t scrat
                             (int64_t[]){k->pads[0], k->pads[1], k->pads[2], k->pads[3]}, 4);
     r->n->def = xcnn_op_find("Conv");
     g->inference_only = k->inference_only;
+    g->reference = 0; /* the fast paths, in every build (make REFERENCE=1 too) */
     xcnn_err err = {{0}};
     if (r->n->def->setup(g, r->n, &err) != XCNN_OK) {
         check(0, "setup: %s", err.msg);
@@ -111,44 +114,16 @@ static size_t y_count(const rig *r, const cfg *k)
     return (size_t)r->batch * k->m * r->oh * r->ow;
 }
 
-/* y = conv(x) + bias; dx = dY through the conv; dw = sum over the batch. */
-static void naive(const cfg *k, const rig *r, double *y, double *dx, double *dw)
+/* The library's reference (xcnn_conv_reference_*, ops/conv.c: the maths
+ * as plain loops, sums in double): y = conv(x) + bias, dx = dY through
+ * the conv, dw = summed over the batch. */
+static void reference(const cfg *k, const rig *r, float *y, float *dx, float *dw)
 {
-    size_t ny = y_count(r, k), nx = (size_t)r->batch * k->c * k->h * k->w;
-    memset(dx, 0, nx * sizeof *dx);
+    const xcnn_conv_shape *s = r->n->params; /* every Conv's params start with it */
+    memset(dx, 0, (size_t)r->batch * k->c * k->h * k->w * sizeof *dx);
     memset(dw, 0, (size_t)k->m * k->c * k->k * k->k * sizeof *dw);
-    for (size_t i = 0; i < ny; i++) y[i] = 0;
-    for (int b = 0; b < r->batch; b++)
-        for (int m = 0; m < k->m; m++)
-            for (int oh = 0; oh < r->oh; oh++)
-                for (int ow = 0; ow < r->ow; ow++) {
-                    size_t yi = (((size_t)b * k->m + m) * r->oh + oh) * r->ow + ow;
-                    double acc = r->b ? r->b->data[m] : 0, g = r->y->grad[yi];
-                    for (int c = 0; c < k->c; c++)
-                        for (int i = 0; i < k->k; i++)
-                            for (int j = 0; j < k->k; j++) {
-                                int ih = oh * k->stride - k->pads[0] + i * k->dil;
-                                int iw = ow * k->stride - k->pads[1] + j * k->dil;
-                                if (ih < 0 || ih >= k->h || iw < 0 || iw >= k->w) continue;
-                                size_t wi = (((size_t)m * k->c + c) * k->k + i) * k->k + j;
-                                size_t xi = (((size_t)b * k->c + c) * k->h + ih) * k->w + iw;
-                                acc += (double)r->w->data[wi] * r->x->data[xi];
-                                dx[xi] += g * r->w->data[wi];
-                                dw[wi] += g * r->x->data[xi];
-                            }
-                    y[yi] = acc;
-                }
-}
-
-static double rel_err(const float *a, const double *ref, size_t n)
-{
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - ref[i]);
-        if (d > num || isnan(d)) num = isnan(d) ? INFINITY : d;
-        if (fabs(ref[i]) > den) den = fabs(ref[i]);
-    }
-    return den == 0 ? (num == 0 ? 0 : INFINITY) : num / den;
+    xcnn_conv_reference_forward(s, r->batch, r->x->data, r->w->data, r->b ? r->b->data : NULL, y);
+    xcnn_conv_reference_backward(s, r->batch, r->x->data, r->w->data, r->y->grad, dx, dw, NULL);
 }
 
 static void run_forward(rig *r)
@@ -167,7 +142,7 @@ static void run_backward(rig *r)
     r->n->def->backward(r->gc.g, r->n, r->batch, r->scratch, &ctx);
 }
 
-/* Forward, dX (and dW when train) of one configuration against naive(). */
+/* Forward, dX (and dW when train) of one configuration against reference(). */
 static void check_path(const cfg *k, int batch, size_t scratch, int train, const char *label)
 {
     rig r;
@@ -178,24 +153,24 @@ static void check_path(const cfg *k, int batch, size_t scratch, int train, const
     }
     size_t ny = y_count(&r, k), nx = (size_t)batch * k->c * k->h * k->w;
     size_t nw = xcnn_tensor_numel(r.w);
-    double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
-    naive(k, &r, y, dx, dw);
+    float *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    reference(k, &r, y, dx, dw);
     run_forward(&r);
-    check_close(label, rel_err(r.y->data, y, ny), 1e-5);
+    check_close(label, max_rel_error(r.y->data, y, ny), 1e-5);
     run_backward(&r);
     char what[200];
     snprintf(what, sizeof what, "%s: dX", label);
-    check_close(what, rel_err(r.x->grad, dx, nx), 1e-5);
+    check_close(what, max_rel_error(r.x->grad, dx, nx), 1e-5);
     if (train) {
         snprintf(what, sizeof what, "%s: dW", label);
-        check_close(what, rel_err(r.w->grad, dw, nw), 1e-5);
+        check_close(what, max_rel_error(r.w->grad, dw, nw), 1e-5);
     }
     /* Fused ReLU (what fuse.c sets for inference-only models). */
     r.n->fused_relu = 1;
     run_forward(&r);
     for (size_t i = 0; i < ny; i++) y[i] = y[i] > 0 ? y[i] : 0;
     snprintf(what, sizeof what, "%s: with fused ReLU", label);
-    check_close(what, rel_err(r.y->data, y, ny), 1e-5);
+    check_close(what, max_rel_error(r.y->data, y, ny), 1e-5);
     free(y);
     free(dx);
     free(dw);
@@ -364,11 +339,11 @@ static void check_weights_change(void)
     size_t nw = xcnn_tensor_numel(r.w), ny = y_count(&r, &k), nx = (size_t)16 * 64;
     for (size_t i = 0; i < nw; i++) r.w->data[i] *= -2.0f; /* an update ... */
     r.w->grad = calloc(nw, sizeof(float)); /* ... of weights now being trained */
-    double *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
-    naive(&k, &r, y, dx, dw);
+    float *y = malloc(ny * sizeof *y), *dx = malloc(nx * sizeof *dx), *dw = malloc(nw * sizeof *dw);
+    reference(&k, &r, y, dx, dw);
     run_forward(&r);
     check_close("weights updated under training: forward sees the new weights",
-                rel_err(r.y->data, y, ny), 1e-5);
+                max_rel_error(r.y->data, y, ny), 1e-5);
     free(y);
     free(dx);
     free(dw);
@@ -476,7 +451,7 @@ int main(void)
         check_path(k, 3, big, 0, label);
     }
     check_winograd_band_bits();
-    {   /* the op on a plane large enough for bands, against the naive conv */
+    {   /* the op on a plane large enough for bands, against the reference */
         cfg k = {.c = 16, .m = 16, .h = 96, .w = 95, .k = 3, .stride = 1, .dil = 1, .bias = 1,
                  .pads = {1, 1, 1, 1}};
         check_path(&k, 1, 0, 0, "winograd in bands c16 m16 96x95");

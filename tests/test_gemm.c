@@ -1,5 +1,6 @@
 /*
- * xcnn_sgemm against a naive triple loop in double, for many random shapes
+ * xcnn_sgemm against xcnn_sgemm_reference (kernels/gemm_reference.c: the
+ * plain triple loop, sums in double), for many random shapes
  * (edges of the blocking included), all four transpose combinations,
  * beta 0 / 1 / other, alpha != 1, and leading dimensions wider than the
  * matrices. Error measure: max|C - ref| / max|ref| per case; tolerance 1e-5
@@ -22,23 +23,6 @@ static void fill(test_rng *r, float *x, size_t n)
     for (size_t i = 0; i < n; i++) x[i] = test_rng_uniform(r, -1, 1);
 }
 
-/* C = alpha op(A) op(B) + beta C in double, the obvious way. */
-static void naive(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-                  const float *B, int ldb, float beta, float *C, int ldc)
-{
-    for (int i = 0; i < M; i++)
-        for (int j = 0; j < N; j++) {
-            double acc = 0;
-            for (int k = 0; k < K; k++) {
-                double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
-                double b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
-                acc += a * b;
-            }
-            double old = beta == 0 ? 0 : (double)beta * C[(size_t)i * ldc + j];
-            C[(size_t)i * ldc + j] = (float)(alpha * acc + old);
-        }
-}
-
 /* One case; returns the error over the whole C array (padding columns
  * included: they must be left untouched). */
 static double run_case(xcnn_gemm_kind kind, test_rng *r, int ta, int tb, int M, int N, int K, float alpha,
@@ -56,7 +40,7 @@ static double run_case(xcnn_gemm_kind kind, test_rng *r, int ta, int tb, int M, 
     if (beta == 0 && M > 0 && N > 0) C[0] = NAN;
     memcpy(R, C, nc * sizeof(float));
     if (beta == 0 && M > 0 && N > 0) R[0] = 0;
-    naive(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
+    xcnn_sgemm_reference(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, R, ldc);
     xcnn_sgemm_with(kind, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     double e = nc ? max_rel_error(C, R, nc) : 0;
     /* Exact checks where the answer is exact. */
@@ -149,7 +133,7 @@ static void test_kernel(xcnn_gemm_kind kind)
 #endif
 }
 
-/* xcnn_sgemm_small_m against the naive product: few rows (ragged against
+/* xcnn_sgemm_small_m against the reference product: few rows (ragged against
  * every kernel's tile), ragged panels, K over several slices, both A
  * layouts, padded leading dimensions left untouched; and thread counts. */
 static void test_small_m(xcnn_gemm_kind kind, test_rng *r)
@@ -170,7 +154,7 @@ static void test_small_m(xcnn_gemm_kind kind, test_rng *r)
             fill(r, C, nc);
             C[0] = NAN; /* C is overwritten, its old values ignored */
             memcpy(R, C, nc * sizeof(float));
-            naive(ta, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, R, ldc);
+            xcnn_sgemm_reference(ta, 0, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, R, ldc);
             xcnn_sgemm_small_m(kind, ta, M, N, K, A, lda, B, ldb, C, ldc);
             double e = max_rel_error(C, R, nc);
             if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
@@ -195,12 +179,12 @@ static void test_small_m(xcnn_gemm_kind kind, test_rng *r)
             free(R);
         }
     char what[80];
-    snprintf(what, sizeof what, "sgemm_small_m %s vs naive, worst of 16 shapes", kn);
+    snprintf(what, sizeof what, "sgemm_small_m %s vs the reference, worst of 16 shapes", kn);
     check_close(what, worst, 1e-5);
 }
 
 /* xcnn_sgemm_packed: B packed once (trans_b 0 and 1), beta 0 and 1,
- * against the naive product; with beta 0 bit for bit what
+ * against the reference product; with beta 0 bit for bit what
  * xcnn_sgemm_small_m gives (the same kernel and sums); and 1 vs 3
  * threads on a shape with fewer panels than tasks (rows split too). */
 static void test_packed(xcnn_gemm_kind kind, test_rng *r)
@@ -224,7 +208,7 @@ static void test_packed(xcnn_gemm_kind kind, test_rng *r)
             memcpy(R, C, nc * sizeof(float));
             float beta = (float)(s % 2);
             xcnn_gemm_pack_b(tb, K, N, B, ldb, nr, P);
-            naive(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, R, N);
+            xcnn_sgemm_reference(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, R, N);
             xcnn_sgemm_packed(kind, ta, M, N, K, A, lda, P, beta, C, N);
             double e = max_rel_error(C, R, nc);
             if (e > worst || isnan(e)) worst = isnan(e) ? INFINITY : e;
@@ -256,7 +240,7 @@ static void test_packed(xcnn_gemm_kind kind, test_rng *r)
         }
     check(same, "sgemm_packed %s: the bits of sgemm_small_m (beta 0)", kn);
     char what[80];
-    snprintf(what, sizeof what, "sgemm_packed %s vs naive, worst of 12 cases", kn);
+    snprintf(what, sizeof what, "sgemm_packed %s vs the reference, worst of 12 cases", kn);
     check_close(what, worst, 1e-5);
 }
 

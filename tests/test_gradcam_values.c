@@ -117,8 +117,14 @@ static void test_values_path(xcnn_model *m, const float *x)
     const float *a2 = data_of(m, "a2");
     size_t differ = 0;
     for (size_t i = 0; i < NX; i++) differ += memcmp(&a2[i], &plain[i], sizeof(float)) != 0;
+#ifdef XCNN_REFERENCE
+    /* every Conv runs its reference, which has one form for all passes */
+    check_skip("below a2, Grad-CAM's forward took the values-only path: make REFERENCE=1 runs "
+               "no Winograd (%zu of %zu activations differ)", differ, NX);
+#else
     check(differ > 0, "below a2, Grad-CAM's forward took the values-only path (%zu of %zu "
           "activations round differently)", differ, NX);
+#endif
     check_close("and its activations agree with the plain forward's", max_rel_error(a2, plain, NX),
                 1e-5);
 

@@ -569,7 +569,9 @@ int main(void)
     check_refused("MaxPool", 4, "stride", 0, XCNN_ERR_SHAPE, "stride 0");
     check_refused("MaxPool", 4, "kernel", 8, XCNN_ERR_SHAPE, "kernel 8x3 over 5x5");
     check_refused("AveragePool", 4, "kernel", 6, XCNN_ERR_SHAPE, "kernel 6x3 over 5x5");
-    check_refused("MaxPool", 4, "storage_order", 1, XCNN_ERR_UNSUPPORTED, "storage_order 1");
+    /* storage_order 1 only orders Indices (refused below): accepted since
+     * issue #14; values other than 0 and 1 are not ONNX. */
+    check_refused("MaxPool", 4, "storage_order", 2, XCNN_ERR_FORMAT, "storage_order 2");
     check_refused("MaxPool", 4, "indices", 0, XCNN_ERR_UNSUPPORTED, "Indices output");
     check_refused("MaxPool", 3, "", 0, XCNN_ERR_UNSUPPORTED, "1-D input");
     check_refused("MaxPool", 4, "no_kernel", 0, XCNN_ERR_FORMAT, "no kernel_shape");

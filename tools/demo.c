@@ -1,7 +1,9 @@
 /*
  * make demo: explain a model's predictions on some images with every method
  * and write one labelled PNG grid per image: the input, then each method's
- * heatmap. Uses only the public API (xcnn.h, xcnn_image.h).
+ * heatmap; and OUTDIR/layers.png, the first image layer by layer (the
+ * input, one channel of a few layers' outputs, the Grad-CAM). Uses only
+ * the public API (xcnn.h, xcnn_image.h).
  *
  *   build/xcnn_demo MODEL.onnx OUTDIR IMAGE...
  */
@@ -180,6 +182,215 @@ done:
     return rc;
 }
 
+/* ---- layers.png: the network at work, layer by layer ------------------- */
+
+#define LAYER_TILES 4  /* activation tiles between the input and the Grad-CAM */
+#define LABEL_LINES 3
+#define LTITLE (LABEL_LINES * DEMO_FONT_H + 4)
+#define LHEADER (2 * DEMO_FONT_H + 14)
+
+/* "1x12x28x28" */
+static void dims_str(const int64_t *dims, int ndim, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < ndim && used < size; i++) {
+        int w = snprintf(buf + used, size - used, i ? "x%lld" : "%lld", (long long)dims[i]);
+        if (w < 0) break;
+        used += (size_t)w;
+    }
+}
+
+/* Viridis at five stops, interpolated: dark = 0, yellow = the maximum. */
+static void ramp(float t, unsigned char *rgb)
+{
+    static const unsigned char stops[5][3] = {
+        {68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    float p = t * 4;
+    int i = p >= 4 ? 3 : (int)p;
+    float f = p - (float)i;
+    for (int c = 0; c < 3; c++)
+        rgb[c] = (unsigned char)(stops[i][c] + f * (stops[i + 1][c] - stops[i][c]) + 0.5f);
+}
+
+/* One h x w map, scaled to [0, max], drawn with nearest-neighbour pixels
+ * so that a 7x7 map shows as 7x7 blocks: what the layer really holds. */
+static void map_tile(const float *a, int h, int w, float max, unsigned char *tile)
+{
+    for (int y = 0; y < TILE; y++)
+        for (int x = 0; x < TILE; x++) {
+            float v = a[(size_t)(y * h / TILE) * w + (size_t)(x * w / TILE)];
+            ramp(max > 0 ? v / max : 0, tile + ((size_t)y * TILE + x) * 3);
+        }
+}
+
+/* The layers to show: each spatial size's last ReLU (where a stage
+ * ends), after the first ReLU (the first features), LAYER_TILES at most,
+ * spread from the first to the last. Other activations stand in for a
+ * network without ReLUs. Returns the count; node indices in pick. */
+static int pick_layers(const xcnn_model *m, int *pick)
+{
+    int n = xcnn_model_node_count(m), cand[256], nc = 0;
+    for (int relu_only = 1; relu_only >= 0 && nc == 0; relu_only--)
+        for (int i = 0; i < n; i++) {
+            xcnn_node_info ni;
+            xcnn_tensor_view v;
+            if (xcnn_model_node(m, i, &ni) || xcnn_model_tensor(m, ni.output, &v) ||
+                v.ndim != 4 || v.dims[2] * v.dims[3] < 2 || !v.data)
+                continue;
+            if (relu_only && strcmp(ni.op_type, "Relu")) continue;
+            int last_of_size = 1; /* no later candidate of the same h x w */
+            for (int j = i + 1; j < n && last_of_size; j++) {
+                xcnn_node_info nj;
+                xcnn_tensor_view u;
+                if (xcnn_model_node(m, j, &nj) || xcnn_model_tensor(m, nj.output, &u)) continue;
+                if ((!relu_only || !strcmp(nj.op_type, "Relu")) && u.ndim == 4 &&
+                    u.dims[2] == v.dims[2] && u.dims[3] == v.dims[3])
+                    last_of_size = 0;
+            }
+            if ((nc == 0 || last_of_size) && nc < 256) cand[nc++] = i;
+        }
+    int k = nc < LAYER_TILES ? nc : LAYER_TILES;
+    for (int t = 0; t < k; t++) pick[t] = cand[k > 1 ? t * (nc - 1) / (k - 1) : 0];
+    return k;
+}
+
+static void tile_labels(canvas *c, int x0, int y0, const char *l0, const char *l1,
+                        const char *l2)
+{
+    const char *lines[LABEL_LINES] = {l0, l1, l2};
+    for (int i = 0; i < LABEL_LINES; i++) {
+        char buf[TILE / DEMO_FONT_W + 1];
+        snprintf(buf, sizeof buf, "%s", lines[i]); /* cut to the tile's width */
+        draw_text(c, x0, y0 + 2 + i * DEMO_FONT_H, buf, i ? 70 : 0);
+    }
+}
+
+/*
+ * OUTDIR/layers.png for one image: the input, one channel of the output
+ * of a few layers (the most active channel: highest mean), then the
+ * Grad-CAM of the predicted class, each tile labelled with its layer,
+ * shape and channel. The figure the lessons point to.
+ */
+static int layers_figure(xcnn_model *m, const char *path, const char *outdir)
+{
+    enum { COLS_L = 3, ROWS_L = (LAYER_TILES + 2 + COLS_L - 1) / COLS_L };
+    char err[600], l0[64], l1[64], l2[64];
+    xcnn_tensor_view in, out;
+    xcnn_model_input(m, &in);
+    xcnn_model_output(m, &out);
+    int C = (int)in.dims[1], H = (int)in.dims[2], W = (int)in.dims[3];
+    xcnn_image img = {0, 0, 0, NULL};
+    xcnn_preprocess pre;
+    xcnn_preprocess_init(&pre);
+    const char *spec = xcnn_model_metadata(m, "xcnn.preprocess");
+    float *x = malloc(in.numel * sizeof(float)), *y = malloc(out.numel * sizeof(float));
+    float *cam = malloc(in.numel * sizeof(float));
+    canvas cv = {NULL, COLS_L * (TILE + GAP) + GAP, LHEADER + ROWS_L * (LTITLE + TILE + GAP)};
+    cv.rgb = malloc((size_t)cv.w * cv.h * 3);
+    unsigned char *tile = malloc((size_t)TILE * TILE * 3);
+    int rc = 1, pick[LAYER_TILES];
+    if (!x || !y || !cam || !cv.rgb || !tile) goto done;
+    if (xcnn_image_read(path, &img, err, sizeof err) ||
+        (spec && xcnn_preprocess_parse(spec, &pre, err, sizeof err)) ||
+        xcnn_image_to_tensor(&img, &pre, C, H, W, x, err, sizeof err)) {
+        fprintf(stderr, "demo: %s: %s\n", path, err);
+        goto done;
+    }
+    if (xcnn_forward(m, x, 1, y) != XCNN_OK) {
+        fprintf(stderr, "demo: %s\n", xcnn_model_error(m));
+        goto done;
+    }
+    int best = 0;
+    for (size_t k = 1; k < out.numel; k++)
+        if (y[k] > y[best]) best = (int)k;
+    char name[64], line[256];
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    label_of(xcnn_model_metadata(m, "xcnn.labels"), best, name, sizeof name);
+
+    memset(cv.rgb, 255, (size_t)cv.w * cv.h * 3);
+    snprintf(line, sizeof line, "%s: predicted %s (score %.3g)", base, name, y[best]);
+    draw_text(&cv, GAP, 5, line, 0);
+    draw_text(&cv, GAP, 5 + DEMO_FONT_H + 2,
+              "each layer: its most active channel; dark 0, yellow its max", 70);
+
+    int slot = 0;
+    input_tile(x, C, H, W, tile);
+    dims_str(in.dims, in.ndim, l1, sizeof l1);
+    tile_labels(&cv, GAP, LHEADER, "input", l1, "as the model sees it");
+    paste(&cv, tile, GAP, LHEADER + LTITLE);
+    slot++;
+
+    /* Read the activations now: Grad-CAM's pass below rewrites them. */
+    int k = pick_layers(m, pick);
+    for (int t = 0; t < k; t++, slot++) {
+        xcnn_node_info ni;
+        xcnn_tensor_view v;
+        xcnn_model_node(m, pick[t], &ni);
+        xcnn_model_tensor(m, ni.output, &v);
+        int ch = (int)v.dims[1], h = (int)v.dims[2], w = (int)v.dims[3], most = 0;
+        size_t plane = (size_t)h * w;
+        double best_mean = -1e300;
+        for (int c = 0; c < ch; c++) {
+            double s = 0;
+            for (size_t i = 0; i < plane; i++) s += v.data[(size_t)c * plane + i];
+            if (s / (double)plane > best_mean) {
+                best_mean = s / (double)plane;
+                most = c;
+            }
+        }
+        const float *a = v.data + (size_t)most * plane;
+        float max = 0;
+        for (size_t i = 0; i < plane; i++)
+            if (a[i] > max) max = a[i];
+        map_tile(a, h, w, max, tile);
+        int x0 = GAP + slot % COLS_L * (TILE + GAP);
+        int y0 = LHEADER + slot / COLS_L * (LTITLE + TILE + GAP);
+        snprintf(l0, sizeof l0, "#%d %s", pick[t], ni.name);
+        dims_str(v.dims, v.ndim, l1, sizeof l1);
+        snprintf(l2, sizeof l2, "channel %d, max %.3g", most, max);
+        tile_labels(&cv, x0, y0, l0, l1, l2);
+        paste(&cv, tile, x0, y0 + LTITLE);
+    }
+
+    xcnn_explain_options o;
+    xcnn_explain_options_init(&o, XCNN_GRADCAM);
+    o.target = best;
+    o.upsample = 1;
+    xcnn_explain_result res;
+    if (xcnn_explain(m, x, &o, cam, in.numel, &res) != XCNN_OK) {
+        fprintf(stderr, "demo: grad-cam: %s\n", xcnn_model_error(m));
+        goto done;
+    }
+    xcnn_heatmap_rgb(cam, (int)res.dims[1], (int)res.dims[2], (int)res.dims[3], x, C, H, W,
+                     tile, TILE, TILE);
+    int x0 = GAP + slot % COLS_L * (TILE + GAP);
+    int y0 = LHEADER + slot / COLS_L * (LTITLE + TILE + GAP);
+    snprintf(l1, sizeof l1, "at %.56s", res.layer);
+    snprintf(l2, sizeof l2, "for %.56s", name);
+    tile_labels(&cv, x0, y0, "grad-cam", l1, l2);
+    paste(&cv, tile, x0, y0 + LTITLE);
+
+    char outpath[1024];
+    snprintf(outpath, sizeof outpath, "%s/layers.png", outdir);
+    xcnn_image fig = {cv.w, cv.h, 3, cv.rgb};
+    if (xcnn_image_write_png(outpath, &fig, err, sizeof err) != XCNN_OK) {
+        fprintf(stderr, "demo: %s\n", err);
+        goto done;
+    }
+    printf("layer by layer: wrote %s\n", outpath);
+    rc = 0;
+done:
+    free(x);
+    free(y);
+    free(cam);
+    free(cv.rgb);
+    free(tile);
+    xcnn_image_free(&img);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -202,6 +413,7 @@ int main(int argc, char **argv)
     xcnn_model_reserve(m, 8); /* integrated gradients and smoothgrad: 8 points a pass */
     int rc = 0;
     for (int i = 3; i < argc; i++) rc |= explain_image(m, argv[i], argv[2]);
+    rc |= layers_figure(m, argv[3], argv[2]); /* the first image, layer by layer */
     xcnn_model_free(m);
     return rc;
 }

@@ -1,7 +1,9 @@
 #!/bin/sh
 # make demo: the shipped Fashion-MNIST model explains the shipped test
-# images with every method; one labelled PNG grid per image in build/demo/.
-# Needs only what `make` built.
+# images with every method; one labelled PNG grid per image in build/demo/,
+# and build/demo/layers.png: the first image layer by layer (the input, one
+# channel of a few layers' outputs, the Grad-CAM), the figure the lessons
+# refer to. Needs only what `make` built.
 set -e
 B=${XCNN_BUILD:-build}
 OUT=$B/demo
@@ -12,4 +14,5 @@ echo "--- xcnn predict on one image (class, score, name):"
 "$B/xcnn" predict "$MODEL" data/fashion/*_Sneaker.png --top 3
 echo "--- every method on every image:"
 "$B/xcnn_demo" "$MODEL" "$OUT" data/fashion/*.png
-echo "grids written to $OUT/*.png (input, then each method's heatmap)"
+echo "grids written to $OUT/<image>.png (input, then each method's heatmap)"
+echo "layer by layer: $OUT/layers.png (input, one channel per layer, Grad-CAM)"

@@ -31,6 +31,7 @@ const char *xcnn_status_name(xcnn_status s)
     case XCNN_ERR_LIMIT: return "over limit";
     case XCNN_ERR_NUMERIC: return "not a finite number";
     case XCNN_ERR_NOT_FOUND: return "not found";
+    case XCNN_ERR_BUSY: return "model is in use by another thread";
     }
     return "unknown status";
 }

@@ -9,12 +9,33 @@
  */
 #include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
 
 
 static size_t round_up(size_t n) { return (n + XCNN_ALIGN_FLOATS - 1) / XCNN_ALIGN_FLOATS * XCNN_ALIGN_FLOATS; }
+
+/* "123 bytes" or "4096.0 MiB": sizes in messages, readable at any scale. */
+static const char *size_str(uint64_t bytes, char *buf, size_t size)
+{
+    if (bytes < ((uint64_t)1 << 20)) snprintf(buf, size, "%llu bytes", (unsigned long long)bytes);
+    else snprintf(buf, size, "%.1f MiB", (double)bytes / (1 << 20));
+    return buf;
+}
+
+/* The arena cap (xcnn_load_options.max_arena_bytes): `bytes` of arena, for
+ * batch max_batch, refused before anything is allocated. */
+static xcnn_status over_cap(const xcnn_model *m, uint64_t bytes, int max_batch, xcnn_err *err)
+{
+    if (bytes <= m->max_arena_bytes) return XCNN_OK;
+    char need[32], cap[32];
+    return xcnn_fail(err, XCNN_ERR_LIMIT, "batch %d needs %s of arena (activations, gradients, "
+                     "scratch), over the limit of %s (xcnn_load_options.max_arena_bytes; "
+                     "xcnn: --max-arena-mb)", max_batch, size_str(bytes, need, sizeof need),
+                     size_str(m->max_arena_bytes, cap, sizeof cap));
+}
 
 static int is_arena_tensor(const xcnn_tensor *t)
 {
@@ -124,7 +145,8 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
         const xcnn_tensor *t = &g->tensors[i];
         if (!is_arena_tensor(t)) continue;
         size_t slice;
-        if (!mul_ok(xcnn_tensor_sample_numel(t), (size_t)max_batch, &slice))
+        if (!mul_ok(xcnn_tensor_sample_numel(t), (size_t)max_batch, &slice) ||
+            slice > SIZE_MAX / 16) /* round_up and the sum below stay in range */
             return xcnn_fail(err, XCNN_ERR_LIMIT, "batch %d is too large for tensor '%s'",
                              max_batch, t->name);
         total += (m->inference_only ? 1 : 2) * round_up(slice); /* value and gradient */
@@ -149,6 +171,12 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
         free(slots);
     }
     total += scratch;
+    xcnn_status st = over_cap(m, (uint64_t)total * sizeof(float) + m->param_grad_bytes,
+                              max_batch, err);
+    if (st) {
+        free(offs);
+        return st;
+    }
 
     /* Zeroed so that reading a tensor before any pass gives 0, not garbage.
      * calloc, not malloc + memset: a large block comes straight from the
@@ -162,6 +190,14 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
         free(offs);
         return xcnn_fail(err, XCNN_ERR_NOMEM, "needed %zu bytes for batch %d, allocation failed",
                          total * sizeof(float), max_batch);
+    }
+    /* Everything a batch sizes is allocated before the old plan is let
+     * go: a failed reserve leaves the model as it was. */
+    xcnn_workspace_batch ws = {NULL, NULL};
+    if ((st = xcnn_workspace_alloc(m, max_batch, &ws, err))) {
+        free(mem);
+        free(offs);
+        return st;
     }
     float *arena = (float *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
     free(m->arena_mem);
@@ -191,8 +227,14 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
     m->scratch = arena + off;
     m->scratch_floats = scratch;
     g->scratch_floats = scratch;
-    xcnn_status st = xcnn_workspace_reserve(m, err);
-    return st ? st : xcnn_exec_reserve_views(m, err);
+    st = xcnn_workspace_reserve(m, &ws, err); /* fails only at load: see workspace.c */
+    if (st) return st;
+    /* The per-thread views are an optimisation: without them (out of
+     * memory for them) the explainers run batched passes, to the same
+     * bits. The new arena is in place; the reserve has succeeded. */
+    xcnn_err ignored = {{0}};
+    (void)xcnn_exec_reserve_views(m, &ignored);
+    return XCNN_OK;
 }
 
 /* A weight gets a gradient buffer when a compute node reads it as a float. */
@@ -212,6 +254,15 @@ xcnn_status xcnn_arena_enable_param_grads(xcnn_model *m, xcnn_err *err)
     size_t total = 0;
     for (int i = 0; i < g->n_tensors; i++)
         if (is_param(g, i)) total += round_up(xcnn_tensor_numel(&g->tensors[i]));
+    /* counted in xcnn_model_arena_bytes, so under the same cap */
+    uint64_t bytes = (uint64_t)m->arena_bytes + (uint64_t)total * sizeof(float);
+    if (bytes > m->max_arena_bytes) {
+        char need[32], cap[32];
+        return xcnn_fail(err, XCNN_ERR_LIMIT, "weight gradients would bring the arena to %s, "
+                         "over the limit of %s (xcnn_load_options.max_arena_bytes)",
+                         size_str(bytes, need, sizeof need),
+                         size_str(m->max_arena_bytes, cap, sizeof cap));
+    }
     float *mem = aligned_alloc(64, (total ? total : XCNN_ALIGN_FLOATS) * sizeof(float));
     if (!mem)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "needed %zu bytes for weight gradients",

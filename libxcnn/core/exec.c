@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -37,11 +38,30 @@ typedef struct run_env {
     int n_compute;
     float *scratch;
     unsigned char *reached, *cleared;
+    /* Profiling (xcnn_model_set_profiling): seconds per compute node of the
+     * forward and of the backward walk, or NULL: not timed, and the clock
+     * is never read. */
+    double *fwd_seconds, *bwd_seconds;
 } run_env;
 
 static run_env model_env(xcnn_model *m)
 {
-    return (run_env){m->g, m->compute, m->n_compute, m->scratch, m->reached, m->cleared};
+    double *p = m->prof_seconds;
+    return (run_env){m->g, m->compute, m->n_compute, m->scratch, m->reached, m->cleared,
+                     p, p ? p + m->n_compute : NULL};
+}
+
+/* A monotonic clock in seconds, for profiling only. C11's clock() (CPU
+ * time, summed over threads) where POSIX's monotonic clock is missing. */
+static double now_seconds(void)
+{
+#if defined(CLOCK_MONOTONIC)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+#else
+    return (double)clock() / CLOCKS_PER_SEC;
+#endif
 }
 
 /* Check `batch` inputs and copy them into the graph's input. */
@@ -67,13 +87,62 @@ static void walk_forward(const run_env *e, int batch)
     e->g->batch = batch;
     for (int i = 0; i < e->n_compute; i++) {
         const xcnn_node *node = &e->g->nodes[e->compute[i]];
+        double t0 = e->fwd_seconds ? now_seconds() : 0;
         node->def->forward(e->g, node, batch, e->scratch);
+        if (e->fwd_seconds) e->fwd_seconds[i] = now_seconds() - t0;
     }
 }
 
 xcnn_status xcnn_exec_forward(xcnn_model *m, const float *input, int batch, xcnn_err *err)
 {
     return xcnn_exec_forward_values(m, input, batch, -1, err);
+}
+
+/* ---- NaN and Inf ----------------------------------------------------- */
+/* A pass whose output or input gradient holds a NaN or an Inf is an error
+ * (XCNN_ERR_NUMERIC): an overflow inside the network must not come out as
+ * a score or an attribution. Finite passes pay for one scan of the output
+ * and of the gradient they end at; only a failed pass looks for the node
+ * where the values first went wrong. */
+
+/* The index of the first NaN or Inf among v[0..n-1], or n. */
+static size_t first_nonfinite(const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return i;
+    return n;
+}
+
+static const char *nonfinite_word(float v) { return isnan(v) ? "NaN" : "infinite"; }
+
+/* If the last forward's output (`batch` samples) holds a NaN or an Inf,
+ * name the first node, in forward order, whose output does. */
+static xcnn_status forward_nonfinite(xcnn_model *m, int batch, xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    const xcnn_tensor *y = &g->tensors[g->output];
+    size_t yn = xcnn_tensor_sample_numel(y) * (size_t)batch, yi = first_nonfinite(y->data, yn);
+    if (yi == yn) return XCNN_OK;
+    for (int i = 0; i < m->n_compute; i++) {
+        const xcnn_node *node = &g->nodes[m->compute[i]];
+        /* inference_only models reuse activation memory, so the layers'
+         * values are gone by now: on this error path the forward runs
+         * again (from the input, which is kept), node by node, and each
+         * output is looked at while it lives. */
+        if (m->inference_only) node->def->forward(g, node, batch, m->scratch);
+        for (int o = 0; o < node->n_out; o++) {
+            const xcnn_tensor *t = &g->tensors[node->out[o]];
+            if (t->kind != XCNN_T_ACTIVATION || !t->data) continue;
+            size_t n = xcnn_tensor_sample_numel(t) * (size_t)batch, k = first_nonfinite(t->data, n);
+            if (k < n)
+                return xcnn_fail(err, XCNN_ERR_NUMERIC, "the model's output is not finite: "
+                                 "node '%s' (%s) is the first to give %s value (its output "
+                                 "'%s', element %zu)", node->name, node->op_type,
+                                 isnan(t->data[k]) ? "a NaN" : "an infinite", t->name, k);
+        }
+    }
+    return xcnn_fail(err, XCNN_ERR_NUMERIC, "the model's output is not finite: element %zu is %s",
+                     yi, nonfinite_word(y->data[yi]));
 }
 
 xcnn_status xcnn_exec_forward_values(xcnn_model *m, const float *input, int batch, int layer,
@@ -91,7 +160,7 @@ xcnn_status xcnn_exec_forward_values(xcnn_model *m, const float *input, int batc
     m->have_forward = 1;
     m->have_backward = 0;
     m->ops_warm = 1;
-    return XCNN_OK;
+    return forward_nonfinite(m, batch, err);
 }
 
 /* Zero tensor ti's gradient buffer, once per backward pass, if it
@@ -112,6 +181,18 @@ static void clear_grad(const run_env *e, int ti, int batch)
         memset(t->grad + start, 0, len * sizeof(float));
     }
     e->cleared[ti] = 1;
+}
+
+/* Does tensor i collect a gradient in a backward from tensor `from` (the
+ * output, or a cut) that stops at `stop` (-1: none)? Tensors made after
+ * `from` are outside the pass; weights only in full passes. */
+static int collects_grad(const xcnn_graph *g, int i, int from, int stop)
+{
+    const xcnn_tensor *t = &g->tensors[i];
+    if (!t->grad) return 0;
+    if (t->kind == XCNN_T_CONST) return stop < 0 && from == g->output;
+    if (t->producer > g->tensors[from].producer) return 0;
+    return stop < 0 || i == stop || t->producer > g->tensors[stop].producer;
 }
 
 /*
@@ -136,18 +217,9 @@ static void run_backward(const run_env *e, int from, const int *targets, const f
      * instead of being one long serial memset. Tensors made after `from`
      * are outside this pass and keep what they hold. */
     for (int i = 0; i < g->n_tensors; i++) {
-        xcnn_tensor *t = &g->tensors[i];
         e->reached[i] = 0;
         e->cleared[i] = 0;
-        if (!t->grad) { t->grad_on = 0; continue; }
-        if (t->kind == XCNN_T_CONST)
-            t->grad_on = stop < 0 && from == g->output; /* weight gradients: full passes only */
-        else if (t->producer > from_producer)
-            t->grad_on = 0;
-        else if (stop < 0)
-            t->grad_on = 1;
-        else
-            t->grad_on = (i == stop) || t->producer > stop_producer;
+        g->tensors[i].grad_on = collects_grad(g, i, from, stop);
     }
     clear_grad(e, from, batch);
 
@@ -159,6 +231,7 @@ static void run_backward(const run_env *e, int from, const int *targets, const f
     e->reached[from] = 1;
 
     xcnn_bwd_ctx ctx = {rule};
+    if (e->bwd_seconds) memset(e->bwd_seconds, 0, (size_t)e->n_compute * sizeof(double));
     for (int i = e->n_compute - 1; i >= 0; i--) {
         int ni = e->compute[i];
         if (ni > from_producer) continue;
@@ -167,9 +240,12 @@ static void run_backward(const run_env *e, int from, const int *targets, const f
         int any = 0;
         for (int o = 0; o < node->n_out; o++) any |= e->reached[node->out[o]];
         if (!any) continue; /* nothing downstream of this node reaches the output */
+        /* A node's time includes zeroing the gradients it adds into. */
+        double t0 = e->bwd_seconds ? now_seconds() : 0;
         for (int k2 = 0; k2 < node->n_in; k2++)
             if (node->in[k2] >= 0) clear_grad(e, node->in[k2], batch);
         node->def->backward(g, node, batch, e->scratch, &ctx);
+        if (e->bwd_seconds) e->bwd_seconds[i] = now_seconds() - t0;
         for (int k2 = 0; k2 < node->n_in; k2++)
             if (node->in[k2] >= 0) e->reached[node->in[k2]] = 1;
     }
@@ -206,6 +282,46 @@ static void note_warm(xcnn_model *m, int stop)
     if (from < m->warm_from) m->warm_from = from;
 }
 
+/* The backward just run (from tensor `from`, to `stop`, over `batch`
+ * samples) left a NaN or an Inf in the gradient it ends at, stop's or the
+ * input's: name the first tensor, going back from `from`, whose gradient
+ * holds one, and a node that reads it. */
+static xcnn_status backward_nonfinite(const xcnn_model *m, int from, int stop, int batch,
+                                      xcnn_err *err)
+{
+    const xcnn_graph *g = m->g;
+    const xcnn_tensor *end = &g->tensors[stop >= 0 ? stop : g->input];
+    if (!end->grad) return XCNN_OK;
+    size_t en = xcnn_tensor_sample_numel(end) * (size_t)batch, ei = first_nonfinite(end->grad, en);
+    if (ei == en) return XCNN_OK;
+    /* "the gradient at 'stop'" or "the input gradient" */
+    const char *w0 = stop >= 0 ? "the gradient at '" : "the input gradient";
+    const char *w1 = stop >= 0 ? end->name : "", *w2 = stop >= 0 ? "'" : "";
+    int from_producer = g->tensors[from].producer;
+    int stop_producer = stop >= 0 ? g->tensors[stop].producer : -1;
+    for (int i = m->n_compute - 1; i >= 0; i--) {
+        int ni = m->compute[i];
+        if (ni > from_producer) continue;
+        if (ni <= stop_producer) break;
+        const xcnn_node *node = &g->nodes[ni];
+        for (int k = 0; k < node->n_in; k++) {
+            int ti = node->in[k];
+            if (ti < 0 || g->tensors[ti].kind == XCNN_T_CONST || !collects_grad(g, ti, from, stop))
+                continue;
+            const xcnn_tensor *t = &g->tensors[ti];
+            size_t n = xcnn_tensor_sample_numel(t) * (size_t)batch, j = first_nonfinite(t->grad, n);
+            if (j < n)
+                return xcnn_fail(err, XCNN_ERR_NUMERIC, "%s%s%s is not finite: going back from "
+                                 "the output, the first gradient to go %s is at '%s' (an input "
+                                 "of node '%s', %s), element %zu", w0, w1, w2,
+                                 nonfinite_word(t->grad[j]), t->name, node->name, node->op_type,
+                                 j);
+        }
+    }
+    return xcnn_fail(err, XCNN_ERR_NUMERIC, "%s%s%s is not finite: element %zu is %s", w0, w1,
+                     w2, ei, nonfinite_word(end->grad[ei]));
+}
+
 /* The arguments of a backward over `batch` samples of the last forward. */
 static xcnn_status check_backward(const xcnn_model *m, const int *targets, const float *seed,
                                   xcnn_relu_rule rule, int stop, int batch, xcnn_err *err)
@@ -221,6 +337,12 @@ static xcnn_status check_backward(const xcnn_model *m, const int *targets, const
             if (targets[b] < 0 || (size_t)targets[b] >= k)
                 return xcnn_fail(err, XCNN_ERR_ARG, "target %d is out of range: the output "
                                  "has %zu classes (0..%zu)", targets[b], k, k - 1);
+    if (!targets) {
+        size_t sn = k * (size_t)batch, si = first_nonfinite(seed, sn);
+        if (si < sn)
+            return xcnn_fail(err, XCNN_ERR_NUMERIC, "seed gradient element %zu is %s", si,
+                             nonfinite_word(seed[si]));
+    }
 
     if (rule != XCNN_RELU_GRADIENT && rule != XCNN_RELU_DECONVNET && rule != XCNN_RELU_GUIDED)
         return xcnn_fail(err, XCNN_ERR_ARG, "unknown relu rule %d", (int)rule);
@@ -241,7 +363,7 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
     run_backward(&e, m->g->output, targets, seed, rule, stop);
     m->have_backward = 1;
     note_warm(m, stop);
-    return XCNN_OK;
+    return backward_nonfinite(m, m->g->output, stop, m->g->batch, err);
 }
 
 xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, int batch,
@@ -257,6 +379,11 @@ xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, i
         return xcnn_fail(err, XCNN_ERR_ARG, "batch %d is outside 1..%d (the last forward)",
                          batch, g->batch);
     if ((st = values_readable(m, 0, err))) return st;
+    size_t sn = xcnn_tensor_sample_numel(&g->tensors[cut]) * (size_t)batch;
+    size_t si = first_nonfinite(seed, sn);
+    if (si < sn)
+        return xcnn_fail(err, XCNN_ERR_NUMERIC, "the gradient given at '%s' is not finite: "
+                         "element %zu is %s", g->tensors[cut].name, si, nonfinite_word(seed[si]));
     int last = g->batch;
     g->batch = batch;
     apply_threads(m);
@@ -264,7 +391,7 @@ xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, i
     run_backward(&e, cut, NULL, seed, XCNN_RELU_GRADIENT, -1);
     m->have_backward = 1;
     g->batch = last;
-    return XCNN_OK;
+    return backward_nonfinite(m, cut, -1, batch, err);
 }
 
 /* ---- sample passes: one sample per thread ---------------------------- */
@@ -340,7 +467,9 @@ static void sample_pass(const xcnn_model *m, xcnn_sample_view *w, int b, const i
                         xcnn_relu_rule rule, int stop)
 {
     point_view(m, w, b);
-    run_env e = {&w->g, m->compute, m->n_compute, w->scratch, w->reached, w->cleared};
+    /* Not timed: the samples run at once on several threads. */
+    run_env e = {&w->g, m->compute, m->n_compute, w->scratch, w->reached, w->cleared,
+                 NULL, NULL};
     walk_forward(&e, 1);
     run_backward(&e, m->g->output, targets + b, NULL, rule, stop);
 }
@@ -389,5 +518,6 @@ xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch
     }
     m->g->batch = batch;
     m->have_forward = m->have_backward = 1;
-    return XCNN_OK;
+    st = forward_nonfinite(m, batch, err);
+    return st ? st : backward_nonfinite(m, m->g->output, stop, batch, err);
 }

@@ -24,6 +24,22 @@ static xcnn_status model_fail(xcnn_model *m, xcnn_status st, const xcnn_err *err
     return st;
 }
 
+/* Release the model (xcnn_model_enter in model.h) and pass st on. */
+static xcnn_status leave(const xcnn_model *m, xcnn_status st)
+{
+    xcnn_model_leave(m);
+    return st;
+}
+
+/* A failed argument check of a call on `m`: the message goes where
+ * xcnn_model_error finds it (the model is held; reads take it const). */
+#define ARG_FAIL(m, ...)                                                                   \
+    do {                                                                                   \
+        xcnn_err e_ = {{0}};                                                               \
+        xcnn_status st_ = xcnn_fail(&e_, XCNN_ERR_ARG, __VA_ARGS__);                       \
+        return leave((m), model_fail((xcnn_model *)(m), st_, &e_));                        \
+    } while (0)
+
 /* Parse the bytes into a new model (graph only; nothing planned yet). */
 static xcnn_status parse(const void *data, size_t size, const xcnn_load_options *opts,
                          xcnn_model **out, xcnn_err *err)
@@ -36,6 +52,9 @@ static xcnn_status parse(const void *data, size_t size, const xcnn_load_options 
     m->ex_cut = -1;
     m->warm_from = INT_MAX;
     m->max_elems = (opts && opts->max_tensor_elems) ? opts->max_tensor_elems : ((uint64_t)256 << 20);
+    m->max_arena_bytes = (opts && opts->max_arena_bytes) ? opts->max_arena_bytes
+                                                         : XCNN_DEFAULT_MAX_ARENA_BYTES;
+    atomic_init(&m->busy, 0);
     xcnn_status st = xcnn_onnx_parse(data, size, opts, &m->g, err);
     if (st) {
         xcnn_model_free(m);
@@ -84,7 +103,10 @@ xcnn_status xcnn_model_load_memory(const void *data, size_t size, const xcnn_loa
                                    xcnn_model **out, char *errbuf, size_t err_size)
 {
     xcnn_err err = {{0}};
-    if (!out) return XCNN_ERR_ARG;
+    if (!out) {
+        copy_error(errbuf, err_size, "xcnn_model_load_memory: out (the model pointer) is NULL");
+        return XCNN_ERR_ARG;
+    }
     xcnn_status st = parse(data, size, opts, out, &err);
     if (!st) st = finish(*out, &err);
     return st ? load_fail(out, st, &err, errbuf, err_size) : XCNN_OK;
@@ -95,7 +117,10 @@ xcnn_status xcnn_model_load_memory(const void *data, size_t size, const xcnn_loa
 xcnn_status xcnn_model_load(const char *path, const xcnn_load_options *opts, xcnn_model **out,
                             char *errbuf, size_t err_size)
 {
-    if (!out) return XCNN_ERR_ARG;
+    if (!out) {
+        copy_error(errbuf, err_size, "xcnn_model_load: out (the model pointer) is NULL");
+        return XCNN_ERR_ARG;
+    }
     *out = NULL;
     if (!path) {
         copy_error(errbuf, err_size, "model path is NULL");
@@ -170,24 +195,35 @@ void xcnn_model_free(xcnn_model *m)
     free(m->ex_cam);
     free(m->ex_cut_acc);
     free(m->ex_cut_seed);
+    free(m->prof_seconds);
     xcnn_exec_free_views(m);
     free(m);
 }
 
 const char *xcnn_model_error(const xcnn_model *m) { return m ? m->error : "model is NULL"; }
 
-void xcnn_model_set_threads(xcnn_model *m, int threads)
+/* libgomp lays a team out on its stack: a team of 100000 threads
+ * (xcnn --threads 100000) was a segfault inside GOMP_parallel. */
+#define XCNN_MAX_THREADS 1024
+
+xcnn_status xcnn_model_set_threads(xcnn_model *m, int threads)
 {
-    if (m) m->threads = threads > 0 ? threads : 0;
+    if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    if (threads < 0 || threads > XCNN_MAX_THREADS)
+        ARG_FAIL(m, "threads must be 0 (the OpenMP default) to %d, got %d", XCNN_MAX_THREADS,
+                 threads);
+    m->threads = threads;
+    return leave(m, XCNN_OK);
 }
 
 xcnn_status xcnn_model_reserve(xcnn_model *m, int max_batch)
 {
     if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
     xcnn_err err = {{0}};
-    if (max_batch == m->max_batch) return XCNN_OK;
-    xcnn_status st = xcnn_arena_reserve(m, max_batch, &err);
-    return st ? model_fail(m, st, &err) : XCNN_OK;
+    xcnn_status st = max_batch == m->max_batch ? XCNN_OK : xcnn_arena_reserve(m, max_batch, &err);
+    return leave(m, st ? model_fail(m, st, &err) : XCNN_OK);
 }
 
 int xcnn_model_max_batch(const xcnn_model *m) { return m ? m->max_batch : 0; }
@@ -195,9 +231,10 @@ int xcnn_model_max_batch(const xcnn_model *m) { return m ? m->max_batch : 0; }
 xcnn_status xcnn_model_enable_param_grads(xcnn_model *m)
 {
     if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
     xcnn_err err = {{0}};
     xcnn_status st = xcnn_arena_enable_param_grads(m, &err);
-    return st ? model_fail(m, st, &err) : XCNN_OK;
+    return leave(m, st ? model_fail(m, st, &err) : XCNN_OK);
 }
 
 size_t xcnn_model_arena_bytes(const xcnn_model *m)
@@ -219,20 +256,41 @@ static void fill_view(const xcnn_model *m, int ti, xcnn_tensor_view *v)
     for (int i = 0; i < v->ndim; i++) v->numel *= (size_t)v->dims[i];
     v->data = t->dtype == XCNN_DT_FLOAT ? t->data : NULL;
     v->grad = t->grad;
+    /* Where arena.c placed it: activations and the input get a slice of
+     * round_up(sample elements x max_batch) floats; weights live outside. */
+    v->arena_offset = v->grad_offset = -1;
+    uintptr_t lo = (uintptr_t)m->arena, hi = lo + m->arena_bytes;
+    if (t->kind != XCNN_T_CONST && t->dtype == XCNN_DT_FLOAT && t->ndim >= 1 && t->data &&
+        (uintptr_t)t->data >= lo && (uintptr_t)t->data < hi) {
+        size_t floats = xcnn_tensor_sample_numel(t) * (size_t)m->max_batch;
+        floats = (floats + XCNN_ALIGN_FLOATS - 1) / XCNN_ALIGN_FLOATS * XCNN_ALIGN_FLOATS;
+        v->arena_offset = (int64_t)((uintptr_t)t->data - lo);
+        v->arena_bytes = floats * sizeof(float);
+        if (t->grad && (uintptr_t)t->grad >= lo && (uintptr_t)t->grad < hi)
+            v->grad_offset = (int64_t)((uintptr_t)t->grad - lo);
+    }
+}
+
+/* The views read what a reserve or a pass is changing: held like a call
+ * that writes (fill_view reads the batch and the arena). */
+static xcnn_status view_of(const xcnn_model *m, int input, xcnn_tensor_view *out,
+                           const char *fn)
+{
+    if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    if (!out) ARG_FAIL(m, "%s: out is NULL", fn);
+    fill_view(m, input ? m->g->input : m->g->output, out);
+    return leave(m, XCNN_OK);
 }
 
 xcnn_status xcnn_model_input(const xcnn_model *m, xcnn_tensor_view *out)
 {
-    if (!m || !out) return XCNN_ERR_ARG;
-    fill_view(m, m->g->input, out);
-    return XCNN_OK;
+    return view_of(m, 1, out, "xcnn_model_input");
 }
 
 xcnn_status xcnn_model_output(const xcnn_model *m, xcnn_tensor_view *out)
 {
-    if (!m || !out) return XCNN_ERR_ARG;
-    fill_view(m, m->g->output, out);
-    return XCNN_OK;
+    return view_of(m, 0, out, "xcnn_model_output");
 }
 
 /* A node name stands for its first output: users think in layers. */
@@ -247,15 +305,20 @@ int xcnn_model_find_layer(const xcnn_model *m, const char *name)
 
 xcnn_status xcnn_model_tensor(const xcnn_model *m, const char *name, xcnn_tensor_view *out)
 {
-    if (!m || !name || !out) return XCNN_ERR_ARG;
+    if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    if (!name) ARG_FAIL(m, "xcnn_model_tensor: name is NULL");
+    if (!out) ARG_FAIL(m, "xcnn_model_tensor: out is NULL");
     int ti = xcnn_model_find_layer(m, name);
     if (ti < 0) {
-        snprintf(((xcnn_model *)m)->error, sizeof m->error, "no tensor or layer named '%s'",
-                 name);
-        return XCNN_ERR_NOT_FOUND;
+        xcnn_err err = {{0}};
+        return leave(m, model_fail((xcnn_model *)m,
+                                   xcnn_fail(&err, XCNN_ERR_NOT_FOUND,
+                                             "no tensor or layer named '%s'", name),
+                                   &err));
     }
     fill_view(m, ti, out);
-    return XCNN_OK;
+    return leave(m, XCNN_OK);
 }
 
 const char *xcnn_model_metadata(const xcnn_model *m, const char *key)
@@ -266,23 +329,54 @@ const char *xcnn_model_metadata(const xcnn_model *m, const char *key)
     return NULL;
 }
 
+const char *xcnn_model_warning(const xcnn_model *m, int index)
+{
+    if (!m || index < 0 || index >= m->g->n_warnings) return NULL;
+    return m->g->warnings[index];
+}
+
 int xcnn_model_node_count(const xcnn_model *m) { return m ? m->n_compute : 0; }
 
 xcnn_status xcnn_model_node(const xcnn_model *m, int index, xcnn_node_info *out)
 {
-    if (!m || !out || index < 0 || index >= m->n_compute) return XCNN_ERR_ARG;
+    if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    if (!out) ARG_FAIL(m, "xcnn_model_node: out is NULL");
+    if (index < 0 || index >= m->n_compute)
+        ARG_FAIL(m, "node index %d is out of range: the model has %d nodes "
+                 "(xcnn_model_node_count)", index, m->n_compute);
     const xcnn_node *n = &m->g->nodes[m->compute[index]];
     out->name = n->name;
     out->op_type = n->op_type;
     out->output = m->g->tensors[n->out[0]].name;
     out->n_params = n->n_params;
     out->flops = n->flops;
-    return XCNN_OK;
+    out->forward_seconds = m->prof_seconds ? m->prof_seconds[index] : 0;
+    out->backward_seconds = m->prof_seconds ? m->prof_seconds[m->n_compute + index] : 0;
+    return leave(m, XCNN_OK);
 }
 
-xcnn_status xcnn_forward(xcnn_model *m, const float *input, int batch, float *output)
+xcnn_status xcnn_model_set_profiling(xcnn_model *m, int on)
 {
     if (!m) return XCNN_ERR_ARG;
+    /* held: a pass in another thread writes into prof_seconds */
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    if (!on) {
+        free(m->prof_seconds);
+        m->prof_seconds = NULL;
+        return leave(m, XCNN_OK);
+    }
+    if (m->prof_seconds) return leave(m, XCNN_OK);
+    m->prof_seconds = calloc((size_t)(m->n_compute ? m->n_compute : 1) * 2, sizeof(double));
+    if (!m->prof_seconds) {
+        snprintf(m->error, sizeof m->error, "out of memory for the profile");
+        return leave(m, XCNN_ERR_NOMEM);
+    }
+    return leave(m, XCNN_OK);
+}
+
+xcnn_status xcnn_model_forward_held(xcnn_model *m, const float *input, int batch, float *output)
+{
     xcnn_err err = {{0}};
     xcnn_status st = xcnn_exec_forward(m, input, batch, &err);
     if (st) return model_fail(m, st, &err);
@@ -293,10 +387,24 @@ xcnn_status xcnn_forward(xcnn_model *m, const float *input, int batch, float *ou
     return XCNN_OK;
 }
 
+xcnn_status xcnn_forward(xcnn_model *m, const float *input, int batch, float *output)
+{
+    if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    return leave(m, xcnn_model_forward_held(m, input, batch, output));
+}
+
 xcnn_status xcnn_backward(xcnn_model *m, const int *targets, const float *seed,
                           const xcnn_backward_options *opts)
 {
     if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    return leave(m, xcnn_model_backward_held(m, targets, seed, opts));
+}
+
+xcnn_status xcnn_model_backward_held(xcnn_model *m, const int *targets, const float *seed,
+                                     const xcnn_backward_options *opts)
+{
     xcnn_err err = {{0}};
     xcnn_relu_rule rule = opts ? opts->relu_rule : XCNN_RELU_GRADIENT;
     int stop = -1;

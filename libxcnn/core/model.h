@@ -5,10 +5,14 @@
 #ifndef XCNN_MODEL_H
 #define XCNN_MODEL_H
 
+#include <stdatomic.h>
 #include "../graph/graph.h"
 
 /* Arena slices start on a cache line: 64 bytes, one AVX-512 vector. */
 #define XCNN_ALIGN_FLOATS 16
+
+/* xcnn_load_options.max_arena_bytes when not given: 4 GiB (see xcnn.h). */
+#define XCNN_DEFAULT_MAX_ARENA_BYTES ((uint64_t)4 << 30)
 
 /* One sample of a batch, seen as a batch of 1 by a thread of its own
  * (xcnn_exec_sample_passes): the model's graph with a copy of its tensor
@@ -30,7 +34,12 @@ struct xcnn_model {
     int param_grads;       /* weight gradient buffers allocated?           */
     int inference_only;    /* no gradient buffers at all (load option)     */
     uint64_t max_elems;    /* xcnn_load_options.max_tensor_elems           */
+    uint64_t max_arena_bytes; /* xcnn_load_options.max_arena_bytes (resolved) */
     int threads;           /* 0: OpenMP default                            */
+    /* 1 while a public call holds the model (xcnn_model_enter): a second
+     * thread's call is refused instead of interleaving with the first's
+     * passes, which would silently mix two inputs' activations. */
+    atomic_int busy;
     float *arena;          /* one allocation: activations, grads, scratch  */
     float *arena_mem;      /* what was allocated (arena is its 64-byte-aligned start) */
     size_t arena_bytes;
@@ -59,6 +68,9 @@ struct xcnn_model {
                               (INT_MAX: none); exec.c, sample passes      */
     int have_forward;      /* a forward pass has run since the last reserve */
     int have_backward;
+    double *prof_seconds;  /* xcnn_model_set_profiling: per compute node, its
+                              last forward time, then (n_compute on) its last
+                              backward time; NULL while profiling is off   */
     char error[512];
 };
 
@@ -70,12 +82,24 @@ xcnn_status xcnn_plan(xcnn_graph *g, uint64_t max_elems, xcnn_err *err);
  * inference_only (no explainer will read the tensors in between). */
 xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err);
 
-/* arena.c: (re)allocate the arena for max_batch inputs. */
+/* arena.c: (re)allocate the arena for max_batch inputs. Refused with
+ * XCNN_ERR_LIMIT, before allocating, over m->max_arena_bytes; on any
+ * failure the model keeps its old arena and batch. */
 xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err);
 xcnn_status xcnn_arena_enable_param_grads(xcnn_model *m, xcnn_err *err);
 
-/* workspace.c: (re)allocate the explainers' workspace for m->max_batch. */
-xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_err *err);
+/* workspace.c: the explainers' workspace. Its batch-sized buffers (path
+ * points, targets) are made by xcnn_workspace_alloc before a reserve lets
+ * go of anything, so that a failed reserve keeps the old ones, and handed
+ * to the model by xcnn_workspace_reserve once the new arena is in place
+ * (w is emptied); the buffers sized by the graph are made there once. */
+typedef struct xcnn_workspace_batch {
+    float *path;
+    int *targets;
+} xcnn_workspace_batch;
+xcnn_status xcnn_workspace_alloc(const xcnn_model *m, int max_batch, xcnn_workspace_batch *w,
+                                 xcnn_err *err);
+xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_err *err);
 
 /*
  * The model's affine entry: when the input is read by one Conv only (fixed
@@ -133,5 +157,32 @@ void xcnn_exec_free_views(xcnn_model *m);
 /* model.c: the tensor a user means by `name`: a tensor name, else a
  * running node's name (its first output). -1 if neither. */
 int xcnn_model_find_layer(const xcnn_model *m, const char *name);
+
+/*
+ * The in-use flag. Every public call that takes a model and can fail runs
+ * between xcnn_model_enter and xcnn_model_leave; enter returns 0 (take
+ * nothing, return XCNN_ERR_BUSY, write nothing into the model, its error
+ * buffer included) when another thread holds it. A test-and-set, not a
+ * lock: misuse is reported, never waited for. Acquire/release order makes
+ * what one holder wrote visible to the next. The const casts are for
+ * calls that only read the graph: the model itself is never const
+ * (it comes from malloc).
+ */
+static inline int xcnn_model_enter(const xcnn_model *m)
+{
+    return atomic_exchange_explicit(&((xcnn_model *)m)->busy, 1, memory_order_acquire) == 0;
+}
+
+static inline void xcnn_model_leave(const xcnn_model *m)
+{
+    atomic_store_explicit(&((xcnn_model *)m)->busy, 0, memory_order_release);
+}
+
+/* xcnn_forward and xcnn_backward for a caller that already holds the
+ * model (the trainer: one flag over a whole step). Errors go into
+ * m->error. */
+xcnn_status xcnn_model_forward_held(xcnn_model *m, const float *input, int batch, float *output);
+xcnn_status xcnn_model_backward_held(xcnn_model *m, const int *targets, const float *seed,
+                                     const xcnn_backward_options *opts);
 
 #endif

@@ -80,6 +80,13 @@ xcnn_status xcnn_plan(xcnn_graph *g, uint64_t max_elems, xcnn_err *err)
         xcnn_node *n = &g->nodes[i];
         xcnn_status st = check_inputs_known(g, n, err);
         if (st) return st;
+        /* Every attribute against its op's list, before any is read: the
+         * one place unknown, mistyped and out-of-opset attributes are
+         * refused (an op with neither table is refused below). */
+        const xcnn_op_def *def = xcnn_op_find(n->op_type);
+        const xcnn_attr_spec *fold_spec = def ? NULL : xcnn_fold_attrs(n->op_type);
+        if (def || fold_spec) st = xcnn_node_check_attrs(g, n, def ? def->attrs : fold_spec, err);
+        if (st) return st;
         int folded = 0;
         st = xcnn_fold_node(g, n, &folded, err);
         if (st) return st;

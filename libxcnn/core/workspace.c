@@ -25,9 +25,33 @@ int xcnn_model_affine_entry(const xcnn_model *m)
     return cut;
 }
 
-xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_err *err)
+xcnn_status xcnn_workspace_alloc(const xcnn_model *m, int max_batch, xcnn_workspace_batch *w,
+                                 xcnn_err *err)
+{
+    size_t in_n = xcnn_tensor_sample_numel(&m->g->tensors[m->g->input]);
+    w->path = malloc(in_n * (size_t)max_batch * sizeof(float));
+    w->targets = malloc((size_t)max_batch * sizeof(int));
+    if (w->path && w->targets) return XCNN_OK;
+    free(w->path);
+    free(w->targets);
+    w->path = NULL;
+    w->targets = NULL;
+    return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace "
+                     "(batch %d)", max_batch);
+}
+
+xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_err *err)
 {
     const xcnn_graph *g = m->g;
+    free(m->ex_path);
+    free(m->ex_targets);
+    m->ex_path = w->path;
+    m->ex_targets = w->targets;
+    w->path = NULL;
+    w->targets = NULL;
+    /* The rest is sized by the graph alone: made by the first reserve (at
+     * load), kept by the later ones, which therefore cannot fail here. */
+    if (m->ex_acc) return XCNN_OK;
     size_t in_n = xcnn_tensor_sample_numel(&m->g->tensors[m->g->input]);
     size_t cam = 1;
     for (int i = 0; i < g->n_tensors; i++) {
@@ -35,21 +59,11 @@ xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_err *err)
         if (t->kind != XCNN_T_CONST && t->ndim == 4 && (size_t)(t->dims[2] * t->dims[3]) > cam)
             cam = (size_t)(t->dims[2] * t->dims[3]);
     }
-    free(m->ex_path);
-    free(m->ex_acc);
-    free(m->ex_targets);
-    free(m->ex_cam);
-    m->ex_path = malloc(in_n * (size_t)m->max_batch * sizeof(float));
     m->ex_acc = malloc(in_n * sizeof(double));
-    m->ex_targets = malloc((size_t)m->max_batch * sizeof(int));
     m->ex_cam = malloc(cam * sizeof(float));
     m->ex_cam_floats = cam;
-    if (!m->ex_path || !m->ex_acc || !m->ex_targets || !m->ex_cam)
+    if (!m->ex_acc || !m->ex_cam)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
-    free(m->ex_cut_acc);
-    free(m->ex_cut_seed);
-    m->ex_cut_acc = NULL;
-    m->ex_cut_seed = NULL;
     m->ex_cut = xcnn_model_affine_entry(m);
     if (m->ex_cut >= 0) {
         size_t cn = xcnn_tensor_sample_numel(&g->tensors[m->ex_cut]);

@@ -11,6 +11,7 @@
 
 void xcnn_explain_options_init(xcnn_explain_options *o, xcnn_method method)
 {
+    if (!o) return; /* nothing to fill; xcnn_explain refuses NULL options */
     memset(o, 0, sizeof *o);
     o->method = method;
     o->target = -1;
@@ -20,16 +21,33 @@ void xcnn_explain_options_init(xcnn_explain_options *o, xcnn_method method)
     o->stdev = -1.0f;
 }
 
+static const char *method_name(xcnn_method method)
+{
+    static const char *const names[] = {"saliency", "input x gradient", "deconvnet",
+                                        "guided backprop", "integrated gradients", "smoothgrad",
+                                        "Grad-CAM", "guided Grad-CAM"};
+    return (unsigned)method <= XCNN_GUIDED_GRADCAM ? names[method] : "explanation";
+}
+
 static int input_is_image(const xcnn_model *m)
 {
     return m->g->tensors[m->g->input].ndim == 4;
 }
 
-xcnn_status xcnn_explain_shape(xcnn_model *m, const xcnn_explain_options *o, int *ndim,
-                               int64_t dims[4])
+/* xcnn_explain_shape with the model held (the wrappers at the end). */
+static xcnn_status explain_shape(xcnn_model *m, const xcnn_explain_options *o, int *ndim,
+                                 int64_t dims[4])
 {
     xcnn_err err = {{0}};
-    if (!m || !o || !ndim || !dims) return XCNN_ERR_ARG;
+    if (!o || !ndim || !dims) {
+        snprintf(m->error, sizeof m->error, "xcnn_explain_shape: options, ndim and dims must "
+                 "not be NULL");
+        return XCNN_ERR_ARG;
+    }
+    if ((unsigned)o->method > XCNN_GUIDED_GRADCAM) {
+        snprintf(m->error, sizeof m->error, "unknown explanation method %d", (int)o->method);
+        return XCNN_ERR_ARG;
+    }
     const xcnn_tensor *in = &m->g->tensors[m->g->input];
     if (o->method == XCNN_GRADCAM) {
         int t;
@@ -79,10 +97,16 @@ static xcnn_status check_options(xcnn_model *m, const float *x, const xcnn_expla
         if ((unsigned)o->ig_rule > XCNN_IG_RIEMANN_TRAPEZOID)
             return xcnn_fail(err, XCNN_ERR_ARG, "unknown integration rule %d", (int)o->ig_rule);
         if (o->baseline)
-            for (size_t i = 0; i < in_n; i++)
+            for (size_t i = 0; i < in_n; i++) {
                 if (!isfinite(o->baseline[i]))
                     return xcnn_fail(err, XCNN_ERR_NUMERIC, "baseline element %zu is not finite",
                                      i);
+                /* the path runs along x - baseline: it must be a float */
+                if (!isfinite(x[i] - o->baseline[i]))
+                    return xcnn_fail(err, XCNN_ERR_NUMERIC, "baseline element %zu (%g) is too "
+                                     "far from the input (%g): input - baseline overflows float",
+                                     i, (double)o->baseline[i], (double)x[i]);
+            }
         return XCNN_OK;
     case XCNN_SMOOTHGRAD:
         if (o->samples < 1 || o->samples > 100000)
@@ -101,8 +125,8 @@ static xcnn_status check_options(xcnn_model *m, const float *x, const xcnn_expla
     return xcnn_fail(err, XCNN_ERR_ARG, "unknown explanation method %d", (int)o->method);
 }
 
-xcnn_status xcnn_explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
-                         float *out, size_t out_len, xcnn_explain_result *result)
+static xcnn_status explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
+                           float *out, size_t out_len, xcnn_explain_result *result)
 {
     xcnn_err err = {{0}};
     xcnn_explain_result local;
@@ -113,8 +137,15 @@ xcnn_status xcnn_explain(xcnn_model *m, const float *input, const xcnn_explain_o
         return XCNN_ERR_ARG;
     }
     memset(res, 0, sizeof *res);
+    /* Said first: without gradient buffers, later checks would misread
+     * the model (every layer looks like a constant). */
+    if (m->inference_only) {
+        snprintf(m->error, sizeof m->error, "explanations need gradients, and the model was "
+                 "loaded for inference only (xcnn_load_options.inference_only)");
+        return XCNN_ERR_ARG;
+    }
     xcnn_status st = check_options(m, input, o, &err);
-    if (!st) st = xcnn_explain_shape(m, o, &res->ndim, res->dims);
+    if (!st) st = explain_shape(m, o, &res->ndim, res->dims);
     if (st) {
         if (err.msg[0]) snprintf(m->error, sizeof m->error, "%s", err.msg);
         return st;
@@ -141,6 +172,30 @@ xcnn_status xcnn_explain(xcnn_model *m, const float *input, const xcnn_explain_o
         st = xcnn_ex_gradient(m, input, o, out, res, &err);
         break;
     }
+    /* The methods name the causes they know; this catches the rest. */
+    if (!st) st = xcnn_ex_check_finite(out, need, method_name(o->method), &err);
     if (st) snprintf(m->error, sizeof m->error, "%s", err.msg);
+    return st;
+}
+
+/* The public entry points hold the model for the whole call (model.h): a
+ * second thread's call returns XCNN_ERR_BUSY and touches nothing. */
+xcnn_status xcnn_explain_shape(xcnn_model *m, const xcnn_explain_options *o, int *ndim,
+                               int64_t dims[4])
+{
+    if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    xcnn_status st = explain_shape(m, o, ndim, dims);
+    xcnn_model_leave(m);
+    return st;
+}
+
+xcnn_status xcnn_explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
+                         float *out, size_t out_len, xcnn_explain_result *result)
+{
+    if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    xcnn_status st = explain(m, input, o, out, out_len, result);
+    xcnn_model_leave(m);
     return st;
 }

@@ -46,12 +46,43 @@ xcnn_status xcnn_ex_smoothgrad(xcnn_model *m, const float *x, const xcnn_explain
 xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                             float *out, xcnn_explain_result *res, xcnn_err *err);
 
+/* A pass inside a method failed with a NaN or an Inf (its message names
+ * the node): put where the method ran the network in front ("integrated
+ * gradients, at path points 0..7"), so that the message names the cause
+ * (a baseline, a stdev) and not only the symptom. Other statuses pass
+ * through unchanged. Returns st. */
+xcnn_status xcnn_ex_context(xcnn_status st, xcnn_err *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* XCNN_ERR_NUMERIC naming the first NaN or Inf of an attribution, if any
+ * (the last check of every method: no non-finite number is returned). */
+xcnn_status xcnn_ex_check_finite(const float *v, size_t n, const char *method, xcnn_err *err);
+
 /* Grad-CAM layer: the tensor index for o->layer (or the default). */
 xcnn_status xcnn_ex_cam_layer(const xcnn_model *m, const char *name, int *tensor, xcnn_err *err);
 
 
-/* quadrature.c: node a_i in [0, 1] and weight w_i of integrated-gradients
- * rule `rule` with n points (EXPLAINERS.md). */
-void xcnn_ig_point(xcnn_ig_rule rule, int n, int i, double *a, double *w);
+/* quadrature.c: the nodes a_i in [0, 1] and weights w_i of integrated-
+ * gradients rule `rule` with n points (EXPLAINERS.md). xcnn_ig_quad_init
+ * does the O(n) part once (Gauss-Legendre: the few roots nearest the ends,
+ * by the recurrence; XCNN_IG_EDGE_MAX bounds them); then each point costs
+ * O(1), so all n cost O(n) whatever n is. */
+#define XCNN_IG_EDGE_MAX 16
+#define XCNN_IG_STIELTJES_TERMS 40
+typedef struct xcnn_ig_quad {
+    xcnn_ig_rule rule;
+    int n;
+    int n_edge;       /* Gauss-Legendre roots kept, from each end      */
+    /* Gauss-Legendre away from the ends (quadrature.c): Stieltjes'
+     * constant C_n and its h_(m+1)/h_m, pi/(n + 1/2), Tricomi's eps */
+    double cn, h_ratio[XCNN_IG_STIELTJES_TERMS], step, eps;
+    double edge_a[XCNN_IG_EDGE_MAX]; /* their nodes a_i below the middle */
+    double edge_w[XCNN_IG_EDGE_MAX]; /* and weights w_i                  */
+} xcnn_ig_quad;
+void xcnn_ig_quad_init(xcnn_ig_quad *q, xcnn_ig_rule rule, int n);
+void xcnn_ig_quad_point(const xcnn_ig_quad *q, int i, double *a, double *w);
 
 #endif

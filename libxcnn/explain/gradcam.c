@@ -9,6 +9,7 @@
  * Guided Grad-CAM (Captum's GuidedGradCam): guided backprop times the
  * ReLU'd cam, nearest-upsampled to H x W, the same map for every channel.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "explain.h"
@@ -34,6 +35,18 @@ static void compute_cam(const xcnn_tensor *lt, int relu, float *cam)
             if (!(cam[p] > 0)) cam[p] = 0;
 }
 
+/* The cam must be finite: the sum over channels of finite values times
+ * finite means can still overflow float. */
+static xcnn_status check_cam(const float *cam, size_t hw, const xcnn_tensor *lt, xcnn_err *err)
+{
+    for (size_t p = 0; p < hw; p++)
+        if (!isfinite(cam[p]))
+            return xcnn_fail(err, XCNN_ERR_NUMERIC, "Grad-CAM: the map at layer '%s' is not a "
+                             "finite float at pixel %zu (the layer's values times their "
+                             "channels' mean gradients overflow)", lt->name, p);
+    return XCNN_OK;
+}
+
 xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                             float *out, xcnn_explain_result *res, xcnn_err *err)
 {
@@ -56,19 +69,18 @@ xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_op
     int C = (int)in->dims[1], H = (int)in->dims[2], W = (int)in->dims[3];
     if (o->method == XCNN_GRADCAM) {
         int relu = !o->no_relu;
-        if (o->upsample) {
-            compute_cam(lt, relu, m->ex_cam);
-            xcnn_resize_bilinear(m->ex_cam, h, w, out, H, W);
-        } else {
-            compute_cam(lt, relu, out);
-        }
-        return XCNN_OK;
+        float *cam = o->upsample ? m->ex_cam : out;
+        compute_cam(lt, relu, cam);
+        st = check_cam(cam, (size_t)h * (size_t)w, lt, err);
+        if (!st && o->upsample) xcnn_resize_bilinear(m->ex_cam, h, w, out, H, W);
+        return st;
     }
 
     /* Guided Grad-CAM: the cam (ReLU on), then guided backprop from the
      * same forward pass, multiplied pixel by pixel. */
     compute_cam(lt, 1, m->ex_cam);
-    st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GUIDED, -1, err);
+    st = check_cam(m->ex_cam, (size_t)h * (size_t)w, lt, err);
+    if (!st) st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GUIDED, -1, err);
     if (st) return st;
     /* Upsample the cam into the first channel of out, then scale every
      * channel by it (channel 0 last, as it holds the map). */

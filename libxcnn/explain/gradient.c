@@ -26,6 +26,10 @@ xcnn_status xcnn_ex_gradient(xcnn_model *m, const float *x, const xcnn_explain_o
         if (o->method == XCNN_SALIENCY) out[i] = o->no_abs ? g[i] : fabsf(g[i]);
         else if (o->method == XCNN_INPUT_X_GRADIENT) out[i] = x[i] * g[i];
         else out[i] = g[i];
+        if (!isfinite(out[i])) /* the gradient is finite (exec.c): x * g overflowed */
+            return xcnn_fail(err, XCNN_ERR_NUMERIC, "input x gradient: element %zu overflows "
+                             "float (input %g times gradient %g)", i, (double)x[i],
+                             (double)g[i]);
     }
     return XCNN_OK;
 }

@@ -27,24 +27,29 @@
  * flip a ReLU whose input cancels to about 1e-7 (resnet_narrow, 7 steps:
  * 0.8% off the float64 reference at one pixel, against 2e-3 allowed).
  */
+#include <math.h>
 #include <string.h>
 #include "explain.h"
 
-/* Points summed together per element: their weights sit on the stack. */
-enum { CHUNK = 16 };
+/* Points summed together per element: their weights sit on the stack.
+ * The first KEPT weights of a pass are kept from its path points (a root
+ * costs ~50 ns, a tiny model's pass not much more); the rest are found
+ * again. */
+enum { CHUNK = 16, KEPT = 64 };
 
 /* acc[i] += sum_j w_j g[j][i] over the b samples of g (n floats each), in
  * the order j = 0, 1, ...: each element's sum is the same for any thread
- * count. */
-static void add_weighted(double *acc, const float *g, size_t n, int rule, int steps, int s0,
-                         int b)
+ * count. kept: the weights of the first KEPT points. */
+static void add_weighted(double *acc, const float *g, size_t n, const xcnn_ig_quad *q, int s0,
+                         int b, const double *kept)
 {
     for (int j0 = 0; j0 < b; j0 += CHUNK) {
         int c = b - j0 < CHUNK ? b - j0 : CHUNK;
         double w[CHUNK];
         for (int j = 0; j < c; j++) {
             double a;
-            xcnn_ig_point((xcnn_ig_rule)rule, steps, s0 + j0 + j, &a, &w[j]);
+            if (j0 + j < KEPT) w[j] = kept[j0 + j];
+            else xcnn_ig_quad_point(q, s0 + j0 + j, &a, &w[j]);
         }
         const float *gj0 = g + (size_t)j0 * n;
 #pragma omp parallel for schedule(static) if (n > XCNN_PARALLEL_MIN)
@@ -57,13 +62,14 @@ static void add_weighted(double *acc, const float *g, size_t n, int rule, int st
 }
 
 /* Path points s0 .. s0+b-1 as b inputs: x0 + a_j (x - x0), x0 = 0 when
- * there is no baseline. */
-static void path_points(float *dst, const float *x, const float *x0, size_t n, int rule,
-                        int steps, int s0, int b)
+ * there is no baseline; the first KEPT weights into kept. */
+static void path_points(float *dst, const float *x, const float *x0, size_t n,
+                        const xcnn_ig_quad *q, int s0, int b, double *kept)
 {
     for (int j = 0; j < b; j++) {
         double a, w;
-        xcnn_ig_point((xcnn_ig_rule)rule, steps, s0 + j, &a, &w);
+        xcnn_ig_quad_point(q, s0 + j, &a, &w);
+        if (j < KEPT) kept[j] = w;
         float af = (float)a;
         float *p = dst + (size_t)j * n;
         for (size_t i = 0; i < n; i++) {
@@ -93,23 +99,35 @@ xcnn_status xcnn_ex_integrated_gradients(xcnn_model *m, const float *x,
     float *path = m->ex_path;
     for (size_t i = 0; i < n; i++) path[i] = x0 ? x0[i] : 0.0f;
     st = xcnn_exec_forward(m, path, 1, err);
-    if (st) return st;
+    if (st) return xcnn_ex_context(st, err, "integrated gradients, at the baseline");
     double fx0 = y->data[t];
 
     double *acc = zt ? m->ex_cut_acc : m->ex_acc;
     memset(acc, 0, (zt ? zn : n) * sizeof(double));
-    int steps = o->steps, rule = (int)o->ig_rule, batch_max = xcnn_ex_pass_batch(m);
+    int steps = o->steps, batch_max = xcnn_ex_pass_batch(m);
+    xcnn_ig_quad q;
+    xcnn_ig_quad_init(&q, o->ig_rule, steps);
+    double kept[KEPT];
     for (int s0 = 0; s0 < steps; s0 += batch_max) {
         int b = steps - s0 < batch_max ? steps - s0 : batch_max;
-        path_points(path, x, x0, n, rule, steps, s0, b);
+        path_points(path, x, x0, n, &q, s0, b, kept);
         st = xcnn_ex_passes(m, path, b, t, XCNN_RELU_GRADIENT, cut, err);
-        if (st) return st;
-        add_weighted(acc, zt ? zt->grad : in->grad, zt ? zn : n, rule, steps, s0, b);
+        if (st) {
+            double a0, a1, w;
+            xcnn_ig_quad_point(&q, s0, &a0, &w);
+            xcnn_ig_quad_point(&q, s0 + b - 1, &a1, &w);
+            return xcnn_ex_context(st, err, "integrated gradients, at path points %d..%d of %d "
+                                   "(baseline + a (input - baseline), a = %.3g..%.3g)", s0,
+                                   s0 + b - 1, steps, a0, a1);
+        }
+        add_weighted(acc, zt ? zt->grad : in->grad, zt ? zn : n, &q, s0, b, kept);
     }
     if (zt) { /* the Conv's backward of the summed gradient */
         for (size_t i = 0; i < zn; i++) m->ex_cut_seed[i] = (float)acc[i];
         st = xcnn_exec_backward_from(m, cut, m->ex_cut_seed, 1, err);
-        if (st) return st;
+        if (st)
+            return xcnn_ex_context(st, err, "integrated gradients, the gradients summed along "
+                                   "the path");
         acc = m->ex_acc;
         for (size_t i = 0; i < n; i++) acc[i] = in->grad[i];
     }
@@ -117,8 +135,16 @@ xcnn_status xcnn_ex_integrated_gradients(xcnn_model *m, const float *x,
     for (size_t i = 0; i < n; i++) {
         float base = x0 ? x0[i] : 0.0f;
         out[i] = (float)((double)(x[i] - base) * acc[i]);
+        if (!isfinite(out[i]))
+            return xcnn_fail(err, XCNN_ERR_NUMERIC, "integrated gradients: attribution element "
+                             "%zu overflows float: input - baseline = %g times the path's "
+                             "gradient %g", i, (double)(x[i] - base), acc[i]);
         total += out[i];
     }
     res->delta = (float)(total - (fx - fx0));
+    if (!isfinite(res->delta))
+        return xcnn_fail(err, XCNN_ERR_NUMERIC, "integrated gradients: the convergence delta "
+                         "overflows float (sum of attributions %g, f(input) - f(baseline) %g)",
+                         total, fx - fx0);
     return XCNN_OK;
 }

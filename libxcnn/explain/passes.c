@@ -5,6 +5,7 @@
  * calls the methods, sits above them all.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,27 @@ xcnn_status xcnn_ex_passes(xcnn_model *m, const float *inputs, int batch, int ta
     return xcnn_exec_sample_passes(m, inputs, batch, m->ex_targets, rule, stop, err);
 }
 
+xcnn_status xcnn_ex_context(xcnn_status st, xcnn_err *err, const char *fmt, ...)
+{
+    if (st != XCNN_ERR_NUMERIC) return st;
+    char what[200], msg[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    return xcnn_fail(err, st, "%s: %s", what, msg);
+}
+
+xcnn_status xcnn_ex_check_finite(const float *v, size_t n, const char *method, xcnn_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return xcnn_fail(err, XCNN_ERR_NUMERIC, "%s: attribution element %zu is %s", method,
+                             i, isnan(v[i]) ? "NaN" : "infinite");
+    return XCNN_OK;
+}
+
 const char *xcnn_model_default_cam_layer(const xcnn_model *m)
 {
     if (!m) return NULL;
@@ -104,17 +126,32 @@ xcnn_status xcnn_ex_cam_layer(const xcnn_model *m, const char *name, int *tensor
             return xcnn_fail(err, XCNN_ERR_SHAPE, "the model has no 4-D layer output with "
                              "more than one pixel: Grad-CAM has nothing to map");
     }
+    /* Before the layer: without gradient buffers every layer would look
+     * like a weight below. */
+    if (m->inference_only)
+        return xcnn_fail(err, XCNN_ERR_ARG, "Grad-CAM needs gradients, and the model was loaded "
+                         "for inference only (xcnn_load_options.inference_only)");
     int t = xcnn_model_find_layer(m, name);
     if (t < 0) return xcnn_fail(err, XCNN_ERR_NOT_FOUND, "no layer or tensor named '%s'", name);
     const xcnn_tensor *lt = &g->tensors[t];
+    /* Grad-CAM weighs a layer's feature maps (EXPLAINERS.md: A = the output
+     * of layer L); the input is no node's output, and its "channels" are
+     * colours: refused for both Grad-CAM methods alike. */
+    const char *dflt = xcnn_model_default_cam_layer(m);
+    if (lt->kind == XCNN_T_INPUT)
+        return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is the model's input, not a layer: Grad-CAM "
+                         "takes the 4-D (NxCxHxW) output of a node%s%s%s", name,
+                         dflt ? ", e.g. '" : "", dflt ? dflt : "", dflt ? "' (the default)" : "");
     if (lt->kind == XCNN_T_CONST || !lt->grad)
-        return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer output",
-                         name);
+        return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer: Grad-CAM "
+                         "takes the 4-D (NxCxHxW) output of a node%s%s%s", name,
+                         dflt ? ", e.g. '" : "", dflt ? dflt : "", dflt ? "' (the default)" : "");
     if (lt->ndim != 4) {
         char s[96];
         return xcnn_fail(err, XCNN_ERR_SHAPE,
-                         "layer '%s' has shape %s: Grad-CAM needs a 4-D (NxCxHxW) output", name,
-                         xcnn_shape_str(lt, s, sizeof s));
+                         "layer '%s' has shape %s: Grad-CAM needs a 4-D (NxCxHxW) output%s%s%s",
+                         name, xcnn_shape_str(lt, s, sizeof s), dflt ? ", e.g. '" : "",
+                         dflt ? dflt : "", dflt ? "' (the default)" : "");
     }
     *tensor = t;
     return XCNN_OK;

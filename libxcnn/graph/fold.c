@@ -666,21 +666,61 @@ static xcnn_status fold_transpose(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/* The ONNX attributes of the ops only the folder runs (see xcnn_attr_spec;
+ * opsets 7 to 18). Axes and Slice's bounds moved from attributes to
+ * inputs (Slice at opset 10, Squeeze and Unsqueeze at 13). */
+static const xcnn_attr_spec shape_attrs[] = {{"end", XCNN_ATTR_INT, 0, NULL},
+                                             {"start", XCNN_ATTR_INT, 0, NULL},
+                                             {NULL, 0, 0, NULL}};
+static const xcnn_attr_spec axis_attrs[] = {{"axis", XCNN_ATTR_INT, 0, NULL},
+                                            {NULL, 0, 0, NULL}};
+static const xcnn_attr_spec axes_attrs[] = {{"axes", XCNN_ATTR_INTS, 12, NULL},
+                                            {NULL, 0, 0, NULL}};
+static const xcnn_attr_spec cast_attrs[] = {{"to", XCNN_ATTR_INT, 0, NULL},
+                                            {NULL, 0, 0, NULL}};
+static const xcnn_attr_spec slice_attrs[] = {{"axes", XCNN_ATTR_INTS, 9, NULL},
+                                             {"ends", XCNN_ATTR_INTS, 9, NULL},
+                                             {"starts", XCNN_ATTR_INTS, 9, NULL},
+                                             {NULL, 0, 0, NULL}};
+static const xcnn_attr_spec value_attrs[] = {{"value", XCNN_ATTR_TENSOR, 0, NULL},
+                                             {NULL, 0, 0, NULL}};
+static const xcnn_attr_spec perm_attrs[] = {{"perm", XCNN_ATTR_INTS, 0, NULL},
+                                            {NULL, 0, 0, NULL}};
+static const xcnn_attr_spec no_attrs[] = {{NULL, 0, 0, NULL}};
+
+/* attrs NULL: an op the registry (ops/) runs too; its table is there. */
 static const struct {
     const char *op;
     fold_fn fn;
+    const xcnn_attr_spec *attrs;
 } folders[] = {
-    {"Shape", fold_shape},         {"Identity", fold_identity},
-    {"Gather", fold_gather},       {"Unsqueeze", fold_unsqueeze},
-    {"Squeeze", fold_squeeze},     {"Concat", fold_concat},
-    {"Cast", fold_cast},           {"Slice", fold_slice},
-    {"ConstantOfShape", fold_constant_of_shape},
-    {"Reshape", fold_reshape},     {"Add", fold_elementwise},
-    {"Sub", fold_elementwise},     {"Mul", fold_elementwise},
-    {"Div", fold_elementwise},     {"Equal", fold_elementwise},
-    {"Where", fold_where},         {"Expand", fold_expand},
-    {"Range", fold_range},         {"Transpose", fold_transpose},
+    {"Shape", fold_shape, shape_attrs},
+    {"Identity", fold_identity, NULL},
+    {"Gather", fold_gather, axis_attrs},
+    {"Unsqueeze", fold_unsqueeze, axes_attrs},
+    {"Squeeze", fold_squeeze, axes_attrs},
+    {"Concat", fold_concat, NULL},
+    {"Cast", fold_cast, cast_attrs},
+    {"Slice", fold_slice, slice_attrs},
+    {"ConstantOfShape", fold_constant_of_shape, value_attrs},
+    {"Reshape", fold_reshape, NULL},
+    {"Add", fold_elementwise, NULL},
+    {"Sub", fold_elementwise, NULL},
+    {"Mul", fold_elementwise, NULL},
+    {"Div", fold_elementwise, NULL},
+    {"Equal", fold_elementwise, no_attrs},
+    {"Where", fold_where, no_attrs},
+    {"Expand", fold_expand, no_attrs},
+    {"Range", fold_range, no_attrs},
+    {"Transpose", fold_transpose, perm_attrs},
 };
+
+const xcnn_attr_spec *xcnn_fold_attrs(const char *op_type)
+{
+    for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++)
+        if (!strcmp(op_type, folders[i].op)) return folders[i].attrs;
+    return NULL;
+}
 
 xcnn_status xcnn_fold_node(xcnn_graph *g, xcnn_node *n, int *folded, xcnn_err *err)
 {

@@ -16,4 +16,10 @@
  * compute op. Errors name the node. */
 xcnn_status xcnn_fold_node(xcnn_graph *g, xcnn_node *n, int *folded, xcnn_err *err);
 
+/* The attributes (xcnn_attr_spec list) of an op only the folder runs
+ * (Shape, Gather, Slice, ...); NULL for any other op: the registry's
+ * xcnn_op_def.attrs covers the ops it runs, the folder's shared ones
+ * (Concat, Reshape, Add ...) included. */
+const xcnn_attr_spec *xcnn_fold_attrs(const char *op_type);
+
 #endif

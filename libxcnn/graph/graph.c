@@ -19,6 +19,7 @@ xcnn_graph *xcnn_graph_new(void)
         g->input = -1;
         g->output = -1;
         g->batch = 1;
+        g->reference = XCNN_REFERENCE_BUILD;
     }
     return g;
 }
@@ -56,6 +57,8 @@ void xcnn_graph_free(xcnn_graph *g)
     }
     free(g->meta_key);
     free(g->meta_value);
+    for (int i = 0; i < g->n_warnings; i++) free(g->warnings[i]);
+    free(g->warnings);
     free(g->tensors);
     free(g->nodes);
     free(g);
@@ -236,6 +239,81 @@ const char *xcnn_attr_string(const xcnn_node *n, const char *name, const char *d
 {
     const xcnn_attr *a = xcnn_attr_get(n, name);
     return (a && a->type == XCNN_ATTR_STRING && a->s) ? a->s : dflt;
+}
+
+static const char *attr_type_words(xcnn_attr_type t)
+{
+    switch (t) {
+    case XCNN_ATTR_FLOAT: return "a float";
+    case XCNN_ATTR_INT: return "an int";
+    case XCNN_ATTR_STRING: return "a string";
+    case XCNN_ATTR_TENSOR: return "a tensor";
+    case XCNN_ATTR_FLOATS: return "a list of floats";
+    case XCNN_ATTR_INTS: return "a list of ints";
+    }
+    return "of another type";
+}
+
+/* Keep a one-line note (made safe to print by xcnn_fail) in g->warnings. */
+static xcnn_status add_warning(xcnn_graph *g, const xcnn_err *note, xcnn_err *err)
+{
+    char **w = realloc(g->warnings, (size_t)(g->n_warnings + 1) * sizeof *w);
+    if (w) g->warnings = w;
+    char *s = w ? dup_str(note->msg) : NULL;
+    if (!s) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
+    g->warnings[g->n_warnings++] = s;
+    return XCNN_OK;
+}
+
+xcnn_status xcnn_node_check_attrs(xcnn_graph *g, const xcnn_node *n, const xcnn_attr_spec *spec,
+                                  xcnn_err *err)
+{
+    for (int a = 0; a < n->n_attr; a++) {
+        const xcnn_attr *at = &n->attr[a];
+        for (int b = 0; b < a; b++)
+            if (!strcmp(n->attr[b].name, at->name))
+                return xcnn_fail(err, XCNN_ERR_FORMAT,
+                                 "node '%s' (%s): attribute '%s' is given twice", n->name,
+                                 n->op_type, at->name);
+        const xcnn_attr_spec *s = spec;
+        while (s && s->name && strcmp(s->name, at->name)) s++;
+        if (!s || !s->name) {
+            /* Unknown: we cannot tell what it would change, so refuse it,
+             * and list what the op does take. */
+            char known[256] = "";
+            size_t used = 0;
+            for (s = spec; s && s->name && used < sizeof known; s++)
+                used += (size_t)snprintf(known + used, sizeof known - used, "%s%s",
+                                         used ? ", " : "", s->name);
+            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                             "node '%s' (%s): unknown attribute '%s' (%s takes %s): refused, "
+                             "as it could change the result", n->name, n->op_type, at->name,
+                             n->op_type, known[0] ? known : "no attributes");
+        }
+        if (at->type != s->type)
+            return xcnn_fail(err, XCNN_ERR_FORMAT, "node '%s' (%s): attribute '%s' is %s, "
+                             "expected %s", n->name, n->op_type, at->name,
+                             attr_type_words(at->type), attr_type_words(s->type));
+        /* g->opset 0 (none given) is read as the newest, as the ops do. */
+        if (s->last_opset && (g->opset == 0 || g->opset > s->last_opset)) {
+            char file[48];
+            if (g->opset) snprintf(file, sizeof file, "this file is opset %d", g->opset);
+            else snprintf(file, sizeof file, "this file names no opset");
+            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                             "node '%s' (%s): attribute '%s' exists up to opset %d only and "
+                             "%s, where %s takes no such attribute: refused, as it would go "
+                             "unread", n->name, n->op_type, at->name, s->last_opset, file,
+                             n->op_type);
+        }
+        if (s->unused) {
+            xcnn_err note;
+            xcnn_fail(&note, XCNN_OK, "node '%s' (%s): attribute '%s' ignored: %s", n->name,
+                      n->op_type, at->name, s->unused);
+            xcnn_status st = add_warning(g, &note, err);
+            if (st) return st;
+        }
+    }
+    return XCNN_OK;
 }
 
 size_t xcnn_tensor_numel(const xcnn_tensor *t)

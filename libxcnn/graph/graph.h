@@ -113,18 +113,67 @@ typedef struct xcnn_graph {
                           differently (Conv: F(4x4)); 0 for whole passes  */
     int training;      /* 1 while training: BatchNormalization uses and
                           updates batch statistics (set by the trainer)     */
+    int reference;     /* 1: every op runs its reference, the plain loops
+                          written under its maths in its ops/ file, never a fast
+                          path. Starts as XCNN_REFERENCE_BUILD; read by
+                          setup() and by every pass, so a test may clear it
+                          before setup and set it again to run both paths
+                          on one node (not after xcnn_conv_prepare_inference
+                          has released weights)                            */
     int n_meta;        /* ONNX metadata_props: key/value strings (labels,
                           preprocessing); owned                            */
     char **meta_key, **meta_value;
     int opset;         /* default-domain opset version of the file (0: unknown,
                           treat as the newest); ops whose inputs or defaults
                           changed between opsets read it                   */
+    int n_warnings;    /* what the load accepted but does not use, one line
+                          each (xcnn_node_check_attrs); owned              */
+    char **warnings;
 } xcnn_graph;
+
+/* make REFERENCE=1 (-DXCNN_REFERENCE): every graph starts with
+ * reference set, so the whole library runs on the reference paths. */
+#ifdef XCNN_REFERENCE
+#define XCNN_REFERENCE_BUILD 1
+#else
+#define XCNN_REFERENCE_BUILD 0
+#endif
 
 /* Options of one backward pass, seen by every op's backward(). */
 typedef struct xcnn_bwd_ctx {
     xcnn_relu_rule relu_rule;
 } xcnn_bwd_ctx;
+
+/*
+ * One attribute an op understands. Every op lists all of its attributes
+ * (xcnn_op_def.attrs, fold.c's table for the ops only the folder runs),
+ * and the load checks every node's attributes against its op's list in
+ * one place (xcnn_node_check_attrs, called by plan.c): an attribute that
+ * is not on the list, or has another type, or comes from an older opset
+ * than the file's, is refused. An op reads its attributes through
+ * xcnn_attr_* above, which fall back to the default on a missing or
+ * mistyped attribute: without this check, a misspelt or newer attribute
+ * (a Conv's "groups") would silently compute something else.
+ */
+typedef struct xcnn_attr_spec {
+    const char *name;      /* NULL ends a list                             */
+    xcnn_attr_type type;
+    int last_opset;        /* 0: every opset. N: the ONNX spec has the
+                              attribute up to opset N only; later opsets
+                              take the value as an input (Clip's min), so
+                              in a newer file (or one with no opset) the
+                              attribute would go unread: refused there    */
+    const char *unused;    /* NULL: the op reads it. Otherwise it cannot
+                              change the result and is accepted unread;
+                              this says why (xcnn_model_warning shows it) */
+} xcnn_attr_spec;
+
+/* Check node n's attributes against spec (a list ending in {NULL}; NULL
+ * for an op with no attributes): each known, of its type, given once,
+ * and of the file's opset. Unused-but-harmless attributes are noted in
+ * g->warnings. Errors name the node, the op and the attribute. */
+xcnn_status xcnn_node_check_attrs(xcnn_graph *g, const xcnn_node *n, const xcnn_attr_spec *spec,
+                                  xcnn_err *err);
 
 /*
  * One op. setup() runs once at load; forward()/backward() run per call and
@@ -142,6 +191,8 @@ typedef struct xcnn_op_def {
     void (*forward)(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch);
     void (*backward)(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
                      const xcnn_bwd_ctx *ctx);
+    const xcnn_attr_spec *attrs; /* every attribute it understands; NULL:
+                                    none (see xcnn_attr_spec)            */
 } xcnn_op_def;
 
 /* XCNN_PARALLEL_MIN and _COPY, the one-thread thresholds: base/threads.h. */

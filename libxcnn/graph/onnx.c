@@ -1136,7 +1136,13 @@ static xcnn_status constant_value(loader *L, const pnode *pn, const pattr *a, pt
         !strcmp(nm, "value_strings"))
         return xcnn_fail(L->err, XCNN_ERR_UNSUPPORTED,
                          "Constant node '%s': attribute '%s' is not supported", pn->name, nm);
-    if (!is_value) return XCNN_OK;
+    /* Constant has no other attribute in any opset: one we do not know
+     * could mean another value. */
+    if (!is_value)
+        return xcnn_fail(L->err, XCNN_ERR_UNSUPPORTED,
+                         "node '%s' (Constant): unknown attribute '%s' (Constant takes value, "
+                         "value_float, value_floats, value_int, value_ints): refused, as it "
+                         "could change the result", pn->name, nm);
     if ((*found)++)
         return xcnn_fail(L->err, XCNN_ERR_FORMAT, "Constant node '%s' has more than one value",
                          pn->name);

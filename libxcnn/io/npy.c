@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../base/error.h"
+#include "atomic_file.h"
 
 #define NPY_MAX_ELEMS ((uint64_t)1 << 28) /* 1 GiB of float32 */
 
@@ -21,58 +22,95 @@ static void set_err(char *dst, size_t size, const xcnn_err *e)
     if (dst && size) snprintf(dst, size, "%s", e->msg);
 }
 
-/* Find the value after 'key': in the header dict; NULL if absent. */
-static const char *dict_value(const char *hdr, const char *key)
+/*
+ * The header is a Python literal, which numpy reads with ast.literal_eval
+ * and accepts only as a dict of exactly the keys 'descr', 'fortran_order'
+ * and 'shape', shape a tuple of ints, fortran_order a bool. We read it as
+ * a small grammar, not by searching for the keys, and refuse everything
+ * numpy refuses: another syntax, unknown or missing keys, a shape that is
+ * not a tuple ("(5)" is an int; numpy writes "(5,)"), numbers Python does
+ * not take ("01"). Where numpy is lenient in a way that could make the
+ * same file mean two things we are stricter: a key given twice (Python
+ * keeps the last; a search finds the first) is refused, and so are
+ * escapes, comments and number forms numpy never writes (1_0, 0x10, +1).
+ */
+typedef struct {
+    const char *p, *end;
+} lexer;
+
+static void skip_space(lexer *l)
 {
-    char quoted[32];
-    snprintf(quoted, sizeof quoted, "'%s'", key);
-    const char *p = strstr(hdr, quoted);
-    if (!p) return NULL;
-    p += strlen(quoted);
-    while (*p == ' ') p++;
-    if (*p != ':') return NULL;
-    p++;
-    while (*p == ' ') p++;
-    return p;
+    while (l->p < l->end && (*l->p == ' ' || *l->p == '\t' || *l->p == '\n' || *l->p == '\r' ||
+                             *l->p == '\f' || *l->p == '\v'))
+        l->p++;
 }
 
-static xcnn_status parse_header(const char *hdr, const char *path, int *ndim,
-                                int64_t dims[XCNN_MAX_DIMS], uint64_t *count, xcnn_err *e)
+/* The next character after spaces, without taking it; 0 at the end. */
+static char peek(lexer *l)
 {
-    const char *descr = dict_value(hdr, "descr");
-    const char *fortran = dict_value(hdr, "fortran_order");
-    const char *shape = dict_value(hdr, "shape");
-    if (!descr || !fortran || !shape)
-        return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy header lacks descr, fortran_order or shape",
-                         path);
-    if (strncmp(descr, "'<f4'", 5) != 0 && strncmp(descr, "'|f4'", 5) != 0) {
-        char d[16] = {0};
-        for (int i = 0; i < 15 && descr[i] && descr[i] != ','; i++) d[i] = descr[i];
-        return xcnn_fail(e, XCNN_ERR_UNSUPPORTED,
-                         "%s: dtype %s is not little-endian float32 (save with "
-                         "x.astype(numpy.float32))", path, d);
+    skip_space(l);
+    return l->p < l->end ? *l->p : 0;
+}
+
+static int take(lexer *l, char c)
+{
+    if (peek(l) != c || !c) return 0;
+    l->p++;
+    return 1;
+}
+
+/* A quoted string without escapes into buf; 0 if there is none or it
+ * does not fit. */
+static int read_string(lexer *l, char *buf, size_t size)
+{
+    char q = peek(l);
+    if (q != '\'' && q != '"') return 0;
+    const char *s = ++l->p;
+    while (l->p < l->end && *l->p != q) {
+        if (*l->p == '\\' || *l->p == '\n' || *l->p == 0) return 0;
+        l->p++;
     }
-    if (strncmp(fortran, "False", 5) != 0)
-        return xcnn_fail(e, XCNN_ERR_UNSUPPORTED,
-                         "%s: Fortran-order arrays are not supported (save a C-order array, "
-                         "numpy.ascontiguousarray)", path);
-    if (*shape != '(')
-        return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: malformed shape in .npy header", path);
-    const char *p = shape + 1;
+    if (l->p >= l->end || (size_t)(l->p - s) >= size) return 0;
+    memcpy(buf, s, (size_t)(l->p - s));
+    buf[l->p - s] = 0;
+    l->p++;
+    return 1;
+}
+
+static int name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+static xcnn_status parse_shape(lexer *l, const char *path, int old_format, int *ndim,
+                               int64_t dims[XCNN_MAX_DIMS], uint64_t *count, xcnn_err *e)
+{
+    if (!take(l, '('))
+        return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy shape is not a tuple", path);
     int n = 0;
     uint64_t total = 1;
-    for (;;) {
-        while (*p == ' ') p++;
-        if (*p == ')') break;
-        if (!isdigit((unsigned char)*p))
+    int closed = take(l, ')'), trailing = 0;
+    while (!closed) {
+        char c = peek(l);
+        if (c == '-')
+            return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy shape has a negative dimension", path);
+        if (!isdigit((unsigned char)c))
             return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: malformed shape in .npy header", path);
+        /* Python 3 reads "01" as a syntax error; numpy never writes it */
+        if (c == '0' && l->p + 1 < l->end && isdigit((unsigned char)l->p[1]))
+            return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy shape has a number with a leading "
+                             "zero", path);
         uint64_t v = 0;
-        while (isdigit((unsigned char)*p)) {
-            v = v * 10 + (uint64_t)(*p - '0');
+        while (l->p < l->end && isdigit((unsigned char)*l->p)) {
+            v = v * 10 + (uint64_t)(*l->p - '0');
             if (v > NPY_MAX_ELEMS)
                 return xcnn_fail(e, XCNN_ERR_LIMIT, "%s: dimension too large", path);
-            p++;
+            l->p++;
         }
+        /* 1L: a Python 2 long; numpy drops the L in format versions 1 and 2 */
+        if (old_format && l->p < l->end && *l->p == 'L') l->p++;
+        if (l->p < l->end && name_char(*l->p))
+            return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: malformed number in .npy shape", path);
         if (n == XCNN_MAX_DIMS)
             return xcnn_fail(e, XCNN_ERR_UNSUPPORTED, "%s: more than %d dimensions", path,
                              XCNN_MAX_DIMS);
@@ -80,13 +118,80 @@ static xcnn_status parse_header(const char *hdr, const char *path, int *ndim,
         if (v && total > NPY_MAX_ELEMS / v)
             return xcnn_fail(e, XCNN_ERR_LIMIT, "%s: array has too many elements", path);
         total *= v;
-        while (*p == ' ') p++;
-        if (*p == ',') p++;
-        else if (*p != ')')
+        trailing = take(l, ',');
+        closed = take(l, ')');
+        if (!closed && !trailing)
             return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: malformed shape in .npy header", path);
     }
+    if (n == 1 && !trailing)
+        return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy shape (%lld) is a number, not a tuple "
+                         "(numpy writes (%lld,))", path, (long long)dims[0], (long long)dims[0]);
     *ndim = n;
     *count = total;
+    return XCNN_OK;
+}
+
+static xcnn_status parse_header(const char *hdr, size_t hlen, int version, const char *path,
+                                int *ndim, int64_t dims[XCNN_MAX_DIMS], uint64_t *count,
+                                xcnn_err *e)
+{
+    static const char *const keys[3] = {"descr", "fortran_order", "shape"};
+    lexer l = {hdr, hdr + hlen};
+    int seen[3] = {0, 0, 0}, fortran = 0;
+    char descr[32] = "";
+    if (!take(&l, '{'))
+        return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy header is not a dict", path);
+    while (!take(&l, '}')) {
+        char key[32];
+        if (!read_string(&l, key, sizeof key) || !take(&l, ':'))
+            return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: malformed .npy header (expected "
+                             "'key': value)", path);
+        int k = 0;
+        while (k < 3 && strcmp(key, keys[k])) k++;
+        if (k == 3)
+            return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy header has an unknown key '%s' "
+                             "(numpy's are descr, fortran_order and shape)", path, key);
+        if (seen[k]++)
+            return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy header gives '%s' twice", path, key);
+        xcnn_status st = XCNN_OK;
+        if (k == 0) {
+            if (peek(&l) == '[')
+                return xcnn_fail(e, XCNN_ERR_UNSUPPORTED, "%s: a structured dtype is not "
+                                 "float32 (save with x.astype(numpy.float32))", path);
+            if (!read_string(&l, descr, sizeof descr))
+                return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: malformed descr in .npy header", path);
+        } else if (k == 1) {
+            skip_space(&l);
+            const char *s = l.p;
+            size_t n = 0;
+            while (s + n < l.end && name_char(s[n])) n++;
+            if (n == 4 && !memcmp(s, "True", 4)) fortran = 1;
+            else if (n == 5 && !memcmp(s, "False", 5)) fortran = 0;
+            else
+                return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy fortran_order is not True or "
+                                 "False", path);
+            l.p = s + n;
+        } else {
+            st = parse_shape(&l, path, version <= 2, ndim, dims, count, e);
+        }
+        if (st) return st;
+        if (!take(&l, ',') && peek(&l) != '}')
+            return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: malformed .npy header (expected ',' or "
+                             "'}' after '%s')", path, key);
+    }
+    if (peek(&l))
+        return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy header has text after its dict", path);
+    for (int k = 0; k < 3; k++)
+        if (!seen[k])
+            return xcnn_fail(e, XCNN_ERR_FORMAT, "%s: .npy header lacks '%s'", path, keys[k]);
+    if (strcmp(descr, "<f4") != 0 && strcmp(descr, "|f4") != 0)
+        return xcnn_fail(e, XCNN_ERR_UNSUPPORTED,
+                         "%s: dtype '%s' is not little-endian float32 (save with "
+                         "x.astype('<f4'))", path, descr);
+    if (fortran)
+        return xcnn_fail(e, XCNN_ERR_UNSUPPORTED,
+                         "%s: Fortran-order arrays are not supported (save a C-order array, "
+                         "numpy.ascontiguousarray)", path);
     return XCNN_OK;
 }
 
@@ -98,8 +203,13 @@ xcnn_status xcnn_npy_read(const char *path, float **data, int *ndim,
     unsigned char pre[12];
     char *hdr = NULL;
     float *buf = NULL;
-    if (!path || !data || !ndim || !dims) return XCNN_ERR_ARG;
-    *data = NULL;
+    if (data) *data = NULL;
+    if (!path || !data || !ndim || !dims) {
+        xcnn_fail(&e, XCNN_ERR_ARG, "xcnn_npy_read: %s is NULL",
+                  !path ? "path" : !data ? "data" : !ndim ? "ndim" : "dims");
+        set_err(errbuf, err_size, &e);
+        return XCNN_ERR_ARG;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         xcnn_fail(&e, XCNN_ERR_IO, "cannot open '%s'", path);
@@ -139,7 +249,7 @@ xcnn_status xcnn_npy_read(const char *path, float **data, int *ndim,
     }
     hdr[hlen] = 0;
     uint64_t count = 0;
-    st = parse_header(hdr, path, ndim, dims, &count, &e);
+    st = parse_header(hdr, hlen, pre[6], path, ndim, dims, &count, &e);
     if (st) goto done;
     buf = malloc(count ? count * sizeof(float) : sizeof(float));
     if (!buf) { st = xcnn_fail(&e, XCNN_ERR_NOMEM, "out of memory"); goto done; }
@@ -163,11 +273,47 @@ done:
     return XCNN_OK;
 }
 
+/* Everything about the call checked before a byte is written: the shape
+ * is read from the caller's dims (a negative one would turn into a huge
+ * count and a read past data), and the file must be one xcnn_npy_read
+ * takes back. A zero dimension is a valid empty array, as in numpy. */
+static xcnn_status check_write_args(const char *path, const float *data, int ndim,
+                                    const int64_t *dims, xcnn_err *e)
+{
+    if (!path) return xcnn_fail(e, XCNN_ERR_ARG, "xcnn_npy_write: path is NULL");
+    if (ndim < 0 || ndim > XCNN_MAX_DIMS)
+        return xcnn_fail(e, XCNN_ERR_ARG, "xcnn_npy_write: '%s': ndim is %d (0 to %d)", path,
+                         ndim, XCNN_MAX_DIMS);
+    if (!dims && ndim > 0)
+        return xcnn_fail(e, XCNN_ERR_ARG, "xcnn_npy_write: '%s': dims is NULL for %d "
+                         "dimensions", path, ndim);
+    uint64_t count = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0)
+            return xcnn_fail(e, XCNN_ERR_ARG, "xcnn_npy_write: '%s': dimension %d is %lld",
+                             path, i, (long long)dims[i]);
+        uint64_t v = (uint64_t)dims[i];
+        if (v > NPY_MAX_ELEMS || (v && count > NPY_MAX_ELEMS / v))
+            return xcnn_fail(e, XCNN_ERR_LIMIT, "xcnn_npy_write: '%s': the shape has more "
+                             "than %llu elements, more than xcnn_npy_read takes", path,
+                             (unsigned long long)NPY_MAX_ELEMS);
+        count *= v;
+    }
+    if (!data && count)
+        return xcnn_fail(e, XCNN_ERR_ARG, "xcnn_npy_write: '%s': data is NULL for %llu "
+                         "elements", path, (unsigned long long)count);
+    return XCNN_OK;
+}
+
 xcnn_status xcnn_npy_write(const char *path, const float *data, int ndim, const int64_t *dims,
                            char *errbuf, size_t err_size)
 {
     xcnn_err e = {{0}};
-    if (!path || (!data && ndim) || ndim < 0 || ndim > XCNN_MAX_DIMS) return XCNN_ERR_ARG;
+    xcnn_status ast = check_write_args(path, data, ndim, dims, &e);
+    if (ast) {
+        set_err(errbuf, err_size, &e);
+        return ast;
+    }
     char dict[512];
     int len = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     size_t count = 1;
@@ -180,24 +326,22 @@ xcnn_status xcnn_npy_write(const char *path, const float *data, int ndim, const 
     /* Pad so that magic + header is a multiple of 64 bytes, ending in '\n'. */
     size_t total = 10 + (size_t)len + 1;
     size_t pad = (64 - total % 64) % 64;
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        xcnn_fail(&e, XCNN_ERR_IO, "cannot write '%s'", path);
-        set_err(errbuf, err_size, &e);
-        return XCNN_ERR_IO;
-    }
     size_t hlen = (size_t)len + pad + 1;
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hlen & 0xff),
-                             (unsigned char)(hlen >> 8)};
-    int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(dict, 1, (size_t)len, f) == (size_t)len;
-    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', f) != EOF;
-    ok = ok && fputc('\n', f) != EOF;
-    ok = ok && fwrite(data, sizeof(float), count, f) == count;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok) {
-        xcnn_fail(&e, XCNN_ERR_IO, "error writing '%s'", path);
-        set_err(errbuf, err_size, &e);
-        return XCNN_ERR_IO;
+    unsigned char head[10 + sizeof dict + 64] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                                 (unsigned char)(hlen & 0xff),
+                                                 (unsigned char)(hlen >> 8)};
+    memcpy(head + 10, dict, (size_t)len);
+    memset(head + 10 + len, ' ', pad);
+    head[10 + hlen - 1] = '\n';
+    /* A temporary file renamed into place when complete (atomic_file.h):
+     * a failed write leaves the earlier file at path as it was. */
+    xcnn_atomic_file af;
+    xcnn_status st = xcnn_atomic_open(&af, path, &e);
+    if (!st) {
+        xcnn_atomic_write(&af, head, 10 + hlen);
+        xcnn_atomic_write(&af, data, count * sizeof(float));
+        st = xcnn_atomic_commit(&af, &e);
     }
-    return XCNN_OK;
+    if (st) set_err(errbuf, err_size, &e);
+    return st;
 }

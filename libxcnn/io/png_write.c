@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "atomic_file.h"
 #include "inflate.h"
 #include "png_write.h"
 #include "../../include/xcnn_image.h"
@@ -21,7 +22,8 @@ static void put_be32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)v;
 }
 
-static int write_chunk(FILE *f, const char *type, const unsigned char *data, uint32_t len)
+static void write_chunk(xcnn_atomic_file *f, const char *type, const unsigned char *data,
+                        uint32_t len)
 {
     unsigned char hdr[8];
     put_be32(hdr, len);
@@ -30,15 +32,24 @@ static int write_chunk(FILE *f, const char *type, const unsigned char *data, uin
     crc = xcnn_crc32(crc, data, len);
     unsigned char tail[4];
     put_be32(tail, crc);
-    return fwrite(hdr, 1, 8, f) == 8 && (len == 0 || fwrite(data, 1, len, f) == len) &&
-           fwrite(tail, 1, 4, f) == 4;
+    xcnn_atomic_write(f, hdr, 8);
+    xcnn_atomic_write(f, data, len);
+    xcnn_atomic_write(f, tail, 4);
 }
 
 xcnn_status xcnn_png_write(const char *path, const unsigned char *pixels, int width, int height,
                            int channels, xcnn_err *err)
 {
-    if (width <= 0 || height <= 0 || width > 16384 || height > 16384)
+    if (!path || !pixels)
+        return xcnn_fail(err, XCNN_ERR_ARG, "PNG writer: %s is NULL", !path ? "path" : "pixels");
+    if (width <= 0 || height <= 0)
         return xcnn_fail(err, XCNN_ERR_ARG, "PNG size %dx%d is out of range", width, height);
+    /* Nothing bigger than the reader takes back (xcnn_image.h's caps). */
+    if (width > XCNN_IMAGE_MAX_SIDE || height > XCNN_IMAGE_MAX_SIDE ||
+        (int64_t)width * height > XCNN_IMAGE_MAX_PIXELS)
+        return xcnn_fail(err, XCNN_ERR_LIMIT, "PNG size %dx%d is over the limit (%d per side, "
+                         "%lld pixels)", width, height, XCNN_IMAGE_MAX_SIDE,
+                         (long long)XCNN_IMAGE_MAX_PIXELS);
     if (channels != 1 && channels != 3)
         return xcnn_fail(err, XCNN_ERR_ARG, "PNG writer takes 1 or 3 channels, not %d",
                          channels);
@@ -59,10 +70,12 @@ xcnn_status xcnn_png_write(const char *path, const unsigned char *pixels, int wi
     free(raw);
     if (st) return st;
 
-    FILE *f = fopen(path, "wb");
-    if (!f) {
+    /* Whole or not at all: a temporary file renamed into place when
+     * complete (atomic_file.h). */
+    xcnn_atomic_file f;
+    if ((st = xcnn_atomic_open(&f, path, err))) {
         free(z);
-        return xcnn_fail(err, XCNN_ERR_IO, "cannot write '%s'", path);
+        return st;
     }
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     unsigned char ihdr[13];
@@ -71,12 +84,12 @@ xcnn_status xcnn_png_write(const char *path, const unsigned char *pixels, int wi
     ihdr[8] = 8;                      /* bit depth */
     ihdr[9] = channels == 1 ? 0 : 2;  /* gray or RGB */
     ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, filter method 0, no interlace */
-    int ok = fwrite(sig, 1, 8, f) == 8 && write_chunk(f, "IHDR", ihdr, 13) &&
-             write_chunk(f, "IDAT", z, (uint32_t)zn) && write_chunk(f, "IEND", NULL, 0);
-    ok = (fclose(f) == 0) && ok;
+    xcnn_atomic_write(&f, sig, 8);
+    write_chunk(&f, "IHDR", ihdr, 13);
+    write_chunk(&f, "IDAT", z, (uint32_t)zn);
+    write_chunk(&f, "IEND", NULL, 0);
     free(z);
-    if (!ok) return xcnn_fail(err, XCNN_ERR_IO, "error writing '%s'", path);
-    return XCNN_OK;
+    return xcnn_atomic_commit(&f, err);
 }
 
 xcnn_status xcnn_png_write_rgb(const char *path, const unsigned char *rgb, int width, int height,

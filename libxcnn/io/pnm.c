@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "atomic_file.h"
 #include "inflate.h"
 
 typedef struct {
@@ -118,21 +119,27 @@ xcnn_status xcnn_image_write_pnm(const char *path, const xcnn_image *img, char *
     xcnn_status st = XCNN_OK;
     if (!path || !img || !img->pixels || img->width <= 0 || img->height <= 0) {
         st = xcnn_fail(&e, XCNN_ERR_ARG, "xcnn_image_write_pnm: empty image or NULL argument");
+    } else if (img->width > XCNN_IMAGE_MAX_SIDE || img->height > XCNN_IMAGE_MAX_SIDE ||
+               (int64_t)img->width * img->height > XCNN_IMAGE_MAX_PIXELS) {
+        st = xcnn_fail(&e, XCNN_ERR_LIMIT, "cannot write '%s': %dx%d is over the image limit "
+                       "(%d per side, %lld pixels)", path, img->width, img->height,
+                       XCNN_IMAGE_MAX_SIDE, (long long)XCNN_IMAGE_MAX_PIXELS);
     } else if (img->channels != 1 && img->channels != 3) {
         st = xcnn_fail(&e, XCNN_ERR_ARG,
                        "cannot write '%s': PNM holds 1 or 3 channels, the image has %d", path,
                        img->channels);
     } else {
-        FILE *f = fopen(path, "wb");
-        if (!f) {
-            st = xcnn_fail(&e, XCNN_ERR_IO, "cannot write '%s'", path);
-        } else {
+        /* Whole or not at all (atomic_file.h). */
+        xcnn_atomic_file af;
+        st = xcnn_atomic_open(&af, path, &e);
+        if (!st) {
             size_t n = (size_t)img->width * (size_t)img->height * (size_t)img->channels;
-            int ok = fprintf(f, "P%c\n%d %d\n255\n", img->channels == 1 ? '5' : '6', img->width,
-                             img->height) > 0;
-            ok = ok && fwrite(img->pixels, 1, n, f) == n;
-            ok = (fclose(f) == 0) && ok;
-            if (!ok) st = xcnn_fail(&e, XCNN_ERR_IO, "error writing '%s'", path);
+            char head[64];
+            int len = snprintf(head, sizeof head, "P%c\n%d %d\n255\n",
+                               img->channels == 1 ? '5' : '6', img->width, img->height);
+            xcnn_atomic_write(&af, head, (size_t)len);
+            xcnn_atomic_write(&af, img->pixels, n);
+            st = xcnn_atomic_commit(&af, &e);
         }
     }
     if (st && errbuf && err_size) snprintf(errbuf, err_size, "%s", e.msg);

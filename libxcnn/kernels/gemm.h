@@ -6,6 +6,9 @@
  * beta == 0 means C is overwritten (its old contents, even NaN, ignored).
  * Results do not depend on the thread count. Allocates nothing: packing
  * buffers live on the stack (about 350 KiB on each thread that runs it).
+ *
+ * Every product below must equal xcnn_sgemm_reference (the plain triple
+ * loop, gemm_reference.c) to rounding: they sum in float, in tiles.
  */
 #ifndef XCNN_GEMM_H
 #define XCNN_GEMM_H
@@ -21,6 +24,12 @@ typedef enum xcnn_gemm_kind {
     XCNN_GEMM_AVX512 = 2,   /* x86-64 AVX-512F                             */
     XCNN_GEMM_N_KINDS = 3
 } xcnn_gemm_kind;
+
+/* The reference: the definition above as three loops, each element of C
+ * one sum in double over k in order. For tests and for reading; slow. */
+void xcnn_sgemm_reference(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                          const float *A, int lda, const float *B, int ldb, float beta,
+                          float *C, int ldc);
 
 /* With XCNN_GEMM_AUTO. The environment variable XCNN_GEMM=portable|avx2|
  * avx512 forces a kernel (ignored when this CPU cannot run it). */

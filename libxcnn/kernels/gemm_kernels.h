@@ -18,7 +18,9 @@
  * pass to clear C first, and the same bits as adding to a cleared C).
  * Every element of the tile is summed over k in increasing order, one
  * multiply-add per k, so the result depends on the kernel but never on
- * how tiles are shared out between threads.
+ * how tiles are shared out between threads. Each kernel, driven by
+ * xcnn_sgemm, must equal xcnn_sgemm_reference (gemm_reference.c) to
+ * rounding.
  */
 #ifndef XCNN_GEMM_KERNELS_H
 #define XCNN_GEMM_KERNELS_H

@@ -5,6 +5,10 @@
  * Along one axis, output position o with kernel tap k reads input
  *     i = o * stride - pad_begin + k * dilation
  * and taps with i outside [0, in) read the (zero or -inf) padding.
+ *
+ * A conv run as W * im2col(X) (and dX as col2im(W^T dY)) must equal
+ * xcnn_conv_reference_forward / _backward (ops/conv.c, the convolution's
+ * plain loops) to rounding: the products sum in float, in another order.
  */
 #ifndef XCNN_IM2COL_H
 #define XCNN_IM2COL_H

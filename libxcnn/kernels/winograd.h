@@ -28,6 +28,13 @@
  * swaps rows 0 and 3 of it and keeps 1 and 2; so the transformed weights
  * of the turned kernel are U itself, read transposed, at position
  * (q(a), q(b)) with q = (3, 1, 2, 0). No second copy of the weights.
+ *
+ * Forward and dX must equal xcnn_conv_reference_forward / _backward
+ * (ops/conv.c, the convolution's plain loops) to rounding: the transforms
+ * add and scale values that a direct sum would not, so the last bits
+ * differ (tests/test_conv_paths.c and tests/test_reference_paths.c allow
+ * 1e-5 of the largest output). The packed U^T and the bands must give
+ * the plain U's bits.
  */
 #ifndef XCNN_WINOGRAD_H
 #define XCNN_WINOGRAD_H

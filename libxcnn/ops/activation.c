@@ -20,7 +20,9 @@
  *
  * Each formula is written once below, one element at a time; each kind
  * (and Relu rule) then gets its own loop, so that the kind is chosen once
- * per pass and the compiler can vectorise the loop.
+ * per pass and the compiler can vectorise the loop. The reference is
+ * act_forward_one / act_backward_one on every element in turn (what
+ * g->reference, make REFERENCE=1, runs); the loops must give its bits.
  */
 #include <math.h>
 #include <stdint.h>
@@ -252,6 +254,10 @@ static void act_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     const float *x = xcnn_in(g, n, 0)->data;
     float *y = xcnn_out(g, n, 0)->data;
     int64_t count = (int64_t)(xcnn_tensor_sample_numel(xcnn_in(g, n, 0)) * (size_t)batch);
+    if (g->reference) {
+        for (int64_t i = 0; i < count; i++) y[i] = act_forward_one(&a, x[i]);
+        return;
+    }
     int64_t chunks = (count + ACT_CHUNK - 1) / ACT_CHUNK;
 #pragma omp parallel for schedule(dynamic) if (count > ACT_PARALLEL_MIN)
     for (int64_t c = 0; c < chunks; c++) {
@@ -295,6 +301,11 @@ static void act_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     if (!dx) return;
     xcnn_relu_rule rule = ctx ? ctx->relu_rule : XCNN_RELU_GRADIENT;
     int64_t count = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch);
+    if (g->reference) {
+        for (int64_t i = 0; i < count; i++)
+            dx[i] += act_backward_one(a, x->data[i], y->data[i], y->grad[i], rule);
+        return;
+    }
     int64_t chunks = (count + ACT_CHUNK - 1) / ACT_CHUNK;
 #pragma omp parallel for schedule(dynamic) if (count > ACT_PARALLEL_MIN)
     for (int64_t c = 0; c < chunks; c++) {
@@ -451,14 +462,35 @@ static xcnn_status dropout_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return act_setup(g, n, err, ACT_IDENTITY, 0, 0, 0);
 }
 
-const xcnn_op_def xcnn_op_relu = {"Relu", relu_setup, act_forward, act_backward};
+/* The attributes of each op in ONNX (opsets 7 to 18; see xcnn_attr_spec).
+ * Relu, Sigmoid, HardSwish and Identity have none. */
+static const xcnn_attr_spec leakyrelu_attrs[] = {{"alpha", XCNN_ATTR_FLOAT, 0, NULL},
+                                                 {NULL, 0, 0, NULL}};
+/* From opset 11 the bounds are inputs 1 and 2. */
+static const xcnn_attr_spec clip_attrs[] = {{"max", XCNN_ATTR_FLOAT, 10, NULL},
+                                            {"min", XCNN_ATTR_FLOAT, 10, NULL},
+                                            {NULL, 0, 0, NULL}};
+static const xcnn_attr_spec hardsigmoid_attrs[] = {{"alpha", XCNN_ATTR_FLOAT, 0, NULL},
+                                                   {"beta", XCNN_ATTR_FLOAT, 0, NULL},
+                                                   {NULL, 0, 0, NULL}};
+/* ratio (to opset 11; an input after) and seed (from 12) shape the random
+ * mask of training, which inference never draws. */
+static const xcnn_attr_spec dropout_attrs[] = {
+    {"ratio", XCNN_ATTR_FLOAT, 11, "Dropout is the identity at inference"},
+    {"seed", XCNN_ATTR_INT, 0, "Dropout is the identity at inference"},
+    {NULL, 0, 0, NULL}};
+
+const xcnn_op_def xcnn_op_relu = {"Relu", relu_setup, act_forward, act_backward, NULL};
 const xcnn_op_def xcnn_op_leakyrelu = {"LeakyRelu", leakyrelu_setup, act_forward,
-                                       act_backward};
-const xcnn_op_def xcnn_op_clip = {"Clip", clip_setup, act_forward, act_backward};
-const xcnn_op_def xcnn_op_sigmoid = {"Sigmoid", sigmoid_setup, act_forward, act_backward};
+                                       act_backward, leakyrelu_attrs};
+const xcnn_op_def xcnn_op_clip = {"Clip", clip_setup, act_forward, act_backward, clip_attrs};
+const xcnn_op_def xcnn_op_sigmoid = {"Sigmoid", sigmoid_setup, act_forward, act_backward,
+                                     NULL};
 const xcnn_op_def xcnn_op_hardsigmoid = {"HardSigmoid", hardsigmoid_setup, act_forward,
-                                         act_backward};
+                                         act_backward, hardsigmoid_attrs};
 const xcnn_op_def xcnn_op_hardswish = {"HardSwish", hardswish_setup, act_forward,
-                                       act_backward};
-const xcnn_op_def xcnn_op_identity = {"Identity", identity_setup, act_forward, act_backward};
-const xcnn_op_def xcnn_op_dropout = {"Dropout", dropout_setup, act_forward, act_backward};
+                                       act_backward, NULL};
+const xcnn_op_def xcnn_op_identity = {"Identity", identity_setup, act_forward, act_backward,
+                                      NULL};
+const xcnn_op_def xcnn_op_dropout = {"Dropout", dropout_setup, act_forward, act_backward,
+                                     dropout_attrs};

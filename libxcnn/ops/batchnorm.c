@@ -32,6 +32,12 @@
  * and the running statistics get no gradient. Backward recomputes mu and
  * inv from x (kept in the arena) rather than storing them: the node stays
  * stateless apart from the running statistics.
+ *
+ * The reference of the inference form (bn_reference_forward / _backward)
+ * is its formulas as written, element by element in double; the fast
+ * loops fold scale * inv into one float per channel and must equal it to
+ * rounding. g->reference (make REFERENCE=1) runs the reference. Training
+ * mode has no fast path: its loops are its formulas, in double.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -189,6 +195,59 @@ static void bn_backward_train(xcnn_graph *g, const xcnn_node *n, int batch)
     }
 }
 
+/* ---- inference mode's reference: the formulas, one element at a time ---- */
+
+static void bn_reference_forward(xcnn_graph *g, const xcnn_node *n, int batch)
+{
+    int c;
+    size_t pixels;
+    bn_dims(g, n, &c, &pixels);
+    const float *x = xcnn_in(g, n, 0)->data, *scale = xcnn_in(g, n, 1)->data;
+    const float *bias = xcnn_in(g, n, 2)->data, *mean = xcnn_in(g, n, 3)->data;
+    const float *var = xcnn_in(g, n, 4)->data;
+    float *y = xcnn_out(g, n, 0)->data;
+    double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    for (int b = 0; b < batch; b++)
+        for (int ch = 0; ch < c; ch++)
+            for (size_t i = 0; i < pixels; i++) {
+                size_t at = ((size_t)b * c + ch) * pixels + i;
+                y[at] = (float)((double)scale[ch] * (x[at] - (double)mean[ch]) /
+                                    sqrt(var[ch] + eps) + bias[ch]);
+            }
+}
+
+static void bn_reference_backward(xcnn_graph *g, const xcnn_node *n, int batch)
+{
+    int c;
+    size_t pixels;
+    bn_dims(g, n, &c, &pixels);
+    const float *x = xcnn_in(g, n, 0)->data, *scale = xcnn_in(g, n, 1)->data;
+    const float *mean = xcnn_in(g, n, 3)->data, *var = xcnn_in(g, n, 4)->data;
+    const float *dy = xcnn_out(g, n, 0)->grad;
+    float *dx = xcnn_tensor_grad(xcnn_in(g, n, 0));
+    float *dscale = xcnn_tensor_grad(xcnn_in(g, n, 1)), *dbias = xcnn_tensor_grad(xcnn_in(g, n, 2));
+    float *dmean = xcnn_tensor_grad(xcnn_in(g, n, 3)), *dvar = xcnn_tensor_grad(xcnn_in(g, n, 4));
+    double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    for (int ch = 0; ch < c; ch++) {
+        double inv = 1.0 / sqrt(var[ch] + eps);
+        double s_scale = 0, s_bias = 0, s_mean = 0, s_var = 0;
+        for (int b = 0; b < batch; b++)
+            for (size_t i = 0; i < pixels; i++) {
+                size_t at = ((size_t)b * c + ch) * pixels + i;
+                double d = dy[at], xc = (double)x[at] - mean[ch];
+                if (dx) dx[at] += (float)(d * scale[ch] * inv);
+                s_scale += d * xc * inv;
+                s_bias += d;
+                s_mean += d * (-scale[ch] * inv);
+                s_var += d * scale[ch] * xc * -0.5 * inv * inv * inv;
+            }
+        if (dscale) dscale[ch] += (float)s_scale;
+        if (dbias) dbias[ch] += (float)s_bias;
+        if (dmean) dmean[ch] += (float)s_mean;
+        if (dvar) dvar[ch] += (float)s_var;
+    }
+}
+
 /* ---- inference mode: running statistics ----------------------------- */
 
 static void bn_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
@@ -196,6 +255,10 @@ static void bn_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scra
     (void)scratch;
     if (g->training) {
         bn_forward_train(g, n, batch);
+        return;
+    }
+    if (g->reference) {
+        bn_reference_forward(g, n, batch);
         return;
     }
     int c;
@@ -232,6 +295,10 @@ static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
         bn_backward_train(g, n, batch);
         return;
     }
+    if (g->reference) {
+        bn_reference_backward(g, n, batch);
+        return;
+    }
     int c;
     size_t pixels;
     bn_dims(g, n, &c, &pixels);
@@ -265,5 +332,13 @@ static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     }
 }
 
+/* ONNX BatchNormalization's attributes from opset 7 on. momentum is read
+ * when training; spatial (opsets 7 and 8) and training_mode (from 14)
+ * are read and refused unless they ask for what we compute. */
+static const xcnn_attr_spec bn_attrs[] = {
+    {"epsilon", XCNN_ATTR_FLOAT, 0, NULL},      {"momentum", XCNN_ATTR_FLOAT, 0, NULL},
+    {"spatial", XCNN_ATTR_INT, 0, NULL},        {"training_mode", XCNN_ATTR_INT, 0, NULL},
+    {NULL, 0, 0, NULL}};
+
 const xcnn_op_def xcnn_op_batchnorm = {"BatchNormalization", bn_setup, bn_forward,
-                                       bn_backward};
+                                       bn_backward, bn_attrs};

@@ -23,6 +23,14 @@
  * when the row is contiguous); the gradient of a broadcast operand
  * is computed per operand element, each summing its own terms in a fixed
  * order, so the result never depends on the thread count.
+ *
+ * The reference (bin_reference) is the plain reading of the above: walk
+ * the output element by element, find each operand's element by its
+ * index (0 along the dims it is stretched), apply the formula, and add
+ * each gradient term into that element. Forward and full-shape gradients
+ * must give its bits; a broadcast operand's gradient, summed in double by
+ * the fast path, equals it to rounding. g->reference (make REFERENCE=1)
+ * runs the reference.
  */
 #include <stdlib.h>
 #include "ops.h"
@@ -88,6 +96,43 @@ static void bcast_strides(const int64_t *d, int rank, int64_t *s)
         stride *= d[i];
     }
 }
+
+/* ---- the reference: one output element at a time ---- */
+
+/* y = a op b at every output element (dy NULL), or the gradient terms of
+ * the operands whose da / db are not NULL (dy given). */
+static void bin_reference(xcnn_graph *g, const xcnn_node *n, int batch, const float *dy,
+                          float *da, float *db)
+{
+    bin_op op = ((const bin_params *)n->params)->op;
+    const xcnn_tensor *ta = xcnn_in(g, n, 0), *tb = xcnn_in(g, n, 1);
+    xcnn_tensor *ty = xcnn_out(g, n, 0);
+    int rank = ty->ndim;
+    int64_t d_y[XCNN_MAX_DIMS], d_a[XCNN_MAX_DIMS], d_b[XCNN_MAX_DIMS], count = 1;
+    padded_dims(ty, rank, batch, d_y);
+    padded_dims(ta, rank, batch, d_a);
+    padded_dims(tb, rank, batch, d_b);
+    for (int k = 0; k < rank; k++) count *= d_y[k];
+    for (int64_t i = 0; i < count; i++) {
+        /* i's index along each dim (last dim fastest), and the operands'
+         * offsets at that index: a dim of size 1 is read at 0 */
+        int64_t rest = i, ia = 0, ib = 0, sa = 1, sb = 1;
+        for (int k = rank - 1; k >= 0; k--) {
+            int64_t idx = rest % d_y[k];
+            rest /= d_y[k];
+            ia += (d_a[k] == 1 ? 0 : idx) * sa;
+            ib += (d_b[k] == 1 ? 0 : idx) * sb;
+            sa *= d_a[k];
+            sb *= d_b[k];
+        }
+        float a = ta->data[ia], b = tb->data[ib];
+        if (!dy) ty->data[i] = bin_apply(op, a, b);
+        if (dy && da) da[ia] += bin_grad(op, 0, dy[i], a, b);
+        if (dy && db) db[ib] += bin_grad(op, 1, dy[i], a, b);
+    }
+}
+
+/* ---- the fast path ---- */
 
 static void make_view(const xcnn_graph *g, const xcnn_node *n, int batch, bin_view *v)
 {
@@ -181,6 +226,10 @@ static void forward_row(bin_op op, const float *restrict a, int64_t sa, const fl
 static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     (void)scratch;
+    if (g->reference) {
+        bin_reference(g, n, batch, NULL, NULL, NULL);
+        return;
+    }
     bin_op op = ((const bin_params *)n->params)->op;
     bin_view v;
     make_view(g, n, batch, &v);
@@ -295,6 +344,11 @@ static void bin_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
 {
     (void)scratch;
     (void)ctx;
+    if (g->reference) {
+        bin_reference(g, n, batch, xcnn_out(g, n, 0)->grad, xcnn_tensor_grad(xcnn_in(g, n, 0)),
+                      xcnn_tensor_grad(xcnn_in(g, n, 1)));
+        return;
+    }
     bin_op op = ((const bin_params *)n->params)->op;
     bin_view v;
     make_view(g, n, batch, &v);
@@ -391,7 +445,8 @@ static xcnn_status div_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return bin_setup(g, n, err, BIN_DIV);
 }
 
-const xcnn_op_def xcnn_op_add = {"Add", add_setup, bin_forward, bin_backward};
-const xcnn_op_def xcnn_op_sub = {"Sub", sub_setup, bin_forward, bin_backward};
-const xcnn_op_def xcnn_op_mul = {"Mul", mul_setup, bin_forward, bin_backward};
-const xcnn_op_def xcnn_op_div = {"Div", div_setup, bin_forward, bin_backward};
+/* No attributes from opset 7 on (broadcast and axis were opset 6's). */
+const xcnn_op_def xcnn_op_add = {"Add", add_setup, bin_forward, bin_backward, NULL};
+const xcnn_op_def xcnn_op_sub = {"Sub", sub_setup, bin_forward, bin_backward, NULL};
+const xcnn_op_def xcnn_op_mul = {"Mul", mul_setup, bin_forward, bin_backward, NULL};
+const xcnn_op_def xcnn_op_div = {"Div", div_setup, bin_forward, bin_backward, NULL};

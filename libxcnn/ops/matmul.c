@@ -11,6 +11,11 @@
  * A is the activation (its rows are the batch), B and C are constants:
  * this is how torch.onnx exports nn.Linear. transA would move the batch
  * into the columns and is refused.
+ *
+ * The reference (mm_reference_forward / _backward) is these formulas as
+ * loops, each output one sum in double. The fast path, xcnn_sgemm (or
+ * one dot product per output for a classifier at batch 1), must equal it
+ * to rounding; g->reference (make REFERENCE=1) runs the reference.
  */
 #include <stdlib.h>
 #include "../base/cpu.h"
@@ -29,6 +34,59 @@ static int64_t mm_rows(const xcnn_tensor *a, int batch, int64_t K)
 {
     return (int64_t)(xcnn_tensor_sample_numel(a) * (size_t)batch) / K;
 }
+
+/* ---- the reference: the formulas above as loops ---- */
+
+/* op(B)[k, j]: B is stored [K, M], or [M, K] when transposed. */
+static float op_b(const mm_params *p, const float *b, int64_t k, int64_t j)
+{
+    return p->trans_b ? b[j * p->K + k] : b[k * p->M + j];
+}
+
+static void mm_reference_forward(const mm_params *p, int64_t rows, const float *a,
+                                 const float *b, const float *c, float *y)
+{
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < p->M; j++) {
+            double sum = 0;
+            for (int64_t k = 0; k < p->K; k++) sum += (double)a[i * p->K + k] * op_b(p, b, k, j);
+            double cj = p->c_cols ? c[p->c_cols == 1 ? 0 : j] : 0.0; /* C broadcast */
+            y[i * p->M + j] = (float)(p->alpha * sum + p->beta * cj);
+        }
+}
+
+/* Adds into dA, dB (in B's layout) and dC, each skipped when NULL. */
+static void mm_reference_backward(const mm_params *p, int64_t rows, const float *a,
+                                  const float *b, const float *gy, float *da, float *db,
+                                  float *dc)
+{
+    int64_t K = p->K, M = p->M;
+    if (da)
+        for (int64_t i = 0; i < rows; i++)
+            for (int64_t k = 0; k < K; k++) {
+                double sum = 0;
+                for (int64_t j = 0; j < M; j++) sum += (double)gy[i * M + j] * op_b(p, b, k, j);
+                da[i * K + k] += (float)(p->alpha * sum);
+            }
+    if (db)
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t j = 0; j < M; j++) {
+                double sum = 0;
+                for (int64_t i = 0; i < rows; i++) sum += (double)a[i * K + k] * gy[i * M + j];
+                db[p->trans_b ? j * K + k : k * M + j] += (float)(p->alpha * sum);
+            }
+    /* C[e] was added (times beta) to every Y[i, j] it was broadcast to. */
+    if (dc)
+        for (int64_t e = 0; e < p->c_cols; e++) {
+            double sum = 0;
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t j = 0; j < M; j++)
+                    if (p->c_cols == 1 || j == e) sum += gy[i * M + j];
+            dc[e] += (float)(p->beta * sum);
+        }
+}
+
+/* ---- the fast path ---- */
 
 /* Lanes of the dot products below: independent partial sums the
  * compiler can keep in one vector register, added in a fixed order. */
@@ -68,6 +126,10 @@ static void mm_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scra
     const xcnn_tensor *a = xcnn_in(g, n, 0), *b = xcnn_in(g, n, 1), *c = xcnn_in(g, n, 2);
     float *y = xcnn_out(g, n, 0)->data;
     int64_t rows = mm_rows(a, batch, p->K);
+    if (g->reference) {
+        mm_reference_forward(p, rows, a->data, b->data, c ? c->data : NULL, y);
+        return;
+    }
     float beta = 0.0f;
     if (p->c_cols) {
         /* Y starts as beta * C broadcast over the rows; the product adds to it. */
@@ -96,6 +158,10 @@ static void mm_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     const float *gy = xcnn_out(g, n, 0)->grad;
     int rows = (int)mm_rows(a, batch, p->K), K = (int)p->K, M = (int)p->M;
     float *da = xcnn_tensor_grad(a), *db = xcnn_tensor_grad(b), *dc = xcnn_tensor_grad(c);
+    if (g->reference) {
+        mm_reference_backward(p, rows, a->data, b->data, gy, da, db, dc);
+        return;
+    }
 
     /* dA [rows,K] += alpha * G [rows,M] op(B)^T; op(B)^T is B^T, or B itself if transB. */
     if (da)
@@ -245,5 +311,12 @@ static xcnn_status matmul_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return mm_finish(g, n, &p, 0, err);
 }
 
-const xcnn_op_def xcnn_op_gemm = {"Gemm", gemm_setup, mm_forward, mm_backward};
-const xcnn_op_def xcnn_op_matmul = {"MatMul", matmul_setup, mm_forward, mm_backward};
+/* Gemm's attributes from opset 7 on (transA=1 is read and refused);
+ * MatMul has none. */
+static const xcnn_attr_spec gemm_attrs[] = {
+    {"alpha", XCNN_ATTR_FLOAT, 0, NULL}, {"beta", XCNN_ATTR_FLOAT, 0, NULL},
+    {"transA", XCNN_ATTR_INT, 0, NULL},  {"transB", XCNN_ATTR_INT, 0, NULL},
+    {NULL, 0, 0, NULL}};
+
+const xcnn_op_def xcnn_op_gemm = {"Gemm", gemm_setup, mm_forward, mm_backward, gemm_attrs};
+const xcnn_op_def xcnn_op_matmul = {"MatMul", matmul_setup, mm_forward, mm_backward, NULL};

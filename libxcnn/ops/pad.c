@@ -9,7 +9,8 @@
  * Pads are [x1_begin, x2_begin, ..., x1_end, x2_end] (ONNX order), from a
  * constant int64 input (opset >= 11) or the `pads` attribute (before).
  * The batch dim is never padded, and negative pads (cropping) are refused.
- * Both loops walk the input row by row (a row = the last dim).
+ * Both loops walk the input row by row (a row = the last dim). There is
+ * no fast path: these copies are the reference too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -192,4 +193,10 @@ static xcnn_status pad_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return XCNN_OK;
 }
 
-const xcnn_op_def xcnn_op_pad = {"Pad", pad_setup, pad_forward, pad_backward};
+/* pads and value are attributes up to opset 10, inputs from 11. */
+static const xcnn_attr_spec pad_attrs[] = {{"mode", XCNN_ATTR_STRING, 0, NULL},
+                                           {"pads", XCNN_ATTR_INTS, 10, NULL},
+                                           {"value", XCNN_ATTR_FLOAT, 10, NULL},
+                                           {NULL, 0, 0, NULL}};
+
+const xcnn_op_def xcnn_op_pad = {"Pad", pad_setup, pad_forward, pad_backward, pad_attrs};

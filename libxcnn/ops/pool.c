@@ -22,6 +22,11 @@
  * output row and column that fall inside the input are tabulated at setup
  * (no division per output), and windows whose columns all lie inside the
  * input are scanned several outputs at a time, one output per vector lane.
+ * That fast path must give the reference's bits (maxpool_reference_argmax:
+ * every tap of the window tested in scan order), which g->reference
+ * (make REFERENCE=1) runs instead. AveragePool and GlobalAveragePool have
+ * no fast path: their loops are the formulas above as written (the threads
+ * only share out the planes), and so are their own reference.
  */
 #include <math.h>
 #include <stdint.h>
@@ -122,9 +127,12 @@ static xcnn_status pool_setup(xcnn_graph *g, xcnn_node *n, const char *op, int i
     if (nk != 2)
         return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
                          "%s '%s': kernel_shape has %d values, expected 2", op, n->name, nk);
-    if (is_max && xcnn_attr_int(n, "storage_order", 0) != 0)
-        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
-                         "%s '%s': storage_order=1 is not supported", op, n->name);
+    /* storage_order only orders the Indices output (refused above), so
+     * either value gives our output; anything else is not ONNX. */
+    int64_t order = xcnn_attr_int(n, "storage_order", 0);
+    if (is_max && order != 0 && order != 1)
+        return xcnn_fail(err, XCNN_ERR_FORMAT, "%s '%s': storage_order must be 0 or 1, not %lld",
+                         op, n->name, (long long)order);
     int64_t ceil_mode = xcnn_attr_int(n, "ceil_mode", 0);
     int64_t cip = xcnn_attr_int(n, "count_include_pad", 0);
     if ((ceil_mode != 0 && ceil_mode != 1) || (cip != 0 && cip != 1))
@@ -162,7 +170,49 @@ static xcnn_status pool_setup(xcnn_graph *g, xcnn_node *n, const char *op, int i
     return XCNN_OK;
 }
 
-/* ---- MaxPool --------------------------------------------------------- */
+/* ---- MaxPool's reference: every tap of every window, in scan order ---- */
+
+/* Index in the plane of the window's first maximum, PyTorch's rule: a
+ * later tap wins only if it is larger, or NaN. Taps in the padding are
+ * skipped (padding never wins); the first tap inside is the answer when
+ * nothing beats -inf. */
+static int maxpool_reference_argmax(const xcnn_window2d *w, const float *x, int oh, int ow)
+{
+    int best = -1;
+    float maxval = -INFINITY;
+    for (int i = 0; i < w->k_h; i++)
+        for (int j = 0; j < w->k_w; j++) {
+            int ih = oh * w->stride_h - w->pad_top + i * w->dil_h;
+            int iw = ow * w->stride_w - w->pad_left + j * w->dil_w;
+            if (ih < 0 || ih >= w->in_h || iw < 0 || iw >= w->in_w) continue;
+            int idx = ih * w->in_w + iw;
+            if (best < 0) best = idx; /* the first tap inside */
+            if (x[idx] > maxval || isnan(x[idx])) {
+                maxval = x[idx];
+                best = idx;
+            }
+        }
+    return best;
+}
+
+/* y = x at the argmax; backward dx[argmax] += dy, in output order. */
+static void maxpool_reference(const pool_params *p, int planes, const float *x, float *y,
+                              const float *dy, float *dx)
+{
+    const xcnn_window2d *w = &p->win;
+    size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
+    for (int pl = 0; pl < planes; pl++)
+        for (int oh = 0; oh < w->out_h; oh++)
+            for (int ow = 0; ow < w->out_w; ow++) {
+                const float *xp = x + pl * in_plane;
+                int best = maxpool_reference_argmax(w, xp, oh, ow);
+                size_t o = pl * out_plane + (size_t)oh * w->out_w + ow;
+                if (y) y[o] = xp[best];
+                if (dx) dx[pl * in_plane + best] += dy[o];
+            }
+}
+
+/* ---- MaxPool's fast path -------------------------------------------- */
 
 /* Index in the plane of the window's first maximum (the one PyTorch sends
  * the gradient to); forward and backward both use it, so they agree. */
@@ -252,6 +302,10 @@ static void maxpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     float *y = xcnn_out(g, n, 0)->data;
     size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
     int planes = batch * p->channels;
+    if (g->reference) {
+        maxpool_reference(p, planes, x, y, NULL, NULL);
+        return;
+    }
 #pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
@@ -283,6 +337,10 @@ static void maxpool_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
     const float *dy = xcnn_out(g, n, 0)->grad;
     size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
     int planes = batch * p->channels;
+    if (g->reference) {
+        maxpool_reference(p, planes, xt->data, NULL, dy, dx);
+        return;
+    }
 #pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = xt->data + pl * in_plane;
@@ -455,9 +513,24 @@ static xcnn_status avgpool_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return pool_setup(g, n, "averagepool", 0, err);
 }
 
+/* The pools' ONNX attributes (opsets 7 to 19: AveragePool's dilations
+ * came in 19; other than 1 they are refused). GlobalAveragePool has none. */
+static const xcnn_attr_spec maxpool_attrs[] = {
+    {"auto_pad", XCNN_ATTR_STRING, 0, NULL}, {"ceil_mode", XCNN_ATTR_INT, 0, NULL},
+    {"dilations", XCNN_ATTR_INTS, 0, NULL},  {"kernel_shape", XCNN_ATTR_INTS, 0, NULL},
+    {"pads", XCNN_ATTR_INTS, 0, NULL},       {"strides", XCNN_ATTR_INTS, 0, NULL},
+    {"storage_order", XCNN_ATTR_INT, 0,
+     "it orders only the Indices output, which libxcnn does not produce"},
+    {NULL, 0, 0, NULL}};
+static const xcnn_attr_spec avgpool_attrs[] = {
+    {"auto_pad", XCNN_ATTR_STRING, 0, NULL},  {"ceil_mode", XCNN_ATTR_INT, 0, NULL},
+    {"count_include_pad", XCNN_ATTR_INT, 0, NULL}, {"dilations", XCNN_ATTR_INTS, 0, NULL},
+    {"kernel_shape", XCNN_ATTR_INTS, 0, NULL}, {"pads", XCNN_ATTR_INTS, 0, NULL},
+    {"strides", XCNN_ATTR_INTS, 0, NULL},     {NULL, 0, 0, NULL}};
+
 const xcnn_op_def xcnn_op_maxpool = {"MaxPool", maxpool_setup, maxpool_forward,
-                                     maxpool_backward};
+                                     maxpool_backward, maxpool_attrs};
 const xcnn_op_def xcnn_op_averagepool = {"AveragePool", avgpool_setup, avgpool_forward,
-                                         avgpool_backward};
+                                         avgpool_backward, avgpool_attrs};
 const xcnn_op_def xcnn_op_globalaveragepool = {"GlobalAveragePool", gap_setup, gap_forward,
-                                               gap_backward};
+                                               gap_backward, NULL};

@@ -8,7 +8,8 @@
  * prod(dims[axis:])], so it is allowed when dims 1..axis-1 are all 1.
  * Reshape's target shape comes from a constant int64 tensor: 0 copies the
  * input's dim (unless allowzero=1), -1 takes what is left; at plan time the
- * batch is 1, so the result's dim 0 must be 1 too.
+ * batch is 1, so the result's dim 0 must be 1 too. There is no fast
+ * path: the copy is the reference too.
  */
 #include <string.h>
 #include <stdint.h>
@@ -126,5 +127,14 @@ static xcnn_status reshape_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return XCNN_OK;
 }
 
-const xcnn_op_def xcnn_op_flatten = {"Flatten", flatten_setup, copy_forward, copy_backward};
-const xcnn_op_def xcnn_op_reshape = {"Reshape", reshape_setup, copy_forward, copy_backward};
+static const xcnn_attr_spec flatten_attrs[] = {{"axis", XCNN_ATTR_INT, 0, NULL},
+                                               {NULL, 0, 0, NULL}};
+/* Reshape's target was the shape attribute up to opset 4, then input 1. */
+static const xcnn_attr_spec reshape_attrs[] = {{"allowzero", XCNN_ATTR_INT, 0, NULL},
+                                               {"shape", XCNN_ATTR_INTS, 4, NULL},
+                                               {NULL, 0, 0, NULL}};
+
+const xcnn_op_def xcnn_op_flatten = {"Flatten", flatten_setup, copy_forward, copy_backward,
+                                     flatten_attrs};
+const xcnn_op_def xcnn_op_reshape = {"Reshape", reshape_setup, copy_forward, copy_backward,
+                                     reshape_attrs};

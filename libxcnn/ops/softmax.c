@@ -11,6 +11,8 @@
  * Either way the tensor is [outer, len, inner] with the softmax over len
  * (inner = 1 for the old form). The axis must not be 0, the batch.
  * Each softmax is summed by one thread, in order: deterministic.
+ * There is no fast path: these loops are the formulas as written, so they
+ * are the reference too (make REFERENCE=1 runs them unchanged).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -111,5 +113,8 @@ static xcnn_status softmax_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return XCNN_OK;
 }
 
+static const xcnn_attr_spec softmax_attrs[] = {{"axis", XCNN_ATTR_INT, 0, NULL},
+                                               {NULL, 0, 0, NULL}};
+
 const xcnn_op_def xcnn_op_softmax = {"Softmax", softmax_setup, softmax_forward,
-                                     softmax_backward};
+                                     softmax_backward, softmax_attrs};

@@ -6,6 +6,7 @@
  *
  * Fashion-MNIST's training set has mean 0.2860 and std 0.3530 on [0, 1].
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,19 @@ xcnn_status xcnn_dataset_load_idx(const char *images_path, const char *labels_pa
                                   float mean, float std, xcnn_dataset *out, char *err,
                                   size_t err_size)
 {
-    if (!images_path || !labels_path || !out) return XCNN_ERR_ARG;
+    if (!images_path || !labels_path || !out) {
+        if (err && err_size)
+            snprintf(err, err_size, "xcnn_dataset_load_idx: paths and out must not be NULL");
+        return XCNN_ERR_ARG;
+    }
     memset(out, 0, sizeof *out);
-    if (!(std > 0)) return fail(err, err_size, XCNN_ERR_ARG, "std must be positive", images_path);
+    /* Both ends of the byte range must normalise to finite floats: a NaN
+     * mean or a std of 1e-45 would fill the set with NaN or inf. */
+    float inv_std = 1.0f / std;
+    if (!isfinite(mean) || !(std > 0) || !isfinite(std) || !isfinite(inv_std) ||
+        !isfinite((0.0f - mean) * inv_std) || !isfinite((1.0f - mean) * inv_std))
+        return fail(err, err_size, XCNN_ERR_ARG, "mean and std must be finite, std > 0, and "
+                    "(x - mean) / std finite for x in [0, 1]", images_path);
     xcnn_idx img = {0}, lab = {0};
     xcnn_status st = xcnn_idx_read(images_path, &img, err, err_size);
     if (st) return st;
@@ -71,21 +82,31 @@ void xcnn_dataset_free(xcnn_dataset *d)
     memset(d, 0, sizeof *d);
 }
 
-void xcnn_dataset_gather(const xcnn_dataset *d, const int *idx, int count, float *x, int *y)
+xcnn_status xcnn_dataset_gather(const xcnn_dataset *d, const int *idx, int count, float *x,
+                                int *y)
 {
+    if (!d || count < 0 || (count > 0 && (!idx || !x || !d->x || (y && !d->y))))
+        return XCNN_ERR_ARG;
+    if (d->channels < 0 || d->height < 0 || d->width < 0) return XCNN_ERR_ARG;
+    /* every index first: nothing is copied from a bad request */
+    for (int i = 0; i < count; i++)
+        if (idx[i] < 0 || idx[i] >= d->n) return XCNN_ERR_ARG;
     size_t per = (size_t)d->channels * d->height * d->width;
     for (int i = 0; i < count; i++) {
         memcpy(x + (size_t)i * per, d->x + (size_t)idx[i] * per, per * sizeof(float));
         if (y) y[i] = d->y[idx[i]];
     }
+    return XCNN_OK;
 }
 
-void xcnn_shuffle(int *perm, int n, uint64_t *rng)
+xcnn_status xcnn_shuffle(int *perm, int n, uint64_t *rng)
 {
+    if (n < 0 || !rng || (n > 0 && !perm)) return XCNN_ERR_ARG;
     for (int i = n - 1; i > 0; i--) {
         int j = (int)xcnn_rng_below(rng, (uint64_t)i + 1);
         int t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
     }
+    return XCNN_OK;
 }

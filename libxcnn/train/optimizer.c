@@ -13,11 +13,13 @@
  * momentum * 0 + u is the same thing.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 #include "../../include/xcnn_train.h"
 
 void xcnn_optim_options_init(xcnn_optim_options *o, xcnn_optimizer kind)
 {
+    if (!o) return;
     memset(o, 0, sizeof *o);
     o->kind = kind;
     o->lr = kind == XCNN_OPT_ADAM ? 0.001f : 0.05f;
@@ -53,12 +55,16 @@ static void adam(const xcnn_optim_options *o, float lr, float wd, long step, flo
     }
 }
 
-void xcnn_optim_update(const xcnn_optim_options *o, float lr, long step, float *w,
-                       const float *g, float *state, size_t n, int decay)
+xcnn_status xcnn_optim_update(const xcnn_optim_options *o, float lr, long step, float *w,
+                              const float *g, float *state, size_t n, int decay)
 {
+    if (!o || (n && (!w || !g || !state)) || !isfinite(lr)) return XCNN_ERR_ARG;
+    /* state holds 2n floats for Adam: n past SIZE_MAX / 2 cannot be real */
+    if (o->kind == XCNN_OPT_ADAM && n > SIZE_MAX / 2 / sizeof(float)) return XCNN_ERR_ARG;
     float wd = decay ? o->weight_decay : 0.0f;
     if (o->kind == XCNN_OPT_ADAM)
         adam(o, lr, wd, step < 1 ? 1 : step, w, g, state, state + n, n);
     else
         sgd(o, lr, wd, w, g, state, n);
+    return XCNN_OK;
 }

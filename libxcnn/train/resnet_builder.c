@@ -23,6 +23,7 @@
 
 void xcnn_resnet_options_init(xcnn_resnet_options *o)
 {
+    if (!o) return;
     memset(o, 0, sizeof *o);
     o->channels = 1;
     o->height = 28;
@@ -212,12 +213,19 @@ static void build_graph(builder *b, const xcnn_resnet_options *o)
 xcnn_status xcnn_resnet_build(const xcnn_resnet_options *o, xcnn_model **out, char *err,
                               size_t err_size)
 {
-    if (!o || !out) return XCNN_ERR_ARG;
-    *out = NULL;
+    if (out) *out = NULL;
+    if (!o || !out) {
+        if (err && err_size) snprintf(err, err_size, "xcnn_resnet_build: options and out must "
+                                      "not be NULL");
+        return XCNN_ERR_ARG;
+    }
     xcnn_status st = check_options(o, err, err_size);
     if (st) return st;
     builder b = {xcnn_graph_new(), o->seed, 0};
-    if (!b.g) return XCNN_ERR_NOMEM;
+    if (!b.g) {
+        if (err && err_size) snprintf(err, err_size, "resnet: out of memory");
+        return XCNN_ERR_NOMEM;
+    }
     build_graph(&b, o);
     if (b.failed) {
         xcnn_graph_free(b.g);

@@ -4,15 +4,36 @@
 #include "../../include/xcnn_train.h"
 #include "../core/model.h"
 #include "../graph/onnx_write.h"
+#include "../io/atomic_file.h"
 
 xcnn_status xcnn_model_save_onnx_memory(const xcnn_model *m, const char *const *keys,
                                         const char *const *values, int n_meta,
                                         unsigned char **data, size_t *size, char *err,
                                         size_t err_size)
 {
-    if (!m || !data || !size) return XCNN_ERR_ARG;
     xcnn_err e = {{0}};
-    xcnn_status st = xcnn_onnx_encode(m->g, keys, values, n_meta, data, size, &e);
+    xcnn_status st = XCNN_OK;
+    if (data) *data = NULL;
+    if (size) *size = 0;
+    if (!m || !data || !size)
+        st = xcnn_fail(&e, XCNN_ERR_ARG, "save: model, data and size must not be NULL");
+    else if (n_meta < 0)
+        st = xcnn_fail(&e, XCNN_ERR_ARG, "save: n_meta is %d", n_meta);
+    else if (n_meta > 0 && (!keys || !values))
+        st = xcnn_fail(&e, XCNN_ERR_ARG, "save: %d metadata entries but %s is NULL", n_meta,
+                       keys ? "values" : "keys");
+    for (int k = 0; !st && k < n_meta; k++)
+        if (!keys[k] || !values[k])
+            st = xcnn_fail(&e, XCNN_ERR_ARG, "save: metadata %s %d is NULL",
+                           keys[k] ? "value" : "key", k);
+    /* The weights are read whole: held, so that no train step in another
+     * thread updates them halfway through the file. */
+    if (!st && !xcnn_model_enter(m))
+        st = xcnn_fail(&e, XCNN_ERR_BUSY, "%s", xcnn_status_name(XCNN_ERR_BUSY));
+    else if (!st) {
+        st = xcnn_onnx_encode(m->g, keys, values, n_meta, data, size, &e);
+        xcnn_model_leave(m);
+    }
     if (st && err && err_size) snprintf(err, err_size, "%s", e.msg);
     return st;
 }
@@ -21,19 +42,19 @@ xcnn_status xcnn_model_save_onnx(const xcnn_model *m, const char *path, const ch
                                  const char *const *values, int n_meta, char *err,
                                  size_t err_size)
 {
-    if (!path) return XCNN_ERR_ARG;
+    if (!path) {
+        if (err && err_size) snprintf(err, err_size, "save: path is NULL");
+        return XCNN_ERR_ARG;
+    }
     unsigned char *bytes = NULL;
     size_t len = 0;
     xcnn_status st = xcnn_model_save_onnx_memory(m, keys, values, n_meta, &bytes, &len, err,
                                                  err_size);
     if (st) return st;
-    FILE *f = fopen(path, "wb");
-    int ok = f && fwrite(bytes, 1, len, f) == len;
-    if (f) ok = (fclose(f) == 0) && ok;
+    /* Whole or not at all: a failed save keeps the earlier model file. */
+    xcnn_err e = {{0}};
+    st = xcnn_atomic_write_file(path, bytes, len, &e);
     free(bytes);
-    if (!ok) {
-        if (err && err_size) snprintf(err, err_size, "cannot write '%s'", path);
-        return XCNN_ERR_IO;
-    }
-    return XCNN_OK;
+    if (st && err && err_size) snprintf(err, err_size, "%s", e.msg);
+    return st;
 }

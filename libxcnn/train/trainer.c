@@ -9,6 +9,8 @@
  *
  * Everything a step touches is allocated by xcnn_trainer_new.
  */
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,38 +86,83 @@ static xcnn_status alloc_state(xcnn_trainer *t, int max_batch)
     return XCNN_OK;
 }
 
+/* A message into the caller's buffer (if any), and its status. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static xcnn_status buf_fail(char *err, size_t size, xcnn_status st, const char *fmt, ...)
+{
+    if (err && size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, size, fmt, ap);
+        va_end(ap);
+    }
+    return st;
+}
+
+/* The optimizer settings torch.optim refuses, refused here too: a NaN or
+ * negative rate would train to garbage without a word. */
+static const char *bad_optim(const xcnn_optim_options *o)
+{
+    if (o->kind != XCNN_OPT_SGD && o->kind != XCNN_OPT_ADAM) return "unknown optimizer kind";
+    if (!isfinite(o->lr) || o->lr < 0) return "lr must be a finite number >= 0";
+    if (!isfinite(o->weight_decay) || o->weight_decay < 0)
+        return "weight_decay must be a finite number >= 0";
+    if (o->kind == XCNN_OPT_SGD && !(o->momentum >= 0 && o->momentum <= 1))
+        return "momentum must be 0..1";
+    if (o->kind == XCNN_OPT_ADAM &&
+        (!(o->beta1 >= 0 && o->beta1 < 1) || !(o->beta2 >= 0 && o->beta2 < 1)))
+        return "beta1 and beta2 must be in [0, 1)";
+    if (o->kind == XCNN_OPT_ADAM && !(isfinite(o->eps) && o->eps > 0))
+        return "eps must be a finite number > 0";
+    return NULL;
+}
+
 xcnn_status xcnn_trainer_new(xcnn_model *m, const xcnn_optim_options *o, int max_batch,
                              xcnn_trainer **out, char *err, size_t err_size)
 {
-    if (!m || !o || !out || max_batch < 1) return XCNN_ERR_ARG;
-    *out = NULL;
-    xcnn_status st = xcnn_model_reserve(m, max_batch);
-    if (!st) st = xcnn_model_enable_param_grads(m);
-    if (st) {
-        if (err && err_size) snprintf(err, err_size, "%s", xcnn_model_error(m));
-        return st;
-    }
+    if (out) *out = NULL;
+    if (!m || !o || !out)
+        return buf_fail(err, err_size, XCNN_ERR_ARG,
+                        "xcnn_trainer_new: model, options and out must not be NULL");
+    if (max_batch < 1)
+        return buf_fail(err, err_size, XCNN_ERR_ARG, "max_batch must be at least 1 (got %d)",
+                        max_batch);
+    const char *bad = bad_optim(o);
+    if (bad) return buf_fail(err, err_size, XCNN_ERR_ARG, "optimizer: %s", bad);
+    /* Held throughout: the reserve, the gradient buffers and the look at
+     * the weights are one step for whoever else holds the model. */
+    if (!xcnn_model_enter(m))
+        return buf_fail(err, err_size, XCNN_ERR_BUSY, "%s", xcnn_status_name(XCNN_ERR_BUSY));
+    xcnn_err e = {{0}};
+    xcnn_status st = max_batch == m->max_batch ? XCNN_OK : xcnn_arena_reserve(m, max_batch, &e);
+    if (!st) st = xcnn_arena_enable_param_grads(m, &e);
     const xcnn_tensor *y = &m->g->tensors[m->g->output];
-    if (y->ndim != 2) {
-        if (err && err_size)
-            snprintf(err, err_size, "output '%s' must be batch x classes logits (has %d dims)",
-                     y->name, y->ndim);
-        return XCNN_ERR_SHAPE;
+    xcnn_trainer *t = NULL;
+    if (st)
+        buf_fail(err, err_size, st, "%s", e.msg);
+    else if (y->ndim != 2)
+        st = buf_fail(err, err_size, XCNN_ERR_SHAPE,
+                      "output '%s' must be batch x classes logits (has %d dims)", y->name,
+                      y->ndim);
+    else if (!(t = calloc(1, sizeof *t)))
+        st = buf_fail(err, err_size, XCNN_ERR_NOMEM, "out of memory");
+    if (t) {
+        t->m = m;
+        t->opt = *o;
+        t->classes = (int)y->dims[1];
+        st = find_params(t, err, err_size);
+        if (!st) st = alloc_state(t, max_batch);
+        if (st == XCNN_ERR_NOMEM) buf_fail(err, err_size, st, "out of memory");
+        if (st) {
+            xcnn_trainer_free(t);
+            t = NULL;
+        }
     }
-    xcnn_trainer *t = calloc(1, sizeof *t);
-    if (!t) return XCNN_ERR_NOMEM;
-    t->m = m;
-    t->opt = *o;
-    t->classes = (int)y->dims[1];
-    st = find_params(t, err, err_size);
-    if (!st) st = alloc_state(t, max_batch);
-    if (st) {
-        if (st == XCNN_ERR_NOMEM && err && err_size) snprintf(err, err_size, "out of memory");
-        xcnn_trainer_free(t);
-        return st;
-    }
+    xcnn_model_leave(m);
     *out = t;
-    return XCNN_OK;
+    return st;
 }
 
 void xcnn_trainer_free(xcnn_trainer *t)
@@ -150,14 +197,19 @@ static xcnn_status step_fail(xcnn_model *m, xcnn_status st, const char *msg)
     return st;
 }
 
-xcnn_status xcnn_train_step(xcnn_trainer *t, const float *x, const int *labels, int batch,
-                            float lr, double *loss, int *correct)
+/* The step with the model held (xcnn_train_step). */
+static xcnn_status train_step(xcnn_trainer *t, const float *x, const int *labels, int batch,
+                              float lr, double *loss, int *correct)
 {
-    if (!t || !x || !labels) return XCNN_ERR_ARG;
     xcnn_model *m = t->m;
     xcnn_graph *g = m->g;
+    if (!x || !labels)
+        return step_fail(m, XCNN_ERR_ARG, "train step: x and labels must not be NULL");
+    if (!isfinite(lr) || lr < 0)
+        return step_fail(m, XCNN_ERR_ARG, "train step: the learning rate must be a finite "
+                         "number >= 0");
     g->training = 1;
-    xcnn_status st = xcnn_forward(m, x, batch, NULL);
+    xcnn_status st = xcnn_model_forward_held(m, x, batch, NULL);
     g->training = 0;
     if (st) return st;
     const float *logits = g->tensors[g->output].data;
@@ -169,7 +221,7 @@ xcnn_status xcnn_train_step(xcnn_trainer *t, const float *x, const int *labels, 
     if (loss) *loss = l;
     if (correct) *correct = count_correct(logits, labels, batch, t->classes);
     g->training = 1;
-    st = xcnn_backward(m, NULL, t->seed, NULL);
+    st = xcnn_model_backward_held(m, NULL, t->seed, NULL);
     g->training = 0;
     if (st) return st;
     t->step++;
@@ -183,20 +235,49 @@ xcnn_status xcnn_train_step(xcnn_trainer *t, const float *x, const int *labels, 
     return XCNN_OK;
 }
 
-xcnn_status xcnn_evaluate(xcnn_model *m, const xcnn_dataset *d, int batch, double *loss,
-                          int *correct)
+/* One flag over the whole step: forward, backward and the update run on
+ * one thread's activations (model.h, xcnn_model_enter). */
+xcnn_status xcnn_train_step(xcnn_trainer *t, const float *x, const int *labels, int batch,
+                            float lr, double *loss, int *correct)
 {
-    if (!m || !d || batch < 1) return XCNN_ERR_ARG;
+    if (!t) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(t->m)) return XCNN_ERR_BUSY;
+    xcnn_status st = train_step(t, x, labels, batch, lr, loss, correct);
+    xcnn_model_leave(t->m);
+    return st;
+}
+
+/* xcnn_evaluate with the model held. */
+static xcnn_status evaluate(xcnn_model *m, const xcnn_dataset *d, int batch, double *loss,
+                            int *correct)
+{
+    if (!d) return step_fail(m, XCNN_ERR_ARG, "evaluate: the dataset is NULL");
+    if (batch < 1) return step_fail(m, XCNN_ERR_ARG, "evaluate: batch must be at least 1");
     if (batch > m->max_batch) batch = m->max_batch;
     const xcnn_tensor *y = &m->g->tensors[m->g->output];
     int classes = (int)xcnn_tensor_sample_numel(y);
-    size_t per = (size_t)d->channels * d->height * d->width;
+    size_t in_n = xcnn_tensor_sample_numel(&m->g->tensors[m->g->input]);
+    /* Samples are read in the model's input size: a dataset of another
+     * size would be read past its end (or out of step). */
+    if (d->n < 0) {
+        snprintf(m->error, sizeof m->error, "evaluate: the dataset has %d samples", d->n);
+        return XCNN_ERR_ARG;
+    }
+    if (d->channels < 1 || d->height < 1 || d->width < 1 ||
+        (size_t)d->channels * (size_t)d->height * (size_t)d->width != in_n) {
+        snprintf(m->error, sizeof m->error, "evaluate: the dataset's samples are %dx%dx%d, the "
+                 "model input takes %zu floats", d->channels, d->height, d->width, in_n);
+        return XCNN_ERR_SHAPE;
+    }
+    if (d->n > 0 && (!d->x || !d->y))
+        return step_fail(m, XCNN_ERR_ARG, "evaluate: the dataset has no samples or labels");
+    size_t per = in_n;
     double total = 0;
     int right = 0;
     m->g->training = 0;
     for (int i = 0; i < d->n; i += batch) {
         int nb = d->n - i < batch ? d->n - i : batch;
-        xcnn_status st = xcnn_forward(m, d->x + (size_t)i * per, nb, NULL);
+        xcnn_status st = xcnn_model_forward_held(m, d->x + (size_t)i * per, nb, NULL);
         if (st) return st;
         double l = 0;
         st = xcnn_cross_entropy(y->data, d->y + i, nb, classes, &l, NULL);
@@ -207,4 +288,14 @@ xcnn_status xcnn_evaluate(xcnn_model *m, const xcnn_dataset *d, int batch, doubl
     if (loss) *loss = d->n ? total / d->n : 0;
     if (correct) *correct = right;
     return XCNN_OK;
+}
+
+xcnn_status xcnn_evaluate(xcnn_model *m, const xcnn_dataset *d, int batch, double *loss,
+                          int *correct)
+{
+    if (!m) return XCNN_ERR_ARG;
+    if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
+    xcnn_status st = evaluate(m, d, batch, loss, correct);
+    xcnn_model_leave(m);
+    return st;
 }

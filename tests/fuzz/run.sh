@@ -37,6 +37,19 @@ seed() { # seed NAME: fill BUILD/corpus/NAME with valid inputs
           gzip -1 -c "$d/images.idx" >"$d/images.idx.gz"
           head -c 3000 tests/fixtures/captum_toy/model.onnx | gzip -c >"$d/model.gz"
           cat "$d/labels.idx.gz" "$d/images.idx.gz" >"$d/two_members.gz" ;;
+    preprocess) # 10 header bytes (fuzz_preprocess.c), then spec '\0' spec
+          printf '\005\000\377\000\277\000\337\000\337\003rgb;resize=256;crop=224x224;mean=0.485,0.456,0.406;std=0.229,0.224,0.225' >"$d/torchvision"
+          printf '\000\200\031\000\000\000\033\000\033\002gray;resize=384' >"$d/gray_16384x1"
+          printf '\012\000\143\000\044\000\007\000\017\001bgr;size=32x48;scale=1;mean=127.5;std=127.5\000crop=16x16' >"$d/two_specs"
+          printf '\060\000\000\000\000\000\000\000\000\000' >"$d/empty"
+          printf '\124\000\010\000\010\000\003\000\003\002resize=0' >"$d/refused_err1"
+          printf '\144\200\000\200\031\200\031\200\000\007gray;;crop=1x1;scale=-1;mean=3;std=-2' >"$d/hostile_sides"
+          printf '\001\000\100\000\060\000\020\000\020\003\001\011\100\060\006\002\001\003\014\001' >"$d/structured" ;;
+    explain) # 16 header bytes (fuzz_explain.c), then the model: tiny models
+          # (explain_seeds.c) and captum_toy; the other fixtures take 10-100x
+          # longer a run
+          $CC -std=c11 -O1 tests/fuzz/explain_seeds.c -o "$B/explain_seeds" &&
+              "$B/explain_seeds" "$d" tests/fixtures/captum_toy/model.onnx ;;
     esac
 }
 
@@ -50,8 +63,10 @@ for name in "$@"; do
     seed "$name"
     mkdir -p "$B/artifacts/$name"
     log=$B/fuzz_$name.log
+    dict=tests/fuzz/fuzz_$name.dict # a libFuzzer dictionary, where there is one
+    [ -f "$dict" ] && dict="-dict=$dict" || dict=
     "$bin" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="$B/artifacts/$name/" "$B/corpus/$name" >"$log" 2>&1
+        $dict -artifact_prefix="$B/artifacts/$name/" "$B/corpus/$name" >"$log" 2>&1
     rc=$?
     runs=$(LC_ALL=C sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -n 1)

@@ -41,14 +41,14 @@ enum { RUN_FORWARD = -1, RUN_FORWARD_BACKWARD = -2 };
 
 static const char *bench_usage =
     "usage: xcnn bench MODEL [--method M] [--iters N] [--threads T] [--batch B]\n"
-    "       [--steps N] [--samples N] [--layer NAME]\n"
+    "       [--steps N] [--samples N] [--layer NAME] [--max-arena-mb N]\n"
     "M: forward (default) forward-backward saliency input-x-gradient deconvnet\n"
     "   guided-backprop integrated-gradients smoothgrad gradcam guided-gradcam";
 
 typedef struct bench_args {
     const char *model, *layer;
     int method;
-    long iters, threads, batch, steps, samples;
+    long iters, threads, batch, steps, samples, max_arena_mb;
 } bench_args;
 
 static double now_s(void)
@@ -88,6 +88,10 @@ static int parse_args(int argc, char **argv, bench_args *a)
                                                   : &a->samples;
             if (++i >= argc || cli_parse_int(argv[i], 1, 100000, dst))
                 return cli_usage_error("%s needs a whole number from 1 to 100000", f);
+        } else if (!strcmp(f, "--max-arena-mb")) {
+            if (++i >= argc || cli_parse_int(argv[i], 1, 1L << 20, &a->max_arena_mb))
+                return cli_usage_error("--max-arena-mb needs a whole number of MiB from 1 to "
+                                       "1048576");
         } else if (f[0] == '-' && f[1]) {
             return cli_usage_error("bench: unknown option '%s'", f);
         } else if (!a->model) {
@@ -184,10 +188,15 @@ int cli_bench(int argc, char **argv)
      * Conv+BN and Conv+Relu fused and no gradient buffers. */
     cli_input_opts io = {0};
     io.load.inference_only = a.method == RUN_FORWARD;
+    io.load.max_arena_bytes = (uint64_t)a.max_arena_mb << 20; /* 0: the default */
     xcnn_model *m = cli_load_model(a.model, &io);
     if (!m) return CLI_EXIT_ERROR;
     t_load = now_s() - t_load;
-    if (a.threads) xcnn_model_set_threads(m, (int)a.threads);
+    if (a.threads && xcnn_model_set_threads(m, (int)a.threads) != XCNN_OK) {
+        rc = cli_error("--threads: %s", xcnn_model_error(m));
+        xcnn_model_free(m);
+        return rc;
+    }
 
     int explain = a.method >= 0;
     long points = a.method == XCNN_INTEGRATED_GRADIENTS ? a.steps

@@ -47,8 +47,9 @@ typedef struct cli_input_opts {
     xcnn_load_options load;  /* --input-shape CxHxW fills input_dims        */
 } cli_input_opts;
 
-/* If argv[*i] is --preprocess, --labels or --input-shape, take it (and its
- * value) and return 1; *rc is then non-zero on a usage error. */
+/* If argv[*i] is --preprocess, --labels, --input-shape or --max-arena-mb,
+ * take it (and its value) and return 1; *rc is then non-zero on a usage
+ * error. */
 int cli_input_flag(int argc, char **argv, int *i, cli_input_opts *o, int *rc);
 
 /* INPUT as a .npy or an image (PNG/PPM/PGM, preprocessed). */
@@ -66,8 +67,33 @@ int cli_labels_load(const xcnn_model *m, const cli_input_opts *o, cli_labels *l)
 const char *cli_label(const cli_labels *l, int index); /* NULL if none */
 void cli_labels_free(cli_labels *l);
 
+/* Output files written together or not at all (output.c). Every library
+ * writer replaces its file in one step, so one file needs nothing more. For
+ * several: cli_stage_begin each (reserves "<target>.tmp.XXXXXX" beside it),
+ * let the library write to cli_stage_path(), then cli_stage_commit each
+ * (renames into place); on any failure cli_stage_abort all (removes the
+ * temporary files; the targets keep their old contents). A target that is
+ * a device or FIFO is written directly (cli_stage_path is the target). */
+typedef struct cli_stage {
+    const char *target; /* the path as the user gave it   */
+    char *dest;         /* what is replaced (links followed) */
+    char *tmp;          /* the reserved temporary file, or NULL */
+} cli_stage;
+/* 0, or an exit code (message printed). */
+int cli_stage_begin(cli_stage *s, const char *target);
+const char *cli_stage_path(const cli_stage *s);
+/* Print msg (a library error about cli_stage_path) naming the target. */
+int cli_stage_error(const cli_stage *s, const char *msg);
+/* Rename into place; 0 or an exit code (printed; `already`, if not NULL,
+ * is a target renamed just before, named in the message). Frees s. */
+int cli_stage_commit(cli_stage *s, const char *already);
+void cli_stage_abort(cli_stage *s);
+/* text as the file path, whole or not at all. 0 or an exit code. */
+int cli_write_text(const char *path, const char *text);
+
 /* Commands. argv[0] is the command name. */
 int cli_info(int argc, char **argv);
+int cli_trace(int argc, char **argv);   /* trace.c: xcnn info --trace */
 int cli_predict(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_train(int argc, char **argv);

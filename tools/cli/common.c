@@ -96,7 +96,8 @@ float *cli_load_input(const xcnn_model *m, const char *path)
         char want[128], got[128];
         cli_dims_str(in.dims + 1, in.ndim - 1, want, sizeof want);
         cli_dims_str(dims, ndim, got, sizeof got);
-        cli_error("%s: input has shape %s, the model wants %s or 1x%s", path,
+        /* "input" would mislead when the file is a baseline */
+        cli_error("%s has shape %s; the model's input is %s (or 1x%s)", path,
                   ndim ? got : "scalar", want, want);
         free(data);
         return NULL;

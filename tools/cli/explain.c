@@ -142,6 +142,47 @@ static int parse_args(int argc, char **argv, explain_args *a)
         fprintf(stderr, "%s\n", explain_usage);
         return cli_usage_error("explain needs MODEL, INPUT, --method and --out");
     }
+    if (a->png && !strcmp(a->png, a->out))
+        return cli_usage_error("--out and --png name the same file '%s'", a->out);
+    return 0;
+}
+
+/* --out and --png, both or neither: each is written to a temporary file
+ * beside its target, and only when both are complete are they renamed
+ * into place, one right after the other. A failure before that leaves
+ * both targets as they were. Only the second rename failing (after the
+ * first target was replaced: the directory changed under us in between)
+ * leaves --out new and --png old; the message then says so. */
+static int write_outputs(const explain_args *a, xcnn_model *m, const float *attr,
+                         const xcnn_explain_result *res, const float *image)
+{
+    xcnn_tensor_view in;
+    xcnn_model_input(m, &in);
+    if (a->png && (in.ndim != 4 || res->ndim != 4))
+        return cli_error("--png needs an image-shaped (NxCxHxW) model input");
+    char err[600];
+    cli_stage out, png = {NULL, NULL, NULL};
+    int rc = cli_stage_begin(&out, a->out);
+    if (rc) return rc;
+    if (a->png && (rc = cli_stage_begin(&png, a->png))) {
+        cli_stage_abort(&out);
+        return rc;
+    }
+    if (xcnn_npy_write(cli_stage_path(&out), attr, res->ndim, res->dims, err, sizeof err))
+        rc = cli_stage_error(&out, err);
+    /* The heatmap is drawn over the input when it is an image (in grey). */
+    if (!rc && a->png &&
+        xcnn_heatmap_png(cli_stage_path(&png), attr, (int)res->dims[1], (int)res->dims[2],
+                         (int)res->dims[3], image, image ? (int)in.dims[1] : 0,
+                         (int)in.dims[2], (int)in.dims[3], err, sizeof err))
+        rc = cli_stage_error(&png, err);
+    if (!rc) rc = cli_stage_commit(&out, NULL);
+    if (!rc && a->png) rc = cli_stage_commit(&png, a->out);
+    cli_stage_abort(&out);
+    cli_stage_abort(&png);
+    if (rc) return rc;
+    printf("wrote %s\n", a->out);
+    if (a->png) printf("wrote %s\n", a->png);
     return 0;
 }
 
@@ -195,7 +236,10 @@ int cli_explain(int argc, char **argv)
         }
         o.baseline = baseline;
     }
-    if (a.threads) xcnn_model_set_threads(m, (int)a.threads);
+    if (a.threads && xcnn_model_set_threads(m, (int)a.threads) != XCNN_OK) {
+        rc = cli_error("--threads: %s", xcnn_model_error(m));
+        goto done;
+    }
 
     /* Path points and noisy samples run in batches: 8 at a time by default,
      * never more than the method needs. */
@@ -235,30 +279,7 @@ int cli_explain(int argc, char **argv)
         printf("convergence delta %.6g (sum of attributions minus f(x) - f(baseline))\n",
                res.delta);
 
-    char err[600];
-    if (xcnn_npy_write(a.out, attr, res.ndim, res.dims, err, sizeof err) != XCNN_OK) {
-        rc = cli_error("%s", err);
-        goto done;
-    }
-    printf("wrote %s\n", a.out);
-    if (a.png) {
-        xcnn_tensor_view in;
-        xcnn_model_input(m, &in);
-        if (in.ndim != 4) {
-            rc = cli_error("--png needs an image-shaped (NxCxHxW) model input");
-            goto done;
-        }
-        int ch = (int)res.dims[1], h = (int)res.dims[2], w = (int)res.dims[3];
-        /* Over the input when it is an image (shown in grey). */
-        const float *under = is_image ? x : NULL;
-        if (xcnn_heatmap_png(a.png, attr, ch, h, w, under, under ? (int)in.dims[1] : 0,
-                             (int)in.dims[2], (int)in.dims[3],
-                             err, sizeof err) != XCNN_OK) {
-            rc = cli_error("%s", err);
-            goto done;
-        }
-        printf("wrote %s\n", a.png);
-    }
+    rc = write_outputs(&a, m, attr, &res, is_image ? x : NULL);
 done:
     cli_labels_free(&labels);
     free(attr);

@@ -1,15 +1,21 @@
 /* xcnn info MODEL: the model as a table of nodes. */
 #include <stdio.h>
+#include <string.h>
 #include "cli.h"
 
 int cli_info(int argc, char **argv)
 {
+    /* --trace anywhere: a forward and a backward, layer by layer (trace.c) */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--trace")) return cli_trace(argc, argv);
     const char *path = NULL;
     cli_input_opts io = {0};
     for (int i = 1; i < argc; i++) {
         int rc;
         if (cli_input_flag(argc, argv, &i, &io, &rc)) {
             if (rc) return rc;
+        } else if (!strcmp(argv[i], "--target")) {
+            return cli_usage_error("info: --target goes with --trace MODEL INPUT");
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error("info: unknown option '%s'", argv[i]);
         } else if (!path) {
@@ -48,6 +54,10 @@ int cli_info(int argc, char **argv)
            "batch %d)\n",
            xcnn_model_weight_bytes(m) / 1048576.0, xcnn_model_arena_bytes(m) / 1048576.0,
            xcnn_model_max_batch(m));
+    /* Attributes the load accepted but does not read (they cannot change
+     * the result; any that could was refused at load). */
+    const char *w;
+    for (int i = 0; (w = xcnn_model_warning(m, i)); i++) printf("warning: %s\n", w);
     xcnn_model_free(m);
     return 0;
 }

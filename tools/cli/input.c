@@ -15,7 +15,8 @@ int cli_input_flag(int argc, char **argv, int *i, cli_input_opts *o, int *rc)
 {
     const char *f = argv[*i];
     *rc = 0;
-    if (strcmp(f, "--preprocess") && strcmp(f, "--labels") && strcmp(f, "--input-shape"))
+    if (strcmp(f, "--preprocess") && strcmp(f, "--labels") && strcmp(f, "--input-shape") &&
+        strcmp(f, "--max-arena-mb"))
         return 0;
     if (*i + 1 >= argc) {
         *rc = cli_usage_error("%s needs a value", f);
@@ -46,6 +47,15 @@ int cli_input_flag(int argc, char **argv, int *i, cli_input_opts *o, int *rc)
         if (n < 2 || *end)
             *rc = cli_usage_error("--input-shape needs CxHxW or HxW, e.g. 3x48x192");
         for (int k = 0; k < n; k++) o->load.input_dims[4 - n + k] = d[k];
+    } else if (!strcmp(f, "--max-arena-mb")) {
+        /* the arena cap (xcnn_load_options.max_arena_bytes), for models or
+         * batches past the 4 GiB default; up to 1 TiB */
+        long mb;
+        if (cli_parse_int(argv[++*i], 1, 1L << 20, &mb))
+            *rc = cli_usage_error("--max-arena-mb needs a whole number of MiB from 1 to "
+                                  "1048576, got '%s'", argv[*i]);
+        else
+            o->load.max_arena_bytes = (uint64_t)mb << 20;
     } else {
         o->labels_path = argv[++*i];
     }
@@ -71,6 +81,15 @@ static float *load_image(const xcnn_model *m, const char *path, const cli_input_
         cli_error("%s: this model's input is not a 1- or 3-channel image; give a .npy", path);
         return NULL;
     }
+    /* The model's sizes, like the image's, are checked before anything
+     * is allocated from them (and before the int casts below). */
+    if (in.dims[2] < 1 || in.dims[3] < 1 || in.dims[2] > XCNN_IMAGE_MAX_SIDE ||
+        in.dims[3] > XCNN_IMAGE_MAX_SIDE || in.dims[2] * in.dims[3] > XCNN_IMAGE_MAX_PIXELS) {
+        cli_error("%s: this model's input is %lldx%lld, over the image limit (%d per side, %lld "
+                  "pixels); give a .npy", path, (long long)in.dims[2], (long long)in.dims[3],
+                  XCNN_IMAGE_MAX_SIDE, (long long)XCNN_IMAGE_MAX_PIXELS);
+        return NULL;
+    }
     xcnn_image img;
     if (xcnn_image_read(path, &img, err, sizeof err) != XCNN_OK) {
         cli_error("%s", err);
@@ -79,10 +98,16 @@ static float *load_image(const xcnn_model *m, const char *path, const cli_input_
     xcnn_preprocess p;
     xcnn_preprocess_init(&p);
     const char *meta = xcnn_model_metadata(m, "xcnn.preprocess");
-    if ((meta && xcnn_preprocess_parse(meta, &p, err, sizeof err) != XCNN_OK) ||
-        (o->preprocess && xcnn_preprocess_parse(o->preprocess, &p, err, sizeof err) != XCNN_OK)) {
+    /* Say where a bad recipe came from: the model's metadata, or the two
+     * together (each is fine alone when --preprocess was checked). */
+    const char *from = NULL;
+    if (meta && xcnn_preprocess_parse(meta, &p, err, sizeof err) != XCNN_OK)
+        from = "the model's xcnn.preprocess metadata";
+    else if (o->preprocess && xcnn_preprocess_parse(o->preprocess, &p, err, sizeof err) != XCNN_OK)
+        from = meta ? "--preprocess on top of the model's xcnn.preprocess" : "--preprocess";
+    if (from) {
         xcnn_image_free(&img);
-        cli_error("%s", err);
+        cli_error("%s: %s", from, err);
         return NULL;
     }
     int C = (int)in.dims[1], H = (int)in.dims[2], W = (int)in.dims[3];

@@ -282,10 +282,12 @@ static int write_samples(const train_args *a)
 
 static int write_labels(const char *path)
 {
-    FILE *f = fopen(path, "w");
-    if (!f) return cli_error("cannot write '%s'", path);
-    for (int i = 0; i < 10; i++) fprintf(f, "%s\n", fashion_labels[i]);
-    return fclose(f) ? cli_error("error writing '%s'", path) : 0;
+    char text[256] = "";
+    for (int i = 0; i < 10; i++) {
+        strcat(text, fashion_labels[i]);
+        strcat(text, "\n");
+    }
+    return cli_write_text(path, text); /* whole or not at all */
 }
 
 static int train(const train_args *a, xcnn_model *m, const xcnn_dataset *tr,
@@ -350,7 +352,8 @@ int cli_train(int argc, char **argv)
     a.net.classes = tr.classes > test.classes ? tr.classes : test.classes;
     if (a.net.classes != 10) rc = cli_error("expected 10 classes, the data has %d", a.net.classes);
     if (!rc && xcnn_resnet_build(&a.net, &m, err, sizeof err)) rc = cli_error("%s", err);
-    if (!rc && a.threads) xcnn_model_set_threads(m, (int)a.threads);
+    if (!rc && a.threads && xcnn_model_set_threads(m, (int)a.threads) != XCNN_OK)
+        rc = cli_error("--threads: %s", xcnn_model_error(m));
     if (!rc) rc = train(&a, m, &tr, &test);
     if (!rc && a.out) rc = save_and_verify(&a, m, &test);
     if (!rc && a.samples_dir) rc = write_samples(&a);

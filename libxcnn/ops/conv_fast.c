@@ -1,0 +1,883 @@
+/*
+ * Conv's fast paths (conv.h): the same sums as the reference in conv.c,
+ * arranged for the cache, the vector units and the threads. Each path
+ * names the reference it must equal; "to rounding" means the test
+ * (tests/test_reference_paths.c, tests/test_conv_paths.c) allows 1e-5 of
+ * the largest value, "the same bits" that outputs are compared with
+ * memcmp.
+ *
+ * The plain one: per sample and group, with col = im2col(X_g)
+ * (Cg*kh*kw rows, OH*OW columns) and W_g as an Mg x (Cg*kh*kw) matrix,
+ *
+ *   forward   Y_g   = W_g * col + B_g
+ *   backward  dW_g += dY_g * col^T          (summed over the batch)
+ *             dX_g += col2im(W_g^T * dY_g)
+ *             dB   += sum over batch and pixels of dY
+ *
+ * which equals xcnn_conv_reference_forward / _backward to rounding (the
+ * GEMM sums in float, in its own order). A 1x1, stride-1, unpadded conv
+ * needs no im2col: col is X_g itself. Depthwise convs (one input and
+ * one output channel per group) are run by a direct loop instead: as a
+ * GEMM they would be a 1-row matrix times a 9-row im2col, all overhead.
+ *
+ * A 3x3 stride-1 conv without groups runs Winograd F(2x2, 3x3) instead
+ * (winograd.h: 2.25x fewer multiply-adds), forward and for dX, when its
+ * weights are frozen (no gradient buffer: inference and explainers). The
+ * transformed weights are made at the first forward; weights that change
+ * (training, gradient checks) have gradient buffers, so they take the
+ * im2col path and nothing goes stale. Winograd equals the reference to
+ * rounding only (its transforms round differently from a direct sum).
+ *
+ * Two more shapes of the same products: with few output pixels, dX's
+ * W^T dY is computed transposed, dY^T W (xcnn_sgemm_small_m: the pixels
+ * are the rows, W is read in place); and at batch > 1, layers with small
+ * planes put several samples' columns side by side in one GEMM. Neither
+ * changes a single bit of the plain path's result: every output is still
+ * one dot product summed in the same order.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "conv.h"
+#include "../base/cpu.h"
+#include "../base/threads.h"
+#include "../kernels/gemm.h"
+#include "../kernels/winograd.h"
+
+/* Weights repacked for one GEMM kernel's panel width (xcnn_sgemm_packed):
+ * made on first use, made again if XCNN_GEMM switches kernels, and once
+ * the originals are released (inference only) run with the kernel they
+ * were made for. */
+typedef struct packed_form {
+    float *data;         /* on a cache line: 3 whole lines per 48-float k
+                            step instead of 4 split ones (7% faster)    */
+    int nr;              /* panel width it holds; 0 = not made yet      */
+    xcnn_gemm_kind kind; /* the kernel it was made for                  */
+} packed_form;
+
+/* The kernel to run with form f; 1 in *make when f must first be made
+ * (again) from the original weights w (NULL once released). */
+static xcnn_gemm_kind packed_kind(packed_form *f, const float *w, int *make)
+{
+    xcnn_gemm_kind kind = w ? xcnn_gemm_selected() : f->kind;
+    int nr = xcnn_gemm_panel_width(kind);
+    *make = w && f->nr != nr;
+    if (*make) {
+        f->nr = nr;
+        f->kind = kind;
+    }
+    return kind;
+}
+
+/* p rounded up to a cache line. */
+static float *cache_line(float *p)
+{
+    return (float *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+/* One Winograd forward: its tiles, and whether its products run
+ * transposed from U^T packed (few tiles; winograd.h). */
+typedef struct wino_form {
+    xcnn_winograd_geom geo;
+    int packed;
+    packed_form ut; /* that U^T, xcnn_winograd_weights_packed */
+} wino_form;
+
+enum { WINO_GRAD, WINO_VALUES };
+
+typedef struct conv_params {
+    xcnn_conv_shape s; /* first: conv.c reads it (window, channels, group) */
+    int cg, mg;    /* input / output channels per group                 */
+    int kcol;      /* rows of col = cg * k_h * k_w                       */
+    int npix;      /* output pixels of one plane = out_h * out_w         */
+    int pointwise; /* 1x1, stride 1, no pad: col is X itself             */
+    int depthwise; /* cg == mg == 1: the direct loop                     */
+    int winograd;  /* shape suits Winograd F(2x2, 3x3) (u is allocated)  */
+    int u2_ready, u4_ready; /* u2 / u4 hold the transformed weights      */
+    /* Winograd forwards: [WINO_GRAD] is the one whose values a backward
+     * may read (F(2x2); F(4x4) in inference-only models, which have no
+     * backward), [WINO_VALUES] the one for values-only passes (F(4x4) on
+     * large planes; else the same as [WINO_GRAD]). */
+    wino_form fwd[2];
+    xcnn_winograd_geom wg_bwd; /* dX as a conv of dY (m 4 on large dX planes) */
+    float *u4;     /* F(4x4, 3x3)'s 36 x c_out x c_in, when a form has m 4 */
+    float *u4_dx;  /* F(4x4)'s U of the turned kernel (36 x c_in x c_out),
+                      when wg_bwd.m == 4; made at the first backward      */
+    int u4_dx_ready;
+    int transposed; /* few pixels: forward as Y^T = col^T W^T (see below)  */
+    packed_form wt_packed; /* W^T, for xcnn_sgemm_packed                  */
+    float u[];     /* F(2x2, 3x3)'s 16 x c_out x c_in (dX, small planes) */
+} conv_params;
+
+/* ---- setup: which paths this node's shape takes ------------------------ */
+
+/* Winograd F(2x2, 3x3) where it pays: 3x3, stride 1, no dilation or
+ * groups, pads of at most 2 (so dX is a conv of dY too), enough channels
+ * for the 16 GEMMs to outweigh the transforms, and planes that fit the
+ * transforms' row buffers. */
+/* Smallest output plane side on which an inference-only forward uses
+ * F(4x4, 3x3): 28x28 is 49 tiles, still wide enough GEMMs (ResNet's
+ * layer1-2: 20% faster than F(2x2, 3x3) on one thread). */
+#define WINOGRAD_F4_MIN 28
+
+static int use_winograd(const xcnn_window2d *w, int64_t c_in, int64_t c_out, int64_t group)
+{
+    return w->k_h == 3 && w->k_w == 3 && w->stride_h == 1 && w->stride_w == 1 &&
+           w->dil_h == 1 && w->dil_w == 1 && group == 1 && w->pad_top <= 2 &&
+           w->pad_left <= 2 && w->pad_bottom <= 2 && w->pad_right <= 2 && c_in >= 16 &&
+           c_out >= 16 && (int64_t)w->out_h * w->out_w >= 64 &&
+           w->out_w <= XCNN_WINOGRAD_MAX_W - 2 && w->in_w <= XCNN_WINOGRAD_MAX_W - 2;
+}
+
+/* Few output pixels (ResNet's last layers: 7 x 7 = 49) make C = W col a
+ * GEMM with a thin, ragged N: the 12 x 32 AVX-512 tiles cover 49 columns
+ * with 64, and W (the large operand) is read in place. Transposed,
+ * Y^T = col^T W^T, the pixels are the rows, which the 7 x 48 kernel
+ * covers exactly (49 = 7 x 7), and W^T is packed once into the panels
+ * the kernel streams: measured 99-110 GFLOP/s on one core against 77-84
+ * for layer4's shapes. Chosen when its tiles waste clearly less. */
+static int transposed_pays(int64_t npix, int64_t c_out)
+{
+    double rows = (double)npix / (double)((npix + 6) / 7 * 7);
+    double cols = (double)c_out / (double)((c_out + 47) / 48 * 48);
+    double plain = (double)npix / (double)((npix + 31) / 32 * 32);
+    return npix <= 1024 && rows * cols > plain + 0.05;
+}
+
+/* Floats for W^T packed for any kernel's panel width (16, 48 or 8, all
+ * dividing 48: at most 47 columns of padding). */
+static size_t packed_wt_floats(int64_t kcol, int64_t c_out)
+{
+    return (size_t)kcol * (size_t)(c_out + 47);
+}
+
+/* The paths this shape may take, their transformed weights' room, and
+ * the scratch the largest of them needs. */
+xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_shape *s,
+                                 xcnn_err *err)
+{
+    const xcnn_window2d win = s->win;
+    int64_t c_in = s->c_in, c_out = s->c_out, group = s->group;
+    int64_t kcol = c_in / group * win.k_h * win.k_w;
+    int64_t npix = (int64_t)win.out_h * win.out_w;
+    int winograd = use_winograd(&win, c_in, c_out, group);
+    /* F(4x4, 3x3) on planes large enough to fill its 4x4 tiles, in
+     * forwards whose values no backward reads: inference-only models, and
+     * the part of a Grad-CAM pass below its layer (xcnn_exec_forward_values).
+     * Its rounding differs from F(2x2)'s, and gradients keep F(2x2): a
+     * ReLU input within rounding of 0 decides which way a gradient goes,
+     * and F(2x2) is the one whose gradients match PyTorch's on ResNet-18
+     * to 1e-6 (F(4x4) flips one unit there; its outputs still match to
+     * 6e-7). */
+    int f4 = winograd && win.out_h >= WINOGRAD_F4_MIN && win.out_w >= WINOGRAD_F4_MIN;
+    /* dX is a conv too, whose output is the input plane: F(4x4) where that
+     * is large. Rounding there only moves gradient values by ~1e-7; no
+     * ReLU decides anything from them (the masks come from the forward). */
+    int f4_dx = winograd && !g->inference_only && win.in_h >= WINOGRAD_F4_MIN &&
+                win.in_w >= WINOGRAD_F4_MIN;
+    size_t per_xi = (size_t)c_out * (size_t)c_in;
+    size_t u_floats = winograd ? (16 + (f4 ? 36 : 0) + (f4_dx ? 36 : 0)) * per_xi : 0;
+    int transposed = !winograd && group == 1 && transposed_pays(npix, c_out);
+    size_t wt_floats = transposed ? packed_wt_floats(kcol, c_out) : 0;
+    /* Tile sizes of the two forwards, and whether each runs from packed
+     * U^T (few tiles: winograd.h). */
+    int m_of[2] = {f4 && g->inference_only ? 4 : 2, f4 ? 4 : 2};
+    int packed_of[2];
+    size_t wp_floats[2];
+    for (int k = 0; k < 2; k++) {
+        int64_t tiles = (int64_t)((win.out_h + m_of[k] - 1) / m_of[k]) *
+                        ((win.out_w + m_of[k] - 1) / m_of[k]);
+        packed_of[k] = winograd && c_out <= XCNN_WINOGRAD_PACKED_MAX_COUT &&
+                       transposed_pays(tiles, c_out);
+        /* a values form equal to the gradient form shares its storage */
+        int shared = k == WINO_VALUES && m_of[1] == m_of[0];
+        wp_floats[k] = packed_of[k] && !shared
+                           ? (size_t)xcnn_winograd_positions(m_of[k]) *
+                                     packed_wt_floats(c_in, c_out) + 16
+                           : 0;
+    }
+    /* calloc: large blocks are fresh zero pages, so forms a model never
+     * runs (U for training, F(2x2)'s U in inference, F(4x4)'s without a
+     * Grad-CAM) never become resident. The packed forms start on cache
+     * lines (+16 floats each). */
+    conv_params *p = calloc(1, sizeof *p + (u_floats + wt_floats + wp_floats[0] +
+                                            wp_floats[1] + 16) * sizeof(float));
+    if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "conv '%s': out of memory", n->name);
+    p->s = *s;
+    p->s.fast = 1;
+    p->winograd = winograd;
+    p->u4 = f4 ? p->u + 16 * per_xi : NULL;
+    p->u4_dx = f4_dx ? p->u + (16 + (f4 ? 36 : 0)) * per_xi : NULL;
+    float *room = p->u + u_floats + wt_floats + 16;
+    for (int k = 0; k < 2; k++) {
+        p->fwd[k].geo = (xcnn_winograd_geom){win.in_h, win.in_w, win.pad_top, win.pad_left,
+                                             win.out_h, win.out_w, m_of[k]};
+        p->fwd[k].packed = packed_of[k];
+        if (!packed_of[k]) continue;
+        p->fwd[k].ut.data = wp_floats[k] ? cache_line(room) : p->fwd[WINO_GRAD].ut.data;
+        room += wp_floats[k];
+    }
+    p->transposed = transposed;
+    p->wt_packed.data = transposed ? cache_line(p->u + u_floats) : NULL;
+    p->cg = (int)(c_in / group);
+    p->mg = (int)(c_out / group);
+    p->kcol = (int)kcol;
+    p->npix = (int)npix;
+    p->pointwise = win.k_h == 1 && win.k_w == 1 && win.stride_h == 1 && win.stride_w == 1 &&
+                   !win.pad_top && !win.pad_left && !win.pad_bottom && !win.pad_right;
+    p->depthwise = p->cg == 1 && p->mg == 1;
+
+    free(n->params);
+    n->params = p;
+    /* One group of one sample's col; backward reuses it for W^T * dY. The
+     * transposed forward also needs Y^T before it is turned into Y. */
+    n->scratch_floats = (p->pointwise || p->depthwise) ? 0 : (size_t)kcol * (size_t)npix;
+    if (transposed) n->scratch_floats += (size_t)npix * (size_t)p->s.c_out;
+    if (p->winograd) {
+        /* dX of a stride-1 conv is a conv of dY padded by 2 - pad. */
+        p->wg_bwd = (xcnn_winograd_geom){win.out_h, win.out_w, 2 - win.pad_top,
+                                         2 - win.pad_left, win.in_h, win.in_w, f4_dx ? 4 : 2};
+        size_t f0 = xcnn_winograd_scratch(&p->fwd[0].geo, p->s.c_in, p->s.c_out, 1);
+        size_t f1 = xcnn_winograd_scratch(&p->fwd[1].geo, p->s.c_in, p->s.c_out, 1);
+        size_t b2 = xcnn_winograd_scratch(&p->wg_bwd, p->s.c_out, p->s.c_in, 1);
+        if (f0 > n->scratch_floats) n->scratch_floats = f0;
+        if (f1 > n->scratch_floats) n->scratch_floats = f1;
+        if (b2 > n->scratch_floats) n->scratch_floats = b2;
+    }
+    return XCNN_OK;
+}
+
+/* ---- depthwise: direct loops over one plane -------------------------- */
+
+/* The reference's sums, tap by tap in float with the padding's taps
+ * skipped by range instead of by test: equal to it to rounding. */
+
+/* The taps of one plane, as (input offset, output range) per tap, so the
+ * inner loops read  y[oh][ow] <-> x[oh*sh + ih0][ow*sw + iw0]. */
+typedef struct tap {
+    int oh_lo, oh_hi, ow_lo, ow_hi, ih0, iw0;
+} tap;
+
+static tap tap_at(const xcnn_window2d *w, int ki, int kj)
+{
+    tap t;
+    int kdh = ki * w->dil_h, kdw = kj * w->dil_w;
+    xcnn_window_tap_range(w->in_h, w->out_h, w->stride_h, w->pad_top, kdh, &t.oh_lo, &t.oh_hi);
+    xcnn_window_tap_range(w->in_w, w->out_w, w->stride_w, w->pad_left, kdw, &t.ow_lo, &t.ow_hi);
+    t.ih0 = kdh - w->pad_top;
+    t.iw0 = kdw - w->pad_left;
+    return t;
+}
+
+static void dw_plane_forward(const xcnn_window2d *w, const float *x, const float *k, float bias,
+                             float *y)
+{
+    for (int i = 0; i < w->out_h * w->out_w; i++) y[i] = bias;
+    for (int ki = 0; ki < w->k_h; ki++)
+        for (int kj = 0; kj < w->k_w; kj++) {
+            tap t = tap_at(w, ki, kj);
+            float kv = k[ki * w->k_w + kj];
+            for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
+                const float *xr = x + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
+                float *yr = y + (size_t)oh * w->out_w;
+                for (int ow = t.ow_lo; ow < t.ow_hi; ow++) yr[ow] += kv * xr[ow * w->stride_w];
+            }
+        }
+}
+
+/* dX plane += taps * dY plane (skipped when dx is NULL); dK += dY . X. */
+static void dw_plane_backward(const xcnn_window2d *w, const float *x, const float *k,
+                              const float *dy, float *dx, float *dk)
+{
+    for (int ki = 0; ki < w->k_h; ki++)
+        for (int kj = 0; kj < w->k_w; kj++) {
+            tap t = tap_at(w, ki, kj);
+            float kv = k[ki * w->k_w + kj];
+            float sum = 0;
+            for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
+                size_t off = (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
+                const float *dyr = dy + (size_t)oh * w->out_w;
+                if (dx)
+                    for (int ow = t.ow_lo; ow < t.ow_hi; ow++)
+                        dx[off + (size_t)ow * w->stride_w] += kv * dyr[ow];
+                if (dk)
+                    for (int ow = t.ow_lo; ow < t.ow_hi; ow++)
+                        sum += dyr[ow] * x[off + (size_t)ow * w->stride_w];
+            }
+            if (dk) dk[ki * w->k_w + kj] += sum;
+        }
+}
+
+static void dw_forward(const conv_params *p, int batch, const float *x, const float *k,
+                       const float *bias, float *y)
+{
+    size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w, taps = (size_t)p->s.win.k_h * p->s.win.k_w;
+    int planes = batch * p->s.c_out;
+#pragma omp parallel for schedule(dynamic) if ((size_t)planes * in_plane * taps > XCNN_PARALLEL_MIN)
+    for (int i = 0; i < planes; i++) {
+        int c = i % p->s.c_out;
+        dw_plane_forward(&p->s.win, x + (size_t)i * in_plane, k + c * taps, bias ? bias[c] : 0,
+                         y + (size_t)i * p->npix);
+    }
+}
+
+/* Parallel over channels; each channel walks the batch in order, so its
+ * kernel gradient is summed the same way for any thread count. */
+static void dw_backward(const conv_params *p, int batch, const float *x, const float *k,
+                        const float *dy, float *dx, float *dk)
+{
+    size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w, taps = (size_t)p->s.win.k_h * p->s.win.k_w;
+#pragma omp parallel for schedule(dynamic) if ((size_t)batch * p->s.c_out * in_plane * taps > XCNN_PARALLEL_MIN)
+    for (int c = 0; c < p->s.c_out; c++)
+        for (int b = 0; b < batch; b++) {
+            size_t i = (size_t)b * p->s.c_out + c;
+            dw_plane_backward(&p->s.win, x + i * in_plane, k + c * taps, dy + i * p->npix,
+                              dx ? dx + i * in_plane : NULL, dk ? dk + c * taps : NULL);
+        }
+}
+
+XCNN_VECTOR_CLONES
+static void relu_in_place(float *y, size_t count)
+{
+    for (size_t i = 0; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0.0f; /* NaN -> 0 */
+}
+
+/* ---- Winograd ------------------------------------------------------------ */
+
+/* Forward and dX must equal the reference to rounding (F(4x4)'s transforms
+ * round more than F(2x2)'s: tested at 1e-5 of the largest value). */
+
+/* Scratch floats this conv may use: its own, or the arena's if larger
+ * (room for several samples per call). */
+static size_t scratch_room(const xcnn_graph *g, const xcnn_node *n)
+{
+    return g->scratch_floats > n->scratch_floats ? g->scratch_floats : n->scratch_floats;
+}
+
+/* Samples per Winograd call: enough tiles to make the 16 GEMMs wide
+ * (up to 256 columns), as many as the arena's scratch holds. Wider was
+ * slower: ResNet's layer2 (196 tiles) took 9% longer at batch 2 with both
+ * samples in one call (6.4 MB of V and M instead of 3.2). */
+static int winograd_chunk(const xcnn_graph *g, const xcnn_node *n,
+                          const xcnn_winograd_geom *geo, int c_in, int c_out, int batch)
+{
+    size_t per_sample = xcnn_winograd_scratch(geo, c_in, c_out, 1);
+    size_t by_width = 256 / xcnn_winograd_tiles(geo), by_room = scratch_room(g, n) / per_sample;
+    size_t chunk = by_width < by_room ? by_width : by_room;
+    if (chunk < 1) chunk = 1;
+    return chunk < (size_t)batch ? (int)chunk : batch;
+}
+
+/* Frozen weights (no gradient buffer) of a Winograd-shaped conv. */
+static int runs_winograd(const conv_params *p, const xcnn_tensor *w)
+{
+    return p->winograd && !w->grad;
+}
+
+/* The transformed weights for tile size m, made once, on first use (an
+ * inference-only model never makes the F(2x2) ones its dX would need). */
+static const float *winograd_weights(const xcnn_node *n, const float *w, int m)
+{
+    conv_params *p = n->params;
+    if (m == 4) {
+        if (!p->u4_ready) xcnn_winograd_weights(w, p->s.c_out, p->s.c_in, 4, p->u4);
+        p->u4_ready = 1;
+        return p->u4;
+    }
+    if (!p->u2_ready) xcnn_winograd_weights(w, p->s.c_out, p->s.c_in, 2, p->u);
+    p->u2_ready = 1;
+    return p->u;
+}
+
+/* Form f's U^T packed for this kernel's panel width, made on first use
+ * (again if XCNN_GEMM switches kernels; with w NULL, released by
+ * xcnn_conv_prepare_inference, the kernel it was made for). */
+static xcnn_winograd_u winograd_packed(const conv_params *p, wino_form *f, const float *w)
+{
+    int make;
+    xcnn_gemm_kind kind = packed_kind(&f->ut, w, &make);
+    if (make) {
+        size_t floats = xcnn_winograd_packed_floats(f->geo.m, p->s.c_in, p->s.c_out, f->ut.nr);
+        memset(f->ut.data, 0, floats * sizeof(float)); /* the panels' padding */
+        xcnn_winograd_weights_packed(w, p->s.c_out, p->s.c_in, f->geo.m, f->ut.nr, f->ut.data);
+    }
+    return (xcnn_winograd_u){NULL, 0, f->ut.data, kind};
+}
+
+/* The forward this pass runs: values-only below a Grad-CAM layer
+ * (graph.h, values_below), else the one gradients may read. */
+static wino_form *forward_form(const xcnn_graph *g, const xcnn_node *n)
+{
+    conv_params *p = n->params;
+    int values = (int)(n - g->nodes) < g->values_below;
+    if (values && p->fwd[WINO_VALUES].geo.m != p->fwd[WINO_GRAD].geo.m)
+        return &p->fwd[WINO_VALUES];
+    return &p->fwd[WINO_GRAD];
+}
+
+static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
+                             const float *x, const float *w, const float *bias, float *y,
+                             float *scratch)
+{
+    const conv_params *p = n->params;
+    wino_form *f = forward_form(g, n);
+    xcnn_winograd_u wu = f->packed ? winograd_packed(p, f, w)
+                                   : (xcnn_winograd_u){winograd_weights(n, w, f->geo.m), 0,
+                                                       NULL, XCNN_GEMM_AUTO};
+    size_t xs = (size_t)p->s.c_in * p->s.win.in_h * p->s.win.in_w, ys = (size_t)p->s.c_out * p->npix;
+    int chunk = winograd_chunk(g, n, &f->geo, p->s.c_in, p->s.c_out, batch);
+    for (int b = 0; b < batch; b += chunk) {
+        int nb = batch - b < chunk ? batch - b : chunk;
+        xcnn_winograd_conv(&f->geo, p->s.c_in, p->s.c_out, nb, x + b * xs, xs, &wu, bias, 0,
+                           n->fused_relu, y + b * ys, ys, scratch, scratch_room(g, n));
+    }
+}
+
+/* F(4x4)'s U of the turned kernel W'[c][o] = W[o][c] turned 180 degrees,
+ * made on first use. F(2x2)'s U serves the turned kernel by reading its
+ * positions in another order (winograd.h); F(4x4)'s transform is not
+ * symmetric that way, so this is a U of its own. */
+static const float *winograd_weights_dx(const xcnn_node *n, const float *w)
+{
+    conv_params *p = n->params;
+    if (p->u4_dx_ready) return p->u4_dx;
+    size_t s_xi = (size_t)p->s.c_in * p->s.c_out;
+    for (int o = 0; o < p->s.c_out; o++)
+        for (int c = 0; c < p->s.c_in; c++) {
+            const float *k = w + ((size_t)o * p->s.c_in + c) * 9;
+            float turned[9];
+            for (int i = 0; i < 9; i++) turned[i] = k[8 - i];
+            /* output c, input o of the dX conv */
+            xcnn_winograd4_weights(turned, 1, 1, p->u4_dx + (size_t)c * p->s.c_out + o, s_xi,
+                                   0, 0);
+        }
+    p->u4_dx_ready = 1;
+    return p->u4_dx;
+}
+
+/* dX += conv of dY with the turned kernel (winograd.h). */
+static void winograd_backward(const xcnn_graph *g, const xcnn_node *n, int batch,
+                              const float *w, const float *dy, float *dx, float *scratch)
+{
+    const conv_params *p = n->params;
+    xcnn_winograd_u wu = p->wg_bwd.m == 4
+                             ? (xcnn_winograd_u){winograd_weights_dx(n, w), 0, NULL,
+                                                 XCNN_GEMM_AUTO}
+                             : (xcnn_winograd_u){winograd_weights(n, w, 2), 1, NULL,
+                                                 XCNN_GEMM_AUTO};
+    size_t xs = (size_t)p->s.c_in * p->s.win.in_h * p->s.win.in_w, ys = (size_t)p->s.c_out * p->npix;
+    int chunk = winograd_chunk(g, n, &p->wg_bwd, p->s.c_out, p->s.c_in, batch);
+    for (int b = 0; b < batch; b += chunk) {
+        int nb = batch - b < chunk ? batch - b : chunk;
+        xcnn_winograd_conv(&p->wg_bwd, p->s.c_out, p->s.c_in, nb, dy + b * ys, ys, &wu, NULL, 1,
+                           0, dx + b * xs, xs, scratch, scratch_room(g, n));
+    }
+}
+
+/* dX = col2im(W^T dY). Up to this many pixels (of one sample, or of the
+ * samples side by side) it is computed transposed, dcol^T = dY^T W, by
+ * xcnn_sgemm_small_m: the pixels become the few rows of C and W is read
+ * in place, where W^T dY would have a thin, ragged C of that many
+ * columns (ResNet's layer4: 49). Measured faster up to 784 pixels. */
+#define DX_TRANSPOSED_MAX 1024
+
+/* ---- few pixels: Y^T = col^T W^T ----------------------------------------- */
+
+/* Must give the plain im2col + GEMM path's bits (so the reference's values
+ * to rounding). */
+
+/* Frozen weights (no gradient buffer) of a conv that pays transposed:
+ * weights that can change (training, gradient checks) would leave the
+ * packed W^T stale, so they keep the plain GEMM. */
+static int runs_transposed(const conv_params *p, const xcnn_tensor *w)
+{
+    return p->transposed && !w->grad;
+}
+
+/* W^T packed (see packed_form), and the kernel to run it with. */
+static xcnn_gemm_kind packed_wt(const xcnn_node *n, const float *w)
+{
+    conv_params *p = n->params;
+    int make;
+    xcnn_gemm_kind kind = packed_kind(&p->wt_packed, w, &make);
+    if (make) xcnn_gemm_pack_b(1, p->kcol, p->s.c_out, w, p->kcol, p->wt_packed.nr, p->wt_packed.data);
+    return kind;
+}
+
+/* yt (width x c_out) = col^T W^T + beta * yt, col being kcol x width. */
+static void gemm_transposed(const xcnn_node *n, const float *w, const float *col, int width,
+                            float beta, float *yt)
+{
+    const conv_params *p = n->params;
+    xcnn_gemm_kind kind = packed_wt(n, w);
+    xcnn_sgemm_packed(kind, 1, width, p->s.c_out, p->kcol, col, width, p->wt_packed.data, beta, yt,
+                      p->s.c_out);
+}
+
+/* One sample: yt starts as the bias (as the plain path starts Y), the
+ * product adds to it, then Y = yt^T (and the fused ReLU). Every output is
+ * the plain path's sum, in the same order: the same bits. */
+static void forward_transposed(const xcnn_node *n, const float *col, const float *w,
+                               const float *bias, float *y, float *yt)
+{
+    const conv_params *p = n->params;
+    if (bias)
+        for (int i = 0; i < p->npix; i++)
+            memcpy(yt + (size_t)i * p->s.c_out, bias, (size_t)p->s.c_out * sizeof(float));
+    gemm_transposed(n, w, col, p->npix, bias ? 1.0f : 0.0f, yt);
+    int relu = n->fused_relu;
+#pragma omp parallel for schedule(static) if ((size_t)p->npix * p->s.c_out > XCNN_PARALLEL_MIN_COPY)
+    for (int m = 0; m < p->s.c_out; m++) {
+        float *ym = y + (size_t)m * p->npix;
+        for (int i = 0; i < p->npix; i++) {
+            float v = yt[(size_t)i * p->s.c_out + m];
+            ym[i] = relu ? (v > 0 ? v : 0.0f) : v; /* NaN -> 0, as the Relu op */
+        }
+    }
+}
+
+/* ---- several samples per GEMM ---------------------------------------------- */
+
+/* Must give each sample's batch-1 bits (so the reference's values to
+ * rounding). */
+
+/* A layer with few output pixels (ResNet's layer4: 49) makes a thin GEMM
+ * per sample. With a batch (integrated gradients, SmoothGrad), the im2col
+ * of several samples go side by side in one col of width samples * npix,
+ * and one GEMM does them all into a scratch Y of that width, copied back
+ * to NCHW after. Only for plain convs (one group, im2col); 0 = per sample. */
+static int im2col_chunk(const xcnn_graph *g, const xcnn_node *n, const conv_params *p,
+                        int batch)
+{
+    if (batch < 2 || p->s.group != 1 || p->pointwise || p->depthwise || p->npix >= 512)
+        return 0;
+    size_t per_sample = ((size_t)p->kcol + (size_t)p->s.c_out) * (size_t)p->npix;
+    size_t chunk = scratch_room(g, n) / per_sample, by_width = (1024 + p->npix - 1) / p->npix;
+    if (chunk > by_width) chunk = by_width;
+    if (chunk > (size_t)batch) chunk = (size_t)batch;
+    return chunk >= 2 ? (int)chunk : 0;
+}
+
+static void forward_batched(const xcnn_node *n, int batch, int chunk, const float *x,
+                            const float *w, const float *bias, int turned, float *y,
+                            float *scratch)
+{
+    const conv_params *p = n->params;
+    size_t xs = (size_t)p->s.c_in * p->s.win.in_h * p->s.win.in_w, ys = (size_t)p->s.c_out * p->npix;
+    for (int b0 = 0; b0 < batch; b0 += chunk) {
+        int nb = batch - b0 < chunk ? batch - b0 : chunk;
+        size_t width = (size_t)nb * p->npix;
+        float *col = scratch, *yt = scratch + (size_t)p->kcol * width;
+        xcnn_im2col_samples(&p->s.win, p->s.c_in, nb, x + b0 * xs, xs, col, width);
+        /* yt is c_out x width, or width x c_out when turned. It starts as
+         * the bias and the product adds to it, as one sample's Y does: with
+         * more than one K slice, adding the bias last rounded differently. */
+        size_t m_step = turned ? 1 : width, i_step = turned ? (size_t)p->s.c_out : 1;
+        if (bias)
+            for (size_t i = 0; i < width; i++)
+                for (int m = 0; m < p->s.c_out; m++) yt[(size_t)m * m_step + i * i_step] = bias[m];
+        float beta = bias ? 1.0f : 0.0f;
+        if (turned)
+            gemm_transposed(n, w, col, (int)width, beta, yt);
+        else
+            xcnn_sgemm(0, 0, p->s.c_out, (int)width, p->kcol, 1.0f, w, p->kcol, col,
+                       (int)width, beta, yt, (int)width);
+#pragma omp parallel for schedule(static) if (width * p->s.c_out > XCNN_PARALLEL_MIN_COPY)
+        for (int sm = 0; sm < nb * p->s.c_out; sm++) {
+            int s = sm / p->s.c_out, m = sm % p->s.c_out;
+            const float *src = yt + (size_t)m * m_step + (size_t)s * p->npix * i_step;
+            float *dst = y + (b0 + s) * ys + (size_t)m * p->npix;
+            for (int i = 0; i < p->npix; i++) dst[i] = src[(size_t)i * i_step];
+        }
+    }
+}
+
+/* dW += dY col^T over the chunk's samples at once; dX via one W^T dY. */
+static void backward_batched(const conv_params *p, int batch, int chunk, const float *x,
+                             const float *w, const float *dy, float *dx, float *dw,
+                             float *scratch)
+{
+    size_t xs = (size_t)p->s.c_in * p->s.win.in_h * p->s.win.in_w, ys = (size_t)p->s.c_out * p->npix;
+    for (int b0 = 0; b0 < batch; b0 += chunk) {
+        int nb = batch - b0 < chunk ? batch - b0 : chunk;
+        size_t width = (size_t)nb * p->npix;
+        float *col = scratch, *dyt = scratch + (size_t)p->kcol * width;
+#pragma omp parallel for schedule(static) if (width * p->s.c_out > XCNN_PARALLEL_MIN_COPY)
+        for (int sm = 0; sm < nb * p->s.c_out; sm++) {
+            int s = sm / p->s.c_out, m = sm % p->s.c_out;
+            memcpy(dyt + (size_t)m * width + (size_t)s * p->npix,
+                   dy + (b0 + s) * ys + (size_t)m * p->npix, (size_t)p->npix * sizeof(float));
+        }
+        if (dw) {
+            xcnn_im2col_samples(&p->s.win, p->s.c_in, nb, x + b0 * xs, xs, col, width);
+            xcnn_sgemm(0, 1, p->s.c_out, p->kcol, (int)width, 1.0f, dyt, (int)width, col,
+                       (int)width, 1.0f, dw, p->kcol);
+        }
+        if (dx) {
+            if (width <= DX_TRANSPOSED_MAX) {
+                /* dcol^T = dY^T W: the samples' pixels are its rows */
+                xcnn_sgemm_small_m(XCNN_GEMM_AUTO, 1, (int)width, p->kcol, p->s.c_out, dyt,
+                                   (int)width, w, p->kcol, col, p->kcol);
+                xcnn_col2im_transposed(&p->s.win, p->s.c_in, nb, col, dx + b0 * xs, xs);
+            } else {
+                xcnn_sgemm(1, 0, p->kcol, (int)width, p->s.c_out, 1.0f, w, p->kcol, dyt,
+                           (int)width, 0.0f, col, (int)width);
+                xcnn_col2im_samples(&p->s.win, p->s.c_in, nb, col, width, dx + b0 * xs, xs);
+            }
+        }
+    }
+}
+
+/* ---- large planes: im2col and GEMM piece by piece --------------------------- */
+
+/* The forward in pieces must give the whole plane's bits; dX in bands sums
+ * in another order, so it equals the reference to rounding. */
+
+/* A large plane's col does not fit in cache (ResNet's 7x7 stem: 147 rows
+ * of 12544 pixels, 7.4 MB): written whole by im2col, then streamed back
+ * from memory by the GEMM, which then ran at half its speed. Cut into
+ * pieces of this many floats (a quarter of a 1 MB L2), each piece is
+ * made and multiplied by one thread while it is still in its cache. */
+#define PIECE_FLOATS 65536
+
+/* Pixels per piece (whole 32-column panels), or 0 when the plane is
+ * small enough to run whole. */
+static int piece_pixels(const conv_params *p)
+{
+    if (p->s.group != 1 || p->pointwise || p->depthwise || p->npix < 2048) return 0;
+    int w = PIECE_FLOATS / p->kcol / 32 * 32;
+    return w < 64 ? 64 : w;
+}
+
+/* One sample: Y[:, piece] = bias + W col(piece) for each piece, pieces
+ * shared out between as many threads as the scratch has room for, each
+ * piece's col in its thread's part of the scratch. Every output is the
+ * same sum, in the same order, as in the GEMM over the whole plane. */
+static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, const float *x,
+                           const float *w, const float *bias, float *y, float *scratch)
+{
+    const conv_params *p = n->params;
+    size_t per_slot = (size_t)p->kcol * (size_t)piece;
+    int pieces = (p->npix + piece - 1) / piece;
+    int slots = xcnn_scratch_slots(scratch_room(g, n), per_slot, pieces);
+    (void)slots; /* only the pragma reads it */
+    xcnn_gemm_kind kind = xcnn_gemm_selected();
+#pragma omp parallel num_threads(slots) if (slots > 1)
+    {
+        float *col = scratch + (size_t)xcnn_thread_num() * per_slot;
+#pragma omp for schedule(dynamic)
+        for (int k = 0; k < pieces; k++) {
+            int p0 = k * piece, p1 = p0 + piece < p->npix ? p0 + piece : p->npix, wd = p1 - p0;
+            xcnn_im2col_pixels(&p->s.win, p->s.c_in, x, p0, p1, col, (size_t)wd);
+            if (bias)
+                for (int m = 0; m < p->s.c_out; m++)
+                    for (int i = p0; i < p1; i++) y[(size_t)m * p->npix + i] = bias[m];
+            xcnn_sgemm_serial(kind, 0, 0, p->s.c_out, wd, p->kcol, 1.0f, w, p->kcol, col, wd,
+                              bias ? 1.0f : 0.0f, y + p0, p->npix);
+            if (n->fused_relu)
+                for (int m = 0; m < p->s.c_out; m++)
+                    relu_in_place(y + (size_t)m * p->npix + p0, (size_t)wd);
+        }
+    }
+}
+
+/* dX of one sample in bands of output rows: each band's dcol = W^T dY
+ * (its columns) is made by one thread and added back by col2im while it
+ * is in that thread's cache, instead of a whole-plane dcol (7.4 MB for the
+ * stem) written out and read back. Bands next to each other add into
+ * shared input rows, so the even bands run in parallel first, then the odd
+ * ones: every input element gets its sums in an order fixed by the bands,
+ * whatever the thread count. Bands are tall enough (rows * stride >
+ * the kernel's reach) that band k and band k + 2 never touch. */
+static int band_rows(const conv_params *p, int piece)
+{
+    const xcnn_window2d *win = &p->s.win;
+    int rows = piece / win->out_w, reach = (win->k_h - 1) * win->dil_h + 1;
+    int apart = (reach + win->stride_h - 1) / win->stride_h; /* rows * stride >= reach */
+    return rows > apart ? rows : apart;
+}
+
+static void backward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, const float *w,
+                            const float *dy, float *dx, float *scratch)
+{
+    const conv_params *p = n->params;
+    const xcnn_window2d *win = &p->s.win;
+    int rows = band_rows(p, piece);
+    size_t per_slot = (size_t)p->kcol * (size_t)rows * win->out_w;
+    int bands = (win->out_h + rows - 1) / rows;
+    xcnn_gemm_kind kind = xcnn_gemm_selected();
+    for (int parity = 0; parity < 2; parity++) {
+        int count = (bands - parity + 1) / 2;
+        int slots = xcnn_scratch_slots(scratch_room(g, n), per_slot, count);
+        (void)slots; /* only the pragma reads it */
+#pragma omp parallel num_threads(slots) if (slots > 1)
+        {
+            float *dcol = scratch + (size_t)xcnn_thread_num() * per_slot;
+#pragma omp for schedule(dynamic)
+            for (int k = 0; k < count; k++) {
+                int oh0 = (2 * k + parity) * rows;
+                int oh1 = oh0 + rows < win->out_h ? oh0 + rows : win->out_h;
+                int wd = (oh1 - oh0) * win->out_w;
+                xcnn_sgemm_serial(kind, 1, 0, p->kcol, wd, p->mg, 1.0f, w, p->kcol,
+                                  dy + (size_t)oh0 * win->out_w, p->npix, 0.0f, dcol, wd);
+                xcnn_col2im_rows(win, p->cg, dcol, (size_t)wd, oh0, oh1, dx);
+            }
+        }
+    }
+}
+
+/* ---- forward / backward: which path runs ----------------------------------- */
+
+/* Must equal xcnn_conv_reference_forward, then the fused ReLU, to
+ * rounding: whichever path runs (they are tried in this order). */
+void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
+{
+    const conv_params *p = n->params;
+    const xcnn_tensor *xt = xcnn_in(g, n, 0), *wt = xcnn_in(g, n, 1), *bt = xcnn_in(g, n, 2);
+    float *y = xcnn_out(g, n, 0)->data;
+    const float *bias = bt ? bt->data : NULL;
+    if (runs_winograd(p, wt)) { /* applies the fused ReLU itself */
+        winograd_forward(g, n, batch, xt->data, wt->data, bias, y, scratch);
+        return;
+    }
+    if (p->depthwise) {
+        dw_forward(p, batch, xt->data, wt->data, bias, y);
+        if (n->fused_relu) relu_in_place(y, (size_t)batch * p->s.c_out * p->npix);
+        return;
+    }
+    int turned = runs_transposed(p, wt);
+    int chunk = im2col_chunk(g, n, p, batch);
+    if (chunk) {
+        forward_batched(n, batch, chunk, xt->data, wt->data, bias, turned, y, scratch);
+        if (n->fused_relu) relu_in_place(y, (size_t)batch * p->s.c_out * p->npix);
+        return;
+    }
+    size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w;
+    int piece = turned ? 0 : piece_pixels(p);
+    if (piece && scratch_room(g, n) >= (size_t)p->kcol * piece) {
+        for (int b = 0; b < batch; b++)
+            forward_pieces(g, n, piece, xt->data + (size_t)b * p->s.c_in * in_plane, wt->data,
+                           bias, y + (size_t)b * p->s.c_out * p->npix, scratch);
+        return;
+    }
+    for (int b = 0; b < batch; b++)
+        for (int gi = 0; gi < p->s.group; gi++) {
+            const float *x = xt->data + ((size_t)b * p->s.c_in + (size_t)gi * p->cg) * in_plane;
+            const float *w = wt->data + (size_t)gi * p->mg * p->kcol;
+            float *yg = y + ((size_t)b * p->s.c_out + (size_t)gi * p->mg) * p->npix;
+            const float *col = x;
+            if (!p->pointwise) {
+                xcnn_im2col(&p->s.win, p->cg, x, scratch, (size_t)p->npix);
+                col = scratch;
+            }
+            if (turned) { /* one group; yt after col in the scratch (if any) */
+                float *yt = p->pointwise ? scratch : scratch + (size_t)p->kcol * p->npix;
+                forward_transposed(n, col, w, bias, yg, yt);
+                continue;
+            }
+            if (bias)
+                for (int m = 0; m < p->mg; m++)
+                    for (int i = 0; i < p->npix; i++)
+                        yg[(size_t)m * p->npix + i] = bias[gi * p->mg + m];
+            xcnn_sgemm(0, 0, p->mg, p->npix, p->kcol, 1.0f, w, p->kcol, col, p->npix,
+                       bias ? 1.0f : 0.0f, yg, p->npix);
+            /* Fused ReLU (inference only): while this block is in cache. */
+            if (n->fused_relu) relu_in_place(yg, (size_t)p->mg * p->npix);
+        }
+}
+
+/* dB[m] += sum over batch and pixels of dY[b, m]: one channel per
+ * iteration, summed in a fixed order. */
+static void bias_backward(const conv_params *p, int batch, const float *dy, float *db)
+{
+#pragma omp parallel for schedule(static) if ((size_t)batch * p->s.c_out * p->s.win.out_h * p->s.win.out_w > XCNN_PARALLEL_MIN)
+    for (int m = 0; m < p->s.c_out; m++) {
+        double s = 0;
+        for (int b = 0; b < batch; b++) {
+            const float *d = dy + ((size_t)b * p->s.c_out + m) * p->npix;
+            for (int i = 0; i < p->npix; i++) s += d[i];
+        }
+        db[m] += (float)s;
+    }
+}
+
+/* Must equal xcnn_conv_reference_backward to rounding. */
+void xcnn_conv_fast_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
+{
+    const conv_params *p = n->params;
+    const xcnn_tensor *xt = xcnn_in(g, n, 0), *wt = xcnn_in(g, n, 1), *bt = xcnn_in(g, n, 2);
+    const float *dy = xcnn_out(g, n, 0)->grad;
+    float *dx = xcnn_tensor_grad(xt), *dw = xcnn_tensor_grad(wt), *db = xcnn_tensor_grad(bt);
+    if (db) bias_backward(p, batch, dy, db);
+    if (!dx && !dw) return;
+    if (p->depthwise) {
+        dw_backward(p, batch, xt->data, wt->data, dy, dx, dw);
+        return;
+    }
+    if (runs_winograd(p, wt)) { /* frozen weights: dw is NULL, dx is not */
+        winograd_backward(g, n, batch, wt->data, dy, dx, scratch);
+        return;
+    }
+    int chunk = im2col_chunk(g, n, p, batch);
+    if (chunk) {
+        backward_batched(p, batch, chunk, xt->data, wt->data, dy, dx, dw, scratch);
+        return;
+    }
+    size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w;
+    int piece = piece_pixels(p);
+    if (piece && !dw && p->npix > DX_TRANSPOSED_MAX &&
+        scratch_room(g, n) >= (size_t)p->kcol * band_rows(p, piece) * p->s.win.out_w) {
+        for (int b = 0; b < batch; b++)
+            backward_pieces(g, n, piece, wt->data, dy + (size_t)b * p->s.c_out * p->npix,
+                            dx + (size_t)b * p->s.c_in * in_plane, scratch);
+        return;
+    }
+    for (int b = 0; b < batch; b++)
+        for (int gi = 0; gi < p->s.group; gi++) {
+            size_t xoff = ((size_t)b * p->s.c_in + (size_t)gi * p->cg) * in_plane;
+            const float *w = wt->data + (size_t)gi * p->mg * p->kcol;
+            const float *dyg = dy + ((size_t)b * p->s.c_out + (size_t)gi * p->mg) * p->npix;
+            if (dw) {
+                const float *col = xt->data + xoff;
+                if (!p->pointwise) {
+                    xcnn_im2col(&p->s.win, p->cg, xt->data + xoff, scratch, (size_t)p->npix);
+                    col = scratch;
+                }
+                xcnn_sgemm(0, 1, p->mg, p->kcol, p->npix, 1.0f, dyg, p->npix, col, p->npix,
+                           1.0f, dw + (size_t)gi * p->mg * p->kcol, p->kcol);
+            }
+            if (dx) {
+                if (p->pointwise) {
+                    xcnn_sgemm(1, 0, p->kcol, p->npix, p->mg, 1.0f, w, p->kcol, dyg, p->npix,
+                               1.0f, dx + xoff, p->npix);
+                } else if (p->npix <= DX_TRANSPOSED_MAX) {
+                    xcnn_sgemm_small_m(XCNN_GEMM_AUTO, 1, p->npix, p->kcol, p->mg, dyg, p->npix,
+                                       w, p->kcol, scratch, p->kcol);
+                    xcnn_col2im_transposed(&p->s.win, p->cg, 1, scratch, dx + xoff, 0);
+                } else {
+                    xcnn_sgemm(1, 0, p->kcol, p->npix, p->mg, 1.0f, w, p->kcol, dyg, p->npix,
+                               0.0f, scratch, p->npix);
+                    xcnn_col2im(&p->s.win, p->cg, scratch, (size_t)p->npix, dx + xoff);
+                }
+            }
+        }
+}
+
+xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+{
+    (void)err;
+    conv_params *p = n->params;
+    xcnn_tensor *w = xcnn_in(g, n, 1);
+    if (!g->inference_only || w->grad || !(p->winograd || p->transposed)) return XCNN_OK;
+    wino_form *f = &p->fwd[WINO_GRAD];
+    if (p->winograd && f->packed) winograd_packed(p, f, w->data);
+    else if (p->winograd) winograd_weights(n, w->data, f->geo.m);
+    else packed_wt(n, w->data);
+    if (xcnn_graph_readers(g, n->in[1], NULL) == 1) { /* no other node reads it */
+        free(w->data);
+        w->data = NULL;
+    }
+    return XCNN_OK;
+}
+
