@@ -243,7 +243,7 @@ static void test_concat(void)
         for (int k = 0; k < 3; k++) {
             int64_t d[4] = {1, 2, 3, 2};
             d[axis] = test_rng_int(&gc.rng, 1, 3);
-            char name[8];
+            char name[16]; /* room for any int: -Wformat-truncation at -O1 */
             snprintf(name, sizeof name, "x%d", k);
             in[k] = gc_activation(&gc, name, 4, d);
         }

@@ -170,7 +170,7 @@ xcnn_status xcnn_preprocess_parse(const char *spec, xcnn_preprocess *p, char *er
         memcpy(item, s, len);
         item[len] = 0;
         int bad = 0;
-        const char *need = "";
+        char need[128] = "";
         char *eq = strchr(item, '=');
         const char *val = eq ? eq + 1 : "";
         if (eq) *eq = 0;
@@ -187,26 +187,30 @@ xcnn_status xcnn_preprocess_parse(const char *spec, xcnn_preprocess *p, char *er
         } else if (eq && !strcmp(item, "scale")) {
             char *e2;
             bad = parse_float(val, &e2, &q.scale) || *e2;
-            need = "a finite float32";
+            snprintf(need, sizeof need, "a finite float32");
         } else if (eq && !strcmp(item, "mean")) {
             bad = parse_triple(val, q.mean);
-            need = "1 or 3 finite float32s, comma-separated";
+            snprintf(need, sizeof need, "1 or 3 finite float32s, comma-separated");
         } else if (eq && !strcmp(item, "std")) {
             bad = parse_triple(val, q.std);
             for (int c = 0; !bad && c < 3; c++) bad = fpclassify(q.std[c]) != FP_NORMAL;
-            need = "1 or 3 normal, non-zero float32s (|std| >= 1.2e-38), comma-separated";
+            snprintf(need, sizeof need, "1 or 3 normal, non-zero float32s (|std| >= %.2g), "
+                     "comma-separated", (double)FLT_MIN);
         } else if (eq && !strcmp(item, "resize")) {
             char *e2;
             bad = parse_side(val, &e2, &q.resize_short) || *e2;
             if (!bad) q.resize_h = q.resize_w = 0; /* the later of resize= and size= wins */
-            need = "a whole number of pixels from 1 to 16384";
+            snprintf(need, sizeof need, "a whole number of pixels from 1 to %d",
+                     XCNN_IMAGE_MAX_SIDE);
         } else if (eq && !strcmp(item, "size")) {
             bad = parse_hw(val, &q.resize_h, &q.resize_w);
             if (!bad) q.resize_short = 0;
-            need = "HxW, each side from 1 to 16384, at most 67108864 pixels";
+            snprintf(need, sizeof need, "HxW, each side from 1 to %d, at most %lld pixels",
+                     XCNN_IMAGE_MAX_SIDE, (long long)XCNN_IMAGE_MAX_PIXELS);
         } else if (eq && !strcmp(item, "crop")) {
             bad = parse_hw(val, &q.crop_h, &q.crop_w);
-            need = "HxW, each side from 1 to 16384, at most 67108864 pixels";
+            snprintf(need, sizeof need, "HxW, each side from 1 to %d, at most %lld pixels",
+                     XCNN_IMAGE_MAX_SIDE, (long long)XCNN_IMAGE_MAX_PIXELS);
         } else {
             st = xcnn_fail(&e, XCNN_ERR_ARG, "preprocessing: unknown item '%s%s%s' (gray, rgb, "
                            "bgr, scale=, mean=, std=, resize=, size=HxW, crop=HxW)", item,
