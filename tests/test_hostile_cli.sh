@@ -60,7 +60,8 @@ usage "explain --threads -1" $E --method saliency --threads -1
 usage "explain --threads abc" $E --method saliency --threads abc
 usage "explain --threads 2x" $E --method saliency --threads 2x
 usage "explain --threads without value" $E --method saliency --threads
-error "explain --target -1 (a label name now; no labels)" $E --method saliency --target -1
+usage "explain --target -1 (a negative index)" $E --method saliency --target -1
+usage "explain --threads 1025 (over xcnn_model_set_threads' 1024)" $E --method saliency --threads 1025
 error "explain --target 1.5 (no such label)" $E --method saliency --target 1.5
 usage "explain --steps 100001" $E --method integrated-gradients --steps 100001
 usage "explain --samples 0" $E --method smoothgrad --samples 0

@@ -94,7 +94,9 @@ static int parse_args(int argc, char **argv, explain_args *a)
         } else if (!strcmp(f, "--target")) {
             if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
             /* A number is a class index; anything else a class name. */
-            if (v[0] == '-' || cli_parse_int(v, 0, 1L << 30, &a->target)) a->target_name = v;
+            if (v[0] == '-' && v[1] >= '0' && v[1] <= '9')
+                return cli_usage_error("--target needs a class index >= 0 or a class name, got '%s'", v);
+            if (cli_parse_int(v, 0, 1L << 30, &a->target)) a->target_name = v;
             a->have_target = 1;
         } else if (!strcmp(f, "--steps") || !strcmp(f, "--samples") || !strcmp(f, "--batch") ||
                    !strcmp(f, "--threads")) {
@@ -103,8 +105,9 @@ static int parse_args(int argc, char **argv, explain_args *a)
                         : !strcmp(f, "--samples") ? &a->samples
                         : !strcmp(f, "--batch")   ? &a->batch
                                                   : &a->threads;
-            if (cli_parse_int(v, 1, 100000, dst))
-                return cli_usage_error("%s needs a whole number from 1 to 100000, got '%s'", f, v);
+            long hi = dst == &a->threads ? 1024 : 100000; /* xcnn_model_set_threads' range */
+            if (cli_parse_int(v, 1, hi, dst))
+                return cli_usage_error("%s needs a whole number from 1 to %ld, got '%s'", f, hi, v);
         } else if (!strcmp(f, "--seed")) {
             if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (cli_parse_int(v, 0, 2147483647L, &a->seed))

@@ -49,8 +49,10 @@ static int parse_args(int argc, char **argv, trace_args *a)
         } else if (!strcmp(f, "--target")) {
             if (++i >= argc) return cli_usage_error("--target needs a class index or name");
             /* A number is a class index; anything else a class name. */
-            if (argv[i][0] == '-' || cli_parse_int(argv[i], 0, 1L << 30, &a->target))
-                a->target_name = argv[i];
+            if (argv[i][0] == '-' && argv[i][1] >= '0' && argv[i][1] <= '9')
+                return cli_usage_error("--target needs a class index >= 0 or a class name, "
+                                       "got '%s'", argv[i]);
+            if (cli_parse_int(argv[i], 0, 1L << 30, &a->target)) a->target_name = argv[i];
             a->have_target = 1;
         } else if (!strcmp(f, "--threads")) {
             if (++i >= argc || cli_parse_int(argv[i], 1, 1024, &a->threads))
