@@ -764,7 +764,9 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     for (int b = 0; b < batch; b++)
         for (int gi = 0; gi < p->s.group; gi++) {
             const float *x = xt->data + ((size_t)b * p->s.c_in + (size_t)gi * p->cg) * in_plane;
-            const float *w = wt->data + (size_t)gi * p->mg * p->kcol;
+            /* An inference-only load frees W once packed W^T exists
+             * (turned): no offset on a NULL pointer then. */
+            const float *w = wt->data ? wt->data + (size_t)gi * p->mg * p->kcol : NULL;
             float *yg = y + ((size_t)b * p->s.c_out + (size_t)gi * p->mg) * p->npix;
             const float *col = x;
             if (!p->pointwise) {

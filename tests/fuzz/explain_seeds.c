@@ -7,8 +7,8 @@
  *   explain_seeds OUTDIR [MODEL.onnx ...]
  *
  * Writes OUTDIR/NAME_K.bin. Built and run by run.sh (plain cc, no
- * sanitizer). Every model here loads, and runs forward in well under a
- * millisecond.
+ * sanitizer). Every model here loads; a forward and backward takes about
+ * a millisecond or less under ASan (winograd, 0.3 MFLOP, the most).
  */
 #include <stdio.h>
 #include "../onnx_builder.h"
