@@ -26,16 +26,9 @@ void xcnn_window_tap_range(int in, int out, int stride, int pad, int kd, int *lo
     *hi = clamp((int)ceil_div64((int64_t)in + pad - kd, stride), *lo, out);
 }
 
-/* Where tap (ki, kj) reads: outputs [oh_lo, oh_hi) x [ow_lo, ow_hi) see
- * the input, at row oh * stride_h + ih0 and column ow * stride_w + iw0;
- * all other outputs see the padding. */
-typedef struct tap_span {
-    int oh_lo, oh_hi, ow_lo, ow_hi, ih0, iw0;
-} tap_span;
-
-static tap_span span_of(const xcnn_window2d *w, int ki, int kj)
+xcnn_tap_span xcnn_window_tap_span(const xcnn_window2d *w, int ki, int kj)
 {
-    tap_span t;
+    xcnn_tap_span t;
     int kdh = ki * w->dil_h, kdw = kj * w->dil_w;
     xcnn_window_tap_range(w->in_h, w->out_h, w->stride_h, w->pad_top, kdh, &t.oh_lo, &t.oh_hi);
     xcnn_window_tap_range(w->in_w, w->out_w, w->stride_w, w->pad_left, kdw, &t.ow_lo, &t.ow_hi);
@@ -68,7 +61,7 @@ static inline void copy_row(float *r, const float *src, int a, int b, int lo, in
 XCNN_VECTOR_CLONES
 static void im2col_row(const xcnn_window2d *w, int ki, int kj, const float *im, float *row)
 {
-    tap_span t = span_of(w, ki, kj);
+    xcnn_tap_span t = xcnn_window_tap_span(w, ki, kj);
     int ow_n = w->out_w, sw = w->stride_w;
     memset(row, 0, (size_t)t.oh_lo * ow_n * sizeof(float));
     memset(row + (size_t)t.oh_hi * ow_n, 0, (size_t)(w->out_h - t.oh_hi) * ow_n * sizeof(float));
@@ -101,7 +94,7 @@ XCNN_VECTOR_CLONES
 static void im2col_row_pixels(const xcnn_window2d *w, int ki, int kj, const float *im, int p0,
                               int p1, float *row)
 {
-    tap_span t = span_of(w, ki, kj);
+    xcnn_tap_span t = xcnn_window_tap_span(w, ki, kj);
     int ow_n = w->out_w, sw = w->stride_w;
     for (int oh = p0 / ow_n; oh * ow_n < p1; oh++) {
         int a = p0 > oh * ow_n ? p0 - oh * ow_n : 0;
@@ -136,7 +129,7 @@ XCNN_VECTOR_CLONES
 static void col2im_row(const xcnn_window2d *w, int ki, int kj, float *im, const float *row,
                        size_t ps)
 {
-    tap_span t = span_of(w, ki, kj);
+    xcnn_tap_span t = xcnn_window_tap_span(w, ki, kj);
     int ow_n = w->out_w, sw = w->stride_w;
     for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
         const float *r = row + (size_t)oh * ow_n * ps;

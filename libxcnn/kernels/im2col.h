@@ -28,6 +28,14 @@ typedef struct xcnn_window2d {
  * kd = k * dilation reads inside the input (0 <= o*stride - pad + kd < in). */
 void xcnn_window_tap_range(int in, int out, int stride, int pad, int kd, int *lo, int *hi);
 
+/* Where tap (ki, kj) reads: outputs [oh_lo, oh_hi) x [ow_lo, ow_hi) see
+ * the input, at row oh * stride_h + ih0 and column ow * stride_w + iw0;
+ * all other outputs see the padding. */
+typedef struct xcnn_tap_span {
+    int oh_lo, oh_hi, ow_lo, ow_hi, ih0, iw0;
+} xcnn_tap_span;
+xcnn_tap_span xcnn_window_tap_span(const xcnn_window2d *w, int ki, int kj);
+
 /*
  * im2col for one group of one sample: `channels` input planes of
  * in_h x in_w become col, a (channels * k_h * k_w) x (out_h * out_w)

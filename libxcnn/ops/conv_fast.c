@@ -253,22 +253,8 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
 /* The reference's sums, tap by tap in float with the padding's taps
  * skipped by range instead of by test: equal to it to rounding. */
 
-/* The taps of one plane, as (input offset, output range) per tap, so the
- * inner loops read  y[oh][ow] <-> x[oh*sh + ih0][ow*sw + iw0]. */
-typedef struct tap {
-    int oh_lo, oh_hi, ow_lo, ow_hi, ih0, iw0;
-} tap;
-
-static tap tap_at(const xcnn_window2d *w, int ki, int kj)
-{
-    tap t;
-    int kdh = ki * w->dil_h, kdw = kj * w->dil_w;
-    xcnn_window_tap_range(w->in_h, w->out_h, w->stride_h, w->pad_top, kdh, &t.oh_lo, &t.oh_hi);
-    xcnn_window_tap_range(w->in_w, w->out_w, w->stride_w, w->pad_left, kdw, &t.ow_lo, &t.ow_hi);
-    t.ih0 = kdh - w->pad_top;
-    t.iw0 = kdw - w->pad_left;
-    return t;
-}
+/* The taps of one plane come from xcnn_window_tap_span (kernels/im2col.h):
+ * the inner loops read  y[oh][ow] <-> x[oh*sh + ih0][ow*sw + iw0]. */
 
 static void dw_plane_forward(const xcnn_window2d *w, const float *x, const float *k, float bias,
                              float *y)
@@ -276,7 +262,7 @@ static void dw_plane_forward(const xcnn_window2d *w, const float *x, const float
     for (int i = 0; i < w->out_h * w->out_w; i++) y[i] = bias;
     for (int ki = 0; ki < w->k_h; ki++)
         for (int kj = 0; kj < w->k_w; kj++) {
-            tap t = tap_at(w, ki, kj);
+            xcnn_tap_span t = xcnn_window_tap_span(w, ki, kj);
             float kv = k[ki * w->k_w + kj];
             for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {
                 const float *xr = x + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
@@ -292,7 +278,7 @@ static void dw_plane_backward(const xcnn_window2d *w, const float *x, const floa
 {
     for (int ki = 0; ki < w->k_h; ki++)
         for (int kj = 0; kj < w->k_w; kj++) {
-            tap t = tap_at(w, ki, kj);
+            xcnn_tap_span t = xcnn_window_tap_span(w, ki, kj);
             float kv = k[ki * w->k_w + kj];
             float sum = 0;
             for (int oh = t.oh_lo; oh < t.oh_hi; oh++) {

@@ -65,6 +65,8 @@ typedef struct cli_labels {
 /* 0 if fine (possibly no labels at all), else an exit code (printed). */
 int cli_labels_load(const xcnn_model *m, const cli_input_opts *o, cli_labels *l);
 const char *cli_label(const cli_labels *l, int index); /* NULL if none */
+/* --target NAME: its class index, or an error (printed; CLI_EXIT_ERROR). */
+int cli_label_index(const cli_labels *l, const char *name, long *index);
 void cli_labels_free(cli_labels *l);
 
 /* Output files written together or not at all (output.c). Every library

@@ -200,6 +200,18 @@ const char *cli_label(const cli_labels *l, int index)
     return (l->names && index >= 0 && index < l->count) ? l->names[index] : NULL;
 }
 
+int cli_label_index(const cli_labels *l, const char *name, long *index)
+{
+    for (int k = 0; k < l->count; k++)
+        if (!strcmp(l->names[k], name)) {
+            *index = k;
+            return 0;
+        }
+    return l->count ? cli_error("--target '%s' is not a class name of this model", name)
+                    : cli_error("--target '%s': not a class index, and the model has no labels "
+                                "(give --labels FILE)", name);
+}
+
 void cli_labels_free(cli_labels *l)
 {
     free(l->names);

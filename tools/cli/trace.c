@@ -397,19 +397,7 @@ int cli_trace(int argc, char **argv)
         rc = CLI_EXIT_ERROR;
         goto done;
     }
-    if (a.target_name) {
-        int found = -1;
-        for (int k = 0; k < labels.count && found < 0; k++)
-            if (!strcmp(labels.names[k], a.target_name)) found = k;
-        if (found < 0) {
-            rc = labels.count ? cli_error("--target '%s' is not a class name of this model",
-                                          a.target_name)
-                              : cli_error("--target '%s': not a class index, and the model has "
-                                          "no labels (give --labels FILE)", a.target_name);
-            goto done;
-        }
-        a.target = found;
-    }
+    if (a.target_name && (rc = cli_label_index(&labels, a.target_name, &a.target))) goto done;
     xcnn_tensor_view in, out;
     xcnn_model_input(m, &in);
     xcnn_model_output(m, &out);
