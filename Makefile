@@ -17,10 +17,12 @@ endif
 BUILD   ?= build
 # -O3: gcc's -O2 vectorises only loops whose trip count is a multiple of
 # the vector width, which leaves most elementwise loops scalar. The bits
-# do not change: -std=c11 keeps FP contraction off, and nothing here
-# allows reassociation.
+# do not change: FP contraction is off (gcc's -std=c11 implies it; clang
+# would fuse a*b+c into an FMA wherever the target has one, as in the
+# AVX-512 files, so it is said explicitly), and nothing here allows
+# reassociation.
 CFLAGS  ?= -O3
-CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -MMD -MP
+CFLAGS  += -ffp-contract=off -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -MMD -MP
 LDLIBS  += -lm -pthread
 ifeq ($(REFERENCE),1)
   CFLAGS  += -DXCNN_REFERENCE

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "../include/xcnn.h"
+#include "../include/xcnn_train.h"
 #include "check.h"
 #include "fixture.h"
 #include "onnx_builder.h"
@@ -281,6 +282,27 @@ static void test_threads_range(const float *x)
     xcnn_model_free(m);
 }
 
+/* An inference-only load frees the weights its Convs convert: saving it
+ * is refused with the reason, not "constant ... has no value to write". */
+static void test_save_inference_only(void)
+{
+    xcnn_model *m = load_with("inference_only, to save", 0, 1);
+    if (!m) return;
+    char err[300] = "stale";
+    unsigned char *data = NULL;
+    size_t size = 0;
+    xcnn_status st = xcnn_model_save_onnx_memory(m, NULL, NULL, 0, &data, &size, err, sizeof err);
+    check(st == XCNN_ERR_ARG && data == NULL && strstr(err, "inference_only"),
+          "saving an inference_only model is refused, naming why (%s)", err);
+    xcnn_model_free(m);
+    m = load_with("explain mode, to save", 0, 0);
+    if (!m) return;
+    st = xcnn_model_save_onnx_memory(m, NULL, NULL, 0, &data, &size, err, sizeof err);
+    check(st == XCNN_OK && data && size > 0, "the same model loaded for explanations saves");
+    free(data);
+    xcnn_model_free(m);
+}
+
 int main(void)
 {
     /* First, while the process is small and has no threads. */
@@ -292,6 +314,7 @@ int main(void)
         test_given_cap(x);
         test_threads_range(x);
     }
+    test_save_inference_only();
     free(x);
     return check_summary();
 }

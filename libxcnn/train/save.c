@@ -22,6 +22,9 @@ xcnn_status xcnn_model_save_onnx_memory(const xcnn_model *m, const char *const *
     else if (n_meta > 0 && (!keys || !values))
         st = xcnn_fail(&e, XCNN_ERR_ARG, "save: %d metadata entries but %s is NULL", n_meta,
                        keys ? "values" : "keys");
+    else if (m->inference_only) /* its Convs' weights were converted and freed at load */
+        st = xcnn_fail(&e, XCNN_ERR_ARG, "save: the model was loaded with inference_only, which "
+                       "frees the weights it converts; load it without inference_only to save it");
     for (int k = 0; !st && k < n_meta; k++)
         if (!keys[k] || !values[k])
             st = xcnn_fail(&e, XCNN_ERR_ARG, "save: metadata %s %d is NULL",
