@@ -32,10 +32,13 @@ xcnn_status xcnn_read_file(const char *path, size_t max_bytes, unsigned char **d
             st = xcnn_fail(err, XCNN_ERR_LIMIT, "'%s' is larger than %zu bytes", path, max_bytes);
             break;
         }
-        unsigned char *nb = realloc(buf, cap * 2);
+        /* Grow to at most max_bytes + 1: one byte over the cap is enough
+         * to refuse, so a huge or endless file never costs 2 x the cap. */
+        size_t ncap = cap > max_bytes / 2 ? max_bytes + 1 : cap * 2;
+        unsigned char *nb = realloc(buf, ncap);
         if (!nb) free(buf);
         buf = nb;
-        cap *= 2;
+        cap = ncap;
     }
     if (!st && ferror(f)) st = xcnn_fail(err, XCNN_ERR_IO, "error reading '%s'", path);
     if (!st && n > max_bytes)

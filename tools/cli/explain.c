@@ -7,7 +7,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "cli.h"
+
+/* Whether two output paths name one file, however spelt ("a.npy" and
+ * "./a.npy", a link, a hard link): both exist and are one inode, or
+ * neither exists and they have one last component in one directory. */
+static int same_output(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea || eb) return ea && eb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    const char *na = strrchr(a, '/'), *nb = strrchr(b, '/');
+    if (strcmp(na ? na + 1 : a, nb ? nb + 1 : b)) return 0;
+    char da[4096], db[4096];
+    snprintf(da, sizeof da, "%.*s", na ? (int)(na - a) + 1 : 1, na ? a : ".");
+    snprintf(db, sizeof db, "%.*s", nb ? (int)(nb - b) + 1 : 1, nb ? b : ".");
+    return stat(da, &sa) == 0 && stat(db, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
 
 static const struct {
     const char *name;
@@ -145,7 +163,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
         fprintf(stderr, "%s\n", explain_usage);
         return cli_usage_error("explain needs MODEL, INPUT, --method and --out");
     }
-    if (a->png && !strcmp(a->png, a->out))
+    if (a->png && (!strcmp(a->png, a->out) || same_output(a->png, a->out)))
         return cli_usage_error("--out and --png name the same file '%s'", a->out);
     return 0;
 }

@@ -207,6 +207,8 @@ int cli_label_index(const cli_labels *l, const char *name, long *index)
             *index = k;
             return 0;
         }
+    if (strspn(name, "0123456789") == strlen(name)) /* a number too large to parse */
+        return cli_error("target %s is out of range for this model", name);
     return l->count ? cli_error("--target '%s' is not a class name of this model", name)
                     : cli_error("--target '%s': not a class index, and the model has no labels "
                                 "(give --labels FILE)", name);
