@@ -74,7 +74,9 @@ int xcnn_optim_state_floats(xcnn_optimizer kind);
  *   SGD   v = momentum * v + u;  w -= lr * v
  *   Adam  m = b1 m + (1-b1) u;  v = b2 v + (1-b2) u^2;
  *         w -= lr * (m / (1 - b1^step)) / (sqrt(v / (1 - b2^step)) + eps)
- * XCNN_ERR_ARG (nothing updated) for NULL pointers or a non-finite lr.
+ * XCNN_ERR_ARG (nothing updated) for NULL pointers, a non-finite lr, or
+ * settings xcnn_trainer_new refuses (an unknown kind, a NaN or out-of-range
+ * momentum, beta, eps or weight_decay).
  * This and the two dataset helpers below take no model and no buffer:
  * the status is their whole message. */
 xcnn_status xcnn_optim_update(const xcnn_optim_options *o, float lr, long step, float *w,
@@ -167,7 +169,9 @@ size_t xcnn_trainer_param_count(const xcnn_trainer *t);
 /* One step on a mini-batch: forward in training mode (BatchNormalization
  * normalises with the batch statistics and updates its running ones),
  * cross-entropy against labels, backward, one optimizer update at rate
- * lr. loss (may be NULL) receives the batch's mean loss before the update,
+ * lr. batch is 1 .. the trainer's max_batch (XCNN_ERR_ARG past it, even
+ * after an xcnn_model_reserve for more). loss (may be NULL) receives the
+ * batch's mean loss before the update,
  * correct (may be NULL) how many arg-max predictions matched. On failure
  * the message is in xcnn_model_error(model). Allocates nothing. */
 xcnn_status xcnn_train_step(xcnn_trainer *t, const float *x, const int *labels, int batch,

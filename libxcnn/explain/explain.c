@@ -49,20 +49,29 @@ static xcnn_status explain_shape(xcnn_model *m, const xcnn_explain_options *o, i
         return XCNN_ERR_ARG;
     }
     const xcnn_tensor *in = &m->g->tensors[m->g->input];
-    if (o->method == XCNN_GRADCAM) {
+    if (o->method == XCNN_GRADCAM || o->method == XCNN_GUIDED_GRADCAM) {
+        /* what xcnn_explain refuses, refused here too, in its order
+         * (check_options, then the layer): no shape for a call that fails */
+        if (!input_is_image(m) && (o->upsample || o->method == XCNN_GUIDED_GRADCAM)) {
+            snprintf(m->error, sizeof m->error, "the model input is not NxCxHxW: cannot map a "
+                     "Grad-CAM onto it");
+            return XCNN_ERR_SHAPE;
+        }
         int t;
         xcnn_status st = xcnn_ex_cam_layer(m, o->layer, &t, &err);
         if (st) {
             snprintf(m->error, sizeof m->error, "%s", err.msg);
             return st;
         }
-        const xcnn_tensor *lt = &m->g->tensors[t];
-        *ndim = 4;
-        dims[0] = 1;
-        dims[1] = 1;
-        dims[2] = o->upsample ? in->dims[2] : lt->dims[2];
-        dims[3] = o->upsample ? in->dims[3] : lt->dims[3];
-        return XCNN_OK;
+        if (o->method == XCNN_GRADCAM) {
+            const xcnn_tensor *lt = &m->g->tensors[t];
+            *ndim = 4;
+            dims[0] = 1;
+            dims[1] = 1;
+            dims[2] = o->upsample ? in->dims[2] : lt->dims[2];
+            dims[3] = o->upsample ? in->dims[3] : lt->dims[3];
+            return XCNN_OK;
+        }
     }
     if (in->ndim > 4) {
         snprintf(m->error, sizeof m->error, "explanations take inputs of at most 4 dimensions; "

@@ -88,6 +88,12 @@ xcnn_status xcnn_dataset_gather(const xcnn_dataset *d, const int *idx, int count
     if (!d || count < 0 || (count > 0 && (!idx || !x || !d->x || (y && !d->y))))
         return XCNN_ERR_ARG;
     if (d->channels < 0 || d->height < 0 || d->width < 0) return XCNN_ERR_ARG;
+    /* d->x holds n samples: a size past PTRDIFF_MAX bytes cannot be real
+     * (it wrapped or was made up), and would be a wild memcpy */
+    if (d->width && d->n > 0 &&
+        (size_t)d->channels * (size_t)d->height >
+            (size_t)PTRDIFF_MAX / sizeof(float) / (size_t)d->n / (size_t)d->width)
+        return XCNN_ERR_ARG;
     /* every index first: nothing is copied from a bad request */
     for (int i = 0; i < count; i++)
         if (idx[i] < 0 || idx[i] >= d->n) return XCNN_ERR_ARG;

@@ -59,6 +59,15 @@ xcnn_status xcnn_optim_update(const xcnn_optim_options *o, float lr, long step, 
                               const float *g, float *state, size_t n, int decay)
 {
     if (!o || (n && (!w || !g || !state)) || !isfinite(lr)) return XCNN_ERR_ARG;
+    /* the settings xcnn_trainer_new refuses (trainer.c), refused here too:
+     * an unknown kind or a NaN setting would update to garbage silently */
+    if (o->kind != XCNN_OPT_SGD && o->kind != XCNN_OPT_ADAM) return XCNN_ERR_ARG;
+    if (!isfinite(o->weight_decay) || o->weight_decay < 0) return XCNN_ERR_ARG;
+    if (o->kind == XCNN_OPT_SGD && !(o->momentum >= 0 && o->momentum <= 1)) return XCNN_ERR_ARG;
+    if (o->kind == XCNN_OPT_ADAM && (!(o->beta1 >= 0 && o->beta1 < 1) ||
+                                     !(o->beta2 >= 0 && o->beta2 < 1) ||
+                                     !(isfinite(o->eps) && o->eps > 0)))
+        return XCNN_ERR_ARG;
     /* state holds 2n floats for Adam: n past SIZE_MAX / 2 cannot be real */
     if (o->kind == XCNN_OPT_ADAM && n > SIZE_MAX / 2 / sizeof(float)) return XCNN_ERR_ARG;
     float wd = decay ? o->weight_decay : 0.0f;

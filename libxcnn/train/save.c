@@ -1,4 +1,5 @@
 /* Saving a model as ONNX: the public wrappers around onnx_write.c. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "../../include/xcnn_train.h"
@@ -34,7 +35,18 @@ xcnn_status xcnn_model_save_onnx_memory(const xcnn_model *m, const char *const *
     if (!st && !xcnn_model_enter(m))
         st = xcnn_fail(&e, XCNN_ERR_BUSY, "%s", xcnn_status_name(XCNN_ERR_BUSY));
     else if (!st) {
-        st = xcnn_onnx_encode(m->g, keys, values, n_meta, data, size, &e);
+        /* The loader refuses a non-finite weight (plan.c): a diverged
+         * training's weights would make a file that cannot be loaded. */
+        for (int i = 0; !st && i < m->g->n_tensors; i++) {
+            const xcnn_tensor *t = &m->g->tensors[i];
+            if (t->kind != XCNN_T_CONST || t->dtype != XCNN_DT_FLOAT || !t->data) continue;
+            for (size_t k = 0, c = xcnn_tensor_numel(t); !st && k < c; k++)
+                if (!isfinite(t->data[k]))
+                    st = xcnn_fail(&e, XCNN_ERR_NUMERIC, "save: weight '%s' element %zu is %s "
+                                   "(the loader would refuse the file)", t->name, k,
+                                   isnan(t->data[k]) ? "NaN" : "infinite");
+        }
+        if (!st) st = xcnn_onnx_encode(m->g, keys, values, n_meta, data, size, &e);
         xcnn_model_leave(m);
     }
     if (st && err && err_size) snprintf(err, err_size, "%s", e.msg);

@@ -26,6 +26,8 @@ struct xcnn_trainer {
     float *state_mem;
     size_t param_count;  /* total elements                                */
     float *seed;         /* max_batch x classes: dloss/dlogits            */
+    int max_batch;       /* seed's batch: a later xcnn_model_reserve may
+                            let the model take more, the trainer not      */
     int classes;
     long step;
 };
@@ -77,6 +79,7 @@ static xcnn_status alloc_state(xcnn_trainer *t, int max_batch)
     t->state = malloc(((size_t)t->n_params + 1) * sizeof(float *));
     t->state_mem = calloc(t->param_count * per + 1, sizeof(float));
     t->seed = malloc((size_t)max_batch * (size_t)t->classes * sizeof(float));
+    t->max_batch = max_batch;
     if (!t->state || !t->state_mem || !t->seed) return XCNN_ERR_NOMEM;
     size_t off = 0;
     for (int i = 0; i < t->n_params; i++) {
@@ -208,6 +211,11 @@ static xcnn_status train_step(xcnn_trainer *t, const float *x, const int *labels
     if (!isfinite(lr) || lr < 0)
         return step_fail(m, XCNN_ERR_ARG, "train step: the learning rate must be a finite "
                          "number >= 0");
+    if (batch > t->max_batch) {
+        snprintf(m->error, sizeof m->error, "train step: batch %d is over the trainer's "
+                 "max_batch %d (xcnn_trainer_new)", batch, t->max_batch);
+        return XCNN_ERR_ARG;
+    }
     g->training = 1;
     xcnn_status st = xcnn_model_forward_held(m, x, batch, NULL);
     g->training = 0;
