@@ -93,6 +93,17 @@ typedef struct xcnn_load_options {
      * outputs share memory by lifetime: after a forward only the input's
      * and the output's views hold their values. */
     int inference_only;
+    /* The batch to plan for at load (0: 1); xcnn_model_reserve changes it
+     * later on heap models. A model in a static buffer keeps it for life. */
+    int max_batch;
+    /* A layer name: keep gradients only from this layer to the output.
+     * Grad-CAM at this layer (or a later one) works, with the same bits as
+     * in a full load; layers below it share memory by lifetime as in
+     * inference_only, so a model fits a microcontroller's RAM; the other
+     * explainers, and backward passes below the layer, return
+     * XCNN_ERR_ARG. "" means the model's default CAM layer
+     * (xcnn_model_default_cam_layer). NULL: gradients everywhere. */
+    const char *explain_layer;
 } xcnn_load_options;
 
 /* Load an ONNX model from a file. On success *out owns the model; free it
@@ -105,6 +116,38 @@ xcnn_status xcnn_model_load(const char *path, const xcnn_load_options *opts,
 xcnn_status xcnn_model_load_memory(const void *data, size_t size,
                                    const xcnn_load_options *opts,
                                    xcnn_model **out, char *err, size_t err_size);
+
+/*
+ * A model in one buffer the caller owns, for devices with no heap (and for
+ * anyone who wants to see every byte). `model` must be an .xcnn image
+ * (`xcnn convert MODEL.onnx OUT.xcnn`); an ONNX file is refused (its
+ * protobuf needs the heap to parse).
+ *
+ * xcnn_model_plan: the exact bytes that buffer must hold for this model
+ * and these options (inference_only, max_batch, explain_layer honoured),
+ * start alignment included. It allocates from the heap while it measures.
+ *
+ * xcnn_model_load_static: everything the model needs is carved from
+ * `buffer`: the model, its graph, the ops' params, the arena and the
+ * explainers' workspace. The weights are used in place: `model` must stay
+ * valid, unchanged, for the model's life, aligned for floats (on a 64-byte
+ * boundary each weight starts a cache line), and may be read-only memory
+ * (flash): the library never writes it. Nothing is allocated from the heap
+ * during this call or in any later call on the model. Forward, backward
+ * and the explainers give the same bits as on a heap-loaded model.
+ * XCNN_ERR_NOMEM when the buffer is too small (the message gives the size
+ * xcnn_model_plan would). Such a model cannot grow: xcnn_model_reserve
+ * past its max_batch and xcnn_model_enable_param_grads return
+ * XCNN_ERR_LIMIT, and it cannot be trained (its weights are read-only).
+ * xcnn_model_free releases nothing (the buffer is the caller's; reuse it
+ * once the model is freed).
+ */
+xcnn_status xcnn_model_plan(const void *model, size_t size, const xcnn_load_options *opts,
+                            size_t *bytes, char *err, size_t err_size);
+xcnn_status xcnn_model_load_static(const void *model, size_t size,
+                                   const xcnn_load_options *opts, void *buffer,
+                                   size_t buffer_size, xcnn_model **out, char *err,
+                                   size_t err_size);
 
 void xcnn_model_free(xcnn_model *m);
 

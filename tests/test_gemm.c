@@ -5,12 +5,18 @@
  * beta 0 / 1 / other, alpha != 1, and leading dimensions wider than the
  * matrices. Error measure: max|C - ref| / max|ref| per case; tolerance 1e-5
  * (float32 sums of up to a few hundred terms of size ~1).
- * Every micro-kernel this CPU can run (portable C always; AVX2, AVX-512)
- * is tested the same way, and each one for 1 thread vs 4 threads.
+ * Every micro-kernel this CPU can run (portable C always; AVX2, AVX-512
+ * on x86; NEON on aarch64) is tested the same way, and each one for 1
+ * thread vs 4 threads. The kernels differ from each other only by fused
+ * multiply-adds: each is checked bit for bit against the sum it must
+ * compute, an element's chain of fmaf (SIMD kernels) or of a * b + s
+ * (portable) over k, one partial sum per K slice, whatever the layout
+ * of A and B.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "check.h"
+#include "../libxcnn/base/config.h"
 #include "../libxcnn/base/cpu.h"
 #include "../libxcnn/kernels/gemm.h"
 
@@ -133,6 +139,75 @@ static void test_kernel(xcnn_gemm_kind kind)
 #endif
 }
 
+/* What a kernel computes, element by element: for each K slice of
+ * XCNN_GEMM_KC steps, s = 0, then s = fma(a, b, s) (fused kernels) or
+ * s + a * b (portable; the tests, like the library, build with
+ * -ffp-contract=off) for k in order; C = C + s (C = 0 + s for the first
+ * slice when beta = 0). alpha = 1: A is read in place or packed as is. */
+static void model_product(int fused, int ta, int tb, int M, int N, int K, const float *A,
+                          int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            float c = beta == 0.0f ? 0.0f : C[(size_t)i * ldc + j];
+            for (int k0 = 0; k0 < K; k0 += XCNN_GEMM_KC) {
+                float s = 0.0f;
+                for (int k = k0; k < K && k < k0 + XCNN_GEMM_KC; k++) {
+                    float a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                    float b = tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j];
+                    s = fused ? fmaf(a, b, s) : s + a * b;
+                }
+                c = c + s;
+            }
+            C[(size_t)i * ldc + j] = c;
+        }
+}
+
+/* The kernel's bits are the model's, for A read in place by rows (lda a
+ * multiple of 16), packed (other lda) and read transposed (the kernels'
+ * two loops), B in place and packed, K over two slices and odd, ragged
+ * tiles. */
+static void test_bits(xcnn_gemm_kind kind, test_rng *r)
+{
+    const char *kn = xcnn_gemm_name(kind);
+    int fused = kind != XCNN_GEMM_PORTABLE;
+    int shapes[][3] = {{12, 8, 7}, {29, 37, 2 * XCNN_GEMM_KC + 37}, {64, 300, 301},
+                       {7, 48, 64}};
+    int same = 1, cases = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int layout = 0; layout < 8; layout++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            int ta = layout & 1, tb = (layout >> 1) & 1, pad = (layout >> 2) & 1;
+            /* !ta: lda a multiple of 16 reads A in place, else it is packed */
+            int lda = ta ? M + pad : (K + 15) / 16 * 16 + pad, ldb = tb ? K : N;
+            int ldc = N, small = !tb && s % 2;
+            float beta = (float)(layout % 3 == 0);
+            size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb;
+            size_t nc = (size_t)M * ldc;
+            float *A = malloc(na * sizeof(float)), *B = malloc(nb * sizeof(float));
+            float *C = malloc(nc * sizeof(float)), *R = malloc(nc * sizeof(float));
+            fill(r, A, na);
+            fill(r, B, nb);
+            fill(r, C, nc);
+            if (small) beta = 0.0f; /* sgemm_small_m overwrites C */
+            memcpy(R, C, nc * sizeof(float));
+            model_product(fused, ta, tb, M, N, K, A, lda, B, ldb, beta, R, ldc);
+            if (small)
+                xcnn_sgemm_small_m(kind, ta, M, N, K, A, lda, B, ldb, C, ldc);
+            else
+                xcnn_sgemm_with(kind, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+            same &= memcmp(C, R, nc * sizeof(float)) == 0;
+            cases++;
+            free(A);
+            free(B);
+            free(C);
+            free(R);
+        }
+    check(same, "sgemm %s: bit for bit each element's chain of %s over k, a partial sum "
+          "per %d-step K slice (%d cases: A in place, packed, transposed; sgemm_small_m)",
+          kn, fused ? "fused multiply-adds (fmaf)" : "a * b + s", XCNN_GEMM_KC, cases);
+}
+
 /* xcnn_sgemm_small_m against the reference product: few rows (ragged against
  * every kernel's tile), ragged panels, K over several slices, both A
  * layouts, padded leading dimensions left untouched; and thread counts. */
@@ -249,14 +324,26 @@ int main(void)
     /* The dispatch's cheap checks agree with the full cpuid detection. */
     xcnn_cpu_info cpu;
     xcnn_cpu_detect(&cpu);
-    check(cpu.avx2_fma == xcnn_cpu_has_avx2_fma() && cpu.avx512f == xcnn_cpu_has_avx512f(),
-          "cpu: cpuid+xgetbv detection (avx2_fma=%d avx512f=%d) matches the dispatch checks",
-          cpu.avx2_fma, cpu.avx512f);
+    check(cpu.avx2_fma == xcnn_cpu_has_avx2_fma() && cpu.avx512f == xcnn_cpu_has_avx512f() &&
+              cpu.neon == xcnn_cpu_has_neon(),
+          "cpu: detection (avx2_fma=%d avx512f=%d neon=%d) matches the dispatch checks",
+          cpu.avx2_fma, cpu.avx512f, cpu.neon);
     check(xcnn_gemm_available(XCNN_GEMM_PORTABLE), "gemm: the portable kernel is available");
+#if defined(__aarch64__) && !defined(XCNN_NO_SIMD)
+    /* On aarch64 NEON is always there: its kernel must run, not be skipped. */
+    check(xcnn_gemm_available(XCNN_GEMM_NEON) && xcnn_gemm_selected() == XCNN_GEMM_NEON,
+          "gemm: aarch64 runs the NEON kernel by default (selected: %s)",
+          xcnn_gemm_name(xcnn_gemm_selected()));
+#elif defined(XCNN_NO_SIMD)
+    check(xcnn_gemm_selected() == XCNN_GEMM_PORTABLE,
+          "gemm: a SIMD=0 build runs the portable kernel (selected: %s)",
+          xcnn_gemm_name(xcnn_gemm_selected()));
+#endif
     for (int k = 0; k < XCNN_GEMM_N_KINDS; k++) {
         if (xcnn_gemm_available((xcnn_gemm_kind)k)) {
             test_rng r = {77 + (uint64_t)k};
             test_kernel((xcnn_gemm_kind)k);
+            test_bits((xcnn_gemm_kind)k, &r);
             test_small_m((xcnn_gemm_kind)k, &r);
             test_packed((xcnn_gemm_kind)k, &r);
         }

@@ -1,6 +1,7 @@
 /*
- * CPU feature detection (see cpu.h). Only x86-64 has SIMD kernels; every
- * other target reports no features and runs the portable kernel.
+ * CPU feature detection (see cpu.h). x86-64 has AVX2 and AVX-512 kernels,
+ * found by cpuid; aarch64 has NEON, always there; every other target
+ * reports no features and runs the portable kernel.
  */
 #include <string.h>
 #include "cpu.h"
@@ -24,10 +25,14 @@ enum {
     XCR0_ZMM = 0xe6     /* ... + opmask, zmm0-15 hi, zmm16-31 */
 };
 #endif
+#if defined(__aarch64__) && !defined(XCNN_NO_SIMD)
+#define XCNN_ARM64 1
+#endif
 
 void xcnn_cpu_detect(xcnn_cpu_info *out)
 {
     memset(out, 0, sizeof *out);
+    out->neon = xcnn_cpu_has_neon();
 #ifdef XCNN_X86
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
@@ -59,6 +64,15 @@ int xcnn_cpu_has_avx2_fma(void)
     /* The runtime only reports AVX when OSXSAVE is set, so xgetbv is safe. */
     return __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") &&
            __builtin_cpu_supports("fma") && (xcr0() & XCR0_YMM) == XCR0_YMM;
+#else
+    return 0;
+#endif
+}
+
+int xcnn_cpu_has_neon(void)
+{
+#ifdef XCNN_ARM64
+    return 1;
 #else
     return 0;
 #endif

@@ -1,7 +1,10 @@
 /*
  * What the CPU can run, for choosing a GEMM micro-kernel at run time.
  *
- * An instruction set is usable only if the CPU has it (cpuid) AND the
+ * On aarch64, NEON (Advanced SIMD) is part of the architecture: every
+ * core has it and every OS saves its registers, so it needs no test.
+ *
+ * On x86, an instruction set is usable only if the CPU has it (cpuid) AND the
  * operating system saves its registers on a context switch (the OSXSAVE
  * bit, then XCR0 read by xgetbv: bits 1-2 for the ymm state, bits 5-7 for
  * the AVX-512 opmask and zmm state).
@@ -12,6 +15,7 @@
 typedef struct xcnn_cpu_info {
     int avx2_fma;    /* AVX2 and FMA3, ymm state enabled by the OS        */
     int avx512f;     /* AVX-512 Foundation, zmm state enabled by the OS  */
+    int neon;        /* aarch64 Advanced SIMD (always, on aarch64)        */
     char brand[49];  /* "AMD EPYC ..." from cpuid, "" if unknown          */
 } xcnn_cpu_info;
 
@@ -26,6 +30,8 @@ void xcnn_cpu_detect(xcnn_cpu_info *out);
  * with XCNN_NO_SIMD. */
 int xcnn_cpu_has_avx2_fma(void);
 int xcnn_cpu_has_avx512f(void);
+/* 1 on aarch64 builds, 0 elsewhere and with XCNN_NO_SIMD. */
+int xcnn_cpu_has_neon(void);
 
 /*
  * XCNN_VECTOR_CLONES before a function with plain C loops (elementwise

@@ -8,7 +8,7 @@ xcnn_status xcnn_fail(xcnn_err *err, xcnn_status status, const char *fmt, ...)
     if (err) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        xcnn_vformat(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
         /* Names come from files: a newline or escape in one must not turn
          * a one-line message into several, or into terminal commands. */

@@ -7,6 +7,7 @@
 #define XCNN_ERROR_H
 
 #include "../../include/xcnn.h"
+#include "format.h"
 
 typedef struct xcnn_err {
     char msg[512];

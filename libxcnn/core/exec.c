@@ -125,11 +125,11 @@ static xcnn_status forward_nonfinite(xcnn_model *m, int batch, xcnn_err *err)
     if (yi == yn) return XCNN_OK;
     for (int i = 0; i < m->n_compute; i++) {
         const xcnn_node *node = &g->nodes[m->compute[i]];
-        /* inference_only models reuse activation memory, so the layers'
-         * values are gone by now: on this error path the forward runs
-         * again (from the input, which is kept), node by node, and each
-         * output is looked at while it lives. */
-        if (m->inference_only) node->def->forward(g, node, batch, m->scratch);
+        /* inference_only models (and those below an explain_layer) reuse
+         * activation memory, so the layers' values are gone by now: on
+         * this error path the forward runs again (from the input, which is
+         * kept), node by node, and each output is looked at while it lives. */
+        if (m->shared_values) node->def->forward(g, node, batch, m->scratch);
         for (int o = 0; o < node->n_out; o++) {
             const xcnn_tensor *t = &g->tensors[node->out[o]];
             if (t->kind != XCNN_T_ACTIVATION || !t->data) continue;
@@ -253,11 +253,17 @@ static void run_backward(const run_env *e, int from, const int *targets, const f
     for (int i = 0; i < g->n_tensors; i++) clear_grad(e, i, batch);
 }
 
-static xcnn_status backward_allowed(const xcnn_model *m, xcnn_err *err)
+static xcnn_status backward_allowed(const xcnn_model *m, int stop, xcnn_err *err)
 {
     if (m->inference_only)
         return xcnn_fail(err, XCNN_ERR_ARG, "the model was loaded for inference only "
                          "(xcnn_load_options.inference_only): no gradients");
+    if (m->grad_from >= 0 &&
+        (stop < 0 || (stop < m->g->n_tensors && m->g->tensors[stop].producer <
+                                                    m->g->tensors[m->grad_from].producer)))
+        return xcnn_fail(err, XCNN_ERR_ARG, "the model keeps gradients only from '%s' on "
+                         "(xcnn_load_options.explain_layer): a backward must stop there or "
+                         "after it", m->g->tensors[m->grad_from].name);
     if (!m->have_forward)
         return xcnn_fail(err, XCNN_ERR_ARG, "backward called before forward");
     return XCNN_OK;
@@ -327,7 +333,7 @@ static xcnn_status check_backward(const xcnn_model *m, const int *targets, const
                                   xcnn_relu_rule rule, int stop, int batch, xcnn_err *err)
 {
     const xcnn_graph *g = m->g;
-    xcnn_status st = backward_allowed(m, err);
+    xcnn_status st = backward_allowed(m, stop, err);
     if (st) return st;
     if (!targets && !seed)
         return xcnn_fail(err, XCNN_ERR_ARG, "backward needs targets or a seed gradient");
@@ -370,7 +376,7 @@ xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, i
                                     xcnn_err *err)
 {
     xcnn_graph *g = m->g;
-    xcnn_status st = backward_allowed(m, err);
+    xcnn_status st = backward_allowed(m, -1, err); /* down to the input */
     if (st) return st;
     if (cut < 0 || cut >= g->n_tensors || g->tensors[cut].kind != XCNN_T_ACTIVATION ||
         !g->tensors[cut].grad || !seed)
@@ -398,13 +404,13 @@ xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, i
 
 void xcnn_exec_free_views(xcnn_model *m)
 {
-    for (int v = 0; v < m->n_views; v++) {
-        free(m->views[v].tensors);
-        free(m->views[v].scratch_mem);
-        free(m->views[v].reached);
-        free(m->views[v].cleared);
+    for (int v = m->n_views - 1; v >= 0; v--) {
+        xcnn_mem_free(m->mem, m->views[v].scratch_mem);
+        xcnn_mem_free(m->mem, m->views[v].cleared);
+        xcnn_mem_free(m->mem, m->views[v].reached);
+        xcnn_mem_free(m->mem, m->views[v].tensors);
     }
-    free(m->views);
+    xcnn_mem_free(m->mem, m->views);
     m->views = NULL;
     m->n_views = 0;
 }
@@ -417,18 +423,21 @@ xcnn_status xcnn_exec_reserve_views(xcnn_model *m, xcnn_err *err)
     n = 1; /* one thread whatever xcnn_model_set_threads said */
 #endif
     if (n > m->max_batch) n = m->max_batch;
-    if (n < 2 || m->inference_only) return XCNN_OK;
-    m->views = calloc((size_t)n, sizeof *m->views);
+    /* shared_values: two samples' passes at once would write each other's
+     * slices (a tensor's memory holds another's values by then) */
+    if (n < 2 || m->shared_values) return XCNN_OK;
+    m->views = xcnn_mem_calloc(m->mem, (size_t)n, sizeof *m->views);
     if (!m->views) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for sample views");
     m->n_views = n;
     size_t nt = (size_t)(m->g->n_tensors ? m->g->n_tensors : 1);
     for (int v = 0; v < n; v++) {
         xcnn_sample_view *w = &m->views[v];
-        w->tensors = malloc(nt * sizeof *w->tensors);
-        w->reached = malloc(nt);
-        w->cleared = malloc(nt);
+        w->tensors = xcnn_mem_alloc(m->mem, nt * sizeof *w->tensors);
+        w->reached = xcnn_mem_alloc(m->mem, nt);
+        w->cleared = xcnn_mem_alloc(m->mem, nt);
         /* view 0 runs on the calling thread, alone in the model's scratch */
-        w->scratch_mem = v ? malloc((m->scratch_floats + XCNN_ALIGN_FLOATS) * sizeof(float))
+        w->scratch_mem = v ? xcnn_mem_alloc(m->mem, (m->scratch_floats + XCNN_ALIGN_FLOATS) *
+                                                        sizeof(float))
                            : NULL;
         w->scratch = v ? (float *)(((uintptr_t)w->scratch_mem + 63) & ~(uintptr_t)63)
                        : m->scratch;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
+#include "../base/format.h"
 
 /* How many running nodes read tensor t (the model output counts as one). */
 static int uses(const xcnn_graph *g, int t, int *only)
@@ -61,13 +62,14 @@ static xcnn_status fold_batchnorm(xcnn_graph *g, int ci, int bi, xcnn_err *err)
         /* The conv had no bias: give it one (adding a tensor may move the
          * tensor array, so indices only from here on). */
         char name[600];
-        snprintf(name, sizeof name, "%s:fused_bias", conv->name);
+        xcnn_format(name, sizeof name, "%s:fused_bias", conv->name);
         b = xcnn_graph_add_tensor(g, name, XCNN_T_CONST);
-        int *in = b >= 0 ? realloc(conv->in, 3 * sizeof(int)) : NULL;
-        float *zero = calloc((size_t)m, sizeof(float));
+        int *in = b >= 0 ? xcnn_mem_realloc(g->mem, conv->in, (size_t)conv->n_in * sizeof(int),
+                                            3 * sizeof(int))
+                         : NULL;
+        float *zero = in ? xcnn_graph_calloc(g, (size_t)m, sizeof(float)) : NULL;
         if (b < 0 || !in || !zero) {
             if (in) conv->in = in;
-            free(zero);
             return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory fusing '%s'", conv->name);
         }
         conv->in = in;
@@ -77,7 +79,11 @@ static xcnn_status fold_batchnorm(xcnn_graph *g, int ci, int bi, xcnn_err *err)
         g->tensors[b].data = zero;
         conv->n_params += m;
     }
-    float *W = g->tensors[w].data, *bias = g->tensors[b].data;
+    /* weights used in place from the caller's bytes are copied first:
+     * the library never writes those (they may be in flash) */
+    float *W = xcnn_tensor_writable(g, &g->tensors[w]);
+    float *bias = W ? xcnn_tensor_writable(g, &g->tensors[b]) : NULL;
+    if (!W || !bias) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory fusing '%s'", conv->name);
     const float *scale = g->tensors[bn->in[1]].data, *shift = g->tensors[bn->in[2]].data;
     const float *mean = g->tensors[bn->in[3]].data, *var = g->tensors[bn->in[4]].data;
     double eps = xcnn_attr_float(bn, "epsilon", 1e-5f);

@@ -11,16 +11,18 @@
 #include <sys/stat.h>
 #include "model.h"
 #include "../graph/onnx.h"
+#include "../graph/xcnn_format.h"
 #include "../ops/ops.h"
+#include "../base/format.h"
 
 static void copy_error(char *dst, size_t size, const char *msg)
 {
-    if (dst && size) snprintf(dst, size, "%s", msg);
+    if (dst && size) xcnn_format(dst, size, "%s", msg);
 }
 
 static xcnn_status model_fail(xcnn_model *m, xcnn_status st, const xcnn_err *err)
 {
-    snprintf(m->error, sizeof m->error, "%s", err->msg);
+    xcnn_format(m->error, sizeof m->error, "%s", err->msg);
     return st;
 }
 
@@ -40,33 +42,96 @@ static xcnn_status leave(const xcnn_model *m, xcnn_status st)
         return leave((m), model_fail((xcnn_model *)(m), st_, &e_));                        \
     } while (0)
 
-/* Parse the bytes into a new model (graph only; nothing planned yet). */
+/* The ONNX parser, as parse() takes it: passed in by the heap entry points
+ * only, so that a program that loads .xcnn images into a static buffer
+ * does not link the protobuf decoder (-Wl,--gc-sections drops it). */
+typedef xcnn_status (*onnx_parser)(const uint8_t *data, size_t size,
+                                   const xcnn_load_options *opts, xcnn_graph **out,
+                                   xcnn_err *err);
+
+/* Parse the bytes into a new model (graph only; nothing planned yet),
+ * its memory from `mem` (NULL: the heap; else the model keeps a copy of
+ * the allocator's state and uses that from here on). An .xcnn image is
+ * recognised by its magic; with a buffer its weights are used in place.
+ * Anything else goes to `onnx` (NULL: refused). */
 static xcnn_status parse(const void *data, size_t size, const xcnn_load_options *opts,
-                         xcnn_model **out, xcnn_err *err)
+                         xcnn_mem *mem, onnx_parser onnx, xcnn_model **out, xcnn_err *err)
 {
     *out = NULL;
     if (!data && size) return xcnn_fail(err, XCNN_ERR_ARG, "model data is NULL");
-    xcnn_model *m = calloc(1, sizeof *m);
+    int is_xcnn = xcnn_format_is_image(data, size);
+    if (!onnx && !is_xcnn)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "a model in a static buffer must be an "
+                         ".xcnn image (xcnn convert MODEL.onnx OUT.xcnn): ONNX's protobuf "
+                         "needs the heap to parse");
+    xcnn_model *m = xcnn_mem_calloc(mem, 1, sizeof *m);
     if (!m) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
+    if (mem) {
+        m->mem_state = *mem;
+        m->mem = &m->mem_state;
+    }
     m->inference_only = opts && opts->inference_only;
+    m->grad_from = -1;
+    m->shared_values = m->inference_only;
     m->ex_cut = -1;
     m->warm_from = INT_MAX;
     m->max_elems = (opts && opts->max_tensor_elems) ? opts->max_tensor_elems : ((uint64_t)256 << 20);
     m->max_arena_bytes = (opts && opts->max_arena_bytes) ? opts->max_arena_bytes
                                                          : XCNN_DEFAULT_MAX_ARENA_BYTES;
     atomic_init(&m->busy, 0);
-    xcnn_status st = xcnn_onnx_parse(data, size, opts, &m->g, err);
+    xcnn_status st = is_xcnn ? xcnn_format_read(data, size, opts, m->mem, m->mem != NULL, &m->g, err)
+                             : onnx(data, size, opts, &m->g, err);
     if (st) {
+        if (mem) *mem = m->mem_state; /* measuring: its block list, to release */
         xcnn_model_free(m);
         return st;
     }
+    /* An .xcnn written with BatchNorm folded (xcnn convert --fold-bn) is
+     * inference-only whatever the options ask: its predictions are then
+     * those of the ONNX loaded inference_only, and explainers refuse it. */
+    if (m->g->inference_only) m->inference_only = m->shared_values = 1;
     *out = m;
     return XCNN_OK;
 }
 
-/* Check every node, then plan the memory for batch 1. */
-static xcnn_status finish(xcnn_model *m, xcnn_err *err)
+const char *xcnn_model_default_cam_layer(const xcnn_model *m)
 {
+    if (!m) return NULL;
+    const xcnn_graph *g = m->g;
+    for (int i = m->n_compute - 1; i >= 0; i--) {
+        const xcnn_tensor *t = &g->tensors[g->nodes[m->compute[i]].out[0]];
+        if (t->ndim == 4 && t->dims[2] * t->dims[3] > 1) return t->name;
+    }
+    return NULL;
+}
+
+/* xcnn_load_options.explain_layer: the tensor gradients are kept from. */
+static xcnn_status resolve_explain_layer(xcnn_model *m, const char *name, xcnn_err *err)
+{
+    if (m->inference_only)
+        return xcnn_fail(err, XCNN_ERR_ARG, "explain_layer keeps gradients from a layer on, "
+                         "and inference_only keeps none: give one or the other");
+    const char *want = name[0] ? name : xcnn_model_default_cam_layer(m);
+    if (!want)
+        return xcnn_fail(err, XCNN_ERR_SHAPE, "explain_layer \"\" (the default CAM layer): "
+                         "the model has no 4-D layer output with more than one pixel");
+    int t = xcnn_model_find_layer(m, want);
+    if (t < 0 || m->g->tensors[t].kind != XCNN_T_ACTIVATION)
+        return xcnn_fail(err, t < 0 ? XCNN_ERR_NOT_FOUND : XCNN_ERR_ARG,
+                         "explain_layer '%s': %s", want,
+                         t < 0 ? "no layer or tensor of that name"
+                               : "not a layer output (the input, or a weight)");
+    m->grad_from = t;
+    m->shared_values = 1;
+    return XCNN_OK;
+}
+
+/* Check every node, then plan the memory for the first batch. */
+static xcnn_status finish(xcnn_model *m, const xcnn_load_options *opts, xcnn_err *err)
+{
+    int batch = opts && opts->max_batch ? opts->max_batch : 1;
+    if (batch < 1)
+        return xcnn_fail(err, XCNN_ERR_ARG, "max_batch must be at least 1 (got %d)", batch);
     xcnn_graph *g = m->g;
     g->inference_only = m->inference_only;
     xcnn_status st = xcnn_plan(g, m->max_elems, err);
@@ -76,18 +141,25 @@ static xcnn_status finish(xcnn_model *m, xcnn_err *err)
         if (!g->nodes[i].folded && g->nodes[i].def == &xcnn_op_conv)
             st = xcnn_conv_prepare_inference(g, &g->nodes[i], err);
     if (st) return st;
-    m->compute = malloc((size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof(int));
-    m->reached = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));
-    m->cleared = malloc((size_t)(g->n_tensors ? g->n_tensors : 1));
+    m->compute = xcnn_mem_alloc(m->mem, (size_t)(g->n_nodes ? g->n_nodes : 1) * sizeof(int));
+    m->reached = xcnn_mem_alloc(m->mem, (size_t)(g->n_tensors ? g->n_tensors : 1));
+    m->cleared = xcnn_mem_alloc(m->mem, (size_t)(g->n_tensors ? g->n_tensors : 1));
     if (!m->compute || !m->reached || !m->cleared) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
     for (int i = 0; i < g->n_nodes; i++)
         if (!g->nodes[i].folded) m->compute[m->n_compute++] = i;
+    if (opts && opts->explain_layer && (st = resolve_explain_layer(m, opts->explain_layer, err)))
+        return st;
+    if (m->mem) { /* set_profiling cannot allocate on a static model */
+        m->prof_room = xcnn_mem_calloc(m->mem, (size_t)(m->n_compute ? m->n_compute : 1) * 2,
+                                       sizeof(double));
+        if (!m->prof_room) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
+    }
     for (int i = 0; i < g->n_tensors; i++) {
         const xcnn_tensor *t = &g->tensors[i];
         if (t->kind == XCNN_T_CONST)
             m->weight_bytes += xcnn_tensor_numel(t) * (t->dtype == XCNN_DT_INT64 ? 8 : 4);
     }
-    return xcnn_arena_reserve(m, 1, err);
+    return xcnn_arena_reserve(m, batch, err);
 }
 
 static xcnn_status load_fail(xcnn_model **m, xcnn_status st, const xcnn_err *err, char *errbuf,
@@ -107,8 +179,8 @@ xcnn_status xcnn_model_load_memory(const void *data, size_t size, const xcnn_loa
         copy_error(errbuf, err_size, "xcnn_model_load_memory: out (the model pointer) is NULL");
         return XCNN_ERR_ARG;
     }
-    xcnn_status st = parse(data, size, opts, out, &err);
-    if (!st) st = finish(*out, &err);
+    xcnn_status st = parse(data, size, opts, NULL, xcnn_onnx_parse, out, &err);
+    if (!st) st = finish(*out, opts, &err);
     return st ? load_fail(out, st, &err, errbuf, err_size) : XCNN_OK;
 }
 
@@ -130,7 +202,7 @@ xcnn_status xcnn_model_load(const char *path, const xcnn_load_options *opts, xcn
     FILE *f = fopen(path, "rb");
     if (!f) {
         char msg[600];
-        snprintf(msg, sizeof msg, "cannot open model '%s'", path);
+        xcnn_format(msg, sizeof msg, "cannot open model '%s'", path);
         copy_error(errbuf, err_size, msg);
         return XCNN_ERR_IO;
     }
@@ -138,7 +210,7 @@ xcnn_status xcnn_model_load(const char *path, const xcnn_load_options *opts, xcn
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);
         char msg[600];
-        snprintf(msg, sizeof msg, "model '%s' is not a regular file", path);
+        xcnn_format(msg, sizeof msg, "model '%s' is not a regular file", path);
         copy_error(errbuf, err_size, msg);
         return XCNN_ERR_IO;
     }
@@ -152,7 +224,7 @@ xcnn_status xcnn_model_load(const char *path, const xcnn_load_options *opts, xcn
     if ((uint64_t)len > cap) {
         fclose(f);
         char msg[600];
-        snprintf(msg, sizeof msg, "model file '%s' is %ld bytes, over the limit of %llu", path,
+        xcnn_format(msg, sizeof msg, "model file '%s' is %ld bytes, over the limit of %llu", path,
                  len, (unsigned long long)cap);
         copy_error(errbuf, err_size, msg);
         return XCNN_ERR_LIMIT;
@@ -174,15 +246,74 @@ xcnn_status xcnn_model_load(const char *path, const xcnn_load_options *opts, xcn
      * the arena exists: peak memory is file + weights, not file + weights +
      * arena (ResNet-18: 46 + 45 MB, then 45 + the arena). */
     xcnn_err err = {{0}};
-    xcnn_status st = parse(buf, (size_t)len, opts, out, &err);
+    xcnn_status st = parse(buf, (size_t)len, opts, NULL, xcnn_onnx_parse, out, &err);
     free(buf);
-    if (!st) st = finish(*out, &err);
+    if (!st) st = finish(*out, opts, &err);
     return st ? load_fail(out, st, &err, errbuf, err_size) : XCNN_OK;
+}
+
+/* The load into memory `mem` (a buffer, or measuring). On failure the
+ * model is gone (nothing to free in a buffer; measuring: the caller
+ * releases its blocks) and *out is NULL. */
+static xcnn_status load_in(const void *data, size_t size, const xcnn_load_options *opts,
+                           xcnn_mem *mem, xcnn_model **out, xcnn_err *err)
+{
+    xcnn_status st = parse(data, size, opts, mem, NULL, out, err);
+    if (!st) st = finish(*out, opts, err);
+    if (*out) *mem = (*out)->mem_state; /* the state the model carried on with */
+    if (st) *out = NULL;
+    return st;
+}
+
+xcnn_status xcnn_model_plan(const void *data, size_t size, const xcnn_load_options *opts,
+                            size_t *bytes, char *errbuf, size_t err_size)
+{
+    if (!bytes) {
+        copy_error(errbuf, err_size, "xcnn_model_plan: bytes (where the size goes) is NULL");
+        return XCNN_ERR_ARG;
+    }
+    *bytes = 0;
+    xcnn_mem mem;
+    xcnn_mem_init_measure(&mem);
+    xcnn_model *m = NULL;
+    xcnn_err err = {{0}};
+    xcnn_status st = load_in(data, size, opts, &mem, &m, &err);
+    if (!st) *bytes = xcnn_mem_needed(&mem);
+    xcnn_mem_release(&mem); /* the model lived in these blocks */
+    if (st) copy_error(errbuf, err_size, err.msg[0] ? err.msg : xcnn_status_name(st));
+    return st;
+}
+
+xcnn_status xcnn_model_load_static(const void *data, size_t size, const xcnn_load_options *opts,
+                                   void *buffer, size_t buffer_size, xcnn_model **out,
+                                   char *errbuf, size_t err_size)
+{
+    if (!out) {
+        copy_error(errbuf, err_size, "xcnn_model_load_static: out (the model pointer) is NULL");
+        return XCNN_ERR_ARG;
+    }
+    *out = NULL;
+    if (!buffer) {
+        copy_error(errbuf, err_size, "xcnn_model_load_static: buffer is NULL");
+        return XCNN_ERR_ARG;
+    }
+    xcnn_mem mem;
+    xcnn_mem_init_buffer(&mem, buffer, buffer_size);
+    xcnn_err err = {{0}};
+    xcnn_status st = load_in(data, size, opts, &mem, out, &err);
+    if (st == XCNN_ERR_NOMEM) /* not measured here: this call never touches the heap */
+        xcnn_fail(&err, st, "the buffer of %zu bytes is too small for this model "
+                  "(xcnn_model_plan gives the size it needs)", buffer_size);
+    if (st) copy_error(errbuf, err_size, err.msg[0] ? err.msg : xcnn_status_name(st));
+    return st;
 }
 
 void xcnn_model_free(xcnn_model *m)
 {
     if (!m) return;
+    /* A caller's buffer: nothing in it came from the heap, and nothing is
+     * given back piece by piece (measuring mode frees its blocks itself). */
+    if (m->mem) return;
     xcnn_graph_free(m->g);
     free(m->compute);
     free(m->reached);
@@ -222,7 +353,15 @@ xcnn_status xcnn_model_reserve(xcnn_model *m, int max_batch)
     if (!m) return XCNN_ERR_ARG;
     if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
     xcnn_err err = {{0}};
-    xcnn_status st = max_batch == m->max_batch ? XCNN_OK : xcnn_arena_reserve(m, max_batch, &err);
+    if (m->mem && max_batch >= 1 && max_batch > m->max_batch) {
+        xcnn_fail(&err, XCNN_ERR_LIMIT, "the model lives in a static buffer planned for batch %d "
+                  "(xcnn_load_options.max_batch): it cannot grow to %d", m->max_batch, max_batch);
+        return leave(m, model_fail(m, XCNN_ERR_LIMIT, &err));
+    }
+    /* a static model keeps its arena for a smaller batch: nothing to free */
+    xcnn_status st = max_batch == m->max_batch || (m->mem && max_batch >= 1)
+                         ? XCNN_OK
+                         : xcnn_arena_reserve(m, max_batch, &err);
     return leave(m, st ? model_fail(m, st, &err) : XCNN_OK);
 }
 
@@ -362,14 +501,19 @@ xcnn_status xcnn_model_set_profiling(xcnn_model *m, int on)
     /* held: a pass in another thread writes into prof_seconds */
     if (!xcnn_model_enter(m)) return XCNN_ERR_BUSY;
     if (!on) {
-        free(m->prof_seconds);
+        if (!m->prof_room) free(m->prof_seconds);
         m->prof_seconds = NULL;
         return leave(m, XCNN_OK);
     }
     if (m->prof_seconds) return leave(m, XCNN_OK);
+    if (m->prof_room) { /* a static model: its room was made at load */
+        memset(m->prof_room, 0, (size_t)(m->n_compute ? m->n_compute : 1) * 2 * sizeof(double));
+        m->prof_seconds = m->prof_room;
+        return leave(m, XCNN_OK);
+    }
     m->prof_seconds = calloc((size_t)(m->n_compute ? m->n_compute : 1) * 2, sizeof(double));
     if (!m->prof_seconds) {
-        snprintf(m->error, sizeof m->error, "out of memory for the profile");
+        xcnn_format(m->error, sizeof m->error, "out of memory for the profile");
         return leave(m, XCNN_ERR_NOMEM);
     }
     return leave(m, XCNN_OK);

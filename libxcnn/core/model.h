@@ -27,12 +27,24 @@ typedef struct xcnn_sample_view {
 } xcnn_sample_view;
 
 struct xcnn_model {
+    /* Where the model's memory comes from (base/mem.h): NULL for the heap;
+     * &mem_state for one caller buffer (xcnn_model_load_static), or for
+     * xcnn_model_plan's measuring load. The model struct itself, its graph,
+     * the op params, the arena and the workspace all come from it. */
+    xcnn_mem *mem;
+    xcnn_mem mem_state;
     xcnn_graph *g;
     int *compute;          /* indices of the nodes that run (not folded)   */
     int n_compute;
     int max_batch;         /* arena planned for this many inputs           */
     int param_grads;       /* weight gradient buffers allocated?           */
     int inference_only;    /* no gradient buffers at all (load option)     */
+    /* xcnn_load_options.explain_layer: the tensor from which on gradients
+     * are kept (backward passes stop at it or after it), or -1. */
+    int grad_from;
+    /* Activations share memory by lifetime (inference_only, or below
+     * grad_from): a layer's values are gone once no later node reads them. */
+    int shared_values;
     uint64_t max_elems;    /* xcnn_load_options.max_tensor_elems           */
     uint64_t max_arena_bytes; /* xcnn_load_options.max_arena_bytes (resolved) */
     int threads;           /* 0: OpenMP default                            */
@@ -68,6 +80,8 @@ struct xcnn_model {
                               (INT_MAX: none); exec.c, sample passes      */
     int have_forward;      /* a forward pass has run since the last reserve */
     int have_backward;
+    double *prof_room;     /* a static model's profile, made at load (set_profiling
+                              cannot allocate there)                       */
     double *prof_seconds;  /* xcnn_model_set_profiling: per compute node, its
                               last forward time, then (n_compute on) its last
                               backward time; NULL while profiling is off   */

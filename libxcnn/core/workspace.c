@@ -14,7 +14,8 @@ int xcnn_model_affine_entry(const xcnn_model *m)
 {
     const xcnn_graph *g = m->g;
     int reader = -1;
-    if (m->inference_only || xcnn_graph_readers(g, g->input, &reader) != 1) return -1;
+    if (m->inference_only || m->grad_from >= 0 || xcnn_graph_readers(g, g->input, &reader) != 1)
+        return -1;
     const xcnn_node *n = &g->nodes[reader];
     if (strcmp(n->op_type, "Conv") != 0 || n->fused_relu || n->in[0] != g->input) return -1;
     for (int k = 1; k < n->n_in; k++) /* weights and bias fixed: affine in x */
@@ -25,15 +26,23 @@ int xcnn_model_affine_entry(const xcnn_model *m)
     return cut;
 }
 
+/* What the explainers can run on this model: nothing (inference_only),
+ * Grad-CAM at the explain_layer only (targets and a CAM plane), or every
+ * method (the input-sized buffers too). */
+static int wants_path(const xcnn_model *m) { return !m->inference_only && m->grad_from < 0; }
+
 xcnn_status xcnn_workspace_alloc(const xcnn_model *m, int max_batch, xcnn_workspace_batch *w,
                                  xcnn_err *err)
 {
+    w->path = NULL;
+    w->targets = NULL;
+    if (m->inference_only) return XCNN_OK;
     size_t in_n = xcnn_tensor_sample_numel(&m->g->tensors[m->g->input]);
-    w->path = malloc(in_n * (size_t)max_batch * sizeof(float));
-    w->targets = malloc((size_t)max_batch * sizeof(int));
-    if (w->path && w->targets) return XCNN_OK;
-    free(w->path);
-    free(w->targets);
+    if (wants_path(m)) w->path = xcnn_mem_alloc(m->mem, in_n * (size_t)max_batch * sizeof(float));
+    w->targets = xcnn_mem_alloc(m->mem, (size_t)max_batch * sizeof(int));
+    if ((w->path || !wants_path(m)) && w->targets) return XCNN_OK;
+    xcnn_mem_free(m->mem, w->targets);
+    xcnn_mem_free(m->mem, w->path);
     w->path = NULL;
     w->targets = NULL;
     return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace "
@@ -43,15 +52,16 @@ xcnn_status xcnn_workspace_alloc(const xcnn_model *m, int max_batch, xcnn_worksp
 xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_err *err)
 {
     const xcnn_graph *g = m->g;
-    free(m->ex_path);
-    free(m->ex_targets);
+    if (m->inference_only) return XCNN_OK;
+    xcnn_mem_free(m->mem, m->ex_path);
+    xcnn_mem_free(m->mem, m->ex_targets);
     m->ex_path = w->path;
     m->ex_targets = w->targets;
     w->path = NULL;
     w->targets = NULL;
     /* The rest is sized by the graph alone: made by the first reserve (at
      * load), kept by the later ones, which therefore cannot fail here. */
-    if (m->ex_acc) return XCNN_OK;
+    if (m->ex_cam) return XCNN_OK;
     size_t in_n = xcnn_tensor_sample_numel(&m->g->tensors[m->g->input]);
     size_t cam = 1;
     for (int i = 0; i < g->n_tensors; i++) {
@@ -59,16 +69,17 @@ xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_
         if (t->kind != XCNN_T_CONST && t->ndim == 4 && (size_t)(t->dims[2] * t->dims[3]) > cam)
             cam = (size_t)(t->dims[2] * t->dims[3]);
     }
-    m->ex_acc = malloc(in_n * sizeof(double));
-    m->ex_cam = malloc(cam * sizeof(float));
+    m->ex_cam = xcnn_mem_alloc(m->mem, cam * sizeof(float));
     m->ex_cam_floats = cam;
-    if (!m->ex_acc || !m->ex_cam)
-        return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
+    if (!m->ex_cam) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
+    if (!wants_path(m)) return XCNN_OK;
+    m->ex_acc = xcnn_mem_alloc(m->mem, in_n * sizeof(double));
+    if (!m->ex_acc) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
     m->ex_cut = xcnn_model_affine_entry(m);
     if (m->ex_cut >= 0) {
         size_t cn = xcnn_tensor_sample_numel(&g->tensors[m->ex_cut]);
-        m->ex_cut_acc = malloc(cn * sizeof(double));
-        m->ex_cut_seed = malloc(cn * sizeof(float));
+        m->ex_cut_acc = xcnn_mem_alloc(m->mem, cn * sizeof(double));
+        m->ex_cut_seed = xcnn_mem_alloc(m->mem, cn * sizeof(float));
         if (!m->ex_cut_acc || !m->ex_cut_seed)
             return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "explain.h"
+#include "../base/format.h"
 
 void xcnn_explain_options_init(xcnn_explain_options *o, xcnn_method method)
 {
@@ -40,12 +41,12 @@ static xcnn_status explain_shape(xcnn_model *m, const xcnn_explain_options *o, i
 {
     xcnn_err err = {{0}};
     if (!o || !ndim || !dims) {
-        snprintf(m->error, sizeof m->error, "xcnn_explain_shape: options, ndim and dims must "
+        xcnn_format(m->error, sizeof m->error, "xcnn_explain_shape: options, ndim and dims must "
                  "not be NULL");
         return XCNN_ERR_ARG;
     }
     if ((unsigned)o->method > XCNN_GUIDED_GRADCAM) {
-        snprintf(m->error, sizeof m->error, "unknown explanation method %d", (int)o->method);
+        xcnn_format(m->error, sizeof m->error, "unknown explanation method %d", (int)o->method);
         return XCNN_ERR_ARG;
     }
     const xcnn_tensor *in = &m->g->tensors[m->g->input];
@@ -53,14 +54,14 @@ static xcnn_status explain_shape(xcnn_model *m, const xcnn_explain_options *o, i
         /* what xcnn_explain refuses, refused here too, in its order
          * (check_options, then the layer): no shape for a call that fails */
         if (!input_is_image(m) && (o->upsample || o->method == XCNN_GUIDED_GRADCAM)) {
-            snprintf(m->error, sizeof m->error, "the model input is not NxCxHxW: cannot map a "
+            xcnn_format(m->error, sizeof m->error, "the model input is not NxCxHxW: cannot map a "
                      "Grad-CAM onto it");
             return XCNN_ERR_SHAPE;
         }
         int t;
         xcnn_status st = xcnn_ex_cam_layer(m, o->layer, &t, &err);
         if (st) {
-            snprintf(m->error, sizeof m->error, "%s", err.msg);
+            xcnn_format(m->error, sizeof m->error, "%s", err.msg);
             return st;
         }
         if (o->method == XCNN_GRADCAM) {
@@ -74,7 +75,7 @@ static xcnn_status explain_shape(xcnn_model *m, const xcnn_explain_options *o, i
         }
     }
     if (in->ndim > 4) {
-        snprintf(m->error, sizeof m->error, "explanations take inputs of at most 4 dimensions; "
+        xcnn_format(m->error, sizeof m->error, "explanations take inputs of at most 4 dimensions; "
                  "this model's has %d", in->ndim);
         return XCNN_ERR_UNSUPPORTED;
     }
@@ -142,27 +143,34 @@ static xcnn_status explain(xcnn_model *m, const float *input, const xcnn_explain
     xcnn_explain_result *res = result ? result : &local;
     if (!m) return XCNN_ERR_ARG;
     if (!input || !o || !out) {
-        snprintf(m->error, sizeof m->error, "explain: input, options and out must not be NULL");
+        xcnn_format(m->error, sizeof m->error, "explain: input, options and out must not be NULL");
         return XCNN_ERR_ARG;
     }
     memset(res, 0, sizeof *res);
     /* Said first: without gradient buffers, later checks would misread
      * the model (every layer looks like a constant). */
     if (m->inference_only) {
-        snprintf(m->error, sizeof m->error, "explanations need gradients, and the model was "
-                 "loaded for inference only (xcnn_load_options.inference_only)");
+        xcnn_format(m->error, sizeof m->error, "explanations need gradients, and the model was "
+                 "loaded for inference only (xcnn_load_options.inference_only, or an .xcnn "
+                 "made with xcnn convert --fold-bn)");
+        return XCNN_ERR_ARG;
+    }
+    if (m->grad_from >= 0 && o->method != XCNN_GRADCAM) {
+        xcnn_format(m->error, sizeof m->error, "the model keeps gradients only from layer '%s' on "
+                 "(xcnn_load_options.explain_layer): only Grad-CAM, at that layer or after it, "
+                 "can run", m->g->tensors[m->grad_from].name);
         return XCNN_ERR_ARG;
     }
     xcnn_status st = check_options(m, input, o, &err);
     if (!st) st = explain_shape(m, o, &res->ndim, res->dims);
     if (st) {
-        if (err.msg[0]) snprintf(m->error, sizeof m->error, "%s", err.msg);
+        if (err.msg[0]) xcnn_format(m->error, sizeof m->error, "%s", err.msg);
         return st;
     }
     size_t need = 1;
     for (int i = 0; i < res->ndim; i++) need *= (size_t)res->dims[i];
     if (out_len < need) {
-        snprintf(m->error, sizeof m->error, "explain: out holds %zu floats, %zu needed", out_len,
+        xcnn_format(m->error, sizeof m->error, "explain: out holds %zu floats, %zu needed", out_len,
                  need);
         return XCNN_ERR_ARG;
     }
@@ -183,7 +191,7 @@ static xcnn_status explain(xcnn_model *m, const float *input, const xcnn_explain
     }
     /* The methods name the causes they know; this catches the rest. */
     if (!st) st = xcnn_ex_check_finite(out, need, method_name(o->method), &err);
-    if (st) snprintf(m->error, sizeof m->error, "%s", err.msg);
+    if (st) xcnn_format(m->error, sizeof m->error, "%s", err.msg);
     return st;
 }
 

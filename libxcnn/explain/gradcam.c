@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "explain.h"
+#include "../base/format.h"
 
 /* cam (h*w floats) of the current forward/backward at tensor `lt`. */
 static void compute_cam(const xcnn_tensor *lt, int relu, float *cam)
@@ -54,7 +55,7 @@ xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_op
     xcnn_status st = xcnn_ex_cam_layer(m, o->layer, &t, err);
     if (st) return st;
     const xcnn_tensor *lt = &m->g->tensors[t];
-    snprintf(res->layer, sizeof res->layer, "%s", lt->name);
+    xcnn_format(res->layer, sizeof res->layer, "%s", lt->name);
     /* Plain Grad-CAM reads only values below its layer (no gradient
      * goes there), so that part of the forward may take the faster
      * values-only algorithms; guided Grad-CAM's guided backprop needs the

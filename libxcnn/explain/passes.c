@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "explain.h"
+#include "../base/format.h"
 
 size_t xcnn_ex_input_numel(const xcnn_model *m)
 {
@@ -91,9 +92,9 @@ xcnn_status xcnn_ex_context(xcnn_status st, xcnn_err *err, const char *fmt, ...)
     char what[200], msg[sizeof err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
+    xcnn_vformat(what, sizeof what, fmt, ap);
     va_end(ap);
-    snprintf(msg, sizeof msg, "%s", err->msg);
+    xcnn_format(msg, sizeof msg, "%s", err->msg);
     return xcnn_fail(err, st, "%s: %s", what, msg);
 }
 
@@ -106,16 +107,8 @@ xcnn_status xcnn_ex_check_finite(const float *v, size_t n, const char *method, x
     return XCNN_OK;
 }
 
-const char *xcnn_model_default_cam_layer(const xcnn_model *m)
-{
-    if (!m) return NULL;
-    const xcnn_graph *g = m->g;
-    for (int i = m->n_compute - 1; i >= 0; i--) {
-        const xcnn_tensor *t = &g->tensors[g->nodes[m->compute[i]].out[0]];
-        if (t->ndim == 4 && t->dims[2] * t->dims[3] > 1) return t->name;
-    }
-    return NULL;
-}
+/* xcnn_model_default_cam_layer: core/model.c (the load resolves
+ * xcnn_load_options.explain_layer "" with it). */
 
 xcnn_status xcnn_ex_cam_layer(const xcnn_model *m, const char *name, int *tensor, xcnn_err *err)
 {
@@ -130,7 +123,8 @@ xcnn_status xcnn_ex_cam_layer(const xcnn_model *m, const char *name, int *tensor
      * like a weight below. */
     if (m->inference_only)
         return xcnn_fail(err, XCNN_ERR_ARG, "Grad-CAM needs gradients, and the model was loaded "
-                         "for inference only (xcnn_load_options.inference_only)");
+                         "for inference only (xcnn_load_options.inference_only, or an .xcnn "
+                         "made with xcnn convert --fold-bn)");
     int t = xcnn_model_find_layer(m, name);
     if (t < 0) return xcnn_fail(err, XCNN_ERR_NOT_FOUND, "no layer or tensor named '%s'", name);
     const xcnn_tensor *lt = &g->tensors[t];
@@ -142,6 +136,10 @@ xcnn_status xcnn_ex_cam_layer(const xcnn_model *m, const char *name, int *tensor
         return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is the model's input, not a layer: Grad-CAM "
                          "takes the 4-D (NxCxHxW) output of a node%s%s%s", name,
                          dflt ? ", e.g. '" : "", dflt ? dflt : "", dflt ? "' (the default)" : "");
+    if (m->grad_from >= 0 && lt->kind == XCNN_T_ACTIVATION && !lt->grad)
+        return xcnn_fail(err, XCNN_ERR_ARG, "layer '%s' comes before '%s', the layer the model "
+                         "keeps gradients from (xcnn_load_options.explain_layer)", name,
+                         g->tensors[m->grad_from].name);
     if (lt->kind == XCNN_T_CONST || !lt->grad)
         return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer: Grad-CAM "
                          "takes the 4-D (NxCxHxW) output of a node%s%s%s", name,

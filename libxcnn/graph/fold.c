@@ -103,14 +103,15 @@ static xcnn_status make_out(xcnn_graph *g, const xcnn_node *n, int k, xcnn_dtype
         return xcnn_fail(err, XCNN_ERR_LIMIT,
                          "node '%s' (%s): constant output '%s' would have %zu elements",
                          n->name, n->op_type, t->name, numel);
-    if (t->kind == XCNN_T_CONST) free(t->data);
-    free(t->idata);
+    if (t->kind == XCNN_T_CONST && !t->borrowed) xcnn_graph_free_mem(g, t->data);
+    xcnn_graph_free_mem(g, t->idata);
     t->data = NULL;
     t->idata = NULL;
+    t->borrowed = 0;
     t->kind = XCNN_T_CONST;
     t->dtype = dt;
-    if (dt == XCNN_DT_FLOAT) t->data = calloc(numel ? numel : 1, sizeof(float));
-    else t->idata = calloc(numel ? numel : 1, sizeof(int64_t));
+    if (dt == XCNN_DT_FLOAT) t->data = xcnn_graph_calloc(g, numel ? numel : 1, sizeof(float));
+    else t->idata = xcnn_graph_calloc(g, numel ? numel : 1, sizeof(int64_t));
     if (!t->data && !t->idata)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s': out of memory", n->name);
     *out = t;

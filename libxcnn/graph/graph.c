@@ -1,21 +1,17 @@
-/* Graph container: growing arrays of tensors and nodes, attribute lookup. */
+/* Graph container: growing arrays of tensors and nodes, attribute lookup.
+ * Everything comes from the graph's memory (g->mem: the heap, or a
+ * caller's buffer; base/mem.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "graph.h"
+#include "../base/format.h"
 
-static char *dup_str(const char *s)
+xcnn_graph *xcnn_graph_new_in(xcnn_mem *mem)
 {
-    size_t len = strlen(s ? s : "");
-    char *d = malloc(len + 1);
-    if (d) memcpy(d, s ? s : "", len + 1);
-    return d;
-}
-
-xcnn_graph *xcnn_graph_new(void)
-{
-    xcnn_graph *g = calloc(1, sizeof *g);
+    xcnn_graph *g = xcnn_mem_calloc(mem, 1, sizeof *g);
     if (g) {
+        g->mem = mem;
         g->input = -1;
         g->output = -1;
         g->batch = 1;
@@ -24,21 +20,53 @@ xcnn_graph *xcnn_graph_new(void)
     return g;
 }
 
-static void free_attr(xcnn_attr *a)
+xcnn_graph *xcnn_graph_new(void) { return xcnn_graph_new_in(NULL); }
+
+void *xcnn_graph_alloc(xcnn_graph *g, size_t bytes) { return xcnn_mem_alloc(g->mem, bytes); }
+
+void *xcnn_graph_calloc(xcnn_graph *g, size_t count, size_t size)
 {
-    free(a->name);
-    free(a->s);
-    free(a->ints);
-    free(a->floats);
+    return xcnn_mem_calloc(g->mem, count, size);
 }
 
+void xcnn_graph_free_mem(xcnn_graph *g, void *p) { xcnn_mem_free(g->mem, p); }
+
+void *xcnn_node_calloc(const xcnn_node *n, size_t count, size_t size)
+{
+    return xcnn_mem_calloc(n->mem, count, size);
+}
+
+void xcnn_node_free_mem(const xcnn_node *n, void *p) { xcnn_mem_free(n->mem, p); }
+
+float *xcnn_tensor_writable(xcnn_graph *g, xcnn_tensor *t)
+{
+    if (!t->borrowed) return t->data;
+    size_t n = xcnn_tensor_numel(t);
+    float *copy = xcnn_graph_alloc(g, (n ? n : 1) * sizeof(float));
+    if (!copy) return NULL;
+    memcpy(copy, t->data, n * sizeof(float));
+    t->data = copy;
+    t->borrowed = 0;
+    return copy;
+}
+
+static void free_attr(xcnn_mem *mem, xcnn_attr *a)
+{
+    xcnn_mem_free(mem, a->name);
+    xcnn_mem_free(mem, a->s);
+    xcnn_mem_free(mem, a->ints);
+    xcnn_mem_free(mem, a->floats);
+}
+
+/* A caller's buffer is never freed piece by piece (mem.h): only the heap
+ * has anything to give back here. */
 void xcnn_graph_free(xcnn_graph *g)
 {
-    if (!g) return;
+    if (!g || g->mem) return;
     for (int i = 0; i < g->n_tensors; i++) {
         xcnn_tensor *t = &g->tensors[i];
         free(t->name);
-        if (t->kind == XCNN_T_CONST) free(t->data);
+        if (t->kind == XCNN_T_CONST && !t->borrowed) free(t->data);
         free(t->idata);
     }
     for (int i = 0; i < g->n_nodes; i++) {
@@ -47,7 +75,7 @@ void xcnn_graph_free(xcnn_graph *g)
         free(n->op_type);
         free(n->in);
         free(n->out);
-        for (int a = 0; a < n->n_attr; a++) free_attr(&n->attr[a]);
+        for (int a = 0; a < n->n_attr; a++) free_attr(NULL, &n->attr[a]);
         free(n->attr);
         free(n->params);
     }
@@ -64,18 +92,39 @@ void xcnn_graph_free(xcnn_graph *g)
     free(g);
 }
 
+xcnn_status xcnn_graph_reserve(xcnn_graph *g, int n_tensors, int n_nodes, xcnn_err *err)
+{
+    if (n_tensors > g->cap_tensors) {
+        xcnn_tensor *t = xcnn_mem_realloc(g->mem, g->tensors,
+                                          (size_t)g->cap_tensors * sizeof *t,
+                                          (size_t)n_tensors * sizeof *t);
+        if (!t) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for %d tensors", n_tensors);
+        g->tensors = t;
+        g->cap_tensors = n_tensors;
+    }
+    if (n_nodes > g->cap_nodes) {
+        xcnn_node *nn = xcnn_mem_realloc(g->mem, g->nodes, (size_t)g->cap_nodes * sizeof *nn,
+                                         (size_t)n_nodes * sizeof *nn);
+        if (!nn) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for %d nodes", n_nodes);
+        g->nodes = nn;
+        g->cap_nodes = n_nodes;
+    }
+    return XCNN_OK;
+}
+
 int xcnn_graph_add_tensor(xcnn_graph *g, const char *name, xcnn_tensor_kind kind)
 {
     if (g->n_tensors == g->cap_tensors) {
         int cap = g->cap_tensors ? g->cap_tensors * 2 : 64;
-        xcnn_tensor *t = realloc(g->tensors, (size_t)cap * sizeof *t);
+        xcnn_tensor *t = xcnn_mem_realloc(g->mem, g->tensors, (size_t)g->cap_tensors * sizeof *t,
+                                          (size_t)cap * sizeof *t);
         if (!t) return -1;
         g->tensors = t;
         g->cap_tensors = cap;
     }
     xcnn_tensor *t = &g->tensors[g->n_tensors];
     memset(t, 0, sizeof *t);
-    t->name = dup_str(name);
+    t->name = xcnn_mem_strdup(g->mem, name);
     if (!t->name) return -1;
     t->kind = kind;
     t->dtype = XCNN_DT_FLOAT;
@@ -113,25 +162,28 @@ int xcnn_graph_add_node(xcnn_graph *g, const char *name, const char *op_type,
     if (n_in < 0 || n_out < 1) return -1;
     if (g->n_nodes == g->cap_nodes) {
         int cap = g->cap_nodes ? g->cap_nodes * 2 : 64;
-        xcnn_node *nn = realloc(g->nodes, (size_t)cap * sizeof *nn);
+        xcnn_node *nn = xcnn_mem_realloc(g->mem, g->nodes, (size_t)g->cap_nodes * sizeof *nn,
+                                         (size_t)cap * sizeof *nn);
         if (!nn) return -1;
         g->nodes = nn;
         g->cap_nodes = cap;
     }
     xcnn_node *n = &g->nodes[g->n_nodes];
     memset(n, 0, sizeof *n);
+    xcnn_mem *mem = n->mem = g->mem;
     if (name && name[0]) {
-        n->name = dup_str(name);
+        n->name = xcnn_mem_strdup(mem, name);
     } else {
         char buf[96];
-        snprintf(buf, sizeof buf, "%s_%d", op_type, g->n_nodes);
-        n->name = dup_str(buf);
+        xcnn_format(buf, sizeof buf, "%s_%d", op_type, g->n_nodes);
+        n->name = xcnn_mem_strdup(mem, buf);
     }
-    n->op_type = dup_str(op_type);
-    n->in = malloc((size_t)(n_in ? n_in : 1) * sizeof(int));
-    n->out = malloc((size_t)n_out * sizeof(int));
+    n->op_type = xcnn_mem_strdup(mem, op_type);
+    n->in = xcnn_mem_alloc(mem, (size_t)(n_in ? n_in : 1) * sizeof(int));
+    n->out = xcnn_mem_alloc(mem, (size_t)n_out * sizeof(int));
     if (!n->name || !n->op_type || !n->in || !n->out) {
-        free(n->name); free(n->op_type); free(n->in); free(n->out);
+        xcnn_mem_free(mem, n->out); xcnn_mem_free(mem, n->in);
+        xcnn_mem_free(mem, n->op_type); xcnn_mem_free(mem, n->name);
         return -1;
     }
     if (n_in) memcpy(n->in, in, (size_t)n_in * sizeof(int));
@@ -146,12 +198,13 @@ int xcnn_graph_add_node(xcnn_graph *g, const char *name, const char *op_type,
 
 static xcnn_attr *new_attr(xcnn_node *n, const char *name, xcnn_attr_type type)
 {
-    xcnn_attr *a = realloc(n->attr, (size_t)(n->n_attr + 1) * sizeof *a);
+    xcnn_attr *a = xcnn_mem_realloc(n->mem, n->attr, (size_t)n->n_attr * sizeof *a,
+                                    (size_t)(n->n_attr + 1) * sizeof *a);
     if (!a) return NULL;
     n->attr = a;
     xcnn_attr *r = &a[n->n_attr];
     memset(r, 0, sizeof *r);
-    r->name = dup_str(name);
+    r->name = xcnn_mem_strdup(n->mem, name);
     if (!r->name) return NULL;
     r->type = type;
     r->tensor = -1;
@@ -179,7 +232,7 @@ int xcnn_node_add_attr_ints(xcnn_node *n, const char *name, const int64_t *v, in
 {
     xcnn_attr *a = new_attr(n, name, XCNN_ATTR_INTS);
     if (!a) return -1;
-    a->ints = malloc((size_t)(count ? count : 1) * sizeof *v);
+    a->ints = xcnn_mem_alloc(n->mem, (size_t)(count ? count : 1) * sizeof *v);
     if (!a->ints) return -1;
     if (count) memcpy(a->ints, v, (size_t)count * sizeof *v);
     a->n = count;
@@ -190,7 +243,7 @@ int xcnn_node_add_attr_floats(xcnn_node *n, const char *name, const float *v, in
 {
     xcnn_attr *a = new_attr(n, name, XCNN_ATTR_FLOATS);
     if (!a) return -1;
-    a->floats = malloc((size_t)(count ? count : 1) * sizeof *v);
+    a->floats = xcnn_mem_alloc(n->mem, (size_t)(count ? count : 1) * sizeof *v);
     if (!a->floats) return -1;
     if (count) memcpy(a->floats, v, (size_t)count * sizeof *v);
     a->n = count;
@@ -201,7 +254,7 @@ int xcnn_node_add_attr_string(xcnn_node *n, const char *name, const char *v)
 {
     xcnn_attr *a = new_attr(n, name, XCNN_ATTR_STRING);
     if (!a) return -1;
-    a->s = dup_str(v);
+    a->s = xcnn_mem_strdup(n->mem, v);
     return a->s ? 0 : -1;
 }
 
@@ -257,9 +310,10 @@ static const char *attr_type_words(xcnn_attr_type t)
 /* Keep a one-line note (made safe to print by xcnn_fail) in g->warnings. */
 static xcnn_status add_warning(xcnn_graph *g, const xcnn_err *note, xcnn_err *err)
 {
-    char **w = realloc(g->warnings, (size_t)(g->n_warnings + 1) * sizeof *w);
+    char **w = xcnn_mem_realloc(g->mem, g->warnings, (size_t)g->n_warnings * sizeof *w,
+                                (size_t)(g->n_warnings + 1) * sizeof *w);
     if (w) g->warnings = w;
-    char *s = w ? dup_str(note->msg) : NULL;
+    char *s = w ? xcnn_mem_strdup(g->mem, note->msg) : NULL;
     if (!s) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
     g->warnings[g->n_warnings++] = s;
     return XCNN_OK;
@@ -283,7 +337,7 @@ xcnn_status xcnn_node_check_attrs(xcnn_graph *g, const xcnn_node *n, const xcnn_
             char known[256] = "";
             size_t used = 0;
             for (s = spec; s && s->name && used < sizeof known; s++)
-                used += (size_t)snprintf(known + used, sizeof known - used, "%s%s",
+                used += (size_t)xcnn_format(known + used, sizeof known - used, "%s%s",
                                          used ? ", " : "", s->name);
             return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
                              "node '%s' (%s): unknown attribute '%s' (%s takes %s): refused, "
@@ -297,8 +351,8 @@ xcnn_status xcnn_node_check_attrs(xcnn_graph *g, const xcnn_node *n, const xcnn_
         /* g->opset 0 (none given) is read as the newest, as the ops do. */
         if (s->last_opset && (g->opset == 0 || g->opset > s->last_opset)) {
             char file[48];
-            if (g->opset) snprintf(file, sizeof file, "this file is opset %d", g->opset);
-            else snprintf(file, sizeof file, "this file names no opset");
+            if (g->opset) xcnn_format(file, sizeof file, "this file is opset %d", g->opset);
+            else xcnn_format(file, sizeof file, "this file names no opset");
             return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
                              "node '%s' (%s): attribute '%s' exists up to opset %d only and "
                              "%s, where %s takes no such attribute: refused, as it would go "
@@ -406,11 +460,11 @@ const char *xcnn_shape_str(const xcnn_tensor *t, char *buf, size_t size)
     size_t used = 0;
     buf[0] = 0;
     if (t->ndim == 0) {
-        snprintf(buf, size, "scalar");
+        xcnn_format(buf, size, "scalar");
         return buf;
     }
     for (int i = 0; i < t->ndim && used < size; i++) {
-        int w = snprintf(buf + used, size - used, i ? "x%lld" : "%lld",
+        int w = xcnn_format(buf + used, size - used, i ? "x%lld" : "%lld",
                          (long long)t->dims[i]);
         if (w < 0) break;
         used += (size_t)w;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include "../../include/xcnn.h"
 #include "../base/error.h"
+#include "../base/mem.h"
 
 /* ONNX TensorProto.DataType codes we keep. Everything else is refused. */
 typedef enum xcnn_dtype {
@@ -42,11 +43,15 @@ typedef struct xcnn_tensor {
     int ndim;                     /* -1 while not yet known               */
     int64_t dims[XCNN_MAX_DIMS];  /* activations: dims[0] is the batch, 1
                                      during planning                      */
-    float *data;     /* CONST float: owned (malloc). others: arena slice  */
+    float *data;     /* CONST float: owned (the graph's memory), or
+                        borrowed. others: arena slice                     */
     int64_t *idata;  /* CONST int64: owned (malloc). NULL otherwise       */
     float *grad;     /* arena slice, or NULL when no gradient is kept     */
     int grad_on;     /* set by the executor: accumulate into grad?        */
     int producer;    /* index of producing node, -1 for inputs/consts     */
+    int borrowed;    /* CONST: data points into the caller's model bytes
+                        (an .xcnn image used in place, maybe in flash):
+                        never written, never freed                        */
 } xcnn_tensor;
 
 /* A raw ONNX attribute as read from the file. */
@@ -83,7 +88,8 @@ typedef struct xcnn_node {
     int *out;
     int n_attr;
     xcnn_attr *attr;
-    void *params;      /* op-specific, from setup(); freed with free()     */
+    void *params;      /* op-specific, from setup(); from xcnn_node_alloc  */
+    xcnn_mem *mem;     /* its graph's memory (attributes, params)          */
     size_t scratch_floats; /* scratch this op needs for forward/backward
                               of any batch, from setup()                   */
     int64_t n_params;  /* weight elements read, from setup()               */
@@ -94,6 +100,8 @@ typedef struct xcnn_node {
 } xcnn_node;
 
 typedef struct xcnn_graph {
+    xcnn_mem *mem;     /* where everything below comes from: NULL for the
+                          heap, else a caller's buffer (base/mem.h)        */
     xcnn_tensor *tensors;
     int n_tensors, cap_tensors;
     xcnn_node *nodes;  /* topological order */
@@ -193,6 +201,11 @@ typedef struct xcnn_op_def {
                      const xcnn_bwd_ctx *ctx);
     const xcnn_attr_spec *attrs; /* every attribute it understands; NULL:
                                     none (see xcnn_attr_spec)            */
+    unsigned in_place; /* bit q: elementwise in input q, so forward() may
+                      write its output over that input when it has the
+                      output's shape (y[i] is made from element i of it,
+                      read before y[i] is written). Shared-memory plans
+                      then give both one slice (arena.c)                   */
 } xcnn_op_def;
 
 /* XCNN_PARALLEL_MIN and _COPY, the one-thread thresholds: base/threads.h. */
@@ -203,7 +216,24 @@ const xcnn_op_def *xcnn_op_find(const char *op_type);
 
 /* ---- graph building (graph.c) ---- */
 xcnn_graph *xcnn_graph_new(void);
+/* A graph whose memory comes from mem (NULL: the heap, as xcnn_graph_new). */
+xcnn_graph *xcnn_graph_new_in(xcnn_mem *mem);
 void xcnn_graph_free(xcnn_graph *g);
+/* Room for this many tensors and nodes, so that adding them moves
+ * nothing (a buffer cannot give back a grown array's old room). */
+xcnn_status xcnn_graph_reserve(xcnn_graph *g, int n_tensors, int n_nodes, xcnn_err *err);
+/* Memory from the graph's allocator: 64-byte aligned from a buffer;
+ * malloc's alignment from the heap. free with xcnn_graph_free_mem. */
+void *xcnn_graph_alloc(xcnn_graph *g, size_t bytes);
+void *xcnn_graph_calloc(xcnn_graph *g, size_t count, size_t size);
+void xcnn_graph_free_mem(xcnn_graph *g, void *p);
+/* The same for an op's setup (the node knows its graph's memory). */
+void *xcnn_node_calloc(const xcnn_node *n, size_t count, size_t size);
+void xcnn_node_free_mem(const xcnn_node *n, void *p);
+/* A const tensor's float data that the graph may write (fuse.c folds a
+ * BatchNormalization into a Conv's weights): a borrowed tensor is first
+ * copied into the graph's memory. NULL when out of memory. */
+float *xcnn_tensor_writable(xcnn_graph *g, xcnn_tensor *t);
 /* Add a tensor with a copy of `name`; returns its index or -1 (no memory). */
 int xcnn_graph_add_tensor(xcnn_graph *g, const char *name, xcnn_tensor_kind kind);
 /* Index of the tensor with this name, or -1. */

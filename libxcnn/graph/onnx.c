@@ -19,12 +19,14 @@
  *
  * Field numbers below are those of onnx/onnx.proto (onnx 1.12, IR version 8).
  */
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "onnx.h"
 #include "../io/protobuf.h"
+#include "../base/format.h"
 
 /* ModelProto */
 enum { MODEL_IR_VERSION = 1, MODEL_GRAPH = 7, MODEL_OPSET_IMPORT = 8, MODEL_METADATA_PROPS = 14 };
@@ -164,7 +166,7 @@ static xcnn_status want_bytes(const xcnn_pb_field *f, slice *s, const char *what
     s->n = 0;
     if (f->wire != XCNN_PB_BYTES)
         return xcnn_fail(err, XCNN_ERR_FORMAT,
-                         "%s: field %u has wire type %d, expected length-delimited", what,
+                         "%s: field %" PRIu32 " has wire type %d, expected length-delimited", what,
                          f->number, f->wire);
     s->p = f->data;
     s->n = f->len;
@@ -174,7 +176,7 @@ static xcnn_status want_bytes(const xcnn_pb_field *f, slice *s, const char *what
 static xcnn_status want_varint(const xcnn_pb_field *f, const char *what, xcnn_err *err)
 {
     if (f->wire != XCNN_PB_VARINT)
-        return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: field %u has wire type %d, expected varint",
+        return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: field %" PRIu32 " has wire type %d, expected varint",
                          what, f->number, f->wire);
     return XCNN_OK;
 }
@@ -393,12 +395,12 @@ static xcnn_status read_tensor(loader *L, slice msg, const char *ctx, ptensor *t
     static const xcnn_pb_scalar data_kinds[3] = {XCNN_PB_FLOAT, XCNN_PB_INT32, XCNN_PB_INT64};
 
     memset(t, 0, sizeof *t);
-    snprintf(what, sizeof what, "tensor in %s", ctx);
+    xcnn_format(what, sizeof what, "tensor in %s", ctx);
     xcnn_status st = read_tensor_meta(msg, &m, what, err);
     if (!st) st = str_copy(m.name, &t->name, what, err);
     if (st) return st;
     const char *label = t->name[0] ? t->name : ctx;
-    snprintf(what, sizeof what, "tensor '%s'", label);
+    xcnn_format(what, sizeof what, "tensor '%s'", label);
 
     if (m.external)
         return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
@@ -640,7 +642,7 @@ static xcnn_status read_graph(loader *L, slice graph)
                              (unsigned long long)L->max_nodes);
         for (int k = 0; k < 4; k++) {
             if (n[k] > INT_MAX / 4)
-                return xcnn_fail(L->err, XCNN_ERR_LIMIT, "graph has %zu entries of field %u",
+                return xcnn_fail(L->err, XCNN_ERR_LIMIT, "graph has %zu entries of field %" PRIu32,
                                  n[k], fields[k]);
             *lists[k] = malloc((n[k] ? n[k] : 1) * sizeof(slice));
             if (!*lists[k]) return nomem(L->err);
@@ -653,7 +655,7 @@ static xcnn_status add_initializers(loader *L)
 {
     for (int i = 0; i < L->n_inits; i++) {
         char ctx[48];
-        snprintf(ctx, sizeof ctx, "initializer %d", i);
+        xcnn_format(ctx, sizeof ctx, "initializer %d", i);
         ptensor pt;
         int idx;
         xcnn_status st = read_tensor(L, L->init_msgs[i], ctx, &pt);
@@ -724,7 +726,7 @@ static xcnn_status read_tensor_type(loader *L, slice msg, const char *name, uint
     slice s;
     xcnn_status st;
     char what[300];
-    snprintf(what, sizeof what, "type of graph input '%s'", name);
+    xcnn_format(what, sizeof what, "type of graph input '%s'", name);
     xcnn_pb_init(&r, msg.p, msg.n);
     for (;;) {
         if ((st = xcnn_pb_next(&r, &f, &more, what, L->err)) || !more) return st;
@@ -877,7 +879,7 @@ static xcnn_status read_attr(loader *L, slice msg, const char *node, pattr *a)
 
     memset(a, 0, sizeof *a);
     a->msg = msg;
-    snprintf(what, sizeof what, "node '%s': attribute", node);
+    xcnn_format(what, sizeof what, "node '%s': attribute", node);
     xcnn_pb_init(&r, msg.p, msg.n);
     for (;;) {
         if ((st = xcnn_pb_next(&r, &f, &more, what, L->err))) return st;
@@ -910,7 +912,7 @@ static xcnn_status read_attr(loader *L, slice msg, const char *node, pattr *a)
     if (!a->name[0])
         return xcnn_fail(L->err, XCNN_ERR_FORMAT, "node '%s' has an attribute without a name",
                          node);
-    snprintf(what, sizeof what, "node '%s': attribute '%s'", node, a->name);
+    xcnn_format(what, sizeof what, "node '%s': attribute '%s'", node, a->name);
     if ((st = read_repeated(msg, ATTR_FLOATS, XCNN_PB_FLOAT, NULL, 0, &a->n_floats, what,
                             L->err)))
         return st;
@@ -1060,7 +1062,7 @@ static xcnn_status read_node(loader *L, int k, pnode *pn)
     xcnn_status st;
 
     pn->msg = msg;
-    snprintf(what, sizeof what, "node %d", k);
+    xcnn_format(what, sizeof what, "node %d", k);
     for (int pass = 0; pass < 2; pass++) {
         xcnn_pb_init(&r, msg.p, msg.n);
         for (;;) {
@@ -1101,7 +1103,7 @@ static xcnn_status read_node(loader *L, int k, pnode *pn)
     if (name.n) {
         if ((st = str_copy(name, &pn->name, what, L->err))) return st;
     } else {
-        snprintf(what, sizeof what, "_%d", k);
+        xcnn_format(what, sizeof what, "_%d", k);
         if (!(pn->name = join(pn->op_type, "", what))) return nomem(L->err);
     }
     if (!slice_is(domain, "") && !slice_is(domain, "ai.onnx")) {
@@ -1217,7 +1219,7 @@ static xcnn_status add_constant(loader *L, const pnode *pn)
 static xcnn_status add_node_outputs(loader *L, pnode *pn)
 {
     char by[300];
-    snprintf(by, sizeof by, "node '%s'", pn->name);
+    xcnn_format(by, sizeof by, "node '%s'", pn->name);
     pn->out = malloc((size_t)pn->n_out * sizeof(int));
     if (!pn->out) return nomem(L->err);
     for (int i = 0; i < pn->n_out; i++) {
@@ -1226,7 +1228,7 @@ static xcnn_status add_node_outputs(loader *L, pnode *pn)
         if (st) return st;
         if (!name[0]) {
             free(name);
-            snprintf(num, sizeof num, ":unused%d", i);
+            xcnn_format(num, sizeof num, ":unused%d", i);
             if (!(name = join(pn->name, "", num))) return nomem(L->err);
         }
         st = new_tensor(L, name, XCNN_T_ACTIVATION, by, &pn->out[i]);

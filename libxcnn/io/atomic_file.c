@@ -15,13 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 #include "atomic_file.h"
+#include "../base/format.h"
 
 static xcnn_status fail_errno(xcnn_err *err, const char *path, int e)
 {
     char why[160];
     /* strerror_r (POSIX's int-returning form): strerror's buffer may be
      * shared between threads. */
-    if (strerror_r(e, why, sizeof why) != 0) snprintf(why, sizeof why, "error %d", e);
+    if (strerror_r(e, why, sizeof why) != 0) xcnn_format(why, sizeof why, "error %d", e);
     return xcnn_fail(err, XCNN_ERR_IO, "cannot write '%s': %s", path, why);
 }
 

@@ -8,6 +8,7 @@
  *   deflate data, CRC-32 of the data, ISIZE = data length mod 2^32
  * (multi-byte fields little-endian). The decoded members are concatenated.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include "inflate.h"
@@ -82,10 +83,10 @@ static xcnn_status member(const unsigned char *in, size_t len, unsigned char *bu
     if (len - p < 8) return xcnn_fail(err, XCNN_ERR_FORMAT, "gzip member lacks its CRC and length");
     uint32_t crc = xcnn_crc32(0, buf + pos, n);
     if (le32(in + p) != crc)
-        return xcnn_fail(err, XCNN_ERR_FORMAT, "gzip CRC-32 mismatch (stored %08x, computed %08x)",
+        return xcnn_fail(err, XCNN_ERR_FORMAT, "gzip CRC-32 mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")",
                          le32(in + p), crc);
     if (le32(in + p + 4) != (uint32_t)n)
-        return xcnn_fail(err, XCNN_ERR_FORMAT, "gzip length mismatch (stored %u, decoded %zu)",
+        return xcnn_fail(err, XCNN_ERR_FORMAT, "gzip length mismatch (stored %" PRIu32 ", decoded %zu)",
                          le32(in + p + 4), n);
     *used = p + 8;
     *produced = n;

@@ -13,6 +13,7 @@
 #include "../../include/xcnn_image.h"
 #include "resize.h"
 #include "png_write.h"
+#include "../base/format.h"
 
 /* viridis at 0, 0.1, ..., 1 (matplotlib's table, 11 samples). */
 static const unsigned char viridis[11][3] = {
@@ -152,6 +153,6 @@ xcnn_status xcnn_heatmap_png(const char *path, const float *attr, int channels, 
     else st = xcnn_png_write_rgb(path, rgb, OW, OH, &err);
 done:
     free(rgb);
-    if (st && errbuf && err_size) snprintf(errbuf, err_size, "%s", err.msg);
+    if (st && errbuf && err_size) xcnn_format(errbuf, err_size, "%s", err.msg);
     return st;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "inflate.h"
+#include "../base/format.h"
 
 static xcnn_status parse(unsigned char *buf, size_t len, const char *path, xcnn_idx *out,
                          xcnn_err *e)
@@ -80,7 +81,7 @@ xcnn_status xcnn_idx_read(const char *path, xcnn_idx *out, char *errbuf, size_t 
         memset(out, 0, sizeof *out);
     }
 done:
-    if (st && errbuf && err_size) snprintf(errbuf, err_size, "%s", e.msg);
+    if (st && errbuf && err_size) xcnn_format(errbuf, err_size, "%s", e.msg);
     return st;
 }
 

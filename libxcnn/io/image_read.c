@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "inflate.h"
+#include "../base/format.h"
 
 static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
@@ -55,7 +56,7 @@ xcnn_status xcnn_read_file(const char *path, size_t max_bytes, unsigned char **d
 
 static void copy_err(char *dst, size_t size, const xcnn_err *e)
 {
-    if (dst && size) snprintf(dst, size, "%s", e->msg);
+    if (dst && size) xcnn_format(dst, size, "%s", e->msg);
 }
 
 xcnn_status xcnn_image_read_memory(const void *data, size_t size, const char *name,

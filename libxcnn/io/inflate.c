@@ -15,6 +15,7 @@
  * canonical ranges bit by bit for longer ones. All output goes into the
  * caller's buffer, which also serves as the 32 KiB history window.
  */
+#include <inttypes.h>
 #include <string.h>
 #include "inflate.h"
 
@@ -373,7 +374,7 @@ xcnn_status xcnn_zlib_decode(const unsigned char *in, size_t in_len, unsigned ch
     uint32_t want = (uint32_t)t[0] << 24 | (uint32_t)t[1] << 16 | (uint32_t)t[2] << 8 | t[3];
     uint32_t got = xcnn_adler32(1, out, n);
     if (want != got)
-        return xcnn_fail(err, XCNN_ERR_FORMAT, "zlib Adler-32 mismatch (stored %08x, computed %08x)",
+        return xcnn_fail(err, XCNN_ERR_FORMAT, "zlib Adler-32 mismatch (stored %08" PRIx32 ", computed %08" PRIx32 ")",
                          want, got);
     if (out_len) *out_len = n;
     return XCNN_OK;

@@ -8,6 +8,7 @@
  * padded with spaces and a newline, then the raw data in C order.
  * Every number in the header is checked before anything is allocated.
  */
+#include <inttypes.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 
 static void set_err(char *dst, size_t size, const xcnn_err *e)
 {
-    if (dst && size) snprintf(dst, size, "%s", e->msg);
+    if (dst && size) xcnn_format(dst, size, "%s", e->msg);
 }
 
 /*
@@ -237,7 +238,7 @@ xcnn_status xcnn_npy_read(const char *path, float **data, int *ndim,
         goto done;
     }
     if (hlen > 65536) {
-        st = xcnn_fail(&e, XCNN_ERR_FORMAT, "%s: .npy header of %u bytes is implausible", path,
+        st = xcnn_fail(&e, XCNN_ERR_FORMAT, "%s: .npy header of %" PRIu32 " bytes is implausible", path,
                        hlen);
         goto done;
     }
@@ -315,14 +316,14 @@ xcnn_status xcnn_npy_write(const char *path, const float *data, int ndim, const 
         return ast;
     }
     char dict[512];
-    int len = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    int len = xcnn_format(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     size_t count = 1;
     for (int i = 0; i < ndim; i++) {
-        len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld%s", (long long)dims[i],
+        len += xcnn_format(dict + len, sizeof dict - (size_t)len, "%lld%s", (long long)dims[i],
                         ndim == 1 ? "," : (i + 1 < ndim ? ", " : ""));
         count *= (size_t)dims[i];
     }
-    len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
+    len += xcnn_format(dict + len, sizeof dict - (size_t)len, "), }");
     /* Pad so that magic + header is a multiple of 64 bytes, ending in '\n'. */
     size_t total = 10 + (size_t)len + 1;
     size_t pad = (64 - total % 64) % 64;

@@ -19,6 +19,7 @@
  * allocated, and the inflater may produce exactly the bytes the header
  * implies and not one more.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,19 +50,19 @@ static uint32_t be32(const unsigned char *p)
 static xcnn_status parse_ihdr(png_info *pi, const unsigned char *d, uint32_t len)
 {
     if (len != 13)
-        return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: IHDR has %u bytes, not 13", pi->name, len);
+        return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: IHDR has %" PRIu32 " bytes, not 13", pi->name, len);
     pi->width = be32(d);
     pi->height = be32(d + 4);
     pi->depth = d[8];
     pi->ctype = d[9];
     pi->interlace = d[12];
     if (pi->width == 0 || pi->height == 0 || pi->width > 0x7fffffffu || pi->height > 0x7fffffffu)
-        return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: invalid PNG size %ux%u", pi->name,
+        return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: invalid PNG size %" PRIu32 "x%" PRIu32, pi->name,
                          pi->width, pi->height);
     if (pi->width > XCNN_IMAGE_MAX_SIDE || pi->height > XCNN_IMAGE_MAX_SIDE ||
         (int64_t)pi->width * pi->height > XCNN_IMAGE_MAX_PIXELS)
         return xcnn_fail(pi->err, XCNN_ERR_LIMIT,
-                         "%s: PNG is %ux%u, over the limit (%d per side, %lld pixels)", pi->name,
+                         "%s: PNG is %" PRIu32 "x%" PRIu32 ", over the limit (%d per side, %lld pixels)", pi->name,
                          pi->width, pi->height, XCNN_IMAGE_MAX_SIDE,
                          (long long)XCNN_IMAGE_MAX_PIXELS);
     int d8 = pi->depth == 8, d16 = pi->depth == 16, dlow = pi->depth == 1 || pi->depth == 2 || pi->depth == 4;
@@ -89,7 +90,7 @@ static xcnn_status parse_ihdr(png_info *pi, const unsigned char *d, uint32_t len
 static xcnn_status parse_plte(png_info *pi, const unsigned char *d, uint32_t len)
 {
     if (len % 3 || len == 0 || len > 256 * 3)
-        return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: PLTE has %u bytes (1..256 RGB entries expected)",
+        return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: PLTE has %" PRIu32 " bytes (1..256 RGB entries expected)",
                          pi->name, len);
     memcpy(pi->plte, d, len);
     pi->plte_n = (int)(len / 3);
@@ -100,14 +101,14 @@ static xcnn_status parse_trns(png_info *pi, const unsigned char *d, uint32_t len
 {
     if (pi->ctype == 3) {
         if (len > (uint32_t)pi->plte_n)
-            return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: tRNS has %u entries, palette only %d",
+            return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: tRNS has %" PRIu32 " entries, palette only %d",
                              pi->name, len, pi->plte_n);
         memcpy(pi->trns, d, len);
         pi->trns_n = (int)len;
     } else if (pi->ctype == 0 || pi->ctype == 2) {
         uint32_t want = pi->ctype == 0 ? 2 : 6;
         if (len != want)
-            return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: tRNS has %u bytes, expected %u", pi->name,
+            return xcnn_fail(pi->err, XCNN_ERR_FORMAT, "%s: tRNS has %" PRIu32 " bytes, expected %" PRIu32, pi->name,
                              len, want);
         for (uint32_t k = 0; k < want / 2; k++) pi->key[k] = (unsigned)d[2 * k] << 8 | d[2 * k + 1];
         pi->has_key = 1;
@@ -140,7 +141,7 @@ static xcnn_status read_chunks(png_info *pi, const unsigned char *data, size_t s
         tname[4] = 0;
         if (len > 0x7fffffffu || len > size - pos - 12)
             return xcnn_fail(pi->err, XCNN_ERR_FORMAT,
-                             "%s: chunk '%s' length %u runs past the end of the file", pi->name,
+                             "%s: chunk '%s' length %" PRIu32 " runs past the end of the file", pi->name,
                              tname, len);
         uint32_t crc = be32(d + len);
         if (crc != xcnn_crc32(0, type, (size_t)len + 4))
@@ -345,7 +346,7 @@ xcnn_status xcnn_png_decode(const unsigned char *data, size_t size, const char *
     raw = malloc(expect);
     out->pixels = malloc((size_t)pi.width * pi.height * (size_t)pi.channels);
     if (!raw || !out->pixels) {
-        st = xcnn_fail(err, XCNN_ERR_NOMEM, "%s: out of memory for a %ux%u image", pi.name,
+        st = xcnn_fail(err, XCNN_ERR_NOMEM, "%s: out of memory for a %" PRIu32 "x%" PRIu32 " image", pi.name,
                        pi.width, pi.height);
         goto done;
     }
@@ -356,7 +357,7 @@ xcnn_status xcnn_png_decode(const unsigned char *data, size_t size, const char *
     xcnn_err zerr = {{0}};
     st = xcnn_zlib_decode(idat, idat_len, raw, expect, &got, &zerr);
     if (st == XCNN_ERR_LIMIT) {
-        st = xcnn_fail(err, XCNN_ERR_FORMAT, "%s: image data is longer than the %zu bytes a %ux%u image needs",
+        st = xcnn_fail(err, XCNN_ERR_FORMAT, "%s: image data is longer than the %zu bytes a %" PRIu32 "x%" PRIu32 " image needs",
                        pi.name, expect, pi.width, pi.height);
         goto done;
     }

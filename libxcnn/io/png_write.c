@@ -13,6 +13,7 @@
 #include "inflate.h"
 #include "png_write.h"
 #include "../../include/xcnn_image.h"
+#include "../base/format.h"
 
 static void put_be32(unsigned char *p, uint32_t v)
 {
@@ -106,6 +107,6 @@ xcnn_status xcnn_image_write_png(const char *path, const xcnn_image *img, char *
                          ? xcnn_fail(&e, XCNN_ERR_ARG, "PNG writer: NULL argument")
                          : xcnn_png_write(path, img->pixels, img->width, img->height,
                                           img->channels, &e);
-    if (st && errbuf && err_size) snprintf(errbuf, err_size, "%s", e.msg);
+    if (st && errbuf && err_size) xcnn_format(errbuf, err_size, "%s", e.msg);
     return st;
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include "atomic_file.h"
 #include "inflate.h"
+#include "../base/format.h"
 
 typedef struct {
     const unsigned char *d;
@@ -135,13 +136,13 @@ xcnn_status xcnn_image_write_pnm(const char *path, const xcnn_image *img, char *
         if (!st) {
             size_t n = (size_t)img->width * (size_t)img->height * (size_t)img->channels;
             char head[64];
-            int len = snprintf(head, sizeof head, "P%c\n%d %d\n255\n",
+            int len = xcnn_format(head, sizeof head, "P%c\n%d %d\n255\n",
                                img->channels == 1 ? '5' : '6', img->width, img->height);
             xcnn_atomic_write(&af, head, (size_t)len);
             xcnn_atomic_write(&af, img->pixels, n);
             st = xcnn_atomic_commit(&af, &e);
         }
     }
-    if (st && errbuf && err_size) snprintf(errbuf, err_size, "%s", e.msg);
+    if (st && errbuf && err_size) xcnn_format(errbuf, err_size, "%s", e.msg);
     return st;
 }

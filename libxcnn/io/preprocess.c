@@ -187,29 +187,29 @@ xcnn_status xcnn_preprocess_parse(const char *spec, xcnn_preprocess *p, char *er
         } else if (eq && !strcmp(item, "scale")) {
             char *e2;
             bad = parse_float(val, &e2, &q.scale) || *e2;
-            snprintf(need, sizeof need, "a finite float32");
+            xcnn_format(need, sizeof need, "a finite float32");
         } else if (eq && !strcmp(item, "mean")) {
             bad = parse_triple(val, q.mean);
-            snprintf(need, sizeof need, "1 or 3 finite float32s, comma-separated");
+            xcnn_format(need, sizeof need, "1 or 3 finite float32s, comma-separated");
         } else if (eq && !strcmp(item, "std")) {
             bad = parse_triple(val, q.std);
             for (int c = 0; !bad && c < 3; c++) bad = fpclassify(q.std[c]) != FP_NORMAL;
-            snprintf(need, sizeof need, "1 or 3 normal, non-zero float32s (|std| >= %.2g), "
+            xcnn_format(need, sizeof need, "1 or 3 normal, non-zero float32s (|std| >= %.2g), "
                      "comma-separated", (double)FLT_MIN);
         } else if (eq && !strcmp(item, "resize")) {
             char *e2;
             bad = parse_side(val, &e2, &q.resize_short) || *e2;
             if (!bad) q.resize_h = q.resize_w = 0; /* the later of resize= and size= wins */
-            snprintf(need, sizeof need, "a whole number of pixels from 1 to %d",
+            xcnn_format(need, sizeof need, "a whole number of pixels from 1 to %d",
                      XCNN_IMAGE_MAX_SIDE);
         } else if (eq && !strcmp(item, "size")) {
             bad = parse_hw(val, &q.resize_h, &q.resize_w);
             if (!bad) q.resize_short = 0;
-            snprintf(need, sizeof need, "HxW, each side from 1 to %d, at most %lld pixels",
+            xcnn_format(need, sizeof need, "HxW, each side from 1 to %d, at most %lld pixels",
                      XCNN_IMAGE_MAX_SIDE, (long long)XCNN_IMAGE_MAX_PIXELS);
         } else if (eq && !strcmp(item, "crop")) {
             bad = parse_hw(val, &q.crop_h, &q.crop_w);
-            snprintf(need, sizeof need, "HxW, each side from 1 to %d, at most %lld pixels",
+            xcnn_format(need, sizeof need, "HxW, each side from 1 to %d, at most %lld pixels",
                      XCNN_IMAGE_MAX_SIDE, (long long)XCNN_IMAGE_MAX_PIXELS);
         } else {
             st = xcnn_fail(&e, XCNN_ERR_ARG, "preprocessing: unknown item '%s%s%s' (gray, rgb, "
@@ -230,7 +230,7 @@ xcnn_status xcnn_preprocess_parse(const char *spec, xcnn_preprocess *p, char *er
     if (!st) st = check_preprocess(&q, &e);
     if (!st) *p = q;
 done:
-    if (st && errbuf && err_size) snprintf(errbuf, err_size, "%s", e.msg);
+    if (st && errbuf && err_size) xcnn_format(errbuf, err_size, "%s", e.msg);
     return st;
 }
 
@@ -384,6 +384,6 @@ xcnn_status xcnn_image_to_tensor(const xcnn_image *img, const xcnn_preprocess *p
 done:
     free(a);
     free(b);
-    if (st && errbuf && err_size) snprintf(errbuf, err_size, "%s", e.msg);
+    if (st && errbuf && err_size) xcnn_format(errbuf, err_size, "%s", e.msg);
     return st;
 }

@@ -1,6 +1,7 @@
 /* Protobuf wire-format reader (see protobuf.h). Every length is compared
  * with the bytes left before it is used, so a hostile file can only make
  * a read fail, never run past the buffer. */
+#include <inttypes.h>
 #include <string.h>
 #include "protobuf.h"
 
@@ -56,14 +57,14 @@ xcnn_status xcnn_pb_next(xcnn_pb *r, xcnn_pb_field *f, int *more, const char *wh
         break;
     case XCNN_PB_FIXED64:
         if (left(r) < 8)
-            return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: truncated (field %u)", what,
+            return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: truncated (field %" PRIu32 ")", what,
                              f->number);
         f->u = xcnn_pb_le64(r->p);
         r->p += 8;
         break;
     case XCNN_PB_FIXED32:
         if (left(r) < 4)
-            return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: truncated (field %u)", what,
+            return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: truncated (field %" PRIu32 ")", what,
                              f->number);
         f->u = xcnn_pb_le32(r->p);
         r->p += 4;
@@ -75,7 +76,7 @@ xcnn_status xcnn_pb_next(xcnn_pb *r, xcnn_pb_field *f, int *more, const char *wh
         /* Compare with what is left, never add to the pointer first. */
         if (len > (uint64_t)left(r))
             return xcnn_fail(err, XCNN_ERR_FORMAT,
-                             "%s: truncated (field %u claims %llu bytes, %zu left)", what,
+                             "%s: truncated (field %" PRIu32 " claims %llu bytes, %zu left)", what,
                              f->number, (unsigned long long)len, left(r));
         f->data = r->p;
         f->len = (size_t)len;
@@ -84,10 +85,10 @@ xcnn_status xcnn_pb_next(xcnn_pb *r, xcnn_pb_field *f, int *more, const char *wh
     }
     case 3:
     case 4:
-        return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: field %u is a protobuf group (not ONNX)",
+        return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: field %" PRIu32 " is a protobuf group (not ONNX)",
                          what, f->number);
     default:
-        return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: field %u has invalid wire type %d",
+        return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: field %" PRIu32 " has invalid wire type %d",
                          what, f->number, f->wire);
     }
     if (st) return st;
@@ -125,7 +126,7 @@ xcnn_status xcnn_pb_scalars(const xcnn_pb_field *f, xcnn_pb_scalar kind, void *o
         return XCNN_OK;
     }
     if (f->wire != XCNN_PB_BYTES)
-        return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: field %u has wire type %d, expected %d",
+        return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: field %" PRIu32 " has wire type %d, expected %d",
                          what, f->number, f->wire, want);
     if (want == XCNN_PB_FIXED32) { /* packed floats: 4 bytes each */
         if (f->len % 4)
@@ -144,7 +145,7 @@ xcnn_status xcnn_pb_scalars(const xcnn_pb_field *f, xcnn_pb_scalar kind, void *o
     xcnn_pb_init(&r, f->data, f->len);
     size_t count = 0;
     while (r.p < r.end) {
-        uint64_t u;
+        uint64_t u = 0; /* set by xcnn_pb_varint; riscv64 gcc 12 cannot see it */
         xcnn_status st = xcnn_pb_varint(&r, &u, what, err);
         if (st) return st;
         if (out) {
@@ -156,6 +157,6 @@ xcnn_status xcnn_pb_scalars(const xcnn_pb_field *f, xcnn_pb_scalar kind, void *o
     *n = count;
     return XCNN_OK;
 too_many:
-    return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: more values in field %u than counted", what,
+    return xcnn_fail(err, XCNN_ERR_FORMAT, "%s: more values in field %" PRIu32 " than counted", what,
                      f->number);
 }

@@ -12,7 +12,8 @@
  *           for each NR panel of pb (streamed from L2)           (jr)
  *             micro-kernel: C tile += A tile * pb panel
  * Packing B turns its two transpose cases into one and lets the micro-
- * kernel (gemm_kernels.h; portable C, AVX2 or AVX-512 chosen at run time)
+ * kernel (gemm_kernels.h; portable C, AVX2 or AVX-512 chosen at run time
+ * on x86, NEON on aarch64)
  * read it with unit stride; zero padding to whole panels lets ragged
  * edges take the same path, only the store is clipped. A is read in place
  * (both layouts suit the kernels) unless alpha != 1 or the rows of an
@@ -26,21 +27,32 @@
  * that runs the loops above on its part. Every element of C is still
  * summed by one micro-kernel call per K slice, slices in order, so the
  * bits never depend on the thread count. No allocation: each thread packs
- * into pa (96 KiB) and pb (256 KiB) on its own stack.
+ * into pa (MC x KC floats, 96 KiB) and pb (KC x NC, 256 KiB) on its own
+ * stack; base/config.h sets the blocks (1.5 KiB in all with XCNN_SMALL).
  */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../base/config.h"
 #include "../base/cpu.h"
 #include "gemm.h"
 #include "gemm_kernels.h"
 #include "../base/threads.h"
 
+/* config.h's blocks, grown to hold at least one tile of every kernel
+ * built; each product then cuts MC and NC down to whole tiles of its
+ * kernel (block_rows, block_cols). The defaults (96, 256) are already
+ * multiples of every MR (6, 8, 12) and NR (8, 16, 32). */
+#define AT_LEAST(v, min) ((v) > (min) ? (v) : (min))
 enum {
-    KC = 256, /* depth of one packed slice                                 */
-    MC = 96,  /* rows of a packed A block: a multiple of every MR (6, 8, 12) */
-    NC = 256  /* columns of a packed B block: a multiple of every NR         */
+    KC = XCNN_GEMM_KC,                           /* depth of one packed slice */
+    MC = AT_LEAST(XCNN_GEMM_MC, XCNN_GEMM_MAX_MR), /* rows of a packed A block  */
+    NC = AT_LEAST(XCNN_GEMM_NC, XCNN_GEMM_MAX_NR)  /* columns of a B block      */
 };
+_Static_assert(KC >= 1, "XCNN_GEMM_KC must be at least 1");
+
+static int block_rows(int mr) { return MC / mr * mr; }
+static int block_cols(int nr) { return NC / nr * nr; }
 
 /* ---- kernel choice ----------------------------------------------------- */
 
@@ -50,6 +62,9 @@ static const xcnn_gemm_kernel *kernel_of(xcnn_gemm_kind kind)
 #ifdef XCNN_GEMM_X86
     case XCNN_GEMM_AVX2: return &xcnn_gemm_kernel_avx2;
     case XCNN_GEMM_AVX512: return &xcnn_gemm_kernel_avx512;
+#endif
+#ifdef XCNN_GEMM_ARM64
+    case XCNN_GEMM_NEON: return &xcnn_gemm_kernel_neon;
 #endif
     case XCNN_GEMM_PORTABLE: return &xcnn_gemm_kernel_portable;
     default: return NULL;
@@ -62,13 +77,15 @@ int xcnn_gemm_available(xcnn_gemm_kind kind)
     case XCNN_GEMM_PORTABLE: return 1;
     case XCNN_GEMM_AVX2: return kernel_of(kind) && xcnn_cpu_has_avx2_fma();
     case XCNN_GEMM_AVX512: return kernel_of(kind) && xcnn_cpu_has_avx512f();
+    case XCNN_GEMM_NEON: return kernel_of(kind) && xcnn_cpu_has_neon();
     default: return 0;
     }
 }
 
 const char *xcnn_gemm_name(xcnn_gemm_kind kind)
 {
-    static const char *const names[XCNN_GEMM_N_KINDS] = {"portable", "avx2", "avx512"};
+    static const char *const names[XCNN_GEMM_N_KINDS] = {"portable", "avx2", "avx512",
+                                                         "neon"};
     return kind >= 0 && kind < XCNN_GEMM_N_KINDS ? names[kind] : "auto";
 }
 
@@ -82,6 +99,7 @@ xcnn_gemm_kind xcnn_gemm_selected(void)
                 return (xcnn_gemm_kind)k;
     if (xcnn_gemm_available(XCNN_GEMM_AVX512)) return XCNN_GEMM_AVX512;
     if (xcnn_gemm_available(XCNN_GEMM_AVX2)) return XCNN_GEMM_AVX2;
+    if (xcnn_gemm_available(XCNN_GEMM_NEON)) return XCNN_GEMM_NEON;
     return XCNN_GEMM_PORTABLE;
 }
 
@@ -207,8 +225,8 @@ static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, i
 }
 
 /* How C is cut into tasks for `threads` threads: nb column blocks of
- * width bw (a multiple of nr, at most NC), each possibly split into ms
- * row ranges of rh rows (a multiple of mr). */
+ * width bw (a multiple of nr, at most block_cols), each possibly split
+ * into ms row ranges of rh rows (a multiple of mr). */
 typedef struct split {
     int nb, bw, ms, rh;
 } split;
@@ -216,7 +234,8 @@ typedef struct split {
 static split plan_split(int M, int N, int mr, int nr, int threads)
 {
     split s;
-    s.nb = (N + NC - 1) / NC;
+    int nc_max = block_cols(nr);
+    s.nb = (N + nc_max - 1) / nc_max;
     /* A multiple of the thread count, while blocks stay >= 4 panels wide. */
     int even = (s.nb + threads - 1) / threads * threads;
     if (even != s.nb && (N + even - 1) / even >= 4 * nr) s.nb = even;
@@ -238,13 +257,13 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
                      const float *B, int ldb, float *C, int ldc, float *pa, float *pb,
                      int overwrite)
 {
-    int mr = kern->mr, nr = kern->nr;
+    int mr = kern->mr, nr = kern->nr, mc_max = block_rows(mr), nc_max = block_cols(nr);
     /* Rows of A read in place must start on whole cache lines to be cheap:
      * a stem conv's 3 x 7 x 7 = 147-float rows measured 30% slower read in
      * place than packed. */
     int direct = alpha == 1.0f && (trans_a || lda % 16 == 0);
-    for (int jc = j0; jc < j1; jc += NC) {
-        int nc = j1 - jc < NC ? j1 - jc : NC;
+    for (int jc = j0; jc < j1; jc += nc_max) {
+        int nc = j1 - jc < nc_max ? j1 - jc : nc_max;
         int npanels = (nc + nr - 1) / nr;
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
@@ -253,8 +272,8 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
             for (int q = 0; q < npanels; q++)
                 if (trans_b || nc - q * nr < nr)
                     pack_b_panel(B, ldb, trans_b, pc, kc, jc, nc, nr, q, pb);
-            for (int ic = i0; ic < i1; ic += MC) {
-                int mc = i1 - ic < MC ? i1 - ic : MC;
+            for (int ic = i0; ic < i1; ic += mc_max) {
+                int mc = i1 - ic < mc_max ? i1 - ic : mc_max;
                 a_view v;
                 if (direct && !trans_a)
                     v = (a_view){A + (size_t)ic * lda + pc, (size_t)lda, (size_t)lda, 1};
@@ -275,7 +294,7 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
 /* One parallel region, one loop over independent tasks, no barrier inside:
  * a barrier per K slice costs little on an idle machine but a whole time
  * slice whenever another program has taken a core. Each thread packs into
- * its own pa and pb (on its stack). */
+ * its own pa and pb (on its stack; their size is config.h's). */
 static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int M, int N,
                      int K, float alpha, const float *A, int lda, const float *B, int ldb,
                      float *C, int ldc, int serial, int overwrite)
@@ -329,7 +348,9 @@ void xcnn_sgemm_serial(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int
 
 /* ---- few rows ------------------------------------------------------------ */
 
-/* The kernel for a product with few rows: on AVX-512 the 7 x 48 one. */
+/* The kernel for a product with few rows: on AVX-512 the 7 x 48 one;
+ * elsewhere the plain kernel (NEON has no few-rows kernel yet: 49 rows
+ * run as 5 tiles of 12). */
 static const xcnn_gemm_kernel *small_m_kernel(xcnn_gemm_kind kind)
 {
 #ifdef XCNN_GEMM_X86
@@ -348,7 +369,8 @@ static void small_m_task(const xcnn_gemm_kernel *kern, int trans_a, int M, int N
                          const float *packed, float *C, int ldc, int accumulate, int q0, int q1)
 {
     int mr = kern->mr, nr = kern->nr;
-    float edge[16 * KC], pb[KC * 64]; /* a ragged row tile; a ragged last panel */
+    /* a ragged row tile; a ragged last panel */
+    float edge[XCNN_GEMM_MAX_MR * KC], pb[KC * XCNN_GEMM_MAX_NR];
     for (int pc = 0; pc < K; pc += KC) {
         int kc = K - pc < KC ? K - pc : KC, add = pc > 0 || accumulate;
         a_view v = trans_a ? (a_view){A + (size_t)pc * lda, 1, 1, (size_t)lda}

@@ -5,7 +5,8 @@
  * K x N, or N x K when trans_b); lda/ldb/ldc are row strides in floats.
  * beta == 0 means C is overwritten (its old contents, even NaN, ignored).
  * Results do not depend on the thread count. Allocates nothing: packing
- * buffers live on the stack (about 350 KiB on each thread that runs it).
+ * buffers live on the stack (about 350 KiB on each thread that runs it;
+ * 1.5 KiB with XCNN_SMALL: base/config.h's XCNN_GEMM_KC/MC/NC).
  *
  * Every product below must equal xcnn_sgemm_reference (the plain triple
  * loop, gemm_reference.c) to rounding: they sum in float, in tiles.
@@ -22,7 +23,8 @@ typedef enum xcnn_gemm_kind {
     XCNN_GEMM_PORTABLE = 0, /* plain C, always available                   */
     XCNN_GEMM_AVX2 = 1,     /* x86-64 AVX2 + FMA                           */
     XCNN_GEMM_AVX512 = 2,   /* x86-64 AVX-512F                             */
-    XCNN_GEMM_N_KINDS = 3
+    XCNN_GEMM_NEON = 3,     /* aarch64 NEON (every aarch64 core)           */
+    XCNN_GEMM_N_KINDS = 4
 } xcnn_gemm_kind;
 
 /* The reference: the definition above as three loops, each element of C
@@ -32,7 +34,7 @@ void xcnn_sgemm_reference(int trans_a, int trans_b, int M, int N, int K, float a
                           float *C, int ldc);
 
 /* With XCNN_GEMM_AUTO. The environment variable XCNN_GEMM=portable|avx2|
- * avx512 forces a kernel (ignored when this CPU cannot run it). */
+ * avx512|neon forces a kernel (ignored when this CPU cannot run it). */
 void xcnn_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha,
                 const float *A, int lda, const float *B, int ldb, float beta,
                 float *C, int ldc);

@@ -49,5 +49,24 @@ extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx512;
 /* gemm_avx512_7x48.c: for products with few rows (xcnn_sgemm_small_m). */
 extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_7x48;
 #endif
+#if defined(__aarch64__) && !defined(XCNN_NO_SIMD)
+#define XCNN_GEMM_ARM64 1
+/* gemm_neon.c (NEON, 12 x 8): NEON is part of every aarch64 core, so it
+ * is built with the baseline flags and always runs there. */
+extern const xcnn_gemm_kernel xcnn_gemm_kernel_neon;
+#endif
+
+/* The largest tile of any kernel this build has: gemm.c sizes its stack
+ * buffers and rounds its blocks with them. */
+#if defined(XCNN_GEMM_X86)
+#define XCNN_GEMM_MAX_MR 12 /* avx512 12 x 32 */
+#define XCNN_GEMM_MAX_NR 48 /* avx512 7 x 48  */
+#elif defined(XCNN_GEMM_ARM64)
+#define XCNN_GEMM_MAX_MR 12 /* neon 12 x 8    */
+#define XCNN_GEMM_MAX_NR 8
+#else
+#define XCNN_GEMM_MAX_MR 8  /* portable 8 x 8 */
+#define XCNN_GEMM_MAX_NR 8
+#endif
 
 #endif

@@ -145,6 +145,36 @@ static void col2im_row(const xcnn_window2d *w, int ki, int kj, float *im, const 
     }
 }
 
+/* col2im_row for output pixels [p0, p1) only (row[0] is pixel p0): the
+ * same elements im2col_row_pixels reads, added back in the same order. */
+static void col2im_row_pixels(const xcnn_window2d *w, int ki, int kj, float *im, int p0, int p1,
+                              const float *row)
+{
+    xcnn_tap_span t = xcnn_window_tap_span(w, ki, kj);
+    int ow_n = w->out_w, sw = w->stride_w;
+    for (int oh = p0 / ow_n; oh * ow_n < p1; oh++) {
+        if (oh < t.oh_lo || oh >= t.oh_hi) continue;
+        int lo = p0 > oh * ow_n ? p0 - oh * ow_n : 0;
+        int hi = p1 < (oh + 1) * ow_n ? p1 - oh * ow_n : ow_n;
+        if (lo < t.ow_lo) lo = t.ow_lo;
+        if (hi > t.ow_hi) hi = t.ow_hi;
+        const float *r = row + (oh * ow_n - p0);
+        float *d = im + (size_t)(oh * w->stride_h + t.ih0) * w->in_w + t.iw0;
+        for (int ow = lo; ow < hi; ow++) d[ow * sw] += r[ow];
+    }
+}
+
+void xcnn_col2im_pixels(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
+                        int p0, int p1, float *im)
+{
+    size_t plane = (size_t)w->in_h * w->in_w;
+    int taps = w->k_h * w->k_w;
+    for (int c = 0; c < channels; c++)
+        for (int t = 0; t < taps; t++)
+            col2im_row_pixels(w, t / w->k_w, t % w->k_w, im + c * plane, p0, p1,
+                              col + ((size_t)c * taps + t) * ldcol);
+}
+
 void xcnn_col2im_rows(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
                       int oh0, int oh1, float *im)
 {

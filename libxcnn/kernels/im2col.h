@@ -62,6 +62,12 @@ void xcnn_im2col_pixels(const xcnn_window2d *w, int channels, const float *im, i
 void xcnn_col2im_rows(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
                       int oh0, int oh1, float *im);
 
+/* col2im of output pixels [p0, p1) only (any range, as
+ * xcnn_im2col_pixels): col holds their p1 - p0 columns, rows ldcol apart.
+ * On the calling thread (a conv whose scratch is capped, base/config.h). */
+void xcnn_col2im_pixels(const xcnn_window2d *w, int channels, const float *col, size_t ldcol,
+                        int p0, int p1, float *im);
+
 /* The adjoint of im2col: ADDS every col entry into the input element it
  * was read from (padding entries are dropped). im must hold channels
  * planes of in_h x in_w. */

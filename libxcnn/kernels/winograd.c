@@ -101,65 +101,76 @@ size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out,
 
 /* ---- 1. input transform ----------------------------------------------- */
 
-enum { ROW = XCNN_WINOGRAD_MAX_W / 2 + 2 }; /* tiles of a row, and then some */
+/* Tile rows are transformed up to XCNN_WINOGRAD_CHUNK_TILES tiles at a
+ * time (base/config.h: some 50 KB of stack by default), and every loop
+ * below runs over all the tiles of the chunk. Row by row, ResNet's 28-,
+ * 14- and 7-tile rows gave loops that vector code covers mostly with
+ * scalar remainders: the transform (13% of a ResNet-18 forward +
+ * backward) spent its time there. A chunk's input rows need one tile row
+ * more than the chunk (BUF2 below); a tile row too wide for that runs in
+ * pieces of BUF2 / 2 tiles (never with the default sizes, which hold every
+ * row up to XCNN_WINOGRAD_MAX_W). Every tile is transformed alone, so the
+ * chunks change no bit. */
+enum { BUF2 = XCNN_WINOGRAD_CHUNK_TILES + XCNN_WINOGRAD_ROW_TILES };
 
-/* Tile rows are transformed up to CHUNK_TILES tiles at a time (some 50 KB
- * of stack), and every loop below runs over all the tiles of the chunk.
- * Row by row, ResNet's 28-, 14- and 7-tile rows gave loops that vector
- * code covers mostly with scalar remainders: the transform (13% of a
- * ResNet-18 forward + backward) spent its time there. */
-enum { CHUNK_TILES = 512 };
 
 /* One plane: v[xi * v_stride + t] for its tiles t in tile rows [ty0, ty1).
  * Tile (ty, tx) reads padded rows 2ty .. 2ty+3 (minus pad_top) and padded
- * columns 2tx .. 2tx+3: its taps 0..3. A chunk of tc tile rows reads its
- * 2 tc + 2 input rows, each split once into its four taps (tw values
- * each), stored by row parity: input row j of the chunk in q[tap][j % 2]
- * at (j / 2) * tw. Rows 0 and 1 of tile row t are then q[tap][0 or 1] at
- * t * tw, rows 2 and 3 the same one tile row further (+ tw): B^T goes down
- * the columns for every tile of the chunk in one loop per tap, then B
- * across the taps gives the chunk's tiles, already in V's order. */
+ * columns 2tx .. 2tx+3: its taps 0..3. A chunk of tc tile rows of cw tiles
+ * (cw = tw, or a piece of one row) reads its 2 tc + 2 input rows, each
+ * split once into its four taps (cw values each), stored by row parity:
+ * input row j of the chunk in q[tap][j % 2] at (j / 2) * cw. Rows 0 and 1
+ * of tile row t are then q[tap][0 or 1] at t * cw, rows 2 and 3 the same
+ * one tile row further (+ cw): B^T goes down the columns for every tile
+ * of the chunk in one loop per tap, then B across the taps gives the
+ * chunk's tiles, already in V's order. */
 XCNN_VECTOR_CLONES
 static void transform_input_plane(const xcnn_winograd_geom *geo, const float *plane, int ty0,
                                   int ty1, float *v, size_t v_stride)
 {
-    int tw = tiles_w(geo), tc_max = CHUNK_TILES / tw > 0 ? CHUNK_TILES / tw : 1;
-    float q[4][2][CHUNK_TILES + ROW], d[4][CHUNK_TILES + ROW];
-    for (int tyc = ty0; tyc < ty1; tyc += tc_max) {
-        int tc = ty1 - tyc < tc_max ? ty1 - tyc : tc_max, len = tc * tw;
-        for (int j = 0; j < 2 * tc + 2; j++) {
-            float *const taps[4] = {q[0][j % 2] + (j / 2) * tw, q[1][j % 2] + (j / 2) * tw,
-                                    q[2][j % 2] + (j / 2) * tw, q[3][j % 2] + (j / 2) * tw};
-            xcnn_winograd_row_taps(geo, plane, 2 * tyc - geo->pad_top + j, tw, 2, 4, taps);
-        }
-        for (int a = 0; a < 4; a++) {
-            /* Row a of B^T d, tap by tap (down the columns). */
-            for (int j = 0; j < 4; j++) {
-                const float *r0 = q[j][0], *r1 = q[j][1], *r2 = q[j][0] + tw, *r3 = q[j][1] + tw;
-                float *o = d[j];
-                switch (a) {
-                case 0: for (int f = 0; f < len; f++) o[f] = r0[f] - r2[f]; break;
-                case 1: for (int f = 0; f < len; f++) o[f] = r1[f] + r2[f]; break;
-                case 2: for (int f = 0; f < len; f++) o[f] = r2[f] - r1[f]; break;
-                default: for (int f = 0; f < len; f++) o[f] = r1[f] - r3[f]; break;
-                }
+    xcnn_winograd_chunks ch = xcnn_winograd_chunking(tiles_w(geo), XCNN_WINOGRAD_CHUNK_TILES,
+                                                     XCNN_WINOGRAD_ROW_TILES);
+    int tw = ch.tw;
+    float q[4][2][BUF2], d[4][BUF2];
+    for (int tyc = ty0; tyc < ty1; tyc += ch.tc_max)
+        for (int tx0 = 0; tx0 < tw; tx0 += ch.cw_max) {
+            int tc = ty1 - tyc < ch.tc_max ? ty1 - tyc : ch.tc_max;
+            int cw = tw - tx0 < ch.cw_max ? tw - tx0 : ch.cw_max, len = tc * cw;
+            for (int j = 0; j < 2 * tc + 2; j++) {
+                float *const taps[4] = {q[0][j % 2] + (j / 2) * cw, q[1][j % 2] + (j / 2) * cw,
+                                        q[2][j % 2] + (j / 2) * cw, q[3][j % 2] + (j / 2) * cw};
+                xcnn_winograd_row_taps(geo, plane, 2 * tyc - geo->pad_top + j, tx0, cw, 2, 4,
+                                       taps);
             }
-            /* (B^T d) B across the taps, one loop per position (several
-             * stores to V in one loop could overlap as far as gcc knows). */
-            float *v0 = v + (size_t)(4 * a) * v_stride + (size_t)(tyc - ty0) * tw;
-            float *v1 = v0 + v_stride, *v2 = v1 + v_stride, *v3 = v2 + v_stride;
-            for (int f = 0; f < len; f++) v0[f] = d[0][f] - d[2][f];
-            for (int f = 0; f < len; f++) v1[f] = d[1][f] + d[2][f];
-            for (int f = 0; f < len; f++) v2[f] = d[2][f] - d[1][f];
-            for (int f = 0; f < len; f++) v3[f] = d[1][f] - d[3][f];
+            for (int a = 0; a < 4; a++) {
+                /* Row a of B^T d, tap by tap (down the columns). */
+                for (int j = 0; j < 4; j++) {
+                    const float *r0 = q[j][0], *r1 = q[j][1], *r2 = q[j][0] + cw,
+                                *r3 = q[j][1] + cw;
+                    float *o = d[j];
+                    switch (a) {
+                    case 0: for (int f = 0; f < len; f++) o[f] = r0[f] - r2[f]; break;
+                    case 1: for (int f = 0; f < len; f++) o[f] = r1[f] + r2[f]; break;
+                    case 2: for (int f = 0; f < len; f++) o[f] = r2[f] - r1[f]; break;
+                    default: for (int f = 0; f < len; f++) o[f] = r1[f] - r3[f]; break;
+                    }
+                }
+                /* (B^T d) B across the taps, one loop per position (several
+                 * stores to V in one loop could overlap as far as gcc knows). */
+                float *v0 = v + (size_t)(4 * a) * v_stride + (size_t)(tyc - ty0) * tw + tx0;
+                float *v1 = v0 + v_stride, *v2 = v1 + v_stride, *v3 = v2 + v_stride;
+                for (int f = 0; f < len; f++) v0[f] = d[0][f] - d[2][f];
+                for (int f = 0; f < len; f++) v1[f] = d[1][f] + d[2][f];
+                for (int f = 0; f < len; f++) v2[f] = d[2][f] - d[1][f];
+                for (int f = 0; f < len; f++) v3[f] = d[1][f] - d[3][f];
+            }
         }
-    }
 }
 
 /* ---- 3. output transform ---------------------------------------------- */
 
 /* One plane from m[xi * m_stride + t], tile rows [ty0, ty1), a chunk of
- * tile rows at a time as the input transform: A^T goes down the columns
+ * tiles at a time as the input transform: A^T goes down the columns
  * (s[0], s[1]: each tile's two output rows, 4 columns each), then A across
  * gives each output row's even and odd columns, for every tile of the
  * chunk in one loop each; those are then interleaved into the plane's
@@ -169,52 +180,62 @@ static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m
                                    size_t m_stride, int ty0, int ty1, float bias,
                                    int accumulate, int relu, float *y)
 {
-    int tw = tiles_w(geo), tc_max = CHUNK_TILES / tw > 0 ? CHUNK_TILES / tw : 1;
-    float s[2][4][CHUNK_TILES + ROW], ev[2][CHUNK_TILES + ROW], od[2][CHUNK_TILES + ROW];
+    xcnn_winograd_chunks ch = xcnn_winograd_chunking(tiles_w(geo), XCNN_WINOGRAD_CHUNK_TILES,
+                                                     XCNN_WINOGRAD_ROW_TILES);
+    int tw = ch.tw;
+    float s[2][4][BUF2], ev[2][BUF2], od[2][BUF2];
     int full = geo->out_w / 2; /* tiles with both columns inside */
-    for (int tyc = ty0; tyc < ty1; tyc += tc_max) {
-        int tc = ty1 - tyc < tc_max ? ty1 - tyc : tc_max, len = tc * tw;
-        const float *row = m + (size_t)(tyc - ty0) * tw;
-        for (int b = 0; b < 4; b++) { /* A^T M, down each column */
-            const float *m0 = row + (size_t)b * m_stride, *m1 = m0 + 4 * m_stride;
-            const float *m2 = m1 + 4 * m_stride, *m3 = m2 + 4 * m_stride;
-            for (int f = 0; f < len; f++) {
-                s[0][b][f] = m0[f] + m1[f] + m2[f];
-                s[1][b][f] = m1[f] - m2[f] - m3[f];
-            }
-        }
-        for (int i = 0; i < 2; i++) /* (A^T M) A, across */
-            for (int f = 0; f < len; f++) {
-                ev[i][f] = s[i][0][f] + s[i][1][f] + s[i][2][f];
-                od[i][f] = s[i][1][f] - s[i][2][f] - s[i][3][f];
-            }
-        for (int t = 0; t < tc; t++)
-            for (int i = 0; i < 2 && 2 * (tyc + t) + i < geo->out_h; i++) {
-                float *yr = y + (size_t)(2 * (tyc + t) + i) * geo->out_w;
-                const float *e = ev[i] + t * tw, *o = od[i] + t * tw;
-                if (accumulate) {
-                    for (int tx = 0; tx < full; tx++) {
-                        yr[2 * tx] += e[tx];
-                        yr[2 * tx + 1] += o[tx];
-                    }
-                    if (full < tw) yr[2 * full] += e[full];
-                } else {
-                    for (int tx = 0; tx < full; tx++) {
-                        yr[2 * tx] = e[tx] + bias;
-                        yr[2 * tx + 1] = o[tx] + bias;
-                    }
-                    if (full < tw) yr[2 * full] = e[full] + bias;
-                    if (relu) /* while the row is in L1; NaN -> 0 as the Relu op */
-                        for (int x = 0; x < geo->out_w; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
+    for (int tyc = ty0; tyc < ty1; tyc += ch.tc_max)
+        for (int tx0 = 0; tx0 < tw; tx0 += ch.cw_max) {
+            int tc = ty1 - tyc < ch.tc_max ? ty1 - tyc : ch.tc_max;
+            int cw = tw - tx0 < ch.cw_max ? tw - tx0 : ch.cw_max, len = tc * cw;
+            /* of this piece's tiles, those with both columns inside */
+            int pfull = full - tx0 < cw ? full - tx0 : cw;
+            const float *row = m + (size_t)(tyc - ty0) * tw + tx0;
+            for (int b = 0; b < 4; b++) { /* A^T M, down each column */
+                const float *m0 = row + (size_t)b * m_stride, *m1 = m0 + 4 * m_stride;
+                const float *m2 = m1 + 4 * m_stride, *m3 = m2 + 4 * m_stride;
+                for (int f = 0; f < len; f++) {
+                    s[0][b][f] = m0[f] + m1[f] + m2[f];
+                    s[1][b][f] = m1[f] - m2[f] - m3[f];
                 }
             }
-    }
+            for (int i = 0; i < 2; i++) /* (A^T M) A, across */
+                for (int f = 0; f < len; f++) {
+                    ev[i][f] = s[i][0][f] + s[i][1][f] + s[i][2][f];
+                    od[i][f] = s[i][1][f] - s[i][2][f] - s[i][3][f];
+                }
+            for (int t = 0; t < tc; t++)
+                for (int i = 0; i < 2 && 2 * (tyc + t) + i < geo->out_h; i++) {
+                    float *yr = y + (size_t)(2 * (tyc + t) + i) * geo->out_w + 2 * tx0;
+                    const float *e = ev[i] + t * cw, *o = od[i] + t * cw;
+                    if (accumulate) {
+                        for (int tx = 0; tx < pfull; tx++) {
+                            yr[2 * tx] += e[tx];
+                            yr[2 * tx + 1] += o[tx];
+                        }
+                        if (pfull < cw) yr[2 * pfull] += e[pfull];
+                    } else {
+                        for (int tx = 0; tx < pfull; tx++) {
+                            yr[2 * tx] = e[tx] + bias;
+                            yr[2 * tx + 1] = o[tx] + bias;
+                        }
+                        if (pfull < cw) yr[2 * pfull] = e[pfull] + bias;
+                        if (relu) { /* while the row is in L1; NaN -> 0 as the Relu op */
+                            int xn = geo->out_w - 2 * tx0 < 2 * cw ? geo->out_w - 2 * tx0
+                                                                   : 2 * cw;
+                            for (int x = 0; x < xn; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
+                        }
+                    }
+                }
+        }
 }
 
 /* ---- the call ----------------------------------------------------------- */
 
-/* Room for the rows of a transposed product turned back at a time. */
-enum { BACK_FLOATS = 8192 };
+/* Room for the rows of a transposed product turned back at a time
+ * (base/config.h). */
+enum { BACK_FLOATS = XCNN_WINOGRAD_BACK_FLOATS };
 
 /* M[xi] = U[xi] V[xi] from U^T packed: M^T = V^T U^T by the few-rows
  * kernel, a block of tile rows at a time, each block turned back into

@@ -42,9 +42,11 @@
 #include <stddef.h>
 #include <string.h>
 #include "gemm.h"
+#include "../base/config.h"
 
-/* Largest output width (and input width + padding) the transforms handle:
- * their row buffers live on the stack. */
+/* Largest output width (and input width + padding) a conv runs by
+ * Winograd. The transforms' row buffers (on the stack, sized in
+ * base/config.h) take rows wider than they hold in pieces. */
 #define XCNN_WINOGRAD_MAX_W 1024
 
 /* Geometry of one call: a plane in_h x in_w padded by pad_top / pad_left
@@ -100,8 +102,9 @@ typedef struct xcnn_winograd_u {
 } xcnn_winograd_u;
 
 /* Largest c_out a packed call takes (its turned-back rows sit on the
- * stack: at least 7 tiles of c_out floats in 32 KiB). */
-#define XCNN_WINOGRAD_PACKED_MAX_COUT 1024
+ * stack: at least 7 tiles of c_out floats in XCNN_WINOGRAD_BACK_FLOATS,
+ * 32 KiB by default). */
+#define XCNN_WINOGRAD_PACKED_MAX_COUT (XCNN_WINOGRAD_BACK_FLOATS / 8)
 
 /*
  * Convolve `samples` samples: x holds c_in planes per sample (samples
@@ -125,16 +128,19 @@ size_t xcnn_winograd_band_scratch(const xcnn_winograd_geom *geo, int c_in, int c
                                   int threads);
 
 /* Input row r of the plane seen through the padding, as `taps` arrays of
- * tw values: out[j][k] is padded column step * k + j (input column
- * step * k + j - pad_left, zero outside the input), the j-th column of tile
- * k (tiles start every `step` columns). Both tile sizes' input transforms
- * start from these (F(2x2): step 2, 4 taps; F(4x4): step 4, 6 taps): with every tap of a tile at the same index
- * k, each later step is a plain loop over the tiles of several tile rows
- * at once (winograd.c). Read straight from the row: a padded copy of it
- * first cost three library calls per row, a third of the transform of a
- * 14x14 plane. */
+ * tw values for the tiles tx0 .. tx0 + tw - 1: out[j][k] is padded column
+ * step * (tx0 + k) + j (input column step * (tx0 + k) + j - pad_left, zero
+ * outside the input), the j-th column of tile tx0 + k (tiles start every
+ * `step` columns). Both tile sizes' input transforms start from these
+ * (F(2x2): step 2, 4 taps; F(4x4): step 4, 6 taps): with every tap of a
+ * tile at the same index k, each later step is a plain loop over the tiles
+ * of several tile rows at once (winograd.c), or of a piece of one row when
+ * the row is wider than the buffers (tx0 > 0). Read straight from the row:
+ * a padded copy of it first cost three library calls per row, a third of
+ * the transform of a 14x14 plane. */
 static inline void xcnn_winograd_row_taps(const xcnn_winograd_geom *geo, const float *plane,
-                                          int r, int tw, int step, int taps, float *const *out)
+                                          int r, int tx0, int tw, int step, int taps,
+                                          float *const *out)
 {
     int pl = geo->pad_left, in_w = geo->in_w;
     for (int j = 0; j < taps; j++) {
@@ -143,16 +149,40 @@ static inline void xcnn_winograd_row_taps(const xcnn_winograd_geom *geo, const f
             memset(dst, 0, (size_t)tw * sizeof(float));
             continue;
         }
-        /* tiles [lo, hi) read inside the row */
-        int lo = pl - j > 0 ? (pl - j + step - 1) / step : 0;
-        int hi = (in_w + pl - j + step - 1) / step;
+        /* tiles [lo, hi) of the piece read inside the row */
+        int lo = (pl - j > 0 ? (pl - j + step - 1) / step : 0) - tx0;
+        int hi = (in_w + pl - j + step - 1) / step - tx0;
+        if (lo < 0) lo = 0;
         if (hi > tw) hi = tw;
+        if (hi < 0) hi = 0;
         if (lo > hi) lo = hi;
-        const float *src = plane + (size_t)r * in_w + j - pl;
+        const float *src = plane + (size_t)r * in_w + j - pl + step * tx0;
         for (int k = 0; k < lo; k++) dst[k] = 0.0f;
         for (int k = lo; k < hi; k++) dst[k] = src[step * k];
         for (int k = hi; k < tw; k++) dst[k] = 0.0f;
     }
+}
+
+/* How the transforms cut a plane's tile rows (tw tiles each) for row
+ * buffers of buf tiles (base/config.h: chunk_tiles + the widest row held
+ * whole): tc_max tile rows at a time, up to chunk_tiles tiles (at least
+ * one row), whole, when the chunk's input rows fit the buffers ((tc + 1)
+ * tile rows: the patches overlap by one); else one row at a time, in
+ * pieces of cw_max = buf / 2 tiles. So a chunk never holds more than
+ * buf / 2 tiles of one row. */
+typedef struct xcnn_winograd_chunks {
+    int tw, tc_max, cw_max;
+} xcnn_winograd_chunks;
+
+static inline xcnn_winograd_chunks xcnn_winograd_chunking(int tw, int chunk_tiles, int row_tiles)
+{
+    int buf = chunk_tiles + row_tiles;
+    xcnn_winograd_chunks c = {tw, chunk_tiles / tw > 0 ? chunk_tiles / tw : 1, tw};
+    if (tw > row_tiles || 2 * tw > buf) {
+        c.tc_max = 1;
+        c.cw_max = buf / 2;
+    }
+    return c;
 }
 
 /* winograd_f4.c: F(4x4, 3x3)'s weight, input and output transforms (the

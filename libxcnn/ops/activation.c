@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops.h"
+#include "../base/config.h"
 
 typedef enum act_kind {
     ACT_RELU, ACT_LEAKYRELU, ACT_CLIP, ACT_SIGMOID, ACT_HARDSIGMOID, ACT_HARDSWISH,
@@ -163,8 +164,8 @@ static float act_backward_one(const act_params *a, float x, float y, float g,
 /* ---- loops over a span: the kind is switched on once, not per element,
  * so that each loop body is branch free and vectorises ---- */
 
-static void forward_span(const act_params *a, const float *restrict x, float *restrict y,
-                         int64_t n)
+/* x and y may be the same array (in_place: no restrict on them). */
+static void forward_span(const act_params *a, const float *x, float *y, int64_t n)
 {
     const int64_t body = n & ~(int64_t)(ACT_VEC - 1);
     const float p = a->p, q = a->q;
@@ -280,13 +281,13 @@ static void clip_bound_grads(xcnn_graph *g, const xcnn_node *n, int batch,
     const xcnn_tensor *x = xcnn_in(g, n, 0);
     const float *gy = xcnn_out(g, n, 0)->grad;
     size_t count = xcnn_tensor_sample_numel(x) * (size_t)batch;
-    double slo = 0, shi = 0;
+    xcnn_sum slo = XCNN_SUM_ZERO, shi = XCNN_SUM_ZERO;
     for (size_t i = 0; i < count; i++) {
-        if (x->data[i] < a->p && a->p < a->q) slo += gy[i];
-        if (x->data[i] > a->q || a->q < a->p) shi += gy[i];
+        if (x->data[i] < a->p && a->p < a->q) xcnn_sum_add(&slo, gy[i]);
+        if (x->data[i] > a->q || a->q < a->p) xcnn_sum_add(&shi, gy[i]);
     }
-    if (dlo) dlo[0] += (float)slo;
-    if (dhi) dhi[0] += (float)shi;
+    if (dlo) dlo[0] += (float)xcnn_sum_get(&slo);
+    if (dhi) dhi[0] += (float)xcnn_sum_get(&shi);
 }
 
 static void act_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
@@ -336,14 +337,14 @@ static xcnn_status act_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err, act_kin
                          n->op_type);
     xcnn_status st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), x->ndim, x->dims, err);
     if (st) return st;
-    act_params *a = malloc(sizeof *a);
+    act_params *a = xcnn_node_calloc(n, 1, sizeof *a);
     if (!a)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (%s): out of memory", n->name,
                          n->op_type);
     a->kind = kind;
     a->p = p;
     a->q = q;
-    free(n->params);
+    xcnn_node_free_mem(n, n->params);
     n->params = a;
     n->n_params = 0;
     n->flops = flops_per_elem * (double)xcnn_tensor_numel(x);
@@ -480,17 +481,17 @@ static const xcnn_attr_spec dropout_attrs[] = {
     {"seed", XCNN_ATTR_INT, 0, "Dropout is the identity at inference"},
     {NULL, 0, 0, NULL}};
 
-const xcnn_op_def xcnn_op_relu = {"Relu", relu_setup, act_forward, act_backward, NULL};
+const xcnn_op_def xcnn_op_relu = {"Relu", relu_setup, act_forward, act_backward, NULL, 1};
 const xcnn_op_def xcnn_op_leakyrelu = {"LeakyRelu", leakyrelu_setup, act_forward,
-                                       act_backward, leakyrelu_attrs};
-const xcnn_op_def xcnn_op_clip = {"Clip", clip_setup, act_forward, act_backward, clip_attrs};
+                                       act_backward, leakyrelu_attrs, 1};
+const xcnn_op_def xcnn_op_clip = {"Clip", clip_setup, act_forward, act_backward, clip_attrs, 1};
 const xcnn_op_def xcnn_op_sigmoid = {"Sigmoid", sigmoid_setup, act_forward, act_backward,
-                                     NULL};
+                                     NULL, 1};
 const xcnn_op_def xcnn_op_hardsigmoid = {"HardSigmoid", hardsigmoid_setup, act_forward,
-                                         act_backward, hardsigmoid_attrs};
+                                         act_backward, hardsigmoid_attrs, 1};
 const xcnn_op_def xcnn_op_hardswish = {"HardSwish", hardswish_setup, act_forward,
-                                       act_backward, NULL};
+                                       act_backward, NULL, 1};
 const xcnn_op_def xcnn_op_identity = {"Identity", identity_setup, act_forward, act_backward,
-                                      NULL};
+                                      NULL, 1};
 const xcnn_op_def xcnn_op_dropout = {"Dropout", dropout_setup, act_forward, act_backward,
-                                     dropout_attrs};
+                                     dropout_attrs, 1};

@@ -38,10 +38,13 @@
  * loops fold scale * inv into one float per channel and must equal it to
  * rounding. g->reference (make REFERENCE=1) runs the reference. Training
  * mode has no fast path: its loops are its formulas, in double.
+ * ("double" here and below: xcnn_acc, base/config.h, float with Kahan
+ * sums under XCNN_FLOAT_ACCUM.)
  */
 #include <math.h>
 #include <stdlib.h>
 #include "ops.h"
+#include "../base/config.h"
 
 static const char *const param_names[4] = {"scale", "B", "mean", "var"};
 
@@ -111,21 +114,21 @@ static void bn_dims(xcnn_graph *g, const xcnn_node *n, int *c, size_t *pixels)
 
 /* Mean and biased variance of channel ch over the batch, in double, summed
  * in a fixed order (b, then pixels): the same bits for any thread count. */
-static void batch_stats(const float *x, int batch, int c, size_t pixels, int ch, double *mu,
-                        double *s2)
+static void batch_stats(const float *x, int batch, int c, size_t pixels, int ch, xcnn_acc *mu,
+                        xcnn_acc *s2)
 {
-    double sum = 0, sq = 0;
+    xcnn_sum sum = XCNN_SUM_ZERO, sq = XCNN_SUM_ZERO;
     for (int b = 0; b < batch; b++) {
         const float *xp = x + ((size_t)b * c + ch) * pixels;
-        for (size_t i = 0; i < pixels; i++) sum += xp[i];
+        for (size_t i = 0; i < pixels; i++) xcnn_sum_add(&sum, xp[i]);
     }
-    double count = (double)batch * (double)pixels;
-    *mu = sum / count;
+    xcnn_acc count = (xcnn_acc)batch * (xcnn_acc)pixels, m = xcnn_sum_get(&sum) / count;
+    *mu = m;
     for (int b = 0; b < batch; b++) {
         const float *xp = x + ((size_t)b * c + ch) * pixels;
-        for (size_t i = 0; i < pixels; i++) sq += (xp[i] - *mu) * (xp[i] - *mu);
+        for (size_t i = 0; i < pixels; i++) xcnn_sum_add(&sq, (xp[i] - m) * (xp[i] - m));
     }
-    *s2 = sq / count;
+    *s2 = xcnn_sum_get(&sq) / count;
 }
 
 static void bn_forward_train(xcnn_graph *g, const xcnn_node *n, int batch)
@@ -137,20 +140,20 @@ static void bn_forward_train(xcnn_graph *g, const xcnn_node *n, int batch)
     const float *bias = xcnn_in(g, n, 2)->data;
     float *run_mean = xcnn_in(g, n, 3)->data, *run_var = xcnn_in(g, n, 4)->data;
     float *y = xcnn_out(g, n, 0)->data;
-    double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
-    double momentum = xcnn_attr_float(n, "momentum", 0.9f);
-    double count = (double)batch * (double)pixels;
+    xcnn_acc eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    xcnn_acc momentum = xcnn_attr_float(n, "momentum", 0.9f);
+    xcnn_acc count = (xcnn_acc)batch * (xcnn_acc)pixels;
 #pragma omp parallel for schedule(dynamic) if (count * c > XCNN_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
-        double mu, s2;
+        xcnn_acc mu, s2;
         batch_stats(x, batch, c, pixels, ch, &mu, &s2);
-        float a = (float)(scale[ch] / sqrt(s2 + eps));
+        float a = (float)(scale[ch] / xcnn_acc_sqrt(s2 + eps));
         float shift = (float)(bias[ch] - mu * a);
         for (int b = 0; b < batch; b++) {
             size_t off = ((size_t)b * c + ch) * pixels;
             for (size_t i = 0; i < pixels; i++) y[off + i] = x[off + i] * a + shift;
         }
-        double unbiased = count > 1 ? s2 * count / (count - 1) : s2;
+        xcnn_acc unbiased = count > 1 ? s2 * count / (count - 1) : s2;
         run_mean[ch] = (float)(momentum * run_mean[ch] + (1 - momentum) * mu);
         run_var[ch] = (float)(momentum * run_var[ch] + (1 - momentum) * unbiased);
     }
@@ -165,30 +168,31 @@ static void bn_backward_train(xcnn_graph *g, const xcnn_node *n, int batch)
     const float *dy = xcnn_out(g, n, 0)->grad;
     float *dx = xcnn_tensor_grad(xcnn_in(g, n, 0));
     float *dscale = xcnn_tensor_grad(xcnn_in(g, n, 1)), *dbias = xcnn_tensor_grad(xcnn_in(g, n, 2));
-    double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
-    double count = (double)batch * (double)pixels;
+    xcnn_acc eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    xcnn_acc count = (xcnn_acc)batch * (xcnn_acc)pixels;
 #pragma omp parallel for schedule(dynamic) if (count * c > XCNN_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
-        double mu, s2;
+        xcnn_acc mu, s2;
         batch_stats(x, batch, c, pixels, ch, &mu, &s2);
-        double inv = 1.0 / sqrt(s2 + eps);
-        double sum_dy = 0, sum_dy_xhat = 0;
+        xcnn_acc inv = 1 / xcnn_acc_sqrt(s2 + eps);
+        xcnn_sum sum_dy = XCNN_SUM_ZERO, sum_dy_xhat = XCNN_SUM_ZERO;
         for (int b = 0; b < batch; b++) {
             size_t off = ((size_t)b * c + ch) * pixels;
             for (size_t i = 0; i < pixels; i++) {
-                sum_dy += dy[off + i];
-                sum_dy_xhat += dy[off + i] * ((x[off + i] - mu) * inv);
+                xcnn_sum_add(&sum_dy, dy[off + i]);
+                xcnn_sum_add(&sum_dy_xhat, dy[off + i] * ((x[off + i] - mu) * inv));
             }
         }
-        if (dscale) dscale[ch] += (float)sum_dy_xhat;
-        if (dbias) dbias[ch] += (float)sum_dy;
+        xcnn_acc s_dy = xcnn_sum_get(&sum_dy), s_dyx = xcnn_sum_get(&sum_dy_xhat);
+        if (dscale) dscale[ch] += (float)s_dyx;
+        if (dbias) dbias[ch] += (float)s_dy;
         if (!dx) continue;
         /* dx = scale*inv * (dy - mean(dy) - xhat * mean(dy * xhat)) */
-        double k = scale[ch] * inv, mean_dy = sum_dy / count, mean_dyx = sum_dy_xhat / count;
+        xcnn_acc k = scale[ch] * inv, mean_dy = s_dy / count, mean_dyx = s_dyx / count;
         for (int b = 0; b < batch; b++) {
             size_t off = ((size_t)b * c + ch) * pixels;
             for (size_t i = 0; i < pixels; i++) {
-                double xhat = (x[off + i] - mu) * inv;
+                xcnn_acc xhat = (x[off + i] - mu) * inv;
                 dx[off + i] += (float)(k * (dy[off + i] - mean_dy - xhat * mean_dyx));
             }
         }
@@ -206,13 +210,13 @@ static void bn_reference_forward(xcnn_graph *g, const xcnn_node *n, int batch)
     const float *bias = xcnn_in(g, n, 2)->data, *mean = xcnn_in(g, n, 3)->data;
     const float *var = xcnn_in(g, n, 4)->data;
     float *y = xcnn_out(g, n, 0)->data;
-    double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    xcnn_acc eps = xcnn_attr_float(n, "epsilon", 1e-5f);
     for (int b = 0; b < batch; b++)
         for (int ch = 0; ch < c; ch++)
             for (size_t i = 0; i < pixels; i++) {
                 size_t at = ((size_t)b * c + ch) * pixels + i;
-                y[at] = (float)((double)scale[ch] * (x[at] - (double)mean[ch]) /
-                                    sqrt(var[ch] + eps) + bias[ch]);
+                y[at] = (float)((xcnn_acc)scale[ch] * (x[at] - (xcnn_acc)mean[ch]) /
+                                    xcnn_acc_sqrt(var[ch] + eps) + bias[ch]);
             }
 }
 
@@ -227,24 +231,25 @@ static void bn_reference_backward(xcnn_graph *g, const xcnn_node *n, int batch)
     float *dx = xcnn_tensor_grad(xcnn_in(g, n, 0));
     float *dscale = xcnn_tensor_grad(xcnn_in(g, n, 1)), *dbias = xcnn_tensor_grad(xcnn_in(g, n, 2));
     float *dmean = xcnn_tensor_grad(xcnn_in(g, n, 3)), *dvar = xcnn_tensor_grad(xcnn_in(g, n, 4));
-    double eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    xcnn_acc eps = xcnn_attr_float(n, "epsilon", 1e-5f), half = 0.5;
     for (int ch = 0; ch < c; ch++) {
-        double inv = 1.0 / sqrt(var[ch] + eps);
-        double s_scale = 0, s_bias = 0, s_mean = 0, s_var = 0;
+        xcnn_acc inv = 1 / xcnn_acc_sqrt(var[ch] + eps);
+        xcnn_sum s_scale = XCNN_SUM_ZERO, s_bias = XCNN_SUM_ZERO, s_mean = XCNN_SUM_ZERO,
+                 s_var = XCNN_SUM_ZERO;
         for (int b = 0; b < batch; b++)
             for (size_t i = 0; i < pixels; i++) {
                 size_t at = ((size_t)b * c + ch) * pixels + i;
-                double d = dy[at], xc = (double)x[at] - mean[ch];
+                xcnn_acc d = dy[at], xc = (xcnn_acc)x[at] - mean[ch];
                 if (dx) dx[at] += (float)(d * scale[ch] * inv);
-                s_scale += d * xc * inv;
-                s_bias += d;
-                s_mean += d * (-scale[ch] * inv);
-                s_var += d * scale[ch] * xc * -0.5 * inv * inv * inv;
+                xcnn_sum_add(&s_scale, d * xc * inv);
+                xcnn_sum_add(&s_bias, d);
+                xcnn_sum_add(&s_mean, d * (-scale[ch] * inv));
+                xcnn_sum_add(&s_var, d * scale[ch] * xc * -half * inv * inv * inv);
             }
-        if (dscale) dscale[ch] += (float)s_scale;
-        if (dbias) dbias[ch] += (float)s_bias;
-        if (dmean) dmean[ch] += (float)s_mean;
-        if (dvar) dvar[ch] += (float)s_var;
+        if (dscale) dscale[ch] += (float)xcnn_sum_get(&s_scale);
+        if (dbias) dbias[ch] += (float)xcnn_sum_get(&s_bias);
+        if (dmean) dmean[ch] += (float)xcnn_sum_get(&s_mean);
+        if (dvar) dvar[ch] += (float)xcnn_sum_get(&s_var);
     }
 }
 
@@ -314,21 +319,23 @@ static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     for (int ch = 0; ch < c; ch++) {
         float inv = 1.0f / sqrtf(var[ch] + eps);
         float a = scale[ch] * inv, m = mean[ch];
-        double sum_dy = 0, sum_dy_xc = 0; /* sum dy, sum dy * (x - mean) */
+        /* sum dy, sum dy * (x - mean) */
+        xcnn_sum sum_dy = XCNN_SUM_ZERO, sum_dy_xc = XCNN_SUM_ZERO;
         for (int b = 0; b < batch; b++) {
             size_t off = ((size_t)b * c + ch) * pixels;
             if (dx)
                 for (size_t i = 0; i < pixels; i++) dx[off + i] += dy[off + i] * a;
             if (want_params)
                 for (size_t i = 0; i < pixels; i++) {
-                    sum_dy += dy[off + i];
-                    sum_dy_xc += (double)dy[off + i] * (x[off + i] - m);
+                    xcnn_sum_add(&sum_dy, dy[off + i]);
+                    xcnn_sum_add(&sum_dy_xc, (xcnn_acc)dy[off + i] * (x[off + i] - m));
                 }
         }
-        if (dscale) dscale[ch] += (float)(sum_dy_xc * inv);
-        if (dbias) dbias[ch] += (float)sum_dy;
-        if (dmean) dmean[ch] += (float)(-sum_dy * a);
-        if (dvar) dvar[ch] += (float)(-0.5 * sum_dy_xc * a * inv * inv);
+        xcnn_acc s_dy = xcnn_sum_get(&sum_dy), s_dyx = xcnn_sum_get(&sum_dy_xc), half = 0.5;
+        if (dscale) dscale[ch] += (float)(s_dyx * inv);
+        if (dbias) dbias[ch] += (float)s_dy;
+        if (dmean) dmean[ch] += (float)(-s_dy * a);
+        if (dvar) dvar[ch] += (float)(-half * s_dyx * a * inv * inv);
     }
 }
 
@@ -341,4 +348,4 @@ static const xcnn_attr_spec bn_attrs[] = {
     {NULL, 0, 0, NULL}};
 
 const xcnn_op_def xcnn_op_batchnorm = {"BatchNormalization", bn_setup, bn_forward,
-                                       bn_backward, bn_attrs};
+                                       bn_backward, bn_attrs, 1};

@@ -28,12 +28,13 @@
  * the output element by element, find each operand's element by its
  * index (0 along the dims it is stretched), apply the formula, and add
  * each gradient term into that element. Forward and full-shape gradients
- * must give its bits; a broadcast operand's gradient, summed in double by
- * the fast path, equals it to rounding. g->reference (make REFERENCE=1)
- * runs the reference.
+ * must give its bits; a broadcast operand's gradient, summed in double
+ * (xcnn_acc, base/config.h) by the fast path, equals it to rounding.
+ * g->reference (make REFERENCE=1) runs the reference.
  */
 #include <stdlib.h>
 #include "ops.h"
+#include "../base/config.h"
 
 typedef enum bin_op { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } bin_op;
 
@@ -41,11 +42,13 @@ typedef struct bin_params {
     bin_op op;
 } bin_params;
 
-/* Output index space; s[0] is the output's stride, s[1] a's, s[2] b's. */
+/* Output index space; s[0] is the output's stride, s[1] a's, s[2] b's.
+ * All index arithmetic is in size_t: on a 32-bit core a division of
+ * int64_t is a library call (__aeabi_ldivmod). */
 typedef struct bin_view {
     int rank;
-    int64_t dim[XCNN_MAX_DIMS];
-    int64_t s[3][XCNN_MAX_DIMS];
+    size_t dim[XCNN_MAX_DIMS];
+    size_t s[3][XCNN_MAX_DIMS];
 } bin_view;
 
 #define BIN_PARALLEL_MIN XCNN_PARALLEL_MIN
@@ -80,7 +83,7 @@ static inline float bin_grad(bin_op op, int which, float g, float a, float b)
 
 /* dims of t, left-padded with 1s to `rank`; an activation's dim 0 is the
  * run-time batch. */
-static void padded_dims(const xcnn_tensor *t, int rank, int batch, int64_t *d)
+static void padded_dims(const xcnn_tensor *t, int rank, int batch, size_t *d)
 {
     int lead = rank - t->ndim;
     for (int i = 0; i < rank; i++) d[i] = i < lead ? 1 : t->dims[i - lead];
@@ -88,9 +91,9 @@ static void padded_dims(const xcnn_tensor *t, int rank, int batch, int64_t *d)
 }
 
 /* Strides of a contiguous tensor of dims d, 0 along its size-1 dims. */
-static void bcast_strides(const int64_t *d, int rank, int64_t *s)
+static void bcast_strides(const size_t *d, int rank, size_t *s)
 {
-    int64_t stride = 1;
+    size_t stride = 1;
     for (int i = rank - 1; i >= 0; i--) {
         s[i] = d[i] == 1 ? 0 : stride;
         stride *= d[i];
@@ -108,17 +111,17 @@ static void bin_reference(xcnn_graph *g, const xcnn_node *n, int batch, const fl
     const xcnn_tensor *ta = xcnn_in(g, n, 0), *tb = xcnn_in(g, n, 1);
     xcnn_tensor *ty = xcnn_out(g, n, 0);
     int rank = ty->ndim;
-    int64_t d_y[XCNN_MAX_DIMS], d_a[XCNN_MAX_DIMS], d_b[XCNN_MAX_DIMS], count = 1;
+    size_t d_y[XCNN_MAX_DIMS], d_a[XCNN_MAX_DIMS], d_b[XCNN_MAX_DIMS], count = 1;
     padded_dims(ty, rank, batch, d_y);
     padded_dims(ta, rank, batch, d_a);
     padded_dims(tb, rank, batch, d_b);
     for (int k = 0; k < rank; k++) count *= d_y[k];
-    for (int64_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < count; i++) {
         /* i's index along each dim (last dim fastest), and the operands'
          * offsets at that index: a dim of size 1 is read at 0 */
-        int64_t rest = i, ia = 0, ib = 0, sa = 1, sb = 1;
+        size_t rest = i, ia = 0, ib = 0, sa = 1, sb = 1;
         for (int k = rank - 1; k >= 0; k--) {
-            int64_t idx = rest % d_y[k];
+            size_t idx = rest % d_y[k];
             rest /= d_y[k];
             ia += (d_a[k] == 1 ? 0 : idx) * sa;
             ib += (d_b[k] == 1 ? 0 : idx) * sb;
@@ -139,7 +142,7 @@ static void make_view(const xcnn_graph *g, const xcnn_node *n, int batch, bin_vi
     const xcnn_tensor *t[3] = {&g->tensors[n->out[0]], &g->tensors[n->in[0]],
                                &g->tensors[n->in[1]]};
     int rank = t[0]->ndim;
-    int64_t d[3][XCNN_MAX_DIMS], s[3][XCNN_MAX_DIMS];
+    size_t d[3][XCNN_MAX_DIMS], s[3][XCNN_MAX_DIMS];
     for (int k = 0; k < 3; k++) {
         padded_dims(t[k], rank, batch, d[k]);
         bcast_strides(d[k], rank, s[k]);
@@ -170,36 +173,37 @@ static void make_view(const xcnn_graph *g, const xcnn_node *n, int batch, bin_vi
 }
 
 /* Offsets of the three tensors at row `row` (all dims but the last). */
-static void row_offsets(const bin_view *v, int64_t row, int64_t off[3])
+static void row_offsets(const bin_view *v, size_t row, size_t off[3])
 {
     off[0] = off[1] = off[2] = 0;
     for (int i = v->rank - 2; i >= 0; i--) {
-        int64_t idx = row % v->dim[i];
+        size_t idx = row % v->dim[i];
         row /= v->dim[i];
         for (int k = 0; k < 3; k++) off[k] += idx * v->s[k][i];
     }
 }
 
-/* One row of the forward: y[j * sy] = a[j * sa] op b[j * sb]. When all
+/* One row of the forward: y[j * sy] = a[j * sa] op b[j * sb]. y may be a
+ * or b (in_place: no restrict on them). When all
  * three are contiguous along the row (same-shape operands: their view is
  * one long row) or b is one value for the row (a per-channel scale), the
  * op is switched on once, outside a loop the compiler can vectorise. */
-static void forward_row(bin_op op, const float *restrict a, int64_t sa, const float *restrict b,
-                        int64_t sb, float *restrict y, int64_t sy, int64_t len)
+static void forward_row(bin_op op, const float *a, size_t sa, const float *b, size_t sb,
+                        float *y, size_t sy, size_t len)
 {
     if (sy == 1 && sa == 1 && sb == 1) {
         switch (op) {
         case BIN_ADD:
-            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_ADD, a[j], b[j]);
+            for (size_t j = 0; j < len; j++) y[j] = bin_apply(BIN_ADD, a[j], b[j]);
             return;
         case BIN_SUB:
-            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_SUB, a[j], b[j]);
+            for (size_t j = 0; j < len; j++) y[j] = bin_apply(BIN_SUB, a[j], b[j]);
             return;
         case BIN_MUL:
-            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_MUL, a[j], b[j]);
+            for (size_t j = 0; j < len; j++) y[j] = bin_apply(BIN_MUL, a[j], b[j]);
             return;
         case BIN_DIV:
-            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_DIV, a[j], b[j]);
+            for (size_t j = 0; j < len; j++) y[j] = bin_apply(BIN_DIV, a[j], b[j]);
             return;
         }
     }
@@ -207,20 +211,20 @@ static void forward_row(bin_op op, const float *restrict a, int64_t sa, const fl
         const float b0 = b[0];
         switch (op) {
         case BIN_ADD:
-            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_ADD, a[j], b0);
+            for (size_t j = 0; j < len; j++) y[j] = bin_apply(BIN_ADD, a[j], b0);
             return;
         case BIN_SUB:
-            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_SUB, a[j], b0);
+            for (size_t j = 0; j < len; j++) y[j] = bin_apply(BIN_SUB, a[j], b0);
             return;
         case BIN_MUL:
-            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_MUL, a[j], b0);
+            for (size_t j = 0; j < len; j++) y[j] = bin_apply(BIN_MUL, a[j], b0);
             return;
         case BIN_DIV:
-            for (int64_t j = 0; j < len; j++) y[j] = bin_apply(BIN_DIV, a[j], b0);
+            for (size_t j = 0; j < len; j++) y[j] = bin_apply(BIN_DIV, a[j], b0);
             return;
         }
     }
-    for (int64_t j = 0; j < len; j++) y[j * sy] = bin_apply(op, a[j * sa], b[j * sb]);
+    for (size_t j = 0; j < len; j++) y[j * sy] = bin_apply(op, a[j * sa], b[j * sb]);
 }
 
 static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
@@ -235,14 +239,14 @@ static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     make_view(g, n, batch, &v);
     float *y = xcnn_out(g, n, 0)->data;
     const float *a = xcnn_in(g, n, 0)->data, *b = xcnn_in(g, n, 1)->data;
-    int64_t len = v.dim[v.rank - 1], rows = 1;
+    size_t len = v.dim[v.rank - 1], rows = 1;
     for (int i = 0; i < v.rank - 1; i++) rows *= v.dim[i];
-    int64_t sy = v.s[0][v.rank - 1], sa = v.s[1][v.rank - 1], sb = v.s[2][v.rank - 1];
-    int64_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
+    size_t sy = v.s[0][v.rank - 1], sa = v.s[1][v.rank - 1], sb = v.s[2][v.rank - 1];
+    size_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
 #pragma omp parallel for schedule(dynamic) if (rows * len > BIN_PARALLEL_MIN)
-    for (int64_t t = 0; t < rows * pieces; t++) {
-        int64_t off[3], j0 = t % pieces * BIN_PIECE;
-        int64_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
+    for (size_t t = 0; t < rows * pieces; t++) {
+        size_t off[3], j0 = t % pieces * BIN_PIECE;
+        size_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
         row_offsets(&v, t / pieces, off);
         forward_row(op, a + off[1] + j0 * sa, sa, b + off[2] + j0 * sb, sb,
                     y + off[0] + j0 * sy, sy, n_j);
@@ -252,30 +256,30 @@ static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
 /* One row of grad_full: dx[j * sy] += the term of output j. Contiguous
  * rows (the usual case) get a loop per op, as in forward_row. */
 static void grad_row(bin_op op, int which, const float *restrict gy, const float *restrict a,
-                     int64_t sa, const float *restrict b, int64_t sb, float *restrict dx,
-                     int64_t sy, int64_t len)
+                     size_t sa, const float *restrict b, size_t sb, float *restrict dx,
+                     size_t sy, size_t len)
 {
     if (sy == 1 && sa == 1 && sb == 1) {
         switch (op) {
         case BIN_ADD:
-            for (int64_t j = 0; j < len; j++)
+            for (size_t j = 0; j < len; j++)
                 dx[j] += bin_grad(BIN_ADD, which, gy[j], a[j], b[j]);
             return;
         case BIN_SUB:
-            for (int64_t j = 0; j < len; j++)
+            for (size_t j = 0; j < len; j++)
                 dx[j] += bin_grad(BIN_SUB, which, gy[j], a[j], b[j]);
             return;
         case BIN_MUL:
-            for (int64_t j = 0; j < len; j++)
+            for (size_t j = 0; j < len; j++)
                 dx[j] += bin_grad(BIN_MUL, which, gy[j], a[j], b[j]);
             return;
         case BIN_DIV:
-            for (int64_t j = 0; j < len; j++)
+            for (size_t j = 0; j < len; j++)
                 dx[j] += bin_grad(BIN_DIV, which, gy[j], a[j], b[j]);
             return;
         }
     }
-    for (int64_t j = 0; j < len; j++)
+    for (size_t j = 0; j < len; j++)
         dx[j * sy] += bin_grad(op, which, gy[j * sy], a[j * sa], b[j * sb]);
 }
 
@@ -283,14 +287,14 @@ static void grad_row(bin_op op, int which, const float *restrict gy, const float
 static void grad_full(const bin_view *v, bin_op op, int which, const float *gy,
                       const float *a, const float *b, float *dx)
 {
-    int64_t len = v->dim[v->rank - 1], rows = 1;
+    size_t len = v->dim[v->rank - 1], rows = 1;
     for (int i = 0; i < v->rank - 1; i++) rows *= v->dim[i];
-    int64_t sy = v->s[0][v->rank - 1], sa = v->s[1][v->rank - 1], sb = v->s[2][v->rank - 1];
-    int64_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
+    size_t sy = v->s[0][v->rank - 1], sa = v->s[1][v->rank - 1], sb = v->s[2][v->rank - 1];
+    size_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
 #pragma omp parallel for schedule(dynamic) if (rows * len > BIN_PARALLEL_MIN)
-    for (int64_t t = 0; t < rows * pieces; t++) {
-        int64_t off[3], j0 = t % pieces * BIN_PIECE;
-        int64_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
+    for (size_t t = 0; t < rows * pieces; t++) {
+        size_t off[3], j0 = t % pieces * BIN_PIECE;
+        size_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
         row_offsets(v, t / pieces, off);
         grad_row(op, which, gy + off[0] + j0 * sy, a + off[1] + j0 * sa, sa,
                  b + off[2] + j0 * sb, sb, dx + off[0] + j0 * sy, sy, n_j);
@@ -305,37 +309,37 @@ static void grad_reduce(const bin_view *v, bin_op op, int which, const float *gy
 {
     int x = 1 + which;
     int kept[XCNN_MAX_DIMS], sum[XCNN_MAX_DIMS], nk = 0, ns = 0;
-    int64_t x_count = 1, sum_count = 1;
+    size_t x_count = 1, sum_count = 1;
     for (int i = 0; i < v->rank; i++) {
         if (v->s[x][i] != 0) { kept[nk++] = i; x_count *= v->dim[i]; }
         else { sum[ns++] = i; sum_count *= v->dim[i]; }
     }
     /* The last summed dim is the inner loop. */
     int last = sum[ns - 1];
-    int64_t len = v->dim[last], outer = sum_count / len;
-    int64_t sy = v->s[0][last], sa = v->s[1][last], sb = v->s[2][last];
+    size_t len = v->dim[last], outer = sum_count / len;
+    size_t sy = v->s[0][last], sa = v->s[1][last], sb = v->s[2][last];
 #pragma omp parallel for schedule(static) if (x_count * sum_count > BIN_PARALLEL_MIN)
-    for (int64_t e = 0; e < x_count; e++) {
+    for (size_t e = 0; e < x_count; e++) {
         /* x is contiguous along its kept dims: e is its own offset. */
-        int64_t base[3] = {0, 0, 0}, rest = e;
+        size_t base[3] = {0, 0, 0}, rest = e;
         for (int k = nk - 1; k >= 0; k--) {
-            int64_t idx = rest % v->dim[kept[k]];
+            size_t idx = rest % v->dim[kept[k]];
             rest /= v->dim[kept[k]];
             for (int t = 0; t < 3; t++) base[t] += idx * v->s[t][kept[k]];
         }
-        double acc = 0;
-        for (int64_t o = 0; o < outer; o++) {
-            int64_t off[3] = {base[0], base[1], base[2]}, r = o;
+        xcnn_sum acc = XCNN_SUM_ZERO;
+        for (size_t o = 0; o < outer; o++) {
+            size_t off[3] = {base[0], base[1], base[2]}, r = o;
             for (int k = ns - 2; k >= 0; k--) {
-                int64_t idx = r % v->dim[sum[k]];
+                size_t idx = r % v->dim[sum[k]];
                 r /= v->dim[sum[k]];
                 for (int t = 0; t < 3; t++) off[t] += idx * v->s[t][sum[k]];
             }
-            for (int64_t j = 0; j < len; j++)
-                acc += bin_grad(op, which, gy[off[0] + j * sy], a[off[1] + j * sa],
-                                b[off[2] + j * sb]);
+            for (size_t j = 0; j < len; j++)
+                xcnn_sum_add(&acc, bin_grad(op, which, gy[off[0] + j * sy], a[off[1] + j * sa],
+                                            b[off[2] + j * sb]));
         }
-        dx[e] += (float)acc;
+        dx[e] += (float)xcnn_sum_get(&acc);
     }
 }
 
@@ -413,12 +417,12 @@ static xcnn_status bin_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err, bin_op 
     xcnn_tensor *y = xcnn_out(g, n, 0);
     xcnn_status st = xcnn_tensor_set_shape(y, rank, out, err);
     if (st) return st;
-    bin_params *p = malloc(sizeof *p);
+    bin_params *p = xcnn_node_calloc(n, 1, sizeof *p);
     if (!p)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (%s): out of memory", n->name,
                          n->op_type);
     p->op = op;
-    free(n->params);
+    xcnn_node_free_mem(n, n->params);
     n->params = p;
     n->n_params = 0;
     for (int k = 0; k < 2; k++)
@@ -446,7 +450,7 @@ static xcnn_status div_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
 }
 
 /* No attributes from opset 7 on (broadcast and axis were opset 6's). */
-const xcnn_op_def xcnn_op_add = {"Add", add_setup, bin_forward, bin_backward, NULL};
-const xcnn_op_def xcnn_op_sub = {"Sub", sub_setup, bin_forward, bin_backward, NULL};
-const xcnn_op_def xcnn_op_mul = {"Mul", mul_setup, bin_forward, bin_backward, NULL};
-const xcnn_op_def xcnn_op_div = {"Div", div_setup, bin_forward, bin_backward, NULL};
+const xcnn_op_def xcnn_op_add = {"Add", add_setup, bin_forward, bin_backward, NULL, 3};
+const xcnn_op_def xcnn_op_sub = {"Sub", sub_setup, bin_forward, bin_backward, NULL, 3};
+const xcnn_op_def xcnn_op_mul = {"Mul", mul_setup, bin_forward, bin_backward, NULL, 3};
+const xcnn_op_def xcnn_op_div = {"Div", div_setup, bin_forward, bin_backward, NULL, 3};

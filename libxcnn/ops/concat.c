@@ -18,11 +18,13 @@ typedef struct concat_params {
     int axis;
 } concat_params;
 
-/* Elements from the axis on: the size of one input's piece of a row. */
-static int64_t chunk_of(const xcnn_tensor *t, int axis)
+/* Elements from the axis on: the size of one input's piece of a row.
+ * Sizes are size_t here: on a 32-bit core int64_t arithmetic is a
+ * library call. */
+static size_t chunk_of(const xcnn_tensor *t, int axis)
 {
-    int64_t c = 1;
-    for (int i = axis; i < t->ndim; i++) c *= t->dims[i];
+    size_t c = 1;
+    for (int i = axis; i < t->ndim; i++) c *= (size_t)t->dims[i];
     return c;
 }
 
@@ -31,16 +33,16 @@ static void concat_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *
     (void)scratch;
     int axis = ((const concat_params *)n->params)->axis;
     xcnn_tensor *y = xcnn_out(g, n, 0);
-    int64_t y_chunk = chunk_of(y, axis);
+    size_t y_chunk = chunk_of(y, axis);
     if (y_chunk == 0) return;
-    int64_t outer = (int64_t)(xcnn_tensor_sample_numel(y) * (size_t)batch) / y_chunk;
-    int64_t at = 0; /* where input k starts inside a row of y */
+    size_t outer = xcnn_tensor_sample_numel(y) * (size_t)batch / y_chunk;
+    size_t at = 0; /* where input k starts inside a row of y */
     for (int k = 0; k < n->n_in; k++) {
         const xcnn_tensor *x = xcnn_in(g, n, k);
-        int64_t c = chunk_of(x, axis);
+        size_t c = chunk_of(x, axis);
 #pragma omp parallel for schedule(static) if (outer * c > XCNN_PARALLEL_MIN)
-        for (int64_t o = 0; o < outer; o++)
-            memcpy(y->data + o * y_chunk + at, x->data + o * c, (size_t)c * sizeof(float));
+        for (size_t o = 0; o < outer; o++)
+            memcpy(y->data + o * y_chunk + at, x->data + o * c, c * sizeof(float));
         at += c;
     }
 }
@@ -52,19 +54,19 @@ static void concat_backward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     (void)ctx;
     int axis = ((const concat_params *)n->params)->axis;
     const xcnn_tensor *y = xcnn_out(g, n, 0);
-    int64_t y_chunk = chunk_of(y, axis);
+    size_t y_chunk = chunk_of(y, axis);
     if (y_chunk == 0) return;
-    int64_t outer = (int64_t)(xcnn_tensor_sample_numel(y) * (size_t)batch) / y_chunk;
-    int64_t at = 0;
+    size_t outer = xcnn_tensor_sample_numel(y) * (size_t)batch / y_chunk;
+    size_t at = 0;
     for (int k = 0; k < n->n_in; k++) {
         const xcnn_tensor *x = xcnn_in(g, n, k);
-        int64_t c = chunk_of(x, axis);
+        size_t c = chunk_of(x, axis);
         float *dx = xcnn_tensor_grad(x);
         if (dx) {
 #pragma omp parallel for schedule(static) if (outer * c > XCNN_PARALLEL_MIN)
-            for (int64_t o = 0; o < outer; o++) {
+            for (size_t o = 0; o < outer; o++) {
                 const float *gy = y->grad + o * y_chunk + at;
-                for (int64_t j = 0; j < c; j++) dx[o * c + j] += gy[j];
+                for (size_t j = 0; j < c; j++) dx[o * c + j] += gy[j];
             }
         }
         at += c;
@@ -115,10 +117,10 @@ static xcnn_status concat_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     }
     xcnn_status st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), x0->ndim, dims, err);
     if (st) return st;
-    concat_params *p = malloc(sizeof *p);
+    concat_params *p = xcnn_node_calloc(n, 1, sizeof *p);
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (Concat): out of memory", n->name);
     p->axis = (int)axis;
-    free(n->params);
+    xcnn_node_free_mem(n, n->params);
     n->params = p;
     n->n_params = 0;
     n->flops = 0;
@@ -130,4 +132,4 @@ static const xcnn_attr_spec concat_attrs[] = {{"axis", XCNN_ATTR_INT, 0, NULL},
                                               {NULL, 0, 0, NULL}};
 
 const xcnn_op_def xcnn_op_concat = {"Concat", concat_setup, concat_forward, concat_backward,
-                                    concat_attrs};
+                                    concat_attrs, 0};

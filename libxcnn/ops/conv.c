@@ -41,6 +41,7 @@
 #include "ops.h"
 #include "conv.h"
 #include "window.h"
+#include "../base/config.h"
 
 /* ---- setup ---------------------------------------------------------- */
 
@@ -140,10 +141,10 @@ static xcnn_status conv_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     if (!g->reference) return xcnn_conv_fast_setup(g, n, &s, err);
     /* The reference needs the shape alone: no scratch, no weights made
      * over into other forms. */
-    xcnn_conv_shape *p = malloc(sizeof *p);
+    xcnn_conv_shape *p = xcnn_node_calloc(n, 1, sizeof *p);
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "conv '%s': out of memory", n->name);
     *p = s;
-    free(n->params);
+    xcnn_node_free_mem(n, n->params);
     n->params = p;
     n->scratch_floats = 0;
     return XCNN_OK;
@@ -173,7 +174,8 @@ static int output_pos(int i, int k, int stride, int pad, int dil, int out)
     return t >= 0 && t % stride == 0 && t / stride < out ? t / stride : -1;
 }
 
-/* Every output below is one sum in double, over its terms in a fixed
+/* Every output below is one sum in double (xcnn_acc, base/config.h: float
+ * with Kahan's compensation under XCNN_FLOAT_ACCUM), over its terms in a fixed
  * order, written by one thread: the thread count changes no bit. */
 
 void xcnn_conv_reference_forward(const xcnn_conv_shape *s, int batch, const float *x,
@@ -186,7 +188,8 @@ void xcnn_conv_reference_forward(const xcnn_conv_shape *s, int batch, const floa
         int b = bm / s->c_out, m = bm % s->c_out, g = m / mg;
         for (int oh = 0; oh < v->out_h; oh++)
             for (int ow = 0; ow < v->out_w; ow++) {
-                double sum = bias ? bias[m] : 0.0;
+                xcnn_sum sum = XCNN_SUM_ZERO;
+                sum.s = bias ? bias[m] : 0;
                 for (int c = 0; c < cg; c++)
                     for (int i = 0; i < v->k_h; i++) {
                         int ih = input_pos(oh, i, v->stride_h, v->pad_top, v->dil_h, v->in_h);
@@ -195,11 +198,12 @@ void xcnn_conv_reference_forward(const xcnn_conv_shape *s, int batch, const floa
                             int iw = input_pos(ow, j, v->stride_w, v->pad_left, v->dil_w,
                                                v->in_w);
                             if (iw < 0) continue;
-                            sum += (double)w[at(m, c, i, j, cg, v->k_h, v->k_w)] *
-                                   x[at(b, g * cg + c, ih, iw, s->c_in, v->in_h, v->in_w)];
+                            xcnn_sum_add(&sum, (xcnn_acc)w[at(m, c, i, j, cg, v->k_h, v->k_w)] *
+                                                   x[at(b, g * cg + c, ih, iw, s->c_in, v->in_h,
+                                                        v->in_w)]);
                         }
                     }
-                y[at(b, m, oh, ow, s->c_out, v->out_h, v->out_w)] = (float)sum;
+                y[at(b, m, oh, ow, s->c_out, v->out_h, v->out_w)] = (float)xcnn_sum_get(&sum);
             }
     }
 }
@@ -212,12 +216,12 @@ void xcnn_conv_reference_backward(const xcnn_conv_shape *s, int batch, const flo
     int cg = s->c_in / s->group, mg = s->c_out / s->group;
     if (db)
         for (int m = 0; m < s->c_out; m++) {
-            double sum = 0;
+            xcnn_sum sum = XCNN_SUM_ZERO;
             for (int b = 0; b < batch; b++)
                 for (int oh = 0; oh < v->out_h; oh++)
                     for (int ow = 0; ow < v->out_w; ow++)
-                        sum += dy[at(b, m, oh, ow, s->c_out, v->out_h, v->out_w)];
-            db[m] += (float)sum;
+                        xcnn_sum_add(&sum, dy[at(b, m, oh, ow, s->c_out, v->out_h, v->out_w)]);
+            db[m] += (float)xcnn_sum_get(&sum);
         }
     if (dw) {
 #pragma omp parallel for schedule(dynamic)
@@ -226,7 +230,7 @@ void xcnn_conv_reference_backward(const xcnn_conv_shape *s, int batch, const flo
             for (int c = 0; c < cg; c++)
                 for (int i = 0; i < v->k_h; i++)
                     for (int j = 0; j < v->k_w; j++) {
-                        double sum = 0;
+                        xcnn_sum sum = XCNN_SUM_ZERO;
                         for (int b = 0; b < batch; b++)
                             for (int oh = 0; oh < v->out_h; oh++) {
                                 int ih = input_pos(oh, i, v->stride_h, v->pad_top, v->dil_h,
@@ -236,13 +240,13 @@ void xcnn_conv_reference_backward(const xcnn_conv_shape *s, int batch, const flo
                                     int iw = input_pos(ow, j, v->stride_w, v->pad_left,
                                                        v->dil_w, v->in_w);
                                     if (iw < 0) continue;
-                                    sum += (double)dy[at(b, m, oh, ow, s->c_out, v->out_h,
-                                                         v->out_w)] *
-                                           x[at(b, g * cg + c, ih, iw, s->c_in, v->in_h,
-                                                v->in_w)];
+                                    xcnn_sum_add(&sum, (xcnn_acc)dy[at(b, m, oh, ow, s->c_out,
+                                                                       v->out_h, v->out_w)] *
+                                                           x[at(b, g * cg + c, ih, iw, s->c_in,
+                                                                v->in_h, v->in_w)]);
                                 }
                             }
-                        dw[at(m, c, i, j, cg, v->k_h, v->k_w)] += (float)sum;
+                        dw[at(m, c, i, j, cg, v->k_h, v->k_w)] += (float)xcnn_sum_get(&sum);
                     }
         }
     }
@@ -252,7 +256,7 @@ void xcnn_conv_reference_backward(const xcnn_conv_shape *s, int batch, const flo
             int b = bc / s->c_in, ci = bc % s->c_in, g = ci / cg, c = ci % cg;
             for (int ih = 0; ih < v->in_h; ih++)
                 for (int iw = 0; iw < v->in_w; iw++) {
-                    double sum = 0;
+                    xcnn_sum sum = XCNN_SUM_ZERO;
                     for (int m = g * mg; m < (g + 1) * mg; m++)
                         for (int i = 0; i < v->k_h; i++) {
                             int oh = output_pos(ih, i, v->stride_h, v->pad_top, v->dil_h,
@@ -262,11 +266,12 @@ void xcnn_conv_reference_backward(const xcnn_conv_shape *s, int batch, const flo
                                 int ow = output_pos(iw, j, v->stride_w, v->pad_left, v->dil_w,
                                                     v->out_w);
                                 if (ow < 0) continue;
-                                sum += (double)w[at(m, c, i, j, cg, v->k_h, v->k_w)] *
-                                       dy[at(b, m, oh, ow, s->c_out, v->out_h, v->out_w)];
+                                xcnn_sum_add(&sum, (xcnn_acc)w[at(m, c, i, j, cg, v->k_h, v->k_w)] *
+                                                       dy[at(b, m, oh, ow, s->c_out, v->out_h,
+                                                             v->out_w)]);
                             }
                         }
-                    dx[at(b, ci, ih, iw, s->c_in, v->in_h, v->in_w)] += (float)sum;
+                    dx[at(b, ci, ih, iw, s->c_in, v->in_h, v->in_w)] += (float)xcnn_sum_get(&sum);
                 }
         }
     }
@@ -322,4 +327,4 @@ static const xcnn_attr_spec conv_attrs[] = {
     {"pads", XCNN_ATTR_INTS, 0, NULL},       {"strides", XCNN_ATTR_INTS, 0, NULL},
     {NULL, 0, 0, NULL}};
 
-const xcnn_op_def xcnn_op_conv = {"Conv", conv_setup, conv_forward, conv_backward, conv_attrs};
+const xcnn_op_def xcnn_op_conv = {"Conv", conv_setup, conv_forward, conv_backward, conv_attrs, 0};

@@ -41,6 +41,7 @@
 #include <string.h>
 #include "conv.h"
 #include "../base/cpu.h"
+#include "../base/config.h"
 #include "../base/threads.h"
 #include "../kernels/gemm.h"
 #include "../kernels/winograd.h"
@@ -147,9 +148,45 @@ static int transposed_pays(int64_t npix, int64_t c_out)
 
 /* Floats for W^T packed for any kernel's panel width (16, 48 or 8, all
  * dividing 48: at most 47 columns of padding). */
-static size_t packed_wt_floats(int64_t kcol, int64_t c_out)
+static uint64_t packed_wt_floats(int64_t kcol, int64_t c_out)
 {
-    return (size_t)kcol * (size_t)(c_out + 47);
+    return (uint64_t)kcol * (uint64_t)(c_out + 47);
+}
+
+/* Would a x b floats pass what this build's size_t counts in bytes? The
+ * plan's sizes are counted in uint64_t and checked with this before any
+ * is used as a size_t: a 32-bit size_t wraps silently on one sample's col
+ * (kcol x npix: 1 Gi floats is a 512-channel 3x3 conv on a 512 x 512
+ * plane) and the conv would run on a short buffer. */
+static int too_many_floats(uint64_t a, uint64_t b)
+{
+    return b != 0 && a > (uint64_t)(SIZE_MAX / sizeof(float)) / b;
+}
+
+/* Positions x tiles of a Winograd geometry: xcnn_winograd_scratch is
+ * this times c_in + c_out floats. At most 36 x 2^31 (npix <= INT_MAX). */
+static uint64_t winograd_cells(int m, int out_h, int out_w)
+{
+    return (uint64_t)xcnn_winograd_positions(m) * (uint64_t)((out_h + m - 1) / m) *
+           (uint64_t)((out_w + m - 1) / m);
+}
+
+/* Pixels per piece when one conv's scratch is capped (base/config.h,
+ * XCNN_CONV_SCRATCH_FLOATS): as many as fit, at least one; 0 without a
+ * cap, for convs that need no col (1x1, depthwise) and for planes whose
+ * col fits whole. */
+static int capped_pixels(const conv_params *p)
+{
+#if XCNN_CONV_SCRATCH_FLOATS > 0
+    if (p->pointwise || p->depthwise ||
+        (size_t)p->kcol * (size_t)p->npix <= (size_t)XCNN_CONV_SCRATCH_FLOATS)
+        return 0;
+    int w = (int)((size_t)XCNN_CONV_SCRATCH_FLOATS / (size_t)p->kcol);
+    return w < 1 ? 1 : w;
+#else
+    (void)p;
+    return 0;
+#endif
 }
 
 /* The paths this shape may take, their transformed weights' room, and
@@ -161,7 +198,8 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
     int64_t c_in = s->c_in, c_out = s->c_out, group = s->group;
     int64_t kcol = c_in / group * win.k_h * win.k_w;
     int64_t npix = (int64_t)win.out_h * win.out_w;
-    int winograd = use_winograd(&win, c_in, c_out, group);
+    /* base/config.h: small builds keep no converted copy of the weights */
+    int winograd = XCNN_CONV_WINOGRAD && use_winograd(&win, c_in, c_out, group);
     /* F(4x4, 3x3) on planes large enough to fill its 4x4 tiles, in
      * forwards whose values no backward reads: inference-only models, and
      * the part of a Grad-CAM pass below its layer (xcnn_exec_forward_values).
@@ -176,15 +214,15 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
      * ReLU decides anything from them (the masks come from the forward). */
     int f4_dx = winograd && !g->inference_only && win.in_h >= WINOGRAD_F4_MIN &&
                 win.in_w >= WINOGRAD_F4_MIN;
-    size_t per_xi = (size_t)c_out * (size_t)c_in;
-    size_t u_floats = winograd ? (16 + (f4 ? 36 : 0) + (f4_dx ? 36 : 0)) * per_xi : 0;
-    int transposed = !winograd && group == 1 && transposed_pays(npix, c_out);
-    size_t wt_floats = transposed ? packed_wt_floats(kcol, c_out) : 0;
+    uint64_t per_xi = (uint64_t)c_out * (uint64_t)c_in;
+    uint64_t u_floats = winograd ? (16 + (f4 ? 36 : 0) + (f4_dx ? 36 : 0)) * per_xi : 0;
+    int transposed = XCNN_CONV_PACKED && !winograd && group == 1 && transposed_pays(npix, c_out);
+    uint64_t wt_floats = transposed ? packed_wt_floats(kcol, c_out) : 0;
     /* Tile sizes of the two forwards, and whether each runs from packed
      * U^T (few tiles: winograd.h). */
     int m_of[2] = {f4 && g->inference_only ? 4 : 2, f4 ? 4 : 2};
     int packed_of[2];
-    size_t wp_floats[2];
+    uint64_t wp_floats[2];
     for (int k = 0; k < 2; k++) {
         int64_t tiles = (int64_t)((win.out_h + m_of[k] - 1) / m_of[k]) *
                         ((win.out_w + m_of[k] - 1) / m_of[k]);
@@ -193,16 +231,29 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
         /* a values form equal to the gradient form shares its storage */
         int shared = k == WINO_VALUES && m_of[1] == m_of[0];
         wp_floats[k] = packed_of[k] && !shared
-                           ? (size_t)xcnn_winograd_positions(m_of[k]) *
+                           ? (uint64_t)xcnn_winograd_positions(m_of[k]) *
                                      packed_wt_floats(c_in, c_out) + 16
                            : 0;
     }
+    /* Every size below fits size_t (too_many_floats): col and Y^T, the
+     * three Winograd scratches, the weights' forms. Each term is below
+     * 2^63: kcol, npix, c_out <= INT_MAX (conv.c), weights <= 2^40. */
+    uint64_t room_floats = u_floats + wt_floats + wp_floats[0] + wp_floats[1] + 16;
+    int too_big = too_many_floats((uint64_t)npix, (uint64_t)(kcol + (transposed ? c_out : 0))) ||
+                  too_many_floats(room_floats + sizeof(conv_params), 1);
+    for (int k = 0; winograd && k < 3; k++)
+        too_big |= too_many_floats(k < 2 ? winograd_cells(m_of[k], win.out_h, win.out_w)
+                                         : winograd_cells(f4_dx ? 4 : 2, win.in_h, win.in_w),
+                                   (uint64_t)(c_in + c_out));
+    if (too_big)
+        return xcnn_fail(err, XCNN_ERR_LIMIT,
+                         "conv '%s': its scratch or converted weights need more floats than "
+                         "this build's %d-bit size_t counts", n->name, (int)(8 * sizeof(size_t)));
     /* calloc: large blocks are fresh zero pages, so forms a model never
      * runs (U for training, F(2x2)'s U in inference, F(4x4)'s without a
      * Grad-CAM) never become resident. The packed forms start on cache
      * lines (+16 floats each). */
-    conv_params *p = calloc(1, sizeof *p + (u_floats + wt_floats + wp_floats[0] +
-                                            wp_floats[1] + 16) * sizeof(float));
+    conv_params *p = xcnn_node_calloc(n, 1, sizeof *p + (size_t)room_floats * sizeof(float));
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "conv '%s': out of memory", n->name);
     p->s = *s;
     p->s.fast = 1;
@@ -228,12 +279,17 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
                    !win.pad_top && !win.pad_left && !win.pad_bottom && !win.pad_right;
     p->depthwise = p->cg == 1 && p->mg == 1;
 
-    free(n->params);
+    xcnn_node_free_mem(n, n->params);
     n->params = p;
     /* One group of one sample's col; backward reuses it for W^T * dY. The
-     * transposed forward also needs Y^T before it is turned into Y. */
+     * transposed forward also needs Y^T before it is turned into Y. With a
+     * cap (base/config.h), one piece of col. */
     n->scratch_floats = (p->pointwise || p->depthwise) ? 0 : (size_t)kcol * (size_t)npix;
-    if (transposed) n->scratch_floats += (size_t)npix * (size_t)p->s.c_out;
+    if (capped_pixels(p)) { /* the transposed forward needs whole planes */
+        n->scratch_floats = (size_t)kcol * (size_t)capped_pixels(p);
+        p->transposed = 0;
+    }
+    if (p->transposed) n->scratch_floats += (size_t)npix * (size_t)p->s.c_out;
     if (p->winograd) {
         /* dX of a stride-1 conv is a conv of dY padded by 2 - pad. */
         p->wg_bwd = (xcnn_winograd_geom){win.out_h, win.out_w, 2 - win.pad_top,
@@ -636,10 +692,11 @@ static int piece_pixels(const conv_params *p)
     return w < 64 ? 64 : w;
 }
 
-/* One sample: Y[:, piece] = bias + W col(piece) for each piece, pieces
- * shared out between as many threads as the scratch has room for, each
- * piece's col in its thread's part of the scratch. Every output is the
- * same sum, in the same order, as in the GEMM over the whole plane. */
+/* One sample's group (all of it when group is 1: cg = c_in, mg = c_out):
+ * Y[:, piece] = bias + W col(piece) for each piece, pieces shared out
+ * between as many threads as the scratch has room for, each piece's col
+ * in its thread's part of the scratch. Every output is the same sum, in
+ * the same order, as in the GEMM over the whole plane. */
 static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, const float *x,
                            const float *w, const float *bias, float *y, float *scratch)
 {
@@ -655,15 +712,38 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
 #pragma omp for schedule(dynamic)
         for (int k = 0; k < pieces; k++) {
             int p0 = k * piece, p1 = p0 + piece < p->npix ? p0 + piece : p->npix, wd = p1 - p0;
-            xcnn_im2col_pixels(&p->s.win, p->s.c_in, x, p0, p1, col, (size_t)wd);
+            xcnn_im2col_pixels(&p->s.win, p->cg, x, p0, p1, col, (size_t)wd);
             if (bias)
-                for (int m = 0; m < p->s.c_out; m++)
+                for (int m = 0; m < p->mg; m++)
                     for (int i = p0; i < p1; i++) y[(size_t)m * p->npix + i] = bias[m];
-            xcnn_sgemm_serial(kind, 0, 0, p->s.c_out, wd, p->kcol, 1.0f, w, p->kcol, col, wd,
+            xcnn_sgemm_serial(kind, 0, 0, p->mg, wd, p->kcol, 1.0f, w, p->kcol, col, wd,
                               bias ? 1.0f : 0.0f, y + p0, p->npix);
             if (n->fused_relu)
-                for (int m = 0; m < p->s.c_out; m++)
+                for (int m = 0; m < p->mg; m++)
                     relu_in_place(y + (size_t)m * p->npix + p0, (size_t)wd);
+        }
+    }
+}
+
+/* Capped scratch (base/config.h, XCNN_CONV_SCRATCH_FLOATS): the backward
+ * of one sample's group over pieces of `piece` pixels, on one thread:
+ * dW += dY(piece) col(piece)^T, and dX += col2im(W^T dY(piece)). dW and
+ * dX then add up piece by piece instead of in one sum: equal to the
+ * whole plane's (and the reference's) to rounding. */
+static void backward_capped(const conv_params *p, int piece, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw, float *scratch)
+{
+    for (int p0 = 0; p0 < p->npix; p0 += piece) {
+        int p1 = p0 + piece < p->npix ? p0 + piece : p->npix, wd = p1 - p0;
+        if (dw) {
+            xcnn_im2col_pixels(&p->s.win, p->cg, x, p0, p1, scratch, (size_t)wd);
+            xcnn_sgemm(0, 1, p->mg, p->kcol, wd, 1.0f, dy + p0, p->npix, scratch, wd, 1.0f, dw,
+                       p->kcol);
+        }
+        if (dx) {
+            xcnn_sgemm(1, 0, p->kcol, wd, p->mg, 1.0f, w, p->kcol, dy + p0, p->npix, 0.0f,
+                       scratch, wd);
+            xcnn_col2im_pixels(&p->s.win, p->cg, scratch, (size_t)wd, p0, p1, dx);
         }
     }
 }
@@ -740,6 +820,16 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         return;
     }
     size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w;
+    int capped = capped_pixels(p); /* never with turned: setup saw to it */
+    if (capped) {
+        for (int b = 0; b < batch; b++)
+            for (int gi = 0; gi < p->s.group; gi++)
+                forward_pieces(g, n, capped,
+                               xt->data + ((size_t)b * p->s.c_in + (size_t)gi * p->cg) * in_plane,
+                               wt->data + (size_t)gi * p->mg * p->kcol, bias ? bias + gi * p->mg : NULL,
+                               y + ((size_t)b * p->s.c_out + (size_t)gi * p->mg) * p->npix, scratch);
+        return;
+    }
     int piece = turned ? 0 : piece_pixels(p);
     if (piece && scratch_room(g, n) >= (size_t)p->kcol * piece) {
         for (int b = 0; b < batch; b++)
@@ -781,12 +871,12 @@ static void bias_backward(const conv_params *p, int batch, const float *dy, floa
 {
 #pragma omp parallel for schedule(static) if ((size_t)batch * p->s.c_out * p->s.win.out_h * p->s.win.out_w > XCNN_PARALLEL_MIN)
     for (int m = 0; m < p->s.c_out; m++) {
-        double s = 0;
+        xcnn_sum s = XCNN_SUM_ZERO;
         for (int b = 0; b < batch; b++) {
             const float *d = dy + ((size_t)b * p->s.c_out + m) * p->npix;
-            for (int i = 0; i < p->npix; i++) s += d[i];
+            for (int i = 0; i < p->npix; i++) xcnn_sum_add(&s, d[i]);
         }
-        db[m] += (float)s;
+        db[m] += (float)xcnn_sum_get(&s);
     }
 }
 
@@ -813,6 +903,18 @@ void xcnn_conv_fast_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
         return;
     }
     size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w;
+    int capped = capped_pixels(p);
+    if (capped) {
+        for (int b = 0; b < batch; b++)
+            for (int gi = 0; gi < p->s.group; gi++) {
+                size_t xoff = ((size_t)b * p->s.c_in + (size_t)gi * p->cg) * in_plane;
+                backward_capped(p, capped, xt->data + xoff, wt->data + (size_t)gi * p->mg * p->kcol,
+                                dy + ((size_t)b * p->s.c_out + (size_t)gi * p->mg) * p->npix,
+                                dx ? dx + xoff : NULL, dw ? dw + (size_t)gi * p->mg * p->kcol : NULL,
+                                scratch);
+            }
+        return;
+    }
     int piece = piece_pixels(p);
     if (piece && !dw && p->npix > DX_TRANSPOSED_MAX &&
         scratch_room(g, n) >= (size_t)p->kcol * band_rows(p, piece) * p->s.win.out_w) {
@@ -863,7 +965,7 @@ xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_e
     else if (p->winograd) winograd_weights(n, w->data, f->geo.m);
     else packed_wt(n, w->data);
     if (xcnn_graph_readers(g, n->in[1], NULL) == 1) { /* no other node reads it */
-        free(w->data);
+        if (!w->borrowed) xcnn_graph_free_mem(g, w->data);
         w->data = NULL;
     }
     return XCNN_OK;

@@ -13,7 +13,7 @@
  * into the columns and is refused.
  *
  * The reference (mm_reference_forward / _backward) is these formulas as
- * loops, each output one sum in double. The fast path, xcnn_sgemm (or
+ * loops, each output one sum in double (xcnn_acc). The fast path, xcnn_sgemm (or
  * one dot product per output for a classifier at batch 1), must equal it
  * to rounding; g->reference (make REFERENCE=1) runs the reference.
  */
@@ -21,6 +21,7 @@
 #include "../base/cpu.h"
 #include "../kernels/gemm.h"
 #include "ops.h"
+#include "../base/config.h"
 
 typedef struct mm_params {
     int64_t K, M;     /* A is rows x K, Y is rows x M                   */
@@ -48,10 +49,11 @@ static void mm_reference_forward(const mm_params *p, int64_t rows, const float *
 {
     for (int64_t i = 0; i < rows; i++)
         for (int64_t j = 0; j < p->M; j++) {
-            double sum = 0;
-            for (int64_t k = 0; k < p->K; k++) sum += (double)a[i * p->K + k] * op_b(p, b, k, j);
-            double cj = p->c_cols ? c[p->c_cols == 1 ? 0 : j] : 0.0; /* C broadcast */
-            y[i * p->M + j] = (float)(p->alpha * sum + p->beta * cj);
+            xcnn_sum sum = XCNN_SUM_ZERO;
+            for (int64_t k = 0; k < p->K; k++)
+                xcnn_sum_add(&sum, (xcnn_acc)a[i * p->K + k] * op_b(p, b, k, j));
+            xcnn_acc cj = p->c_cols ? c[p->c_cols == 1 ? 0 : j] : 0; /* C broadcast */
+            y[i * p->M + j] = (float)(p->alpha * xcnn_sum_get(&sum) + p->beta * cj);
         }
 }
 
@@ -64,25 +66,27 @@ static void mm_reference_backward(const mm_params *p, int64_t rows, const float 
     if (da)
         for (int64_t i = 0; i < rows; i++)
             for (int64_t k = 0; k < K; k++) {
-                double sum = 0;
-                for (int64_t j = 0; j < M; j++) sum += (double)gy[i * M + j] * op_b(p, b, k, j);
-                da[i * K + k] += (float)(p->alpha * sum);
+                xcnn_sum sum = XCNN_SUM_ZERO;
+                for (int64_t j = 0; j < M; j++)
+                    xcnn_sum_add(&sum, (xcnn_acc)gy[i * M + j] * op_b(p, b, k, j));
+                da[i * K + k] += (float)(p->alpha * xcnn_sum_get(&sum));
             }
     if (db)
         for (int64_t k = 0; k < K; k++)
             for (int64_t j = 0; j < M; j++) {
-                double sum = 0;
-                for (int64_t i = 0; i < rows; i++) sum += (double)a[i * K + k] * gy[i * M + j];
-                db[p->trans_b ? j * K + k : k * M + j] += (float)(p->alpha * sum);
+                xcnn_sum sum = XCNN_SUM_ZERO;
+                for (int64_t i = 0; i < rows; i++)
+                    xcnn_sum_add(&sum, (xcnn_acc)a[i * K + k] * gy[i * M + j]);
+                db[p->trans_b ? j * K + k : k * M + j] += (float)(p->alpha * xcnn_sum_get(&sum));
             }
     /* C[e] was added (times beta) to every Y[i, j] it was broadcast to. */
     if (dc)
         for (int64_t e = 0; e < p->c_cols; e++) {
-            double sum = 0;
+            xcnn_sum sum = XCNN_SUM_ZERO;
             for (int64_t i = 0; i < rows; i++)
                 for (int64_t j = 0; j < M; j++)
-                    if (p->c_cols == 1 || j == e) sum += gy[i * M + j];
-            dc[e] += (float)(p->beta * sum);
+                    if (p->c_cols == 1 || j == e) xcnn_sum_add(&sum, gy[i * M + j]);
+            dc[e] += (float)(p->beta * xcnn_sum_get(&sum));
         }
 }
 
@@ -175,15 +179,15 @@ static void mm_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     /* dC: column sums of G (or the total), each summed serially over rows. */
     if (dc && p->c_cols) {
         if (p->c_cols == 1) {
-            double s = 0;
-            for (int64_t i = 0; i < (int64_t)rows * M; i++) s += gy[i];
-            dc[0] += p->beta * (float)s;
+            xcnn_sum s = XCNN_SUM_ZERO;
+            for (int64_t i = 0; i < (int64_t)rows * M; i++) xcnn_sum_add(&s, gy[i]);
+            dc[0] += p->beta * (float)xcnn_sum_get(&s);
         } else {
 #pragma omp parallel for schedule(static) if ((int64_t)rows * M > XCNN_PARALLEL_MIN)
             for (int j = 0; j < M; j++) {
-                double s = 0;
-                for (int i = 0; i < rows; i++) s += gy[(size_t)i * M + j];
-                dc[j] += p->beta * (float)s;
+                xcnn_sum s = XCNN_SUM_ZERO;
+                for (int i = 0; i < rows; i++) xcnn_sum_add(&s, gy[(size_t)i * M + j]);
+                dc[j] += p->beta * (float)xcnn_sum_get(&s);
             }
         }
     }
@@ -232,12 +236,12 @@ static xcnn_status mm_finish(xcnn_graph *g, xcnn_node *n, mm_params *p, int64_t 
     if (p->K > 0x7fffffff || p->M > 0x7fffffff)
         return xcnn_fail(err, XCNN_ERR_LIMIT, "node '%s' (%s): matrix too large", n->name,
                          n->op_type);
-    mm_params *copy = malloc(sizeof *copy);
+    mm_params *copy = xcnn_node_calloc(n, 1, sizeof *copy);
     if (!copy)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (%s): out of memory", n->name,
                          n->op_type);
     *copy = *p;
-    free(n->params);
+    xcnn_node_free_mem(n, n->params);
     n->params = copy;
     int64_t rows = (int64_t)xcnn_tensor_numel(a) / p->K;
     n->n_params = p->K * p->M + c_elems;
@@ -318,5 +322,5 @@ static const xcnn_attr_spec gemm_attrs[] = {
     {"transA", XCNN_ATTR_INT, 0, NULL},  {"transB", XCNN_ATTR_INT, 0, NULL},
     {NULL, 0, 0, NULL}};
 
-const xcnn_op_def xcnn_op_gemm = {"Gemm", gemm_setup, mm_forward, mm_backward, gemm_attrs};
-const xcnn_op_def xcnn_op_matmul = {"MatMul", matmul_setup, mm_forward, mm_backward, NULL};
+const xcnn_op_def xcnn_op_gemm = {"Gemm", gemm_setup, mm_forward, mm_backward, gemm_attrs, 0};
+const xcnn_op_def xcnn_op_matmul = {"MatMul", matmul_setup, mm_forward, mm_backward, NULL, 0};

@@ -15,20 +15,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ops.h"
+#include "../base/config.h"
 
 typedef struct pad_params {
     int64_t begin[XCNN_MAX_DIMS];
     float value;
 } pad_params;
 
+/* The index arithmetic below is in size_t: on a 32-bit core a division
+ * of int64_t is a library call (__aeabi_ldivmod), once per row here. */
+
 /* Offset of input row `row` (over dims 0..rank-2, dim 0 = batch) in the
  * output, including the begin pads of every dim. */
-static int64_t out_row_offset(const int64_t *in_dims, const int64_t *out_dims,
-                              const int64_t *begin, int rank, int64_t row)
+static size_t out_row_offset(const size_t *in_dims, const size_t *out_dims, const size_t *begin,
+                             int rank, size_t row)
 {
-    int64_t off = begin[rank - 1], stride = out_dims[rank - 1];
+    size_t off = begin[rank - 1], stride = out_dims[rank - 1];
     for (int i = rank - 2; i >= 0; i--) {
-        int64_t idx = row % in_dims[i];
+        size_t idx = row % in_dims[i];
         row /= in_dims[i];
         off += (idx + begin[i]) * stride;
         stride *= out_dims[i];
@@ -36,15 +40,17 @@ static int64_t out_row_offset(const int64_t *in_dims, const int64_t *out_dims,
     return off;
 }
 
-/* Input and output dims at this batch. */
-static void batch_dims(const xcnn_tensor *x, const xcnn_tensor *y, int batch, int64_t *xd,
-                       int64_t *yd)
+/* Input and output dims at this batch, and the begin pads. Every size
+ * fits size_t: the tensors are in memory. */
+static void batch_dims(const xcnn_tensor *x, const xcnn_tensor *y, const pad_params *p,
+                       int batch, size_t *xd, size_t *yd, size_t *bg)
 {
     for (int i = 0; i < x->ndim; i++) {
-        xd[i] = x->dims[i];
-        yd[i] = y->dims[i];
+        xd[i] = (size_t)x->dims[i];
+        yd[i] = (size_t)y->dims[i];
+        bg[i] = (size_t)p->begin[i];
     }
-    xd[0] = yd[0] = batch;
+    xd[0] = yd[0] = (size_t)batch;
 }
 
 static void pad_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
@@ -54,21 +60,21 @@ static void pad_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     const xcnn_tensor *x = xcnn_in(g, n, 0);
     xcnn_tensor *y = xcnn_out(g, n, 0);
     int rank = x->ndim;
-    int64_t xd[XCNN_MAX_DIMS], yd[XCNN_MAX_DIMS];
-    batch_dims(x, y, batch, xd, yd);
-    int64_t y_count = (int64_t)(xcnn_tensor_sample_numel(y) * (size_t)batch);
+    size_t xd[XCNN_MAX_DIMS], yd[XCNN_MAX_DIMS], bg[XCNN_MAX_DIMS];
+    batch_dims(x, y, p, batch, xd, yd, bg);
+    size_t y_count = xcnn_tensor_sample_numel(y) * (size_t)batch;
     /* A constant_value input is read each pass: it is a live weight. */
     const xcnn_tensor *v = xcnn_in(g, n, 2);
     float value = v ? v->data[0] : p->value;
 #pragma omp parallel for schedule(static) if (y_count > XCNN_PARALLEL_MIN)
-    for (int64_t i = 0; i < y_count; i++) y->data[i] = value;
-    int64_t len = xd[rank - 1];
-    int64_t rows = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch) / (len ? len : 1);
+    for (size_t i = 0; i < y_count; i++) y->data[i] = value;
+    size_t len = xd[rank - 1];
     if (len == 0) return;
+    size_t rows = xcnn_tensor_sample_numel(x) * (size_t)batch / len;
 #pragma omp parallel for schedule(static) if (y_count > XCNN_PARALLEL_MIN)
-    for (int64_t r = 0; r < rows; r++)
-        memcpy(y->data + out_row_offset(xd, yd, p->begin, rank, r), x->data + r * len,
-               (size_t)len * sizeof(float));
+    for (size_t r = 0; r < rows; r++)
+        memcpy(y->data + out_row_offset(xd, yd, bg, rank, r), x->data + r * len,
+               len * sizeof(float));
 }
 
 static void pad_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
@@ -80,30 +86,30 @@ static void pad_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     const xcnn_tensor *x = xcnn_in(g, n, 0);
     const xcnn_tensor *y = xcnn_out(g, n, 0);
     int rank = x->ndim;
-    int64_t xd[XCNN_MAX_DIMS], yd[XCNN_MAX_DIMS];
-    batch_dims(x, y, batch, xd, yd);
-    int64_t len = xd[rank - 1];
-    int64_t rows = len ? (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch) / len : 0;
+    size_t xd[XCNN_MAX_DIMS], yd[XCNN_MAX_DIMS], bg[XCNN_MAX_DIMS];
+    batch_dims(x, y, p, batch, xd, yd, bg);
+    size_t len = xd[rank - 1];
+    size_t rows = len ? xcnn_tensor_sample_numel(x) * (size_t)batch / len : 0;
     float *dvalue = xcnn_tensor_grad(xcnn_in(g, n, 2));
     if (dvalue) {
         /* The fill value is every output outside the copy of x:
          * dvalue = sum(g) - sum(g over the copy), summed serially. */
-        int64_t y_count = (int64_t)(xcnn_tensor_sample_numel(y) * (size_t)batch);
-        double s = 0;
-        for (int64_t i = 0; i < y_count; i++) s += y->grad[i];
-        for (int64_t r = 0; r < rows; r++) {
-            const float *gy = y->grad + out_row_offset(xd, yd, p->begin, rank, r);
-            for (int64_t j = 0; j < len; j++) s -= gy[j];
+        size_t y_count = xcnn_tensor_sample_numel(y) * (size_t)batch;
+        xcnn_sum s = XCNN_SUM_ZERO;
+        for (size_t i = 0; i < y_count; i++) xcnn_sum_add(&s, y->grad[i]);
+        for (size_t r = 0; r < rows; r++) {
+            const float *gy = y->grad + out_row_offset(xd, yd, bg, rank, r);
+            for (size_t j = 0; j < len; j++) xcnn_sum_add(&s, -gy[j]);
         }
-        dvalue[0] += (float)s;
+        dvalue[0] += (float)xcnn_sum_get(&s);
     }
     float *dx = xcnn_tensor_grad(x);
     if (!dx || len == 0) return;
 #pragma omp parallel for schedule(static) if (rows * len > XCNN_PARALLEL_MIN)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *gy = y->grad + out_row_offset(xd, yd, p->begin, rank, r);
+    for (size_t r = 0; r < rows; r++) {
+        const float *gy = y->grad + out_row_offset(xd, yd, bg, rank, r);
         float *d = dx + r * len;
-        for (int64_t j = 0; j < len; j++) d[j] += gy[j];
+        for (size_t j = 0; j < len; j++) d[j] += gy[j];
     }
 }
 
@@ -181,11 +187,11 @@ static xcnn_status pad_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     }
     st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), rank, dims, err);
     if (st) return st;
-    pad_params *copy = malloc(sizeof *copy);
+    pad_params *copy = xcnn_node_calloc(n, 1, sizeof *copy);
     if (!copy)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (Pad): out of memory", n->name);
     *copy = p;
-    free(n->params);
+    xcnn_node_free_mem(n, n->params);
     n->params = copy;
     n->n_params = 0;
     n->flops = 0;
@@ -199,4 +205,4 @@ static const xcnn_attr_spec pad_attrs[] = {{"mode", XCNN_ATTR_STRING, 0, NULL},
                                            {"value", XCNN_ATTR_FLOAT, 10, NULL},
                                            {NULL, 0, 0, NULL}};
 
-const xcnn_op_def xcnn_op_pad = {"Pad", pad_setup, pad_forward, pad_backward, pad_attrs};
+const xcnn_op_def xcnn_op_pad = {"Pad", pad_setup, pad_forward, pad_backward, pad_attrs, 0};

@@ -34,6 +34,7 @@
 #include <string.h>
 #include "ops.h"
 #include "window.h"
+#include "../base/config.h"
 
 typedef struct pool_params {
     xcnn_window2d win;
@@ -64,11 +65,11 @@ static void axis_taps(int o, int in, int k, int s, int d, int pad, int *lo, int 
 
 /* Params with MaxPool's tap tables filled in (AveragePool leaves them
  * empty), or NULL when out of memory. */
-static pool_params *params_new(const xcnn_window2d *w, int is_max)
+static pool_params *params_new(const xcnn_node *node, const xcnn_window2d *w, int is_max)
 {
     size_t n = is_max ? 2 * ((size_t)w->out_h + (size_t)w->out_w) : 0;
     if (n > (SIZE_MAX - sizeof(pool_params)) / sizeof(int)) return NULL;
-    pool_params *p = calloc(1, sizeof *p + n * sizeof(int));
+    pool_params *p = xcnn_node_calloc(node, 1, sizeof *p + n * sizeof(int));
     if (!p || !is_max) return p;
     p->row_lo = p->taps;
     p->row_hi = p->row_lo + w->out_h;
@@ -152,17 +153,17 @@ static xcnn_status pool_setup(xcnn_graph *g, xcnn_node *n, const char *op, int i
                          "%s '%s': a window lies entirely in the padding (pads too large "
                          "for the kernel)", op, n->name);
 
-    pool_params *p = params_new(&w, is_max);
+    pool_params *p = params_new(n, &w, is_max);
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "%s '%s': out of memory", op, n->name);
     p->win = w;
     p->channels = (int)x->dims[1];
     p->count_include_pad = (int)cip;
     int64_t dims[4] = {1, x->dims[1], w.out_h, w.out_w};
     if ((st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), 4, dims, err))) {
-        free(p);
+        xcnn_node_free_mem(n, p);
         return st;
     }
-    free(n->params);
+    xcnn_node_free_mem(n, n->params);
     n->params = p;
     n->scratch_floats = 0;
     n->n_params = 0;
@@ -236,8 +237,8 @@ static int window_argmax(const pool_params *p, const float *x, int oh, int ow)
 }
 
 /* Outputs whose argmax is found together, into arrays on the stack (the
- * rows of a plane can be long). */
-#define MAXPOOL_SEGMENT 256
+ * rows of a plane can be long): base/config.h. */
+#define MAXPOOL_SEGMENT XCNN_MAXPOOL_SEGMENT
 
 /* Runs of full-width windows are a multiple of this many outputs, the
  * rest go one by one: gcc -O2 vectorises only a loop that leaves no
@@ -478,9 +479,9 @@ static void gap_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
 #pragma omp parallel for schedule(dynamic) if ((size_t)planes * pixels > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = xt->data + pl * pixels;
-        double sum = 0;
-        for (size_t i = 0; i < pixels; i++) sum += xp[i];
-        y[pl] = (float)(sum / (double)pixels);
+        xcnn_sum sum = XCNN_SUM_ZERO;
+        for (size_t i = 0; i < pixels; i++) xcnn_sum_add(&sum, xp[i]);
+        y[pl] = (float)(xcnn_sum_get(&sum) / (xcnn_acc)pixels);
     }
 }
 
@@ -529,8 +530,8 @@ static const xcnn_attr_spec avgpool_attrs[] = {
     {"strides", XCNN_ATTR_INTS, 0, NULL},     {NULL, 0, 0, NULL}};
 
 const xcnn_op_def xcnn_op_maxpool = {"MaxPool", maxpool_setup, maxpool_forward,
-                                     maxpool_backward, maxpool_attrs};
+                                     maxpool_backward, maxpool_attrs, 0};
 const xcnn_op_def xcnn_op_averagepool = {"AveragePool", avgpool_setup, avgpool_forward,
-                                         avgpool_backward, avgpool_attrs};
+                                         avgpool_backward, avgpool_attrs, 0};
 const xcnn_op_def xcnn_op_globalaveragepool = {"GlobalAveragePool", gap_setup, gap_forward,
-                                               gap_backward, NULL};
+                                               gap_backward, NULL, 0};

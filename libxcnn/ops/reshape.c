@@ -135,6 +135,6 @@ static const xcnn_attr_spec reshape_attrs[] = {{"allowzero", XCNN_ATTR_INT, 0, N
                                                {NULL, 0, 0, NULL}};
 
 const xcnn_op_def xcnn_op_flatten = {"Flatten", flatten_setup, copy_forward, copy_backward,
-                                     flatten_attrs};
+                                     flatten_attrs, 0};
 const xcnn_op_def xcnn_op_reshape = {"Reshape", reshape_setup, copy_forward, copy_backward,
-                                     reshape_attrs};
+                                     reshape_attrs, 0};

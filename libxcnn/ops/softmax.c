@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include "ops.h"
+#include "../base/config.h"
 
 typedef struct softmax_params {
     int64_t len, inner;
@@ -28,24 +29,24 @@ static void softmax_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     const softmax_params *p = n->params;
     const xcnn_tensor *x = xcnn_in(g, n, 0);
     float *y = xcnn_out(g, n, 0)->data;
-    int64_t len = p->len, inner = p->inner;
-    int64_t count = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch);
-    int64_t groups = count / len; /* outer * inner softmaxes */
+    size_t len = (size_t)p->len, inner = (size_t)p->inner;
+    size_t count = xcnn_tensor_sample_numel(x) * (size_t)batch;
+    size_t groups = count / len; /* outer * inner softmaxes */
 #pragma omp parallel for schedule(static) if (count > XCNN_PARALLEL_MIN)
-    for (int64_t s = 0; s < groups; s++) {
-        int64_t base = (s / inner) * len * inner + s % inner;
+    for (size_t s = 0; s < groups; s++) {
+        size_t base = (s / inner) * len * inner + s % inner;
         const float *xs = x->data + base;
         float *ys = y + base;
         float mx = xs[0];
-        for (int64_t i = 1; i < len; i++)
+        for (size_t i = 1; i < len; i++)
             if (xs[i * inner] > mx) mx = xs[i * inner];
-        double sum = 0;
-        for (int64_t i = 0; i < len; i++) {
+        xcnn_sum sum = XCNN_SUM_ZERO;
+        for (size_t i = 0; i < len; i++) {
             ys[i * inner] = expf(xs[i * inner] - mx);
-            sum += ys[i * inner];
+            xcnn_sum_add(&sum, ys[i * inner]);
         }
-        float inv = (float)(1.0 / sum);
-        for (int64_t i = 0; i < len; i++) ys[i * inner] *= inv;
+        float inv = (float)((xcnn_acc)1 / xcnn_sum_get(&sum));
+        for (size_t i = 0; i < len; i++) ys[i * inner] *= inv;
     }
 }
 
@@ -59,17 +60,19 @@ static void softmax_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
     const xcnn_tensor *yt = xcnn_out(g, n, 0);
     float *dx = xcnn_tensor_grad(x);
     if (!dx) return;
-    int64_t len = p->len, inner = p->inner;
-    int64_t count = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch);
-    int64_t groups = count / len;
+    size_t len = (size_t)p->len, inner = (size_t)p->inner;
+    size_t count = xcnn_tensor_sample_numel(x) * (size_t)batch;
+    size_t groups = count / len;
 #pragma omp parallel for schedule(static) if (count > XCNN_PARALLEL_MIN)
-    for (int64_t s = 0; s < groups; s++) {
-        int64_t base = (s / inner) * len * inner + s % inner;
+    for (size_t s = 0; s < groups; s++) {
+        size_t base = (s / inner) * len * inner + s % inner;
         const float *ys = yt->data + base, *gs = yt->grad + base;
-        double dot = 0;
-        for (int64_t i = 0; i < len; i++) dot += (double)gs[i * inner] * ys[i * inner];
-        for (int64_t i = 0; i < len; i++)
-            dx[base + i * inner] += ys[i * inner] * (gs[i * inner] - (float)dot);
+        xcnn_sum dot = XCNN_SUM_ZERO;
+        for (size_t i = 0; i < len; i++)
+            xcnn_sum_add(&dot, (xcnn_acc)gs[i * inner] * ys[i * inner]);
+        float d = (float)xcnn_sum_get(&dot);
+        for (size_t i = 0; i < len; i++)
+            dx[base + i * inner] += ys[i * inner] * (gs[i * inner] - d);
     }
 }
 
@@ -91,7 +94,7 @@ static xcnn_status softmax_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     if (axis == 0)
         return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "node '%s' (Softmax): axis 0 is the "
                          "batch; a softmax across samples is not supported", n->name);
-    softmax_params *p = malloc(sizeof *p);
+    softmax_params *p = xcnn_node_calloc(n, 1, sizeof *p);
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (Softmax): out of memory", n->name);
     /* old form: len = dims[axis:] flattened; new form: len = dims[axis],
      * inner = dims[axis+1:]. */
@@ -101,7 +104,7 @@ static xcnn_status softmax_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
         if (old) p->len *= x->dims[i];
         else p->inner *= x->dims[i];
     }
-    free(n->params);
+    xcnn_node_free_mem(n, n->params);
     n->params = p;
     if (p->len == 0 || p->inner == 0)
         return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (Softmax): empty input", n->name);
@@ -117,4 +120,4 @@ static const xcnn_attr_spec softmax_attrs[] = {{"axis", XCNN_ATTR_INT, 0, NULL},
                                                {NULL, 0, 0, NULL}};
 
 const xcnn_op_def xcnn_op_softmax = {"Softmax", softmax_setup, softmax_forward,
-                                     softmax_backward, softmax_attrs};
+                                     softmax_backward, softmax_attrs, 0};

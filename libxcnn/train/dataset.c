@@ -13,11 +13,12 @@
 #include "../../include/xcnn_image.h"
 #include "../../include/xcnn_train.h"
 #include "rng.h"
+#include "../base/format.h"
 
 static xcnn_status fail(char *err, size_t size, xcnn_status st, const char *msg,
                         const char *path)
 {
-    if (err && size) snprintf(err, size, "%s: %s", path, msg);
+    if (err && size) xcnn_format(err, size, "%s: %s", path, msg);
     return st;
 }
 
@@ -27,7 +28,7 @@ xcnn_status xcnn_dataset_load_idx(const char *images_path, const char *labels_pa
 {
     if (!images_path || !labels_path || !out) {
         if (err && err_size)
-            snprintf(err, err_size, "xcnn_dataset_load_idx: paths and out must not be NULL");
+            xcnn_format(err, err_size, "xcnn_dataset_load_idx: paths and out must not be NULL");
         return XCNN_ERR_ARG;
     }
     memset(out, 0, sizeof *out);

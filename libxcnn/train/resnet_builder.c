@@ -20,6 +20,7 @@
 #include "../core/model.h"
 #include "../graph/onnx_write.h"
 #include "rng.h"
+#include "../base/format.h"
 
 void xcnn_resnet_options_init(xcnn_resnet_options *o)
 {
@@ -88,7 +89,7 @@ static int node(builder *b, const char *op, const char *name, const int *in, int
 static int conv(builder *b, int x, const char *name, int cin, int cout, int k, int stride)
 {
     char wname[128];
-    snprintf(wname, sizeof wname, "%s.weight", name);
+    xcnn_format(wname, sizeof wname, "%s.weight", name);
     int64_t dims[4] = {cout, cin, k, k};
     double std = sqrt(2.0 / (cin * k * k)); /* He: keeps ReLU activations' scale */
     int w = weight(b, wname, 4, dims, 'n', std);
@@ -106,10 +107,10 @@ static int conv(builder *b, int x, const char *name, int cin, int cout, int k, i
 static int batchnorm(builder *b, int x, const char *name, int c)
 {
     char s[128], bi[128], m[128], v[128];
-    snprintf(s, sizeof s, "%s.weight", name);
-    snprintf(bi, sizeof bi, "%s.bias", name);
-    snprintf(m, sizeof m, "%s.running_mean", name);
-    snprintf(v, sizeof v, "%s.running_var", name);
+    xcnn_format(s, sizeof s, "%s.weight", name);
+    xcnn_format(bi, sizeof bi, "%s.bias", name);
+    xcnn_format(m, sizeof m, "%s.running_mean", name);
+    xcnn_format(v, sizeof v, "%s.running_var", name);
     int64_t d = c;
     int in[5] = {x, weight(b, s, 1, &d, 'c', 1.0), weight(b, bi, 1, &d, 'c', 0.0),
                  weight(b, m, 1, &d, 'c', 0.0), weight(b, v, 1, &d, 'c', 1.0)};
@@ -132,9 +133,9 @@ static int conv_bn(builder *b, int x, const char *prefix, const char *suffix, in
                    int k, int stride, int with_relu)
 {
     char cn[128], bn[128], rn[128];
-    snprintf(cn, sizeof cn, "%s.conv%s", prefix, suffix);
-    snprintf(bn, sizeof bn, "%s.bn%s", prefix, suffix);
-    snprintf(rn, sizeof rn, "%s.relu%s", prefix, suffix);
+    xcnn_format(cn, sizeof cn, "%s.conv%s", prefix, suffix);
+    xcnn_format(bn, sizeof bn, "%s.bn%s", prefix, suffix);
+    xcnn_format(rn, sizeof rn, "%s.relu%s", prefix, suffix);
     int y = batchnorm(b, conv(b, x, cn, cin, cout, k, stride), bn, cout);
     return with_relu ? relu(b, y, rn) : y;
 }
@@ -146,13 +147,13 @@ static int basic_block(builder *b, int x, const char *prefix, int cin, int cout,
     int s = x;
     if (stride != 1 || cin != cout) {
         char cn[128], bn[128];
-        snprintf(cn, sizeof cn, "%s.downsample.0", prefix);
-        snprintf(bn, sizeof bn, "%s.downsample.1", prefix);
+        xcnn_format(cn, sizeof cn, "%s.downsample.0", prefix);
+        xcnn_format(bn, sizeof bn, "%s.downsample.1", prefix);
         s = batchnorm(b, conv(b, x, cn, cin, cout, 1, stride), bn, cout);
     }
     char an[128], rn[128];
-    snprintf(an, sizeof an, "%s.add", prefix);
-    snprintf(rn, sizeof rn, "%s.relu", prefix);
+    xcnn_format(an, sizeof an, "%s.add", prefix);
+    xcnn_format(rn, sizeof rn, "%s.relu", prefix);
     int sum = node(b, "Add", an, (int[]){h, s}, 2, NULL);
     return relu(b, sum, rn);
 }
@@ -183,7 +184,7 @@ static xcnn_status check_options(const xcnn_resnet_options *o, char *err, size_t
         if (o->widths[s] < 1 || o->widths[s] > 4096 || o->blocks[s] < 1 || o->blocks[s] > 64)
             bad = "every stage needs a width of 1..4096 and 1..64 blocks";
     if (!bad) return XCNN_OK;
-    if (err && size) snprintf(err, size, "resnet: %s", bad);
+    if (err && size) xcnn_format(err, size, "resnet: %s", bad);
     return XCNN_ERR_ARG;
 }
 
@@ -202,7 +203,7 @@ static void build_graph(builder *b, const xcnn_resnet_options *o)
     for (int s = 0; s < o->n_stages; s++)
         for (int k = 0; k < o->blocks[s]; k++) {
             char prefix[64];
-            snprintf(prefix, sizeof prefix, "layer%d.%d", s + 1, k);
+            xcnn_format(prefix, sizeof prefix, "layer%d.%d", s + 1, k);
             int stride = (s > 0 && k == 0) ? 2 : 1;
             y = basic_block(b, y, prefix, c, o->widths[s], stride);
             c = o->widths[s];
@@ -215,7 +216,7 @@ xcnn_status xcnn_resnet_build(const xcnn_resnet_options *o, xcnn_model **out, ch
 {
     if (out) *out = NULL;
     if (!o || !out) {
-        if (err && err_size) snprintf(err, err_size, "xcnn_resnet_build: options and out must "
+        if (err && err_size) xcnn_format(err, err_size, "xcnn_resnet_build: options and out must "
                                       "not be NULL");
         return XCNN_ERR_ARG;
     }
@@ -223,13 +224,13 @@ xcnn_status xcnn_resnet_build(const xcnn_resnet_options *o, xcnn_model **out, ch
     if (st) return st;
     builder b = {xcnn_graph_new(), o->seed, 0};
     if (!b.g) {
-        if (err && err_size) snprintf(err, err_size, "resnet: out of memory");
+        if (err && err_size) xcnn_format(err, err_size, "resnet: out of memory");
         return XCNN_ERR_NOMEM;
     }
     build_graph(&b, o);
     if (b.failed) {
         xcnn_graph_free(b.g);
-        if (err && err_size) snprintf(err, err_size, "resnet: out of memory building the graph");
+        if (err && err_size) xcnn_format(err, err_size, "resnet: out of memory building the graph");
         return XCNN_ERR_NOMEM;
     }
     unsigned char *bytes = NULL;
@@ -238,7 +239,7 @@ xcnn_status xcnn_resnet_build(const xcnn_resnet_options *o, xcnn_model **out, ch
     st = xcnn_onnx_encode(b.g, NULL, NULL, 0, &bytes, &len, &e);
     xcnn_graph_free(b.g);
     if (st) {
-        if (err && err_size) snprintf(err, err_size, "resnet: %s", e.msg);
+        if (err && err_size) xcnn_format(err, err_size, "resnet: %s", e.msg);
         return st;
     }
     st = xcnn_model_load_memory(bytes, len, NULL, out, err, err_size);

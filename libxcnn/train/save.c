@@ -6,6 +6,7 @@
 #include "../core/model.h"
 #include "../graph/onnx_write.h"
 #include "../io/atomic_file.h"
+#include "../base/format.h"
 
 xcnn_status xcnn_model_save_onnx_memory(const xcnn_model *m, const char *const *keys,
                                         const char *const *values, int n_meta,
@@ -49,7 +50,7 @@ xcnn_status xcnn_model_save_onnx_memory(const xcnn_model *m, const char *const *
         if (!st) st = xcnn_onnx_encode(m->g, keys, values, n_meta, data, size, &e);
         xcnn_model_leave(m);
     }
-    if (st && err && err_size) snprintf(err, err_size, "%s", e.msg);
+    if (st && err && err_size) xcnn_format(err, err_size, "%s", e.msg);
     return st;
 }
 
@@ -58,7 +59,7 @@ xcnn_status xcnn_model_save_onnx(const xcnn_model *m, const char *path, const ch
                                  size_t err_size)
 {
     if (!path) {
-        if (err && err_size) snprintf(err, err_size, "save: path is NULL");
+        if (err && err_size) xcnn_format(err, err_size, "save: path is NULL");
         return XCNN_ERR_ARG;
     }
     unsigned char *bytes = NULL;
@@ -70,6 +71,6 @@ xcnn_status xcnn_model_save_onnx(const xcnn_model *m, const char *path, const ch
     xcnn_err e = {{0}};
     st = xcnn_atomic_write_file(path, bytes, len, &e);
     free(bytes);
-    if (st && err && err_size) snprintf(err, err_size, "%s", e.msg);
+    if (st && err && err_size) xcnn_format(err, err_size, "%s", e.msg);
     return st;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include "../../include/xcnn_train.h"
 #include "../core/model.h"
+#include "../base/format.h"
 
 struct xcnn_trainer {
     xcnn_model *m;
@@ -60,7 +61,7 @@ static xcnn_status find_params(xcnn_trainer *t, char *err, size_t size)
             const xcnn_tensor *w = &g->tensors[ti];
             if (w->kind != XCNN_T_CONST || w->dtype != XCNN_DT_FLOAT) continue;
             if (!w->grad) {
-                if (err && size) snprintf(err, size, "weight '%s' has no gradient buffer", w->name);
+                if (err && size) xcnn_format(err, size, "weight '%s' has no gradient buffer", w->name);
                 free(seen);
                 return XCNN_ERR_ARG;
             }
@@ -98,7 +99,7 @@ static xcnn_status buf_fail(char *err, size_t size, xcnn_status st, const char *
     if (err && size) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, size, fmt, ap);
+        xcnn_vformat(err, size, fmt, ap);
         va_end(ap);
     }
     return st;
@@ -139,6 +140,12 @@ xcnn_status xcnn_trainer_new(xcnn_model *m, const xcnn_optim_options *o, int max
     if (!xcnn_model_enter(m))
         return buf_fail(err, err_size, XCNN_ERR_BUSY, "%s", xcnn_status_name(XCNN_ERR_BUSY));
     xcnn_err e = {{0}};
+    if (m->mem) { /* before the reserve below, which would carve the buffer */
+        xcnn_model_leave(m);
+        return buf_fail(err, err_size, XCNN_ERR_ARG, "the model lives in a static buffer "
+                        "(xcnn_model_load_static): its weights are read-only, so it cannot "
+                        "be trained");
+    }
     xcnn_status st = max_batch == m->max_batch ? XCNN_OK : xcnn_arena_reserve(m, max_batch, &e);
     if (!st) st = xcnn_arena_enable_param_grads(m, &e);
     const xcnn_tensor *y = &m->g->tensors[m->g->output];
@@ -196,7 +203,7 @@ static int count_correct(const float *logits, const int *labels, int batch, int 
 
 static xcnn_status step_fail(xcnn_model *m, xcnn_status st, const char *msg)
 {
-    snprintf(m->error, sizeof m->error, "%s", msg);
+    xcnn_format(m->error, sizeof m->error, "%s", msg);
     return st;
 }
 
@@ -212,7 +219,7 @@ static xcnn_status train_step(xcnn_trainer *t, const float *x, const int *labels
         return step_fail(m, XCNN_ERR_ARG, "train step: the learning rate must be a finite "
                          "number >= 0");
     if (batch > t->max_batch) {
-        snprintf(m->error, sizeof m->error, "train step: batch %d is over the trainer's "
+        xcnn_format(m->error, sizeof m->error, "train step: batch %d is over the trainer's "
                  "max_batch %d (xcnn_trainer_new)", batch, t->max_batch);
         return XCNN_ERR_ARG;
     }
@@ -268,12 +275,12 @@ static xcnn_status evaluate(xcnn_model *m, const xcnn_dataset *d, int batch, dou
     /* Samples are read in the model's input size: a dataset of another
      * size would be read past its end (or out of step). */
     if (d->n < 0) {
-        snprintf(m->error, sizeof m->error, "evaluate: the dataset has %d samples", d->n);
+        xcnn_format(m->error, sizeof m->error, "evaluate: the dataset has %d samples", d->n);
         return XCNN_ERR_ARG;
     }
     if (d->channels < 1 || d->height < 1 || d->width < 1 ||
         (size_t)d->channels * (size_t)d->height * (size_t)d->width != in_n) {
-        snprintf(m->error, sizeof m->error, "evaluate: the dataset's samples are %dx%dx%d, the "
+        xcnn_format(m->error, sizeof m->error, "evaluate: the dataset's samples are %dx%dx%d, the "
                  "model input takes %zu floats", d->channels, d->height, d->width, in_n);
         return XCNN_ERR_SHAPE;
     }

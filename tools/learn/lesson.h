@@ -47,7 +47,8 @@ static inline double rel_err(const float *ours, const double *ref, size_t n)
 {
     double diff = 0, big = 0;
     for (size_t i = 0; i < n; i++) {
-        diff = fmax(diff, fabs((double)ours[i] - ref[i]));
+        double e = fabs((double)ours[i] - ref[i]); /* not fmax: gcc 12.2 for aarch64 */
+        if (e > diff) diff = e;                     /* crashes vectorising it at -O3  */
         big = fmax(big, fabs(ref[i]));
     }
     return big > 0 ? diff / big : diff;
