@@ -100,5 +100,6 @@ int cli_predict(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_bench(int argc, char **argv);   /* bench.c */
+int cli_convert(int argc, char **argv); /* convert.c: ONNX -> .xcnn */
 
 #endif

@@ -1,7 +1,55 @@
 /* xcnn info MODEL: the model as a table of nodes. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+
+/* The file's bytes, 64-byte aligned (NULL if unreadable or over 1 GiB:
+ * the load said why). */
+static unsigned char *read_all(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    unsigned char *buf = NULL;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+    if (len >= 0 && len <= (1L << 30) && fseek(f, 0, SEEK_SET) == 0 &&
+        /* 64-byte aligned: an .xcnn image's weights are used in place */
+        (buf = aligned_alloc(64, ((size_t)len + 64) / 64 * 64)) &&
+        fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *size = (size_t)(len > 0 ? len : 0);
+    return buf;
+}
+
+/* What one caller buffer must hold (xcnn_model_plan) for the three ways a
+ * device loads a model: every explainer, Grad-CAM at the default layer
+ * only, inference only. Only .xcnn images load into a buffer. */
+static void print_static_plan(const char *path, const cli_input_opts *io)
+{
+    size_t size = 0, full = 0, cam = 0, inf = 0;
+    unsigned char *bytes = read_all(path, &size);
+    if (!bytes) return;
+    xcnn_load_options lo = io->load;
+    char err[512];
+    xcnn_status st = xcnn_model_plan(bytes, size, &lo, &full, err, sizeof err);
+    if (st == XCNN_ERR_UNSUPPORTED) {
+        printf("static buffer: xcnn convert makes an .xcnn image that xcnn_model_load_static "
+               "runs from one buffer\n");
+    } else if (!st) {
+        lo.explain_layer = "";
+        if (xcnn_model_plan(bytes, size, &lo, &cam, err, sizeof err)) cam = 0;
+        lo.explain_layer = NULL;
+        lo.inference_only = 1;
+        if (xcnn_model_plan(bytes, size, &lo, &inf, err, sizeof err)) inf = 0;
+        printf("static buffer (xcnn_model_plan): %zu bytes for every explainer, %zu for "
+               "Grad-CAM only (explain_layer \"\"), %zu for inference only\n", full, cam, inf);
+    }
+    free(bytes);
+}
 
 int cli_info(int argc, char **argv)
 {
@@ -56,6 +104,7 @@ int cli_info(int argc, char **argv)
            xcnn_model_max_batch(m));
     /* Attributes the load accepted but does not read (they cannot change
      * the result; any that could was refused at load). */
+    print_static_plan(path, &io);
     const char *w;
     for (int i = 0; (w = xcnn_model_warning(m, i)); i++) printf("warning: %s\n", w);
     xcnn_model_free(m);

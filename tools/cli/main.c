@@ -13,14 +13,17 @@ static void usage(FILE *f)
             "                                        node: values, gradients, times, memory\n"
             "  xcnn predict MODEL INPUT [--top K] [--out FILE.npy]\n"
             "  xcnn explain MODEL INPUT --method M --out ATTR.npy [options]\n"
+            "  xcnn convert MODEL OUT.xcnn [--fold-bn]  the .xcnn format: compact, checksummed,\n"
+            "                                        weights 64-byte aligned for use in place\n"
             "  xcnn train [--epochs N] [--out MODEL.onnx] ...  train a small ResNet on Fashion-MNIST\n"
             "  xcnn bench MODEL [--method M] [--iters N] [--threads T] [--batch B]\n"
             "  xcnn help                             this text\n"
             "common options: --labels FILE  --preprocess SPEC  --input-shape CxHxW (sizes for\n"
             "  input dimensions the model leaves symbolic)  --max-arena-mb N (the memory cap\n"
             "  for activations and gradients, default 4096)\n"
-            "MODEL is an ONNX file; INPUT a float32 .npy of shape (C,H,W) or (1,C,H,W), or an\n"
-            "image (PNG, PPM, PGM) preprocessed as the model's metadata or --preprocess says.\n"
+            "MODEL is an ONNX or .xcnn file (told apart by their first bytes); INPUT a float32\n"
+            ".npy of shape (C,H,W) or (1,C,H,W), or an image (PNG, PPM, PGM) preprocessed as\n"
+            "the model's metadata or --preprocess says.\n"
             "Errors print one line on stderr and exit 1; usage errors exit 2.\n");
 }
 
@@ -40,5 +43,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "explain")) return cli_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s'", cmd);
 }
