@@ -9,6 +9,20 @@
 #                  no GEMM), built in build-reference/ unless BUILD is given
 
 CC      ?= gcc
+# Cross builds: CROSS=aarch64-linux-gnu- makes CC and AR $(CROSS)gcc and
+# $(CROSS)ar unless they are given (make's built-in cc/ar count as not
+# given). RUN prefixes every program `make test` runs, for a target this
+# machine cannot run itself: RUN="qemu-aarch64 -L /usr/aarch64-linux-gnu".
+CROSS   ?=
+RUN     ?=
+ifneq ($(CROSS),)
+  ifeq ($(origin CC),default)
+    CC := $(CROSS)gcc
+  endif
+  ifeq ($(origin AR),default)
+    AR := $(CROSS)ar
+  endif
+endif
 OMP     ?= 1
 REFERENCE ?= 0
 ifeq ($(REFERENCE),1)
@@ -26,6 +40,10 @@ CFLAGS  += -ffp-contract=off -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=20
 LDLIBS  += -lm -pthread
 ifeq ($(REFERENCE),1)
   CFLAGS  += -DXCNN_REFERENCE
+endif
+# FLOAT_ACCUM=1: float accumulators instead of double (base/config.h)
+ifeq ($(FLOAT_ACCUM),1)
+  CFLAGS  += -DXCNN_FLOAT_ACCUM
 endif
 SIMD    ?= 1
 ifeq ($(SIMD),0)
@@ -55,7 +73,7 @@ $(BUILD)/obj/%.o: %.c
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 CLI_SRC  := $(wildcard tools/cli/*.c)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -72,6 +90,11 @@ $(BUILD)/xcnn_demo: $(BUILD)/obj/tools/demo.o $(LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+# The static-model test counts the library's heap calls: every malloc,
+# calloc, realloc, aligned_alloc and posix_memalign of the objects linked
+# in goes through the test's __wrap_ functions.
+$(BUILD)/tests/test_static_model: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
 
 tests: $(TEST_BIN)
 
@@ -107,8 +130,22 @@ fixtures-big:
 	  /usr/bin/python3 tools/make_fixtures.py --big --out build/fixtures; \
 	else echo "python3-torch not installed: large fixtures not made (their tests will be skipped)"; fi
 
+# With RUN set, the programs run through it: $(BUILD)/run/ holds one
+# two-line script per program `make test` runs (CLI, example, demo, tests,
+# lessons) that execs $(RUN) on the real one, and the tests are pointed
+# there (the tests/*.sh scripts run $XCNN_BUILD/xcnn and friends; obj/ is
+# linked for tools/check_layers.sh). $XCNN_RUN tells a test what it runs
+# under (a memory limit then holds the emulator too).
+TEST_DIR := $(if $(RUN),$(BUILD)/run,$(BUILD))
+
 test: all tests
-	@XCNN_BUILD=$(BUILD) sh tests/run_all.sh $(TEST_BIN) $(TEST_SH) tools/check_layers.sh
+ifneq ($(RUN),)
+	@rm -rf $(TEST_DIR) && mkdir -p $(TEST_DIR)/tests $(TEST_DIR)/learn && ln -s ../obj $(TEST_DIR)/obj
+	@for p in xcnn example xcnn_demo $(TEST_BIN:$(BUILD)/%=%) $(LEARN_BIN:$(BUILD)/%=%); do \
+	  printf '#!/bin/sh\nexec %s "%s" "$$@"\n' "$(RUN)" "$(abspath $(BUILD))/$$p" >$(TEST_DIR)/$$p; \
+	  chmod +x $(TEST_DIR)/$$p; done
+endif
+	@XCNN_BUILD=$(TEST_DIR) XCNN_RUN="$(RUN)" sh tests/run_all.sh $(TEST_BIN:$(BUILD)/%=$(TEST_DIR)/%) $(TEST_SH) tools/check_layers.sh
 
 # Real pretrained models from npm (PaddleOCR's text-direction classifier)
 # and onnxruntime-node as the reference; tests skip without them.
@@ -138,7 +175,7 @@ clean:
 SAN_FLAGS    := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_FLAGS   := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 FUZZ_SECONDS ?= 60
-FUZZERS      := onnx npy image gzip idx preprocess explain
+FUZZERS      := onnx npy image gzip idx preprocess explain xcnn_format
 
 sanitize:
 	env CFLAGS="-O2 -g $(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" $(MAKE) BUILD=build-asan OMP=0 all tests
@@ -165,3 +202,7 @@ tsan:
 
 # The lessons (tools/learn/): make learn; make test runs them too.
 include tools/learn/learn.mk
+# make mcu / mcu-run: the Cortex-M4 firmware under QEMU (tools/mcu/mcu.mk)
+include tools/mcu/mcu.mk
+# make stack-usage: worst stack frames, host and Cortex-M4 (tools/stack_usage.mk)
+include tools/stack_usage.mk

@@ -45,6 +45,11 @@ seed() { # seed NAME: fill BUILD/corpus/NAME with valid inputs
           printf '\124\000\010\000\010\000\003\000\003\002resize=0' >"$d/refused_err1"
           printf '\144\200\000\200\031\200\031\200\000\007gray;;crop=1x1;scale=-1;mean=3;std=-2' >"$d/hostile_sides"
           printf '\001\000\100\000\060\000\020\000\020\003\001\011\100\060\006\002\001\003\014\001' >"$d/structured" ;;
+    xcnn_format) # the fixtures as ONNX (the harness converts them) and as .xcnn
+          for f in tests/fixtures/*/model.onnx; do
+              n=$(basename "$(dirname "$f")"); cp "$f" "$d/$n.onnx"
+              [ -x "${XCNN_CLI:-build/xcnn}" ] && "${XCNN_CLI:-build/xcnn}" convert "$f" "$d/$n.xcnn" >/dev/null
+          done ;;
     explain) # 16 header bytes (fuzz_explain.c), then the model: tiny models
           # (explain_seeds.c) and captum_toy; the other fixtures take 10-100x
           # longer a run
