@@ -223,16 +223,17 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
     size_t nt = (size_t)(g->n_tensors ? g->n_tensors : 1);
     if (m->shared_values) { /* activations share memory by lifetime */
         offs = xcnn_mem_alloc(m->mem, nt * sizeof *offs);
-        int *rep = offs ? xcnn_mem_alloc(m->mem, nt * sizeof *rep) : NULL;
-        span_slot *slots = rep ? xcnn_mem_alloc(m->mem, nt * sizeof *slots) : NULL;
+        /* the slots and rep[] in one block: freed at once, a buffer's
+         * allocator takes that room back (base/mem.h) */
+        span_slot *slots = offs ? xcnn_mem_alloc(m->mem, nt * (sizeof *slots + sizeof(int)))
+                                : NULL;
         if (!slots) {
-            xcnn_mem_free(m->mem, rep);
             xcnn_mem_free(m->mem, offs);
             return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory planning the arena");
         }
+        int *rep = (int *)(slots + nt);
         total = plan_by_lifetime(m, max_batch, offs, slots, rep);
         xcnn_mem_free(m->mem, slots);
-        xcnn_mem_free(m->mem, rep);
     }
     total += grads + scratch;
     xcnn_status st = over_cap(m, (uint64_t)total * sizeof(float) + m->param_grad_bytes,

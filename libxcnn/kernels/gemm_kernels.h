@@ -69,4 +69,16 @@ extern const xcnn_gemm_kernel xcnn_gemm_kernel_neon;
 #define XCNN_GEMM_MAX_NR 8
 #endif
 
+/* A kernel's edge tile, spilled to `tile` (rows NR floats apart), stored
+ * clipped to mr x nr: 0 + the sum, or C + the sum with add (the same
+ * addition the whole-tile store makes, so the bits do not depend on where
+ * a tile falls). For kernels without masked stores (AVX2, NEON). */
+static inline void xcnn_gemm_store_edge(float *C, size_t ldc, const float *tile, int NR, int mr,
+                                        int nr, int add)
+{
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < nr; c++)
+            C[(size_t)r * ldc + c] = (add ? C[(size_t)r * ldc + c] : 0.0f) + tile[r * NR + c];
+}
+
 #endif

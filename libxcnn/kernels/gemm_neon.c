@@ -89,9 +89,7 @@ static void neon_12x8(int kc, const float *a, size_t rs, size_t cs, const float 
         /* Edge tile: through a small buffer, clipped. */
         float tile[MR * NR];
         ROWS(SPILL)
-        for (int r = 0; r < mr; r++)
-            for (int c = 0; c < nr; c++)
-                C[(size_t)r * ldc + c] = (add ? C[(size_t)r * ldc + c] : 0.0f) + tile[r * NR + c];
+        xcnn_gemm_store_edge(C, (size_t)ldc, tile, NR, mr, nr, add);
     }
 }
 

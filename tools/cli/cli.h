@@ -34,6 +34,9 @@ void cli_shape_str(const xcnn_tensor_view *v, char *buf, size_t size);
 /* Load a model (with --input-shape from o, which may be NULL), printing
  * the error; NULL on failure. */
 xcnn_model *cli_load_model(const char *path, const struct cli_input_opts *o);
+/* A model file's bytes (at most 1 GiB, the loader's default limit),
+ * 64-byte aligned, free() them; NULL: error printed. */
+unsigned char *cli_read_model_file(const char *path, size_t *size);
 
 /* Read INPUT (a float32 .npy of shape (C,H,W) or (1,C,H,W)) and check it
  * against the model input. Returns a malloc'ed sample or NULL (error

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "cli.h"
 
 int cli_error(const char *fmt, ...)
@@ -103,4 +104,42 @@ float *cli_load_input(const xcnn_model *m, const char *path)
         return NULL;
     }
     return data;
+}
+
+unsigned char *cli_read_model_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("cannot open model '%s'", path);
+        return NULL;
+    }
+    struct stat sb;
+    long len = -1;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        cli_error("model '%s' is not a regular file", path);
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        cli_error("cannot read model '%s'", path);
+        return NULL;
+    }
+    if ((unsigned long)len > (1UL << 30)) {
+        fclose(f);
+        cli_error("model file '%s' is %ld bytes, over the limit of %lu", path, len, 1UL << 30);
+        return NULL;
+    }
+    /* 64-byte aligned: an .xcnn image's weights may be used in place */
+    unsigned char *buf = aligned_alloc(64, ((size_t)len + 64) / 64 * 64);
+    size_t got = buf ? fread(buf, 1, (size_t)len, f) : 0;
+    fclose(f);
+    if (!buf || got != (size_t)len) {
+        free(buf);
+        cli_error(buf ? "short read on model '%s'" : "out of memory reading '%s'", path);
+        return NULL;
+    }
+    *size = (size_t)len;
+    return buf;
 }

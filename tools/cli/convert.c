@@ -27,44 +27,6 @@
 
 #define USAGE "usage: xcnn convert MODEL OUT.xcnn [--fold-bn] [--input-shape CxHxW]"
 
-/* The whole of path, within the loader's file limit. NULL: error printed. */
-static unsigned char *read_model_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("cannot open model '%s'", path);
-        return NULL;
-    }
-    struct stat sb;
-    long len = -1;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        cli_error("model '%s' is not a regular file", path);
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        cli_error("cannot read model '%s'", path);
-        return NULL;
-    }
-    if ((unsigned long)len > (1UL << 30)) {
-        fclose(f);
-        cli_error("model file '%s' is %ld bytes, over the limit of %lu", path, len, 1UL << 30);
-        return NULL;
-    }
-    unsigned char *buf = malloc(len ? (size_t)len : 1);
-    size_t got = buf ? fread(buf, 1, (size_t)len, f) : 0;
-    fclose(f);
-    if (!buf || got != (size_t)len) {
-        free(buf);
-        cli_error(buf ? "short read on model '%s'" : "out of memory reading '%s'", path);
-        return NULL;
-    }
-    *size = (size_t)len;
-    return buf;
-}
-
 /* BatchNormalization nodes that run, and the bytes of the weights. */
 static void count_graph(const xcnn_graph *g, int *bn, size_t *weight_bytes)
 {
@@ -107,7 +69,7 @@ int cli_convert(int argc, char **argv)
         return cli_error("cannot write '%s': it is a directory", out_path);
 
     size_t size = 0;
-    unsigned char *bytes = read_model_file(in_path, &size);
+    unsigned char *bytes = cli_read_model_file(in_path, &size);
     if (!bytes) return CLI_EXIT_ERROR;
     xcnn_err err = {{0}};
     xcnn_graph *g = NULL;

@@ -4,34 +4,13 @@
 #include <string.h>
 #include "cli.h"
 
-/* The file's bytes, 64-byte aligned (NULL if unreadable or over 1 GiB:
- * the load said why). */
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    unsigned char *buf = NULL;
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-    if (len >= 0 && len <= (1L << 30) && fseek(f, 0, SEEK_SET) == 0 &&
-        /* 64-byte aligned: an .xcnn image's weights are used in place */
-        (buf = aligned_alloc(64, ((size_t)len + 64) / 64 * 64)) &&
-        fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)(len > 0 ? len : 0);
-    return buf;
-}
-
 /* What one caller buffer must hold (xcnn_model_plan) for the three ways a
  * device loads a model: every explainer, Grad-CAM at the default layer
  * only, inference only. Only .xcnn images load into a buffer. */
 static void print_static_plan(const char *path, const cli_input_opts *io)
 {
     size_t size = 0, full = 0, cam = 0, inf = 0;
-    unsigned char *bytes = read_all(path, &size);
+    unsigned char *bytes = cli_read_model_file(path, &size);
     if (!bytes) return;
     xcnn_load_options lo = io->load;
     char err[512];
