@@ -312,8 +312,31 @@ typedef enum xcnn_method {
     XCNN_INTEGRATED_GRADIENTS = 4,
     XCNN_SMOOTHGRAD = 5,
     XCNN_GRADCAM = 6,            /* output 1x1xhxw (1x1xHxW with upsample)   */
-    XCNN_GUIDED_GRADCAM = 7
+    XCNN_GUIDED_GRADCAM = 7,
+    /* The second round (METHODS.md; the README's method table). */
+    XCNN_DEEPLIFT = 8,           /* Rescale rule; baseline (default zeros)   */
+    XCNN_DEEPLIFT_SHAP = 9,      /* mean of deeplift over baselines[]        */
+    XCNN_GRADIENT_SHAP = 10,     /* expected gradients over baselines[]      */
+    XCNN_LRP = 11,               /* layer-wise relevance, lrp_rule           */
+    XCNN_OCCLUSION = 12,         /* sliding window (Captum's Occlusion)      */
+    XCNN_RISE = 13,              /* random masks; output 1x1xHxW             */
+    XCNN_CAM = 14,               /* Zhou et al.: GAP + Gemm models; 1x1xhxw  */
+    XCNN_GRADCAM_PLUS_PLUS = 15, /* the CAM family, pytorch-grad-cam's       */
+    XCNN_XGRADCAM = 16,          /* definitions: output 1x1xhxw, or 1x1xHxW  */
+    XCNN_LAYERCAM = 17,          /* with upsample                            */
+    XCNN_HIRESCAM = 18,
+    XCNN_SCORECAM = 19,
+    XCNN_EIGENCAM = 20,
+    XCNN_ABLATIONCAM = 21
 } xcnn_method;
+#define XCNN_METHOD_COUNT 22
+
+/* The LRP composites (METHODS.md). */
+typedef enum xcnn_lrp_rule {
+    XCNN_LRP_EPSILON_PLUS_FLAT = 0,  /* Zennit EpsilonPlusFlat, canonized (default) */
+    XCNN_LRP_EPSILON = 1,            /* Captum LRP: epsilon everywhere          */
+    XCNN_LRP_EPSILON_GAMMA_BOX = 2   /* Zennit EpsilonGammaBox, canonized       */
+} xcnn_lrp_rule;
 
 typedef enum xcnn_ig_rule {
     XCNN_IG_GAUSS_LEGENDRE = 0,
@@ -344,6 +367,44 @@ typedef struct xcnn_explain_options {
                               node's output: the model input is refused  */
     int no_relu;           /* default 0 (ReLU on, as the paper)            */
     int upsample;          /* bilinear to the input's HxW (default 0)      */
+    /* The methods below read `baseline`, `samples`, `stdev`, `seed`,
+     * `noise` and `layer` above too, as METHODS.md says; the defaults set
+     * by xcnn_explain_options_init depend on the method (samples: 25 for
+     * smoothgrad, 5 for gradient-shap, 4000 for rise; stdev: 0 for
+     * gradient-shap). */
+    /* deeplift-shap, gradient-shap: n_baselines inputs, one after the
+     * other (n_baselines x input-size floats) */
+    const float *baselines;
+    int n_baselines;
+    /* gradient-shap: draws to use instead of the seeded generator (to
+     * reproduce another implementation's samples), each NULL for "draw":
+     * draw_index[k] the baseline of sample k, draw_alpha[k] its a, and
+     * `noise` (samples x input-size) its e. */
+    const int *draw_index;
+    const float *draw_alpha;
+    /* lrp */
+    xcnn_lrp_rule lrp_rule; /* default XCNN_LRP_EPSILON_PLUS_FLAT          */
+    float epsilon;         /* < 0 (default): 1e-9 for XCNN_LRP_EPSILON, 1e-6
+                              in the composites                            */
+    float gamma;           /* default 0.25 (epsilon-gamma-box)             */
+    float low, high;       /* z-box bounds of the first layer's input; NaN
+                              (default): the input's min and max           */
+    int zero_bias;         /* biases left out of the rules (default 0)    */
+    /* occlusion: window c x h x w (c 0: every channel; h, w required,
+     * default 0 = refused), strides along height and width (default 1),
+     * the value the window is set to (default 0) */
+    int window[3];
+    int stride[2];
+    float fill;
+    /* rise: masks (n_masks x H x W, used as given) or drawn: `samples`
+     * masks of cells x cells Bernoulli(p1) cells */
+    const float *masks;
+    int n_masks;
+    int cells;             /* default 7                                    */
+    float p1;              /* default 0.5                                  */
+    /* the CAM family: min-max scale each map (pytorch-grad-cam's scaling)
+     * before any upsample (default 0: raw maps) */
+    int normalize;
 } xcnn_explain_options;
 
 /* Fill o with the defaults above for `method`. */
@@ -353,8 +414,12 @@ void xcnn_explain_options_init(xcnn_explain_options *o, xcnn_method method);
 typedef struct xcnn_explain_result {
     int target;            /* the output index explained                   */
     float score;           /* the model's output at target for the input   */
-    float delta;           /* integrated gradients: convergence delta
-                              sum(attr) - (f(x)[t] - f(baseline)[t])       */
+    float delta;           /* integrated gradients, deeplift(-shap):
+                              sum(attr) - (f(x)[t] - f(baseline)[t])
+                              (deeplift-shap: with the baselines' mean
+                              score)                                       */
+    float total;           /* lrp: sum of the relevance at the input, to
+                              hold against score                           */
     int ndim;              /* shape written to `out`                       */
     int64_t dims[4];
     char layer[256];       /* grad-cam: the layer tensor used              */

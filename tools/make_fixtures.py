@@ -607,7 +607,10 @@ def input_for(shape, seed):
 
 
 # ---------------------------------------------------------------------------
-def fixture_resnet_narrow(out):
+def build_resnet_narrow():
+    """(model, input, Grad-CAM layers, make_fixture keywords) of a fixture:
+    the same seeds every time, so tools/make_method_fixtures.py rebuilds the
+    very model whose ONNX is committed."""
     torch.manual_seed(1)
     m = ResNetNarrow()
     he_init(m)
@@ -616,10 +619,15 @@ def fixture_resnet_narrow(out):
         "gradcam_layer": (m.layer3[1].relu2, "/layer3/layer3.1/relu2/Relu_output_0"),
         "gradcam_layer_default": (m.layer4[1].relu2, "/layer4/layer4.1/relu2/Relu_output_0"),
     }
-    make_fixture(out, "resnet_narrow", m, input_for((1, 3, 64, 64), 101), 11, layers, seed=201)
+    return m, input_for((1, 3, 64, 64), 101), layers, dict(opset=11, seed=201)
 
 
-def fixture_rescnn_bn(out):
+def fixture_resnet_narrow(out):
+    m, x, layers, kw = build_resnet_narrow()
+    make_fixture(out, "resnet_narrow", m, x, kw["opset"], layers, seed=kw["seed"])
+
+
+def build_rescnn_bn():
     torch.manual_seed(2)
     m = ResCNNBN()
     he_init(m)
@@ -628,8 +636,13 @@ def fixture_rescnn_bn(out):
         "gradcam_layer": (m.se, "/se/Mul_output_0"),
         "gradcam_layer_default": (m.head_act, "/head_act/Mul_output_0"),
     }
-    om, hist = make_fixture(out, "rescnn_bn", m, input_for((1, 3, 32, 32), 102), 13, layers,
-                           preserve_bn=True, seed=202)
+    return m, input_for((1, 3, 32, 32), 102), layers, dict(opset=13, seed=202, preserve_bn=True)
+
+
+def fixture_rescnn_bn(out):
+    m, x, layers, kw = build_rescnn_bn()
+    om, hist = make_fixture(out, "rescnn_bn", m, x, kw["opset"], layers,
+                           preserve_bn=True, seed=kw["seed"])
     # torch computes Pad's pads with a small constant subgraph: check its value
     # (ONNX order: begin of N, C, H, W, then their ends; ZeroPad2d(l1 r2 t1 b2))
     pads = [n for n in om.graph.node if n.op_type == "Pad"][0].input[1]
@@ -640,7 +653,7 @@ def fixture_rescnn_bn(out):
         assert op in hist, "rescnn_bn: no %s node in the export" % op
 
 
-def fixture_plaincnn(out):
+def build_plaincnn():
     torch.manual_seed(3)
     m = PlainCNN()
     he_init(m, linear=True)
@@ -648,7 +661,12 @@ def fixture_plaincnn(out):
         "gradcam_layer": (m.relu2, "/relu2/Relu_output_0"),
         "gradcam_layer_default": (m.gate, "/gate/Mul_output_0"),
     }
-    make_fixture(out, "plaincnn", m, input_for((1, 1, 28, 28), 103), 17, layers, seed=203)
+    return m, input_for((1, 1, 28, 28), 103), layers, dict(opset=17, seed=203)
+
+
+def fixture_plaincnn(out):
+    m, x, layers, kw = build_plaincnn()
+    make_fixture(out, "plaincnn", m, x, kw["opset"], layers, seed=kw["seed"])
 
 
 GOLDEN = {  # EXPLAINERS.md, "Golden values from Captum's own tests"
@@ -669,7 +687,7 @@ def check_captum_golden(ref):
     print("   captum golden values: all match")
 
 
-def fixture_captum_toy(out):
+def build_captum_toy():
     m = CaptumToy()
     x32 = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
     layers = {
@@ -677,8 +695,18 @@ def fixture_captum_toy(out):
         "gradcam_layer_default": (m.relu1, "/relu1/Relu_output_0"),
         "gradcam_layer_relu1": (m.relu1, "/relu1/Relu_output_0"),
     }
-    make_fixture(out, "captum_toy", m, x32, 13, layers, target=0, seed=204,
+    return m, x32, layers, dict(opset=13, seed=204, target=0)
+
+
+def fixture_captum_toy(out):
+    m, x32, layers, kw = build_captum_toy()
+    make_fixture(out, "captum_toy", m, x32, kw["opset"], layers, target=0, seed=kw["seed"],
                  checks=check_captum_golden)
+
+
+# name -> builder, for tools/make_method_fixtures.py
+BUILDERS = {"captum_toy": build_captum_toy, "plaincnn": build_plaincnn,
+            "rescnn_bn": build_rescnn_bn, "resnet_narrow": build_resnet_narrow}
 
 
 def fixture_resnet18(out, explainers):

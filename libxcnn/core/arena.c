@@ -259,7 +259,7 @@ xcnn_status xcnn_arena_reserve(xcnn_model *m, int max_batch, xcnn_err *err)
     }
     /* Everything a batch sizes is allocated before the old plan is let
      * go: a failed reserve leaves the model as it was. */
-    xcnn_workspace_batch ws = {NULL, NULL};
+    xcnn_workspace_batch ws = {NULL, NULL, NULL};
     if ((st = xcnn_workspace_alloc(m, max_batch, &ws, err))) {
         xcnn_mem_free(m->mem, mem);
         xcnn_mem_free(m->mem, offs);

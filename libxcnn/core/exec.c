@@ -201,7 +201,7 @@ static int collects_grad(const xcnn_graph *g, int i, int from, int stop)
  * xcnn_exec_backward_from); `stop` as in xcnn_exec_backward.
  */
 static void run_backward(const run_env *e, int from, const int *targets, const float *seed,
-                         xcnn_relu_rule rule, int stop)
+                         const xcnn_bwd_ctx *ctx, int stop)
 {
     xcnn_graph *g = e->g;
     int batch = g->batch;
@@ -230,7 +230,6 @@ static void run_backward(const run_env *e, int from, const int *targets, const f
     }
     e->reached[from] = 1;
 
-    xcnn_bwd_ctx ctx = {rule};
     if (e->bwd_seconds) memset(e->bwd_seconds, 0, (size_t)e->n_compute * sizeof(double));
     for (int i = e->n_compute - 1; i >= 0; i--) {
         int ni = e->compute[i];
@@ -244,7 +243,8 @@ static void run_backward(const run_env *e, int from, const int *targets, const f
         double t0 = e->bwd_seconds ? now_seconds() : 0;
         for (int k2 = 0; k2 < node->n_in; k2++)
             if (node->in[k2] >= 0) clear_grad(e, node->in[k2], batch);
-        node->def->backward(g, node, batch, e->scratch, &ctx);
+        if (ctx->node_rule) ctx->node_rule(g, node, batch, e->scratch, ctx);
+        else node->def->backward(g, node, batch, e->scratch, ctx);
         if (e->bwd_seconds) e->bwd_seconds[i] = now_seconds() - t0;
         for (int k2 = 0; k2 < node->n_in; k2++)
             if (node->in[k2] >= 0) e->reached[node->in[k2]] = 1;
@@ -366,10 +366,104 @@ xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *s
     if (st) return st;
     apply_threads(m);
     run_env e = model_env(m);
-    run_backward(&e, m->g->output, targets, seed, rule, stop);
+    xcnn_bwd_ctx ctx = {rule, NULL, NULL};
+    run_backward(&e, m->g->output, targets, seed, &ctx, stop);
     m->have_backward = 1;
     note_warm(m, stop);
     return backward_nonfinite(m, m->g->output, stop, m->g->batch, err);
+}
+
+xcnn_status xcnn_exec_backward_rules(xcnn_model *m, const int *targets, const float *seed,
+                                     const xcnn_bwd_ctx *ctx, int batch, int stop, xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    if (!ctx) return xcnn_fail(err, XCNN_ERR_ARG, "backward rules: no context");
+    if (batch < 1 || batch > g->batch)
+        return xcnn_fail(err, XCNN_ERR_ARG, "batch %d is outside 1..%d (the last forward)",
+                         batch, g->batch);
+    xcnn_status st = check_backward(m, targets, seed, ctx->relu_rule, stop, batch, err);
+    if (st) return st;
+    int last = g->batch;
+    g->batch = batch; /* the first `batch` samples; the rest stay readable */
+    apply_threads(m);
+    run_env e = model_env(m);
+    run_backward(&e, g->output, targets, seed, ctx, stop);
+    g->batch = last;
+    m->have_backward = 1;
+    note_warm(m, stop);
+    return backward_nonfinite(m, g->output, stop, batch, err);
+}
+
+xcnn_status xcnn_exec_forward_edit(xcnn_model *m, const float *input, int batch, int layer,
+                                   xcnn_forward_edit edit, void *state, xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    if (layer < 0 || layer >= g->n_tensors || g->tensors[layer].kind != XCNN_T_ACTIVATION ||
+        !edit)
+        return xcnn_fail(err, XCNN_ERR_ARG, "an edited forward needs a layer output");
+    xcnn_status st = copy_input(m, input, batch, err);
+    if (st) return st;
+    g->values_below = 0;
+    g->batch = batch;
+    apply_threads(m);
+    int at = g->tensors[layer].producer;
+    for (int i = 0; i < m->n_compute; i++) {
+        const xcnn_node *node = &g->nodes[m->compute[i]];
+        node->def->forward(g, node, batch, m->scratch);
+        if (m->compute[i] == at) edit(&g->tensors[layer], batch, state);
+    }
+    m->have_forward = 1;
+    m->have_backward = 0;
+    m->ops_warm = 1;
+    return forward_nonfinite(m, batch, err);
+}
+
+int xcnn_exec_forward_from_ok(const xcnn_model *m, int layer)
+{
+    const xcnn_graph *g = m->g;
+    if (layer < 0 || layer >= g->n_tensors || g->tensors[layer].kind != XCNN_T_ACTIVATION ||
+        m->shared_values)
+        return 0;
+    int at = g->tensors[layer].producer;
+    for (int i = 0; i < m->n_compute; i++) {
+        const xcnn_node *node = &g->nodes[m->compute[i]];
+        if (m->compute[i] <= at) continue;
+        for (int k = 0; k < node->n_in; k++) {
+            int ti = node->in[k];
+            if (ti < 0 || ti == layer) continue;
+            const xcnn_tensor *t = &g->tensors[ti];
+            if (t->kind == XCNN_T_CONST) continue;
+            if (t->kind != XCNN_T_ACTIVATION || t->producer <= at) return 0;
+        }
+    }
+    return 1;
+}
+
+xcnn_status xcnn_exec_forward_from(xcnn_model *m, int layer, int batch, xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    if (!xcnn_exec_forward_from_ok(m, layer))
+        return xcnn_fail(err, XCNN_ERR_ARG, "a forward from '%s' would read values made "
+                         "before it", layer >= 0 && layer < g->n_tensors ?
+                         g->tensors[layer].name : "?");
+    if (batch < 1 || batch > m->max_batch)
+        return xcnn_fail(err, XCNN_ERR_ARG, "batch %d is outside 1..%d", batch, m->max_batch);
+    const xcnn_tensor *lt = &g->tensors[layer];
+    size_t n = xcnn_tensor_sample_numel(lt) * (size_t)batch, k = first_nonfinite(lt->data, n);
+    if (k < n)
+        return xcnn_fail(err, XCNN_ERR_NUMERIC, "the values given at '%s' are not finite: "
+                         "element %zu is %s", lt->name, k, nonfinite_word(lt->data[k]));
+    g->values_below = 0;
+    g->batch = batch;
+    apply_threads(m);
+    int at = lt->producer;
+    for (int i = 0; i < m->n_compute; i++) {
+        const xcnn_node *node = &g->nodes[m->compute[i]];
+        if (m->compute[i] > at) node->def->forward(g, node, batch, m->scratch);
+    }
+    m->have_forward = 1;
+    m->have_backward = 0;
+    return forward_nonfinite(m, batch, err);
 }
 
 xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, int batch,
@@ -394,7 +488,8 @@ xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, i
     g->batch = batch;
     apply_threads(m);
     run_env e = model_env(m);
-    run_backward(&e, cut, NULL, seed, XCNN_RELU_GRADIENT, -1);
+    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
+    run_backward(&e, cut, NULL, seed, &ctx, -1);
     m->have_backward = 1;
     g->batch = last;
     return backward_nonfinite(m, cut, -1, batch, err);
@@ -480,7 +575,8 @@ static void sample_pass(const xcnn_model *m, xcnn_sample_view *w, int b, const i
     run_env e = {&w->g, m->compute, m->n_compute, w->scratch, w->reached, w->cleared,
                  NULL, NULL};
     walk_forward(&e, 1);
-    run_backward(&e, m->g->output, targets + b, NULL, rule, stop);
+    xcnn_bwd_ctx ctx = {rule, NULL, NULL};
+    run_backward(&e, m->g->output, targets + b, NULL, &ctx, stop);
 }
 
 xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch,

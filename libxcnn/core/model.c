@@ -326,6 +326,11 @@ void xcnn_model_free(xcnn_model *m)
     free(m->ex_cam);
     free(m->ex_cut_acc);
     free(m->ex_cut_seed);
+    free(m->ex_path2);
+    free(m->ex_acc2);
+    free(m->ex_layer);
+    free(m->ex_layer_acc);
+    free(m->ex_rule);
     free(m->prof_seconds);
     xcnn_exec_free_views(m);
     free(m);

@@ -72,6 +72,16 @@ struct xcnn_model {
                               (xcnn_model_affine_entry; integrated gradients)  */
     double *ex_cut_acc;    /* one sample of ex_cut: sums of its gradients  */
     float *ex_cut_seed;    /*   and those sums in float                    */
+    /* The second round of methods (METHODS.md) shares these; each
+     * method's file says what it keeps where. */
+    float *ex_path2;       /* max_batch inputs more: masks, noisy points   */
+    double *ex_acc2;       /* one input more, in double                    */
+    float *ex_layer;       /* the largest activation of one sample         */
+    double *ex_layer_acc;  /*   and as many doubles                        */
+    size_t ex_layer_floats;
+    float *ex_rule;        /* LRP's modified weights and columns
+                              (xcnn_workspace_rule_floats)                 */
+    size_t ex_rule_floats;
     xcnn_sample_view *views; /* one per thread for sample passes (explain.c) */
     int n_views;
     int ops_warm;          /* a forward has run: the ops made the weight forms
@@ -108,9 +118,12 @@ xcnn_status xcnn_arena_enable_param_grads(xcnn_model *m, xcnn_err *err);
  * to the model by xcnn_workspace_reserve once the new arena is in place
  * (w is emptied); the buffers sized by the graph are made there once. */
 typedef struct xcnn_workspace_batch {
-    float *path;
+    float *path, *path2;
     int *targets;
 } xcnn_workspace_batch;
+/* The floats LRP's rules need besides the arena (m->ex_rule): sized from
+ * the graph's Conv and Gemm nodes (explain/lrp*.c use it). */
+size_t xcnn_workspace_rule_floats(const xcnn_model *m);
 xcnn_status xcnn_workspace_alloc(const xcnn_model *m, int max_batch, xcnn_workspace_batch *w,
                                  xcnn_err *err);
 xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_err *err);
@@ -139,6 +152,33 @@ xcnn_status xcnn_exec_forward_values(xcnn_model *m, const float *input, int batc
 /* stop: tensor index whose gradient completes the pass, -1 for a full pass. */
 xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
                                xcnn_relu_rule rule, int stop, xcnn_err *err);
+/*
+ * A backward over the first `batch` samples of the last forward (at most
+ * its batch; the later samples' values stay readable, which is how
+ * DeepLIFT reads its reference pass), with ctx's rules: node_rule in place
+ * of every op's backward when set (explain/rules.h). Otherwise as
+ * xcnn_exec_backward.
+ */
+xcnn_status xcnn_exec_backward_rules(xcnn_model *m, const int *targets, const float *seed,
+                                     const xcnn_bwd_ctx *ctx, int batch, int stop, xcnn_err *err);
+/*
+ * A forward of `batch` inputs in which, right after the node that makes
+ * tensor `layer` has run, edit(layer, batch, state) may change its values
+ * (Ablation-CAM zeroes a channel per sample). Everything after sees the
+ * edited values. A full-gradient forward (values_below 0).
+ */
+typedef void (*xcnn_forward_edit)(xcnn_tensor *layer, int batch, void *state);
+xcnn_status xcnn_exec_forward_edit(xcnn_model *m, const float *input, int batch, int layer,
+                                   xcnn_forward_edit edit, void *state, xcnn_err *err);
+/*
+ * Only the nodes after `layer`'s producer, on `batch` samples whose values
+ * at `layer` the caller has written into its data. Exact only when those
+ * nodes read nothing made before `layer` but constants:
+ * xcnn_exec_forward_from_ok says so (1), and forward_from refuses
+ * otherwise. The output is checked for NaN and Inf as in a forward.
+ */
+int xcnn_exec_forward_from_ok(const xcnn_model *m, int layer);
+xcnn_status xcnn_exec_forward_from(xcnn_model *m, int layer, int batch, xcnn_err *err);
 /*
  * The backward of the nodes up to tensor `cut`'s producer, seeded with the
  * gradient `seed` at cut (`batch` samples, at most the last forward's);

@@ -18,8 +18,29 @@ void xcnn_explain_options_init(xcnn_explain_options *o, xcnn_method method)
     o->target = -1;
     o->steps = 50;
     o->ig_rule = XCNN_IG_GAUSS_LEGENDRE;
-    o->samples = 25;
-    o->stdev = -1.0f;
+    o->samples = method == XCNN_GRADIENT_SHAP ? 5 : method == XCNN_RISE ? 4000 : 25;
+    o->stdev = method == XCNN_GRADIENT_SHAP ? 0.0f : -1.0f;
+    o->lrp_rule = XCNN_LRP_EPSILON_PLUS_FLAT;
+    o->epsilon = -1.0f;
+    o->gamma = 0.25f;
+    o->low = NAN;
+    o->high = NAN;
+    o->stride[0] = o->stride[1] = 1;
+    o->cells = 7;
+    o->p1 = 0.5f;
+}
+
+/* The second round's descriptors, by method (NULL below XCNN_DEEPLIFT). */
+static const xcnn_ex_method *second_round(xcnn_method method)
+{
+    static const xcnn_ex_method *const table[XCNN_METHOD_COUNT - XCNN_DEEPLIFT] = {
+        &xcnn_ex_deeplift,  &xcnn_ex_deeplift_shap, &xcnn_ex_gradient_shap,
+        &xcnn_ex_lrp,       &xcnn_ex_occlusion,     &xcnn_ex_rise,
+        &xcnn_ex_cam,       &xcnn_ex_gradcam_plus_plus, &xcnn_ex_xgradcam,
+        &xcnn_ex_layercam,  &xcnn_ex_hirescam,      &xcnn_ex_scorecam,
+        &xcnn_ex_eigencam,  &xcnn_ex_ablationcam};
+    if ((unsigned)method < XCNN_DEEPLIFT || (unsigned)method >= XCNN_METHOD_COUNT) return NULL;
+    return table[method - XCNN_DEEPLIFT];
 }
 
 static const char *method_name(xcnn_method method)
@@ -27,6 +48,7 @@ static const char *method_name(xcnn_method method)
     static const char *const names[] = {"saliency", "input x gradient", "deconvnet",
                                         "guided backprop", "integrated gradients", "smoothgrad",
                                         "Grad-CAM", "guided Grad-CAM"};
+    if (second_round(method)) return second_round(method)->name;
     return (unsigned)method <= XCNN_GUIDED_GRADCAM ? names[method] : "explanation";
 }
 
@@ -45,11 +67,17 @@ static xcnn_status explain_shape(xcnn_model *m, const xcnn_explain_options *o, i
                  "not be NULL");
         return XCNN_ERR_ARG;
     }
-    if ((unsigned)o->method > XCNN_GUIDED_GRADCAM) {
+    if ((unsigned)o->method >= XCNN_METHOD_COUNT) {
         xcnn_format(m->error, sizeof m->error, "unknown explanation method %d", (int)o->method);
         return XCNN_ERR_ARG;
     }
     const xcnn_tensor *in = &m->g->tensors[m->g->input];
+    const xcnn_ex_method *d = second_round(o->method);
+    if (d && d->shape) {
+        xcnn_status st = d->shape(m, o, ndim, dims, &err);
+        if (st) xcnn_format(m->error, sizeof m->error, "%s", err.msg);
+        return st;
+    }
     if (o->method == XCNN_GRADCAM || o->method == XCNN_GUIDED_GRADCAM) {
         /* what xcnn_explain refuses, refused here too, in its order
          * (check_options, then the layer): no shape for a call that fails */
@@ -131,6 +159,9 @@ static xcnn_status check_options(xcnn_model *m, const float *x, const xcnn_expla
             return xcnn_fail(err, XCNN_ERR_SHAPE, "the model input is not NxCxHxW: cannot "
                              "map a Grad-CAM onto it");
         return XCNN_OK;
+    default:
+        if (second_round(o->method)) return second_round(o->method)->check(m, x, o, err);
+        break;
     }
     return xcnn_fail(err, XCNN_ERR_ARG, "unknown explanation method %d", (int)o->method);
 }
@@ -185,8 +216,14 @@ static xcnn_status explain(xcnn_model *m, const float *input, const xcnn_explain
     case XCNN_GUIDED_GRADCAM:
         st = xcnn_ex_gradcam(m, input, o, out, res, &err);
         break;
-    default:
+    case XCNN_SALIENCY:
+    case XCNN_INPUT_X_GRADIENT:
+    case XCNN_DECONVNET:
+    case XCNN_GUIDED_BACKPROP:
         st = xcnn_ex_gradient(m, input, o, out, res, &err);
+        break;
+    default:
+        st = second_round(o->method)->run(m, input, o, out, res, &err);
         break;
     }
     /* The methods name the causes they know; this catches the rest. */

@@ -46,6 +46,36 @@ xcnn_status xcnn_ex_smoothgrad(xcnn_model *m, const float *x, const xcnn_explain
 xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                             float *out, xcnn_explain_result *res, xcnn_err *err);
 
+/*
+ * The second round of methods (METHODS.md), one descriptor each, defined
+ * in the method's file; explain.c calls them through xcnn_ex_methods().
+ *   name   the CLI spelling ("deeplift")
+ *   check  the options against the model and the input, before any pass
+ *          (the input is finite, and the model keeps every gradient:
+ *          explain.c has checked that)
+ *   shape  what the method writes (NULL: the input's shape)
+ *   run    the method, into out (as big as shape says)
+ */
+typedef struct xcnn_ex_method {
+    const char *name;
+    xcnn_status (*check)(xcnn_model *m, const float *x, const xcnn_explain_options *o,
+                         xcnn_err *err);
+    xcnn_status (*shape)(xcnn_model *m, const xcnn_explain_options *o, int *ndim,
+                         int64_t dims[4], xcnn_err *err);
+    xcnn_status (*run)(xcnn_model *m, const float *x, const xcnn_explain_options *o, float *out,
+                       xcnn_explain_result *res, xcnn_err *err);
+} xcnn_ex_method;
+
+/* deeplift.c, gradient_shap.c, lrp.c, occlusion.c, rise.c, cam_family.c */
+extern const xcnn_ex_method xcnn_ex_deeplift, xcnn_ex_deeplift_shap, xcnn_ex_gradient_shap,
+    xcnn_ex_lrp, xcnn_ex_occlusion, xcnn_ex_rise, xcnn_ex_cam, xcnn_ex_gradcam_plus_plus,
+    xcnn_ex_xgradcam, xcnn_ex_layercam, xcnn_ex_hirescam, xcnn_ex_scorecam, xcnn_ex_eigencam,
+    xcnn_ex_ablationcam;
+
+/* The output shape of a CAM-family map at layer tensor t: 1x1xhxw, or the
+ * input's 1x1xHxW with upsample (gradcam.c). */
+void xcnn_ex_cam_shape(const xcnn_model *m, int t, int upsample, int *ndim, int64_t dims[4]);
+
 /* A pass inside a method failed with a NaN or an Inf (its message names
  * the node): put where the method ran the network in front ("integrated
  * gradients, at path points 0..7"), so that the message names the cause

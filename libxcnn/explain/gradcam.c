@@ -91,3 +91,13 @@ xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_op
         for (size_t p = 0; p < plane; p++) out[c * plane + p] = in->grad[c * plane + p] * out[p];
     return XCNN_OK;
 }
+
+void xcnn_ex_cam_shape(const xcnn_model *m, int t, int upsample, int *ndim, int64_t dims[4])
+{
+    const xcnn_tensor *in = &m->g->tensors[m->g->input], *lt = &m->g->tensors[t];
+    *ndim = 4;
+    dims[0] = 1;
+    dims[1] = 1;
+    dims[2] = upsample ? in->dims[2] : lt->dims[2];
+    dims[3] = upsample ? in->dims[3] : lt->dims[3];
+}

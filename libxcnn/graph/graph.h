@@ -148,9 +148,21 @@ typedef struct xcnn_graph {
 #endif
 
 /* Options of one backward pass, seen by every op's backward(). */
-typedef struct xcnn_bwd_ctx {
+typedef struct xcnn_bwd_ctx xcnn_bwd_ctx;
+/* A method's backward for one node (DeepLIFT's multipliers, LRP's
+ * relevance): called instead of the node's op backward, with the same
+ * contract (read the outputs' grad, ADD into the inputs' grad). */
+typedef void (*xcnn_node_rule)(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
+                               const xcnn_bwd_ctx *ctx);
+struct xcnn_bwd_ctx {
     xcnn_relu_rule relu_rule;
-} xcnn_bwd_ctx;
+    /* NULL: every node runs its op's backward. Otherwise an explainer's
+     * rule table stands behind it (explain/rules.h): the backward calls
+     * node_rule for every node, which picks the node's rule (or the op's
+     * own backward, for ops whose rule is their gradient). */
+    xcnn_node_rule node_rule;
+    void *state; /* the method's: reference values, parameters      */
+};
 
 /*
  * One attribute an op understands. Every op lists all of its attributes

@@ -12,7 +12,7 @@
 #include <string.h>
 #include "../../include/xcnn_image.h"
 #include "../../include/xcnn_train.h"
-#include "rng.h"
+#include "../base/rng.h"
 #include "../base/format.h"
 
 static xcnn_status fail(char *err, size_t size, xcnn_status st, const char *msg,

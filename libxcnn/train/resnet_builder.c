@@ -19,7 +19,7 @@
 #include "../../include/xcnn_train.h"
 #include "../core/model.h"
 #include "../graph/onnx_write.h"
-#include "rng.h"
+#include "../base/rng.h"
 #include "../base/format.h"
 
 void xcnn_resnet_options_init(xcnn_resnet_options *o)

@@ -1,8 +1,8 @@
 /* splitmix64: a tiny, well-mixed generator whose whole state is one
  * uint64_t the caller keeps (no global state). Used for weight
  * initialisation and shuffling so that a seed fixes the whole run. */
-#ifndef XCNN_TRAIN_RNG_H
-#define XCNN_TRAIN_RNG_H
+#ifndef XCNN_BASE_RNG_H
+#define XCNN_BASE_RNG_H
 
 #include <math.h>
 #include <stdint.h>
