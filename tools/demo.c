@@ -21,10 +21,13 @@
 #define COLS 3
 #define ROWS 3
 
-static const struct {
+typedef struct demo_method {
     const char *name;
     xcnn_method method;
-} methods[] = {
+} demo_method;
+
+/* Page 1: the gradient methods (EXPLAINERS.md), 3 x 3 panels. */
+static const demo_method methods[] = {
     {"saliency", XCNN_SALIENCY},
     {"input x gradient", XCNN_INPUT_X_GRADIENT},
     {"deconvnet", XCNN_DECONVNET},
@@ -34,6 +37,31 @@ static const struct {
     {"grad-cam", XCNN_GRADCAM},
     {"guided grad-cam", XCNN_GUIDED_GRADCAM},
 };
+
+/* Page 2: the second round (METHODS.md), 5 x 3 panels. */
+static const demo_method more_methods[] = {
+    {"deeplift", XCNN_DEEPLIFT},
+    {"deeplift-shap", XCNN_DEEPLIFT_SHAP},
+    {"gradient-shap", XCNN_GRADIENT_SHAP},
+    {"lrp (eps+flat)", XCNN_LRP},
+    {"occlusion 4x4/2", XCNN_OCCLUSION},
+    {"rise", XCNN_RISE},
+    {"cam", XCNN_CAM},
+    {"grad-cam++", XCNN_GRADCAM_PLUS_PLUS},
+    {"xgrad-cam", XCNN_XGRADCAM},
+    {"layer-cam", XCNN_LAYERCAM},
+    {"hires-cam", XCNN_HIRESCAM},
+    {"score-cam", XCNN_SCORECAM},
+    {"eigen-cam", XCNN_EIGENCAM},
+    {"ablation-cam", XCNN_ABLATIONCAM},
+};
+
+/* A page of panels: the input, then one heatmap per method. */
+typedef struct demo_page {
+    const demo_method *methods;
+    int n_methods, cols, rows;
+    const char *suffix; /* "" or "_more": <image><suffix>.png */
+} demo_page;
 
 typedef struct canvas {
     unsigned char *rgb;
@@ -97,7 +125,21 @@ static const char *label_of(const char *labels, int k, char *buf, size_t size)
     return buf;
 }
 
-static int explain_image(xcnn_model *m, const char *path, const char *outdir)
+/* The options page 2's methods need beyond their defaults, for an input
+ * x of n floats: baselines (zeros, and the input's mean everywhere),
+ * occlusion's window, fewer RISE masks than the default 4000. */
+static void demo_options(xcnn_explain_options *o, const float *baselines, size_t n)
+{
+    (void)n;
+    o->baselines = baselines;
+    o->n_baselines = 2;
+    o->window[1] = o->window[2] = 4;
+    o->stride[0] = o->stride[1] = 2;
+    if (o->method == XCNN_RISE) o->samples = 1000;
+}
+
+static int explain_image(xcnn_model *m, const char *path, const char *outdir,
+                         const demo_page *page)
 {
     char err[600];
     xcnn_tensor_view in, out;
@@ -114,11 +156,13 @@ static int explain_image(xcnn_model *m, const char *path, const char *outdir)
     const char *spec = xcnn_model_metadata(m, "xcnn.preprocess");
     float *x = malloc(in.numel * sizeof(float)), *y = malloc(out.numel * sizeof(float));
     float *attr = malloc(in.numel * sizeof(float));
-    canvas cv = {NULL, COLS * (TILE + GAP) + GAP, HEADER + ROWS * (TILE + TITLE + GAP)};
+    float *baselines = calloc(2 * in.numel, sizeof(float));
+    canvas cv = {NULL, page->cols * (TILE + GAP) + GAP,
+                 HEADER + page->rows * (TILE + TITLE + GAP)};
     cv.rgb = malloc((size_t)cv.w * cv.h * 3);
     unsigned char *tile = malloc((size_t)TILE * TILE * 3);
     int rc = 1;
-    if (!x || !y || !attr || !cv.rgb || !tile) goto done;
+    if (!x || !y || !attr || !baselines || !cv.rgb || !tile) goto done;
     if ((spec && xcnn_preprocess_parse(spec, &pre, err, sizeof err)) ||
         xcnn_image_to_tensor(&img, &pre, C, H, W, x, err, sizeof err)) {
         fprintf(stderr, "demo: %s: %s\n", path, err);
@@ -131,6 +175,9 @@ static int explain_image(xcnn_model *m, const char *path, const char *outdir)
     int best = 0;
     for (size_t k = 1; k < out.numel; k++)
         if (y[k] > y[best]) best = (int)k;
+    double mean = 0;
+    for (size_t i = 0; i < in.numel; i++) mean += x[i];
+    for (size_t i = 0; i < in.numel; i++) baselines[in.numel + i] = (float)(mean / in.numel);
     char name[64], line[256];
     const char *labels = xcnn_model_metadata(m, "xcnn.labels");
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
@@ -143,28 +190,34 @@ static int explain_image(xcnn_model *m, const char *path, const char *outdir)
     input_tile(x, C, H, W, tile);
     paste(&cv, tile, GAP, HEADER + TITLE);
     draw_text(&cv, GAP, HEADER + 2, "input", 0);
-    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    for (int i = 0; i < page->n_methods; i++) {
+        const demo_method *dm = &page->methods[i];
         xcnn_explain_options o;
-        xcnn_explain_options_init(&o, methods[i].method);
+        xcnn_explain_options_init(&o, dm->method);
         o.target = best;
         o.upsample = 1;
+        demo_options(&o, baselines, in.numel);
         xcnn_explain_result res;
         if (xcnn_explain(m, x, &o, attr, in.numel, &res) != XCNN_OK) {
-            fprintf(stderr, "demo: %s: %s\n", methods[i].name, xcnn_model_error(m));
+            fprintf(stderr, "demo: %s: %s\n", dm->name, xcnn_model_error(m));
             goto done;
         }
         int ch = (int)res.dims[1], h = (int)res.dims[2], w = (int)res.dims[3];
         xcnn_heatmap_rgb(attr, ch, h, w, x, C, H, W, tile, TILE, TILE);
-        int col = (int)(i + 1) % COLS, row = (int)(i + 1) / COLS;
+        int col = (i + 1) % page->cols, row = (i + 1) / page->cols;
         int x0 = GAP + col * (TILE + GAP), y0 = HEADER + row * (TILE + TITLE + GAP);
         paste(&cv, tile, x0, y0 + TITLE);
-        draw_text(&cv, x0, y0 + 2, methods[i].name, 0);
-        if (methods[i].method == XCNN_INTEGRATED_GRADIENTS)
-            printf("  integrated gradients: convergence delta %.3g\n", res.delta);
+        draw_text(&cv, x0, y0 + 2, dm->name, 0);
+        if (dm->method == XCNN_INTEGRATED_GRADIENTS || dm->method == XCNN_DEEPLIFT)
+            printf("  %s: convergence delta %.3g\n", dm->name, res.delta);
+        if (dm->method == XCNN_LRP)
+            printf("  %s: relevance sum %.4g for a score of %.4g\n", dm->name, res.total,
+                   res.score);
     }
     char outpath[1024];
-    snprintf(outpath, sizeof outpath, "%s/%.*s.png", outdir,
-             (int)(strrchr(base, '.') ? strrchr(base, '.') - base : (long)strlen(base)), base);
+    snprintf(outpath, sizeof outpath, "%s/%.*s%s.png", outdir,
+             (int)(strrchr(base, '.') ? strrchr(base, '.') - base : (long)strlen(base)), base,
+             page->suffix);
     xcnn_image grid = {cv.w, cv.h, 3, cv.rgb};
     if (xcnn_image_write_png(outpath, &grid, err, sizeof err) != XCNN_OK) {
         fprintf(stderr, "demo: %s\n", err);
@@ -176,6 +229,7 @@ done:
     free(x);
     free(y);
     free(attr);
+    free(baselines);
     free(cv.rgb);
     free(tile);
     xcnn_image_free(&img);
@@ -411,8 +465,12 @@ int main(int argc, char **argv)
         return 1;
     }
     xcnn_model_reserve(m, 8); /* integrated gradients and smoothgrad: 8 points a pass */
+    const demo_page pages[2] = {
+        {methods, (int)(sizeof methods / sizeof methods[0]), COLS, ROWS, ""},
+        {more_methods, (int)(sizeof more_methods / sizeof more_methods[0]), 5, 3, "_more"}};
     int rc = 0;
-    for (int i = 3; i < argc; i++) rc |= explain_image(m, argv[i], argv[2]);
+    for (int i = 3; i < argc; i++)
+        for (int p = 0; p < 2; p++) rc |= explain_image(m, argv[i], argv[2], &pages[p]);
     rc |= layers_figure(m, argv[3], argv[2]); /* the first image, layer by layer */
     xcnn_model_free(m);
     return rc;

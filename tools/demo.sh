@@ -14,5 +14,6 @@ echo "--- xcnn predict on one image (class, score, name):"
 "$B/xcnn" predict "$MODEL" data/fashion/*_Sneaker.png --top 3
 echo "--- every method on every image:"
 "$B/xcnn_demo" "$MODEL" "$OUT" data/fashion/*.png
-echo "grids written to $OUT/<image>.png (input, then each method's heatmap)"
+echo "grids written to $OUT/<image>.png (input, then each gradient method's heatmap)"
+echo "and $OUT/<image>_more.png (DeepLIFT, SHAP, LRP, occlusion, RISE, the CAM family)"
 echo "layer by layer: $OUT/layers.png (input, one channel per layer, Grad-CAM)"

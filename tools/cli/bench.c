@@ -35,6 +35,19 @@ static const struct {
     {"smoothgrad", XCNN_SMOOTHGRAD},
     {"gradcam", XCNN_GRADCAM},
     {"guided-gradcam", XCNN_GUIDED_GRADCAM},
+    /* the second round that needs no file (baselines, masks) */
+    {"deeplift", XCNN_DEEPLIFT},
+    {"lrp", XCNN_LRP},
+    {"occlusion", XCNN_OCCLUSION},
+    {"rise", XCNN_RISE},
+    {"cam", XCNN_CAM},
+    {"gradcam-plus-plus", XCNN_GRADCAM_PLUS_PLUS},
+    {"xgradcam", XCNN_XGRADCAM},
+    {"layercam", XCNN_LAYERCAM},
+    {"hirescam", XCNN_HIRESCAM},
+    {"scorecam", XCNN_SCORECAM},
+    {"eigencam", XCNN_EIGENCAM},
+    {"ablationcam", XCNN_ABLATIONCAM},
 };
 enum { RUN_FORWARD = -1, RUN_FORWARD_BACKWARD = -2 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -43,7 +56,9 @@ static const char *bench_usage =
     "usage: xcnn bench MODEL [--method M] [--iters N] [--threads T] [--batch B]\n"
     "       [--steps N] [--samples N] [--layer NAME] [--max-arena-mb N]\n"
     "M: forward (default) forward-backward saliency input-x-gradient deconvnet\n"
-    "   guided-backprop integrated-gradients smoothgrad gradcam guided-gradcam";
+    "   guided-backprop integrated-gradients smoothgrad gradcam guided-gradcam\n"
+    "   deeplift lrp occlusion (window 15x15, stride 8) rise cam gradcam-plus-plus\n"
+    "   xgradcam layercam hirescam scorecam eigencam ablationcam";
 
 typedef struct bench_args {
     const char *model, *layer;
@@ -199,9 +214,13 @@ int cli_bench(int argc, char **argv)
     }
 
     int explain = a.method >= 0;
-    long points = a.method == XCNN_INTEGRATED_GRADIENTS ? a.steps
-                  : a.method == XCNN_SMOOTHGRAD         ? a.samples
-                                                        : 1;
+    int many = a.method == XCNN_OCCLUSION || a.method == XCNN_SCORECAM ||
+               a.method == XCNN_ABLATIONCAM;
+    long points = a.method == XCNN_INTEGRATED_GRADIENTS                      ? a.steps
+                  : a.method == XCNN_SMOOTHGRAD || a.method == XCNN_RISE    ? a.samples
+                  : a.method == XCNN_DEEPLIFT                               ? 2
+                  : many                                                    ? 1L << 20
+                                                                            : 1;
     /* forward / forward-backward run `batch` inputs at once; explainers
      * one input, with path points batched (8 by default, as xcnn explain). */
     long batch = a.batch ? a.batch : explain ? 8 : 1;
@@ -215,6 +234,8 @@ int cli_bench(int argc, char **argv)
     o.steps = (int)a.steps;
     o.samples = (int)a.samples;
     o.layer = a.layer;
+    o.window[1] = o.window[2] = 15; /* occlusion: the 15x15, stride 8 */
+    o.stride[0] = o.stride[1] = 8;
     if (xcnn_model_reserve(m, (int)batch) != XCNN_OK) {
         rc = cli_error("%s", xcnn_model_error(m));
         goto done;

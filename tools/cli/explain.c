@@ -39,6 +39,29 @@ static const struct {
     {"smoothgrad", XCNN_SMOOTHGRAD},
     {"gradcam", XCNN_GRADCAM},
     {"guided-gradcam", XCNN_GUIDED_GRADCAM},
+    {"deeplift", XCNN_DEEPLIFT},
+    {"deeplift-shap", XCNN_DEEPLIFT_SHAP},
+    {"gradient-shap", XCNN_GRADIENT_SHAP},
+    {"lrp", XCNN_LRP},
+    {"occlusion", XCNN_OCCLUSION},
+    {"rise", XCNN_RISE},
+    {"cam", XCNN_CAM},
+    {"gradcam-plus-plus", XCNN_GRADCAM_PLUS_PLUS},
+    {"xgradcam", XCNN_XGRADCAM},
+    {"layercam", XCNN_LAYERCAM},
+    {"hirescam", XCNN_HIRESCAM},
+    {"scorecam", XCNN_SCORECAM},
+    {"eigencam", XCNN_EIGENCAM},
+    {"ablationcam", XCNN_ABLATIONCAM},
+};
+
+static const struct {
+    const char *name;
+    xcnn_lrp_rule rule;
+} lrp_rules[] = {
+    {"epsilon-plus-flat", XCNN_LRP_EPSILON_PLUS_FLAT},
+    {"epsilon", XCNN_LRP_EPSILON},
+    {"epsilon-gamma-box", XCNN_LRP_EPSILON_GAMMA_BOX},
 };
 
 static const struct {
@@ -56,22 +79,48 @@ static const struct {
 
 typedef struct explain_args {
     const char *model, *input, *out, *png, *baseline, *layer, *target_name;
+    const char *baselines, *masks;
     cli_input_opts io;
-    int have_method, have_target;
-    long target, steps, samples, seed, batch, threads;
-    double stdev;
-    int have_stdev, no_abs, no_relu, upsample;
+    int have_method, have_target, have_samples;
+    long target, steps, samples, seed, batch, threads, cells;
+    double stdev, epsilon, gamma, low, high, p1;
+    int have_stdev, no_abs, no_relu, upsample, normalize, zero_bias;
+    int have_epsilon, have_gamma, have_low, have_high, have_cells, have_p1;
+    int window[3], stride[2], have_window, have_stride;
     xcnn_method method;
     xcnn_ig_rule rule;
+    xcnn_lrp_rule lrp_rule;
 } explain_args;
 
 static const char *explain_usage =
     "usage: xcnn explain MODEL INPUT --method METHOD --out ATTR.npy [--png HEAT.png]\n"
-    "       [--target T] [--layer NAME] [--steps N] [--ig-method M] [--baseline zero|FILE.npy]\n"
-    "       [--samples N] [--stdev S] [--seed K] [--no-abs] [--no-relu] [--upsample]\n"
-    "       [--batch B] [--threads T] [--labels FILE] [--preprocess SPEC]\n"
+    "       [--target T] [--layer NAME] [--steps N] [--ig-method M] [--baseline zero|FILE.npy|V]\n"
+    "       [--baselines FILE.npy] [--samples N] [--stdev S] [--seed K] [--no-abs] [--no-relu]\n"
+    "       [--upsample] [--normalize] [--rule R] [--epsilon E] [--gamma G] [--low L]\n"
+    "       [--high H] [--zero-bias] [--window [c,]h,w] [--stride s|sh,sw] [--masks FILE.npy]\n"
+    "       [--cells S] [--p1 P] [--batch B] [--threads T] [--labels FILE] [--preprocess SPEC]\n"
     "METHOD: saliency input-x-gradient deconvnet guided-backprop integrated-gradients\n"
-    "        smoothgrad gradcam guided-gradcam";
+    "        smoothgrad gradcam guided-gradcam deeplift deeplift-shap gradient-shap lrp\n"
+    "        occlusion rise cam gradcam-plus-plus xgradcam layercam hirescam scorecam\n"
+    "        eigencam ablationcam";
+
+/* "h,w" or "c,h,w" (n_max 3) / "s" or "sh,sw" (n_max 2): whole numbers
+ * from 1 to 1<<20, comma-separated, into v[]; the count, or -1. */
+static int parse_list(const char *s, int n_max, int *v)
+{
+    int n = 0;
+    char buf[64];
+    if (strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    for (char *tok = buf, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next) *next++ = 0;
+        long x;
+        if (n == n_max || cli_parse_int(tok, 1, 1L << 20, &x)) return -1;
+        v[n++] = (int)x;
+    }
+    return n;
+}
 
 /* The value after flag argv[*i], or NULL (usage error printed). */
 static const char *value(int argc, char **argv, int *i)
@@ -126,6 +175,64 @@ static int parse_args(int argc, char **argv, explain_args *a)
             long hi = dst == &a->threads ? 1024 : 100000; /* xcnn_model_set_threads' range */
             if (cli_parse_int(v, 1, hi, dst))
                 return cli_usage_error("%s needs a whole number from 1 to %ld, got '%s'", f, hi, v);
+            if (dst == &a->samples) a->have_samples = 1;
+        } else if (!strcmp(f, "--rule")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            size_t k;
+            for (k = 0; k < N_OF(lrp_rules) && strcmp(lrp_rules[k].name, v); k++) {}
+            if (k == N_OF(lrp_rules))
+                return cli_usage_error("unknown --rule '%s' (epsilon-plus-flat, epsilon, "
+                                       "epsilon-gamma-box)", v);
+            a->lrp_rule = lrp_rules[k].rule;
+        } else if (!strcmp(f, "--epsilon") || !strcmp(f, "--gamma") || !strcmp(f, "--low") ||
+                   !strcmp(f, "--high") || !strcmp(f, "--p1")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            double *dst = !strcmp(f, "--epsilon") ? &a->epsilon
+                          : !strcmp(f, "--gamma") ? &a->gamma
+                          : !strcmp(f, "--low")   ? &a->low
+                          : !strcmp(f, "--high")  ? &a->high
+                                                  : &a->p1;
+            int *have = dst == &a->epsilon ? &a->have_epsilon
+                        : dst == &a->gamma ? &a->have_gamma
+                        : dst == &a->low   ? &a->have_low
+                        : dst == &a->high  ? &a->have_high
+                                           : &a->have_p1;
+            if (cli_parse_float(v, dst))
+                return cli_usage_error("%s needs a number, got '%s'", f, v);
+            *have = 1;
+        } else if (!strcmp(f, "--window")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            int w[3], n = parse_list(v, 3, w);
+            if (n < 2)
+                return cli_usage_error("--window needs h,w or c,h,w (whole numbers >= 1), "
+                                       "got '%s'", v);
+            a->window[0] = n == 3 ? w[0] : 0;
+            a->window[1] = w[n - 2];
+            a->window[2] = w[n - 1];
+            a->have_window = 1;
+        } else if (!strcmp(f, "--stride")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            int st[2], n = parse_list(v, 2, st);
+            if (n < 1)
+                return cli_usage_error("--stride needs s or sh,sw (whole numbers >= 1), got '%s'",
+                                       v);
+            a->stride[0] = st[0];
+            a->stride[1] = st[n - 1];
+            a->have_stride = 1;
+        } else if (!strcmp(f, "--cells")) {
+            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (cli_parse_int(v, 1, 100000, &a->cells))
+                return cli_usage_error("--cells needs a whole number from 1 to 100000, got '%s'",
+                                       v);
+            a->have_cells = 1;
+        } else if (!strcmp(f, "--baselines")) {
+            if (!(a->baselines = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+        } else if (!strcmp(f, "--masks")) {
+            if (!(a->masks = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+        } else if (!strcmp(f, "--normalize")) {
+            a->normalize = 1;
+        } else if (!strcmp(f, "--zero-bias")) {
+            a->zero_bias = 1;
         } else if (!strcmp(f, "--seed")) {
             if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (cli_parse_int(v, 0, 2147483647L, &a->seed))
@@ -165,7 +272,91 @@ static int parse_args(int argc, char **argv, explain_args *a)
     }
     if (a->png && (!strcmp(a->png, a->out) || same_output(a->png, a->out)))
         return cli_usage_error("--out and --png name the same file '%s'", a->out);
+    if ((a->have_low != a->have_high))
+        return cli_usage_error("--low and --high go together (the z-box bounds)");
+    if (a->method == XCNN_OCCLUSION && !a->have_window)
+        return cli_usage_error("occlusion needs --window [c,]h,w");
+    if ((a->method == XCNN_DEEPLIFT_SHAP || a->method == XCNN_GRADIENT_SHAP) && !a->baselines)
+        return cli_usage_error("%s needs --baselines FILE.npy (N x C x H x W)",
+                               a->method == XCNN_DEEPLIFT_SHAP ? "deeplift-shap"
+                                                               : "gradient-shap");
     return 0;
+}
+
+/* --baselines FILE.npy: N samples of the model's input shape (N x C x H x
+ * W for an image model), into *n and a malloc'ed array; NULL: error
+ * printed. */
+static float *load_baselines(const xcnn_model *m, const char *path, int *n)
+{
+    char err[600];
+    float *data = NULL;
+    int ndim = 0;
+    int64_t dims[XCNN_MAX_DIMS];
+    if (xcnn_npy_read(path, &data, &ndim, dims, err, sizeof err) != XCNN_OK) {
+        cli_error("%s", err);
+        return NULL;
+    }
+    xcnn_tensor_view in;
+    xcnn_model_input(m, &in);
+    int ok = ndim == in.ndim && dims[0] >= 1 && dims[0] <= 100000;
+    for (int i = 1; ok && i < in.ndim; i++) ok = dims[i] == in.dims[i];
+    if (!ok) {
+        char want[128], got[128];
+        cli_dims_str(in.dims + 1, in.ndim - 1, want, sizeof want);
+        cli_dims_str(dims, ndim, got, sizeof got);
+        cli_error("--baselines %s has shape %s; it must be N x %s (N baselines, 1 to 100000)",
+                  path, ndim ? got : "scalar", want);
+        free(data);
+        return NULL;
+    }
+    *n = (int)dims[0];
+    return data;
+}
+
+/* --masks FILE.npy: N x 1 x H x W for the model's H x W. */
+static float *load_masks(const xcnn_model *m, const char *path, int *n)
+{
+    char err[600];
+    float *data = NULL;
+    int ndim = 0;
+    int64_t dims[XCNN_MAX_DIMS];
+    if (xcnn_npy_read(path, &data, &ndim, dims, err, sizeof err) != XCNN_OK) {
+        cli_error("%s", err);
+        return NULL;
+    }
+    xcnn_tensor_view in;
+    xcnn_model_input(m, &in);
+    if (in.ndim != 4 || ndim != 4 || dims[0] < 1 || dims[0] > 1000000 || dims[1] != 1 ||
+        dims[2] != in.dims[2] || dims[3] != in.dims[3]) {
+        char got[128];
+        cli_dims_str(dims, ndim, got, sizeof got);
+        cli_error("--masks %s has shape %s; it must be N x 1 x %lld x %lld (the model's input "
+                  "height and width)", path, ndim ? got : "scalar",
+                  in.ndim == 4 ? (long long)in.dims[2] : 0LL,
+                  in.ndim == 4 ? (long long)in.dims[3] : 0LL);
+        free(data);
+        return NULL;
+    }
+    *n = (int)dims[0];
+    return data;
+}
+
+/* Inputs one pass of the method would like at once (the batch to reserve
+ * before the cap of --batch or 8). */
+static long method_points(const explain_args *a, int n_baselines)
+{
+    switch (a->method) {
+    case XCNN_INTEGRATED_GRADIENTS: return a->steps;
+    case XCNN_SMOOTHGRAD:
+    case XCNN_GRADIENT_SHAP:
+    case XCNN_RISE: return a->samples;
+    case XCNN_DEEPLIFT: return 2;                 /* the input and its baseline */
+    case XCNN_DEEPLIFT_SHAP: return 2L * n_baselines;
+    case XCNN_OCCLUSION:
+    case XCNN_SCORECAM:
+    case XCNN_ABLATIONCAM: return 1L << 20;       /* many: the cap decides */
+    default: return 1;
+    }
 }
 
 /* --out and --png, both or neither: each is written to a temporary file
@@ -217,7 +408,7 @@ int cli_explain(int argc, char **argv)
     if (!m) return CLI_EXIT_ERROR;
     cli_labels labels;
     int is_image = 0;
-    float *x = NULL, *baseline = NULL, *attr = NULL;
+    float *x = NULL, *baseline = NULL, *baselines = NULL, *masks = NULL, *attr = NULL;
     rc = cli_labels_load(m, &a.io, &labels);
     if (!rc) x = cli_load_any_input(m, a.input, &a.io, &is_image);
     if (!x) {
@@ -237,7 +428,41 @@ int cli_explain(int argc, char **argv)
     o.layer = a.layer;
     o.no_relu = a.no_relu;
     o.upsample = a.upsample;
-    if (a.baseline && strcmp(a.baseline, "zero") != 0) {
+    o.normalize = a.normalize;
+    if (a.method == XCNN_GRADIENT_SHAP || a.method == XCNN_RISE) {
+        if (!a.have_samples) o.samples = a.method == XCNN_RISE ? 4000 : 5;
+        if (a.method == XCNN_GRADIENT_SHAP && !a.have_stdev) o.stdev = 0;
+    }
+    o.lrp_rule = a.lrp_rule;
+    if (a.have_epsilon) o.epsilon = (float)a.epsilon;
+    if (a.have_gamma) o.gamma = (float)a.gamma;
+    if (a.have_low) o.low = (float)a.low;
+    if (a.have_high) o.high = (float)a.high;
+    o.zero_bias = a.zero_bias;
+    if (a.have_window) memcpy(o.window, a.window, sizeof o.window);
+    if (a.have_stride) memcpy(o.stride, a.stride, sizeof o.stride);
+    if (a.have_cells) o.cells = (int)a.cells;
+    if (a.have_p1) o.p1 = (float)a.p1;
+    if (a.baselines && !(baselines = load_baselines(m, a.baselines, &o.n_baselines))) {
+        rc = CLI_EXIT_ERROR;
+        goto done;
+    }
+    o.baselines = baselines;
+    if (a.masks && !(masks = load_masks(m, a.masks, &o.n_masks))) {
+        rc = CLI_EXIT_ERROR;
+        goto done;
+    }
+    o.masks = masks;
+    if (a.method == XCNN_OCCLUSION && a.baseline) {
+        /* occlusion's --baseline is the value the window is set to */
+        double fill;
+        if (cli_parse_float(a.baseline, &fill)) {
+            rc = cli_usage_error("occlusion's --baseline needs a number (the value the window "
+                                 "is set to), got '%s'", a.baseline);
+            goto done;
+        }
+        o.fill = (float)fill;
+    } else if (a.baseline && strcmp(a.baseline, "zero") != 0) {
         baseline = cli_load_input(m, a.baseline); /* input-shaped .npy */
         if (!baseline) {
             rc = CLI_EXIT_ERROR;
@@ -252,11 +477,11 @@ int cli_explain(int argc, char **argv)
 
     /* Path points and noisy samples run in batches: 8 at a time by default,
      * never more than the method needs. */
-    long points = a.method == XCNN_INTEGRATED_GRADIENTS ? a.steps
-                  : a.method == XCNN_SMOOTHGRAD         ? a.samples
-                                                        : 1;
+    long points = method_points(&a, o.n_baselines);
     long batch = a.batch ? a.batch : 8;
     if (batch > points) batch = points;
+    /* DeepLIFT runs the input beside its baseline: a pair at least */
+    if ((a.method == XCNN_DEEPLIFT || a.method == XCNN_DEEPLIFT_SHAP) && batch < 2) batch = 2;
     if (xcnn_model_reserve(m, (int)batch) != XCNN_OK) {
         rc = cli_error("%s", xcnn_model_error(m));
         goto done;
@@ -284,15 +509,22 @@ int cli_explain(int argc, char **argv)
     printf("target %d%s%s%s (score %.6g)\n", res.target, tname ? " (" : "", tname ? tname : "",
            tname ? ")" : "", res.score);
     if (res.layer[0]) printf("layer %s\n", res.layer);
-    if (a.method == XCNN_INTEGRATED_GRADIENTS)
+    if (a.method == XCNN_INTEGRATED_GRADIENTS || a.method == XCNN_DEEPLIFT)
         printf("convergence delta %.6g (sum of attributions minus f(x) - f(baseline))\n",
                res.delta);
+    if (a.method == XCNN_DEEPLIFT_SHAP)
+        printf("convergence delta %.6g (sum of attributions minus f(x) - mean f(baselines))\n",
+               res.delta);
+    if (a.method == XCNN_LRP)
+        printf("relevance sum %.6g (the score explained: %.6g)\n", res.total, res.score);
 
     rc = write_outputs(&a, m, attr, &res, is_image ? x : NULL);
 done:
     cli_labels_free(&labels);
     free(attr);
     free(baseline);
+    free(baselines);
+    free(masks);
     free(x);
     xcnn_model_free(m);
     return rc;
