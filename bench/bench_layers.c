@@ -75,7 +75,7 @@ static double median(double *v, int n)
 static double time_node(xcnn_model *m, const xcnn_node *n, int bwd, int iters, double *t)
 {
     xcnn_graph *g = m->g;
-    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
     for (int i = -1; i < iters; i++) {
         double t0 = now_ms();
         if (bwd) n->def->backward(g, n, g->batch, m->scratch, &ctx);

@@ -149,7 +149,7 @@ static inline int gradcheck_run_rule(gc_graph *gc, int node, int batch, const ch
 
     n->def->forward(g, n, batch, scratch);
     memcpy(o->grad, r, on * sizeof(float));
-    xcnn_bwd_ctx ctx = {relu_rule};
+    xcnn_bwd_ctx ctx = {relu_rule, NULL, NULL};
     n->def->backward(g, n, batch, scratch, &ctx);
 
     int all_ok = 1;

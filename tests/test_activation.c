@@ -167,7 +167,7 @@ static void test_kinks(void)
         memcpy(gc.g->tensors[in[0]].data, x, sizeof x);
         n->def->forward(gc.g, n, 1, NULL);
         for (int i = 0; i < 5; i++) gc.g->tensors[n->out[0]].grad[i] = 1;
-        xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+        xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
         n->def->backward(gc.g, n, 1, NULL, &ctx);
         check_close(k == 0 ? "Clip(-3, 3) gradient at -3, -1, 0, 1, 3 is 0 1 1 1 0"
                            : "HardSwish gradient at -3, -1, 0, 1, 3 (torch's pieces)",
@@ -196,7 +196,7 @@ static void test_clip_inverted(void)
         for (int i = 0; i < 8; i++) gc.g->tensors[in[0]].data[i] = (float)i - 4;
         n->def->forward(gc.g, n, 2, NULL);
         for (int i = 0; i < 8; i++) gc.g->tensors[n->out[0]].grad[i] = (float)i;
-        xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+        xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
         n->def->backward(gc.g, n, 2, NULL, &ctx);
         float y0 = gc.g->tensors[n->out[0]].data[7];
         check(y0 == -1.0f, "Clip min > max gives max everywhere (y = %g)", y0);
@@ -236,7 +236,7 @@ static void test_relu_rules(void)
             xt->grad[i] = 0.25f; /* backward must add to what is there */
         }
         n->def->forward(gc.g, n, batch, NULL);
-        xcnn_bwd_ctx ctx = {(xcnn_relu_rule)rule};
+        xcnn_bwd_ctx ctx = {(xcnn_relu_rule)rule, NULL, NULL};
         n->def->backward(gc.g, n, batch, NULL, &ctx);
         int positive = 0, negative = 0;
         for (int i = 0; i < count; i++) {
@@ -409,7 +409,7 @@ static void test_bits(void)
             for (size_t i = 0; i < count; i++)
                 want_dx[i] = acc[i] + ref_backward(kind, rule, xt->data[i], yt->data[i],
                                                    yt->grad[i]);
-            xcnn_bwd_ctx ctx = {(xcnn_relu_rule)rule};
+            xcnn_bwd_ctx ctx = {(xcnn_relu_rule)rule, NULL, NULL};
             n->def->backward(gc.g, n, batch, NULL, &ctx);
             const int64_t fwd_ulps = kind == 3 ? 1 : 0; /* Sigmoid: libm's expf */
             const int fused = kind == 1 || kind == 3 || kind == 4 || kind == 5;

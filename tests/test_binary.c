@@ -175,7 +175,7 @@ static void run_se_backward(int threads, float *da_out, float *db_out, size_t na
         n->def->forward(gc.g, n, batch, NULL);
         xcnn_tensor *y = &gc.g->tensors[n->out[0]];
         for (size_t i = 0; i < na; i++) y->grad[i] = test_rng_uniform(&rng, -1, 1);
-        xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+        xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
         n->def->backward(gc.g, n, batch, NULL, &ctx);
     }
     memcpy(da_out, gc.g->tensors[b].grad, nb * sizeof(float));

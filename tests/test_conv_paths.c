@@ -138,7 +138,7 @@ static void run_backward(rig *r)
     size_t nx = (size_t)r->batch * xcnn_tensor_sample_numel(r->x);
     memset(r->x->grad, 0, nx * sizeof(float));
     if (r->w->grad) memset(r->w->grad, 0, xcnn_tensor_numel(r->w) * sizeof(float));
-    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
     r->n->def->backward(r->gc.g, r->n, r->batch, r->scratch, &ctx);
 }
 

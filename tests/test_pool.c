@@ -335,7 +335,7 @@ static void check_first_max(void)
     yt->data = y;
     yt->grad = dy;
     n->def->forward(g, n, 1, NULL);
-    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
     n->def->backward(g, n, 1, NULL, &ctx);
     /* Windows start at rows/cols -1, 1, 3; the first in-input element of
      * the window at (-1, -1) is (0, 0), at (-1, 1) is (0, 1), ... */
@@ -414,7 +414,7 @@ static void check_maxpool_exact(const pool_cfg *k, test_rng *r, const char *labe
         yt->data = y;
         yt->grad = dy;
         n->def->forward(g, n, batch, NULL);
-        xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+        xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
         n->def->backward(g, n, batch, NULL, &ctx);
         check(memcmp(y, y_ref, ny * sizeof(float)) == 0, "%s: forward has the scan rule's bits",
               label);

@@ -130,7 +130,7 @@ static void run_once(rig *r, const float *dy, float *const *start, run *out)
         out->ngrad[k] = gc_size(t, r->batch);
         memcpy(t->grad, start[k], out->ngrad[k] * sizeof(float));
     }
-    xcnn_bwd_ctx ctx = {r->rule};
+    xcnn_bwd_ctx ctx = {r->rule, NULL, NULL};
     r->n->def->backward(g, r->n, r->batch, r->scratch, &ctx);
     for (int k = 0; k < r->n->n_in && k < 8; k++) {
         if (!out->ngrad[k]) continue;

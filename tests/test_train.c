@@ -147,7 +147,7 @@ static void test_bn_backward(int batch, int h, uint64_t seed)
     for (size_t i = 0; i < on; i++) r[i] = test_rng_uniform(&k.gc.rng, -1, 1);
     n->def->forward(g, n, batch, k.scratch);
     memcpy(o->grad, r, on * sizeof(float));
-    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT};
+    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
     n->def->backward(g, n, batch, k.scratch, &ctx);
     for (int in = 0; in < 3; in++) {
         xcnn_tensor *t = xcnn_in(g, n, in);
