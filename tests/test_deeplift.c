@@ -439,15 +439,15 @@ static void test_bias_free(void)
     xcnn_model_free(m);
 }
 
-/* ---- threads and batches --------------------------------------------- */
+/* ---- threads --------------------------------------------------------- */
 
-enum { BC = 16, BH = 160, BW = 160 };
+enum { BC = 8, BH = 184, BW = 184 };
 #define B_IN (3 * BH * BW)
 
-/* Activations big enough for the rules' parallel loops (16x160x160):
- * x[1,3,160,160] -> Conv 3x3 (3->16) -> Relu -> Conv 1x1 (16->16) ->
- * LeakyRelu -> MaxPool 3x3 s2 pad 1 -> Sigmoid -> GlobalAveragePool ->
- * Flatten -> Gemm (16->5) -> y. */
+/* Activations big enough for the rules' parallel loops (8x184x184, over
+ * XCNN_PARALLEL_MIN elements): x[1,3,184,184] -> Conv 3x3 (3->8) -> Relu
+ * -> Conv 1x1 (8->8) -> LeakyRelu -> MaxPool 3x3 s2 pad 1 -> Sigmoid ->
+ * GlobalAveragePool -> Flatten -> Gemm (8->5) -> y. */
 static xcnn_model *big_model(void)
 {
     static float w1[BC * 3 * 9], b1[BC], w2[BC * BC], b2[BC], w3[5 * BC], b3[5];
@@ -481,17 +481,17 @@ static xcnn_model *big_model(void)
     ob_graph_node(&gr, ob_node("Gemm", "fc", IN("q", "w3", "b3"), OUT("y"), tb, 1));
     ob_graph_input(&gr, ob_value_info("x", OB_FLOAT, 4, (int64_t[]){1, 3, BH, BW}));
     ob_graph_output(&gr, ob_value_info("y", OB_FLOAT, 0, NULL));
-    return load_buf(ob_model(13, &gr), "16x160x160 net");
+    return load_buf(ob_model(13, &gr), "8x184x184 net");
 }
 
-static void test_threads_and_batches(void)
+static void test_threads(void)
 {
     xcnn_model *m = big_model();
     if (!m) return;
-    float *x = malloc(B_IN * sizeof *x), *bases = malloc(3 * B_IN * sizeof *bases);
+    float *x = malloc(B_IN * sizeof *x), *bases = malloc(B_IN * sizeof *bases);
     test_rng rng = {0x7777};
     for (size_t i = 0; i < B_IN; i++) x[i] = test_rng_uniform(&rng, -1, 1);
-    for (size_t i = 0; i < 3 * B_IN; i++) bases[i] = test_rng_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < B_IN; i++) bases[i] = test_rng_uniform(&rng, -1, 1);
     float *out[3] = {NULL, NULL, NULL};
     xcnn_explain_result res[3];
     xcnn_explain_options o;
@@ -501,7 +501,7 @@ static void test_threads_and_batches(void)
     static const int threads[3] = {1, 2, 4};
     for (int k = 0; k < 3; k++) {
         char what[96];
-        snprintf(what, sizeof what, "16x160x160 net: deeplift on %d thread(s)", threads[k]);
+        snprintf(what, sizeof what, "8x184x184 net: deeplift on %d thread(s)", threads[k]);
         check(xcnn_model_set_threads(m, threads[k]) == XCNN_OK &&
                   xcnn_model_reserve(m, 2) == XCNN_OK, "%s: set up", what);
         out[k] = explain(m, x, &o, B_IN, &res[k], what);
@@ -509,57 +509,19 @@ static void test_threads_and_batches(void)
     if (out[0] && out[1] && out[2]) {
         check(max_abs_diff(out[0], out[1], B_IN) == 0 && max_abs_diff(out[0], out[2], B_IN) == 0 &&
                   res[0].delta == res[1].delta && res[0].delta == res[2].delta,
-              "16x160x160 net: deeplift has the same bits on 1, 2 and 4 threads");
+              "8x184x184 net: deeplift has the same bits on 1, 2 and 4 threads");
         /* f(x) - f(r) is a small difference here (Sigmoid, then the mean
          * of 6400 pixels): the rounding is measured on sum |attr|. */
         double l1 = 0;
         for (size_t i = 0; i < B_IN; i++) l1 += fabs(out[0][i]);
         char what[200];
-        snprintf(what, sizeof what, "16x160x160 net (Relu, LeakyRelu, MaxPool, Sigmoid): "
+        snprintf(what, sizeof what, "8x184x184 net (Relu, LeakyRelu, MaxPool, Sigmoid): "
                  "completeness, |delta| / sum |attr| (f(x) - f(r) = %.3g, sum |attr| = %.3g)",
                  sum_of(out[0], B_IN) - res[0].delta, l1);
         check_close(what, fabs(res[0].delta) / l1, 1e-5);
     }
     for (int k = 0; k < 3; k++) free(out[k]);
 
-    /* deeplift-shap and gradient-shap: batches of 1, 2 and 4 per pass */
-    xcnn_explain_options_init(&o, XCNN_DEEPLIFT_SHAP);
-    o.target = 2;
-    o.baselines = bases;
-    o.n_baselines = 3;
-    xcnn_explain_options g;
-    xcnn_explain_options_init(&g, XCNN_GRADIENT_SHAP);
-    g.target = 2;
-    g.baselines = bases;
-    g.n_baselines = 3;
-    g.samples = 7;
-    g.stdev = 0.1f;
-    g.seed = 99;
-    float *gout[3] = {NULL, NULL, NULL};
-    static const int batches[3] = {2, 4, 8};
-    xcnn_model_set_threads(m, 2);
-    for (int k = 0; k < 3; k++) {
-        char what[96];
-        check(xcnn_model_reserve(m, batches[k]) == XCNN_OK, "16x160x160 net: reserve %d",
-              batches[k]);
-        snprintf(what, sizeof what, "16x160x160 net: deeplift-shap, reserved batch %d",
-                 batches[k]);
-        out[k] = explain(m, x, &o, B_IN, &res[k], what);
-        snprintf(what, sizeof what, "16x160x160 net: gradient-shap, reserved batch %d",
-                 batches[k]);
-        gout[k] = explain(m, x, &g, B_IN, &res[k], what);
-    }
-    if (out[0] && out[1] && out[2])
-        check(max_abs_diff(out[0], out[1], B_IN) == 0 && max_abs_diff(out[0], out[2], B_IN) == 0,
-              "16x160x160 net: deeplift-shap has the same bits for reserved batches 2, 4, 8");
-    if (gout[0] && gout[1] && gout[2])
-        check(max_abs_diff(gout[0], gout[1], B_IN) == 0 &&
-                  max_abs_diff(gout[0], gout[2], B_IN) == 0,
-              "16x160x160 net: gradient-shap has the same bits for reserved batches 2, 4, 8");
-    for (int k = 0; k < 3; k++) {
-        free(out[k]);
-        free(gout[k]);
-    }
     free(x);
     free(bases);
     xcnn_model_free(m);
@@ -615,6 +577,18 @@ static void test_gshap_draws(void)
         o.draw_alpha = alpha;
         o.noise = noise;
         float *d = explain(m, x, &o, n, &res, "gradient-shap, the draws given");
+        /* passes of up to 8 points instead of 4 (6 samples: 4 + 2, then 6) */
+        o.draw_index = NULL;
+        o.draw_alpha = NULL;
+        o.noise = NULL;
+        o.seed = 7;
+        check(xcnn_model_reserve(m, 8) == XCNN_OK, "gradient-shap draws: reserve 8");
+        float *e = explain(m, x, &o, n, &res, "gradient-shap, seed 7, reserved batch 8");
+        check(xcnn_model_reserve(m, 4) == XCNN_OK, "gradient-shap draws: reserve 4 again");
+        if (a && e)
+            check(max_abs_diff(a, e, n) == 0, "gradient-shap (%s): the same bits with passes of "
+                  "4 and of 8 points", how);
+        free(e);
         if (a && b && c && d) {
             check(max_abs_diff(a, b, n) == 0, "gradient-shap (%s): a seed gives the same bits "
                   "twice", how);
@@ -714,7 +688,7 @@ static void test_refusals(void)
     expect_refusal(m, x, &o, n, XCNN_ERR_NUMERIC, "baseline element 5", "deeplift, NaN baseline");
     b[5] = 0;
     memcpy(far, x, n * sizeof *far);
-    far[3] = 3e38f;
+    far[3] = far[4] = 3e38f;
     b[3] = -3e38f;
     expect_refusal(m, far, &o, n, XCNN_ERR_NUMERIC, "element 3|overflows",
                    "deeplift, input - baseline overflows");
@@ -751,6 +725,10 @@ static void test_refusals(void)
     o.stdev = 1e38f;
     expect_refusal(m, x, &o, n, XCNN_ERR_ARG, "stdev", "gradient-shap, stdev 1e38");
     o.stdev = 0;
+    b[4] = -3e38f;
+    expect_refusal(m, far, &o, n, XCNN_ERR_NUMERIC, "baseline 0 element 4|overflows",
+                   "gradient-shap, input - baseline overflows");
+    b[4] = 0;
     int idx[2] = {0, 3};
     o.draw_index = idx;
     expect_refusal(m, x, &o, n, XCNN_ERR_ARG, "draw_index[1] = 3",
@@ -800,7 +778,7 @@ int main(void)
     test_captum_golden();
     test_maxpool_by_hand();
     test_bias_free();
-    test_threads_and_batches();
+    test_threads();
     test_gshap_draws();
     test_refusals();
     return check_summary();
