@@ -142,7 +142,12 @@ static void mm_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scra
                 y[i * p->M + j] = p->beta * c->data[p->c_cols == 1 ? 0 : j];
         beta = 1.0f;
     }
-    if (p->trans_b && rows <= 4) {
+    /* The path is chosen from one sample's rows, not the batch's: a
+     * sample's outputs then have the same bits in a batch of 1 or 100
+     * (occlusion, RISE and Score-CAM batch their forwards and promise
+     * results that do not depend on the batch). Training, whose batches
+     * are big and never compared bit for bit, takes the GEMM. */
+    if (p->trans_b && !g->training && mm_rows(a, 1, p->K) <= 4) {
         if (!p->c_cols)
             for (int64_t i = 0; i < rows * p->M; i++) y[i] = 0.0f;
         rows_times_bt(p, rows, a->data, b->data, y);
