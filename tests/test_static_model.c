@@ -121,13 +121,22 @@ static void compare_explainers(xcnn_model *heap, xcnn_model *stat, const float *
 {
     static const xcnn_method methods[] = {XCNN_SALIENCY, XCNN_INPUT_X_GRADIENT, XCNN_DECONVNET,
                                           XCNN_GUIDED_BACKPROP, XCNN_INTEGRATED_GRADIENTS,
-                                          XCNN_SMOOTHGRAD, XCNN_GRADCAM, XCNN_GUIDED_GRADCAM};
+                                          XCNN_SMOOTHGRAD, XCNN_GRADCAM, XCNN_GUIDED_GRADCAM,
+                                          /* the second round (METHODS.md) */
+                                          XCNN_DEEPLIFT, XCNN_LRP, XCNN_OCCLUSION, XCNN_RISE,
+                                          XCNN_CAM, XCNN_GRADCAM_PLUS_PLUS, XCNN_XGRADCAM,
+                                          XCNN_LAYERCAM, XCNN_HIRESCAM, XCNN_SCORECAM,
+                                          XCNN_EIGENCAM, XCNN_ABLATIONCAM};
     static float a[N_IN], b[N_IN];
     for (size_t k = 0; k < sizeof methods / sizeof *methods; k++) {
+        /* DeepLIFT runs the input beside its baseline: a batch of 2 */
+        if (methods[k] == XCNN_DEEPLIFT && xcnn_model_max_batch(stat) < 2) continue;
         xcnn_explain_options o;
         xcnn_explain_options_init(&o, methods[k]);
         o.steps = 8;
         o.samples = 4;
+        o.window[1] = o.window[2] = 7; /* occlusion: 16 windows */
+        o.stride[0] = o.stride[1] = 7;
         memset(a, 0, sizeof a);
         memset(b, 0, sizeof b);
         xcnn_explain_result ra, rb;
@@ -320,6 +329,9 @@ int main(void)
     for (int b = 0; b < 4; b++) memcpy(x4 + b * N_IN, x, sizeof x);
     if (!st) st = xcnn_forward(m4, x4, 4, y4);
     check(!st && same_bits(y4 + 3 * N_OUT, y0, N_OUT), "batch 4: each sample's logits as alone");
+    /* batched explainers (DeepLIFT's pair, occlusion's and RISE's passes)
+     * in the batch-4 buffer, against a heap model reserved for 4 */
+    if (!st && xcnn_model_reserve(heap, 4) == XCNN_OK) compare_explainers(heap, m4, x);
     xcnn_model_free(m4);
     free(room4);
 
