@@ -36,8 +36,10 @@
  *       which forward and explain must refuse
  *  11   bit 7: input_dims given (11 bits 0-1 C-1, 12 H-1 and W-1 in
  *       nibbles): for models whose input sizes are symbolic
- *  13   methods to skip (bit per xcnn_method)
- *  14   bits 0-1: also forward at batch 0 / max+1 (refused)
+ *  13   methods to skip (bit method % 8 per xcnn_method)
+ *  14   bits 0-1: also forward at batch 0 / max+1 (refused); bit 2 LRP's
+ *       zero_bias, bit 3 the CAM family's normalize (the second round's
+ *       other options reuse bytes 2, 3, 5, 6, 8 and 9)
  *  15   threads (no effect without OpenMP)
  * Besides the sanitizers' reports, a failure (abort) is: a refused call
  * without a one-line printable message, or with *out not NULL; a call
@@ -222,7 +224,31 @@ static void options(const run *r, xcnn_method method, xcnn_explain_options *o, f
         o->seed = h[8];
         if ((h[4] & 0x10) && noise) o->noise = noise;
     }
-    if (method == XCNN_GRADCAM || method == XCNN_GUIDED_GRADCAM) {
+    /* the second round (METHODS.md): the same header bytes, reused */
+    if (method == XCNN_DEEPLIFT && ((h[2] >> 4) & 3) == 1) o->baseline = baseline;
+    if (method == XCNN_DEEPLIFT_SHAP || method == XCNN_GRADIENT_SHAP) {
+        o->baselines = baseline; /* two input-sized rows (explain_all) */
+        o->n_baselines = 2;
+        o->samples = 1 + h[3] % (r->tiny ? 4 : 2);
+        o->seed = h[8];
+    }
+    if (method == XCNN_LRP) {
+        o->lrp_rule = (xcnn_lrp_rule)(h[2] & 3);
+        if ((h[2] & 3) == 3) *refuse = 1; /* unknown rule */
+        o->zero_bias = (h[14] >> 2) & 1;
+    }
+    if (method == XCNN_OCCLUSION) {
+        o->window[1] = 1 + h[6] % 4;
+        o->window[2] = 1 + (h[6] >> 2) % 4;
+        o->stride[0] = o->stride[1] = 1 + h[9] % 3;
+    }
+    if (method == XCNN_RISE) {
+        o->samples = 1 + h[3] % 4;
+        o->cells = 1 + h[6] % 3;
+        o->seed = h[8];
+    }
+    if (method >= XCNN_CAM) o->normalize = (h[14] >> 3) & 1;
+    if (method == XCNN_GRADCAM || method == XCNN_GUIDED_GRADCAM || method >= XCNN_CAM) {
         switch (h[5] & 7) {
         case 1: o->layer = node_name(r->m, h[6], 0); break;
         case 2: o->layer = node_name(r->m, h[6], 1); break;
@@ -234,9 +260,11 @@ static void options(const run *r, xcnn_method method, xcnn_explain_options *o, f
     }
 }
 
-static const char *method_names[8] = {"saliency", "input_x_gradient", "deconvnet",
-                                      "guided_backprop", "integrated_gradients", "smoothgrad",
-                                      "gradcam", "guided_gradcam"};
+static const char *method_names[XCNN_METHOD_COUNT] = {
+    "saliency", "input_x_gradient", "deconvnet", "guided_backprop", "integrated_gradients",
+    "smoothgrad", "gradcam", "guided_gradcam", "deeplift", "deeplift_shap", "gradient_shap",
+    "lrp", "occlusion", "rise", "cam", "gradcam_plus_plus", "xgradcam", "layercam", "hirescam",
+    "scorecam", "eigencam", "ablationcam"};
 
 /* One explanation; the attribution is returned in a buffer of exactly the
  * size xcnn_explain_shape gave (NULL if refused). */
@@ -322,15 +350,15 @@ static void backward_after_cam(run *r)
 static void explain_all(run *r)
 {
     const uint8_t *h = r->h;
-    float *baseline = malloc(r->in_n * sizeof(float));
+    float *baseline = malloc(2 * r->in_n * sizeof(float)); /* 2 rows: the SHAP baselines */
     size_t noise_n = (size_t)(r->tiny ? 8 : 2) * r->in_n;
     float *noise = malloc(noise_n * sizeof(float));
     if (!baseline || !noise) goto done;
-    for (int method = 0; method < 8; method++) {
-        if (h[13] >> method & 1) continue;
+    for (int method = 0; method < XCNN_METHOD_COUNT; method++) {
+        if (h[13] >> (method % 8) & 1) continue;
         xcnn_explain_options o;
         int refuse;
-        fill(baseline, r->in_n, h[10] + 1, 3);
+        fill(baseline, 2 * r->in_n, h[10] + 1, 3);
         fill(noise, noise_n, 2, h[8]);
         options(r, (xcnn_method)method, &o, baseline, noise, &refuse);
         size_t n = 0, n2 = 0;
