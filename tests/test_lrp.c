@@ -444,6 +444,70 @@ out:
     xcnn_model_free(m);
 }
 
+/* ---- the room: blocks of channels and pixels ---------------------------------
+ * The room the load gives LRP (m->ex_rule) holds every channel of these
+ * small models at once. Shrunk to the least xcnn_lrp_check_model accepts,
+ * the Convs run in blocks of a few pixels, and lrp_bn's conv3 in blocks
+ * of 3, 3 and 2 channels (weights made again per block): the same
+ * products, summed in other groupings. */
+static size_t least_room(const xcnn_model *m)
+{
+    const xcnn_graph *g = m->g;
+    size_t room = 0, need;
+    for (int i = 0; i < m->n_compute; i++) {
+        const xcnn_node *n = &g->nodes[m->compute[i]];
+        if (!strcmp(n->op_type, "Conv")) need = xcnn_lrp_conv_min_room(g, n);
+        else if (!strcmp(n->op_type, "Gemm")) need = xcnn_lrp_gemm_min_room(g, n);
+        else if (strstr(n->op_type, "AveragePool"))
+            need = xcnn_tensor_sample_numel(&g->tensors[n->in[0]]);
+        else need = 0;
+        if (need > room) room = need;
+    }
+    return room;
+}
+
+static void test_small_room(const char *dir, const char *const stems[3])
+{
+    xcnn_model *m = fixture_model(dir);
+    size_t n = 0;
+    float *x = fixture_npy(dir, "input.npy", &n);
+    int t = fixture_meta_int(dir, "target", -1);
+    if (!check(m && x, "%s: loads for the room test", dir)) goto out;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    size_t full = m->ex_rule_floats, least = least_room(m);
+    for (int r = 0; r < 3; r++) {
+        xcnn_explain_options o;
+        lrp_options(&o, (xcnn_lrp_rule)r, t);
+        xcnn_status s1 = xcnn_explain(m, x, &o, a, n, NULL);
+        m->ex_rule_floats = least;
+        xcnn_status s2 = xcnn_explain(m, x, &o, b, n, NULL);
+        m->ex_rule_floats = least - 1;
+        xcnn_status s3 = xcnn_explain(m, x, &o, b + 0, 0, NULL); /* refused before any pass */
+        m->ex_rule_floats = full;
+        if (r == XCNN_LRP_EPSILON && s1 != XCNN_OK) continue; /* resnet: Add */
+        char what[200];
+        snprintf(what, sizeof what, "%s: %s in a room of %zu floats (not %zu) = the whole room's",
+                 dir, xcnn_lrp_rule_name((xcnn_lrp_rule)r), least, full);
+        if (check(s1 == XCNN_OK && s2 == XCNN_OK, "%s: %s runs in both rooms", dir,
+                  xcnn_lrp_rule_name((xcnn_lrp_rule)r)))
+            check_close(what, max_rel_error(b, a, n), 1e-5);
+        check(s3 == XCNN_ERR_LIMIT, "...and a room one float smaller is refused");
+        size_t nr = 0;
+        float *ref = stems[r] ? fixture_npy(dir, stems[r], &nr) : NULL;
+        if (ref && nr == n) {
+            snprintf(what, sizeof what, "%s: %s, small room = the float64 reference", dir,
+                     xcnn_lrp_rule_name((xcnn_lrp_rule)r));
+            check_close(what, max_rel_error(b, ref, n), TOL);
+        }
+        free(ref);
+    }
+    free(a);
+    free(b);
+out:
+    free(x);
+    xcnn_model_free(m);
+}
+
 /* ---- refusals ----------------------------------------------------------------- */
 
 static void expect_refusal(xcnn_model *m, const float *x, size_t n, const xcnn_explain_options *o,
@@ -631,6 +695,12 @@ int main(void)
     test_conservation("tests/fixtures/lrp_bn", XCNN_LRP_EPSILON_GAMMA_BOX, 0);
     test_threads("tests/fixtures/resnet_narrow");
     test_threads("tests/fixtures/lrp_bn");
+    static const char *const bn_stems[3] = {"lrp_epsilon_plus_flat.npy", "lrp_epsilon.npy",
+                                            "lrp_epsilon_gamma_box.npy"};
+    static const char *const resnet_stems[3] = {"lrp_epsilon_plus_flat.npy", NULL,
+                                                "lrp_epsilon_gamma_box.npy"};
+    test_small_room("tests/fixtures/lrp_bn", bn_stems);
+    test_small_room("tests/fixtures/resnet_narrow", resnet_stems);
     test_refused_models();
     test_refused_ops();
     test_bad_options();

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model.h"
+#include "../ops/conv.h"
 
 int xcnn_model_affine_entry(const xcnn_model *m)
 {
@@ -110,11 +111,59 @@ xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_
     return XCNN_OK;
 }
 
-/* LRP (explain/lrp*.c) runs Convs and Gemms on modified weights (W+ and
- * W-, the flat rule's ones, BatchNorm merged in): room for them. 0 until
- * LRP says otherwise. */
+/* LRP (explain/lrp_layers.c) runs each Conv on modified weights: for a
+ * block of output channels the stacked weights A (up to [W | -W+ | -W-]
+ * or gamma's two rows of [W+gW+ | W+gW-]) and their biases, for a block
+ * of output pixels its columns, their products and the ratios. Per output
+ * channel r_out (K' + 1) floats, per pixel 2 K' + r_out mc, with K' up to
+ * 3 K (z-box) and r_out up to 2 (gamma), K = the rows of a group's
+ * im2col. Room for every channel and XCNN_LRP_BLOCK_PIXELS pixels of the
+ * costliest rule (a GEMM of that many columns already runs at speed;
+ * lrp_layers.c takes as many more pixels as the room holds), at most
+ * XCNN_LRP_ROOM_FLOATS (the blocks get smaller, the products are the
+ * same), but never less than one channel and one pixel (10 K + 8) nor
+ * the flat rule's two planes in double; also room for the input of an
+ * (Global)AveragePool (the norm rule's product) and a Gemm's output in
+ * double. Sized from the graph alone, for one sample (LRP runs one).
+ * ResNet-18 at 224x224: 1 Mi floats, 4 MiB (its arena: 52 MiB).
+ * explain/lrp_rules.c checks each layer against the room it gets
+ * (xcnn_lrp_conv_min_room). */
+#ifndef XCNN_LRP_ROOM_FLOATS
+#ifdef XCNN_SMALL
+#define XCNN_LRP_ROOM_FLOATS ((uint64_t)8192)
+#else
+#define XCNN_LRP_ROOM_FLOATS ((uint64_t)1 << 20)
+#endif
+#endif
+#define XCNN_LRP_BLOCK_PIXELS 64
+
 size_t xcnn_workspace_rule_floats(const xcnn_model *m)
 {
-    (void)m;
-    return 0;
+    const xcnn_graph *g = m->g;
+    if (!wants_path(m)) return 0;
+    uint64_t room = 0;
+    for (int i = 0; i < m->n_compute; i++) {
+        const xcnn_node *n = &g->nodes[m->compute[i]];
+        uint64_t need = 0;
+        if (!strcmp(n->op_type, "Conv")) {
+            const xcnn_conv_shape *s = n->params;
+            const xcnn_window2d *w = &s->win;
+            uint64_t K = (uint64_t)(s->c_in / s->group) * (uint64_t)w->k_h * (uint64_t)w->k_w;
+            uint64_t mg = (uint64_t)(s->c_out / s->group), P = (uint64_t)w->out_h * w->out_w;
+            uint64_t least = 10 * K + 8, flat = 2 * (P + (uint64_t)w->in_h * w->in_w);
+            uint64_t px = P < XCNN_LRP_BLOCK_PIXELS ? P : XCNN_LRP_BLOCK_PIXELS;
+            uint64_t block = 2 * mg * (3 * K + 1) + px * (6 * K + 2 * mg);
+            need = block < XCNN_LRP_ROOM_FLOATS ? block : XCNN_LRP_ROOM_FLOATS;
+            if (need < least) need = least;
+            if (need < flat) need = flat;
+        } else if (!strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "MatMul")) {
+            need = 2 * (uint64_t)xcnn_tensor_sample_numel(&g->tensors[n->out[0]]);
+        } else if (!strcmp(n->op_type, "AveragePool") ||
+                   !strcmp(n->op_type, "GlobalAveragePool")) {
+            need = xcnn_tensor_sample_numel(&g->tensors[n->in[0]]);
+        }
+        if (need > room) room = need;
+    }
+    /* a layer too large to address fails the allocation, not the arithmetic */
+    return room < SIZE_MAX / sizeof(float) ? (size_t)room : SIZE_MAX / sizeof(float);
 }
