@@ -203,6 +203,14 @@ static int explain_image(xcnn_model *m, const char *path, const char *outdir,
             goto done;
         }
         int ch = (int)res.dims[1], h = (int)res.dims[2], w = (int)res.dims[3];
+        if (dm->method == XCNN_RISE) {
+            /* RISE's map is a mean of masks: all positive, with a large
+             * constant part. Shown above its minimum, as its paper does. */
+            size_t hw = (size_t)h * (size_t)w;
+            float lo = attr[0];
+            for (size_t p = 1; p < hw; p++) lo = attr[p] < lo ? attr[p] : lo;
+            for (size_t p = 0; p < hw; p++) attr[p] -= lo;
+        }
         xcnn_heatmap_rgb(attr, ch, h, w, x, C, H, W, tile, TILE, TILE);
         int col = (i + 1) % page->cols, row = (i + 1) / page->cols;
         int x0 = GAP + col * (TILE + GAP), y0 = HEADER + row * (TILE + TITLE + GAP);
