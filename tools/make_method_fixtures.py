@@ -13,7 +13,11 @@ Modules: deeplift (DeepLIFT, DeepLIFT-SHAP, GradientSHAP), lrp, perturbation
 references(model, x32, target, name, layers) -> {file stem: array}, where model
 is the float32 eval model (a module makes its own float64 copy), x32 the input,
 target the fixture's class (meta.txt) and layers make_fixtures' Grad-CAM layers.
-Seeded: a rerun writes the same bytes.
+With lrp among the modules it also writes tests/fixtures/lrp_bn, a tiny model
+that keeps its BatchNormalization nodes (for LRP's BatchNorm-merge canonizer),
+by tools/references/lrp.py. Seeded: a rerun writes the same bytes; the file
+stems each module writes are listed in its docstring and in
+tests/fixtures/README.md.
 """
 import argparse
 import importlib
@@ -70,6 +74,10 @@ def main():
             for k, v in sorted(arrays.items()):
                 make_fixtures.save_npy(os.path.join(d, k + ".npy"), v)
             print("== %s: %s wrote %s" % (name, mod, ", ".join(sorted(arrays))))
+    if "lrp" in mods and not args.models:
+        lrp = importlib.import_module("references.lrp")
+        sys.argv = [sys.argv[0]] + (["--out", root] if args.out else [])
+        lrp.main()
     return 0
 
 
