@@ -56,7 +56,7 @@ else
   CFLAGS  += -Wno-unknown-pragmas
 endif
 
-LIB_SRC  := $(wildcard libxcnn/*.c libxcnn/*/*.c)
+LIB_SRC  := $(wildcard libxcnn/*.c libxcnn/*/*.c libxcnn/*/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)

@@ -1,6 +1,6 @@
 /*
  * Integrated gradients through the model's affine entry (the Conv that is
- * the input's only reader; explain/integrated_gradients.c): the passes stop
+ * the input's only reader; explain/gradient/integrated_gradients.c): the passes stop
  * at that Conv's output and one backward of the Conv ends the sum. Checked
  * here:
  *   - which models have such a cut (fixtures, and built graphs where the

@@ -1,5 +1,5 @@
 /*
- * CAM and the CAM family (METHODS.md; libxcnn/explain/cam_family.c, cam.c,
+ * CAM and the CAM family (METHODS.md; libxcnn/explain/cam/cam_family.c, cam.c,
  * scorecam.c, eigencam.c, ablationcam.c):
  *   - every member against the float64 PyTorch references of
  *     tools/references/cam_family.py on plaincnn, rescnn_bn and
@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include "../include/xcnn.h"
-#include "../libxcnn/explain/cam_family.h"
+#include "../libxcnn/explain/cam/cam_family.h"
 #include "check.h"
 #include "fixture.h"
 #include "onnx_builder.h"

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../libxcnn/explain/lrp.h"
+#include "../libxcnn/explain/propagation/lrp.h"
 #include "../libxcnn/ops/conv.h"
 #include "check.h"
 #include "fixture.h"

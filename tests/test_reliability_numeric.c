@@ -1,6 +1,6 @@
 /*
  * Issue #14, items 3, 5 and 7 (the explainers' messages), through the C API:
- *  - 3: Gauss-Legendre nodes and weights (explain/quadrature.c) against
+ *  - 3: Gauss-Legendre nodes and weights (explain/gradient/quadrature.c) against
  *    numpy's leggauss, against Newton on the recurrence in long double for
  *    every n up to 200 and sampled roots up to n = 100000, exact on
  *    polynomials; all 100000 points cost milliseconds, and integrated

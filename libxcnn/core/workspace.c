@@ -111,7 +111,7 @@ xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_
     return XCNN_OK;
 }
 
-/* LRP (explain/lrp_layers.c) runs each Conv on modified weights: for a
+/* LRP (explain/propagation/lrp_layers.c) runs each Conv on modified weights: for a
  * block of output channels the stacked weights A (up to [W | -W+ | -W-]
  * or gamma's two rows of [W+gW+ | W+gW-]) and their biases, for a block
  * of output pixels its columns, their products and the ratios. Per output
@@ -126,7 +126,7 @@ xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_
  * (Global)AveragePool (the norm rule's product) and a Gemm's output in
  * double. Sized from the graph alone, for one sample (LRP runs one).
  * ResNet-18 at 224x224: 1 Mi floats, 4 MiB (its arena: 52 MiB).
- * explain/lrp_rules.c checks each layer against the room it gets
+ * explain/propagation/lrp_rules.c checks each layer against the room it gets
  * (xcnn_lrp_conv_min_room). */
 #ifndef XCNN_LRP_ROOM_FLOATS
 #ifdef XCNN_SMALL

@@ -52,7 +52,7 @@ MCU_LDFLAGS := $(MCU_ARCH) --specs=nano.specs -nostartfiles -Wl,--gc-sections \
 # Everything but what needs an operating system (files written whole by
 # rename). From an archive only the objects the firmware calls into are
 # linked, and --gc-sections drops their unused functions.
-MCU_LIB_SRC := $(filter-out libxcnn/io/atomic_file.c,$(wildcard libxcnn/*/*.c))
+MCU_LIB_SRC := $(filter-out libxcnn/io/atomic_file.c,$(wildcard libxcnn/*/*.c libxcnn/*/*/*.c))
 MCU_LIB_OBJ := $(MCU_LIB_SRC:%.c=$(MCU_DIR)/obj/%.o)
 MCU_LIB     := $(MCU_DIR)/libxcnn_m4.a
 

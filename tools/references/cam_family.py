@@ -1,7 +1,7 @@
 """float64 references of CAM and the CAM family (METHODS.md), for make_method_fixtures.py.
 
 Written from METHODS.md alone (pytorch-grad-cam's definitions; CAM from Zhou et
-al. 2016), independently of libxcnn/explain/cam_family.c and friends. With A the
+al. 2016), independently of libxcnn/explain/cam/cam_family.c and friends. With A the
 hooked module's output (1 x K x h x w), G = dy/dA, y = f(x)[t]:
 
   cam                M = sum_k W[t,k] A_k (the Gemm after GlobalAveragePool; no

@@ -5,7 +5,7 @@ Occlusion follows Captum's Occlusion step by step: window i's start along each d
 padding crops it) to the input's shape, x_w = x * (1 - mask) + fill * mask, and the
 attribution sum((y - f(x_w)[t]) * mask) / sum(mask).
 
-RISE replays libxcnn/explain/rise.c's mask generator bit for bit: splitmix64 (base/rng.h) in
+RISE replays libxcnn/explain/perturbation/rise.c's mask generator bit for bit: splitmix64 (base/rng.h) in
 uint64 arithmetic, per mask s*s uniforms for the cells (1 when u < p1), then the shift y and
 x with rng_below; the bilinear resize with half-pixel centres and a mirrored border is
 written out here in float64 and the mask rounded to float32, as the C code stores it. Given

@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 #include "cam_family.h"
-#include "../base/format.h"
+#include "../../base/format.h"
 
 #define EIG_MAX_SWEEPS 60
 

@@ -15,7 +15,7 @@
  * 0 by 0 there (NaN); we return 0, the empty sum.
  *
  * Cost: 1 + n_c * n_h * n_w forwards (n_c = C - c + 1): 15x15 windows at
- * stride 8 on a 224x224 ResNet-18 input are 1 + 27 * 27 = 730. The
+ * stride 8 on a 224x224 ResNet-18 input are 1 + 28 * 28 = 785 (n = ceil((224 - 15) / 8) + 1 = 28). The
  * occluded inputs go through the network as many at a time as
  * xcnn_ex_pass_batch allows, built in ex_path; the sums are in double in
  * ex_acc, added window by window in a fixed order, so that the result
@@ -23,7 +23,7 @@
  */
 #include <math.h>
 #include <string.h>
-#include "explain.h"
+#include "../explain.h"
 
 /* More windows than this would run for days on any real model; refused
  * so that a stride of 1 on a large input is a message, not a hang. */

@@ -29,7 +29,7 @@
  */
 #include <math.h>
 #include <string.h>
-#include "explain.h"
+#include "../explain.h"
 
 /* Points summed together per element: their weights sit on the stack.
  * The first KEPT weights of a pass are kept from its path points (a root

@@ -6,7 +6,7 @@
 #ifndef XCNN_EXPLAIN_DEEPLIFT_H
 #define XCNN_EXPLAIN_DEEPLIFT_H
 
-#include "rules.h"
+#include "../rules.h"
 
 /* xcnn_bwd_ctx.state of a DeepLIFT backward. */
 typedef struct xcnn_dl_state {

@@ -11,7 +11,7 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
-#include "explain.h"
+#include "../explain.h"
 
 typedef struct { uint64_t state; } noise_rng;
 

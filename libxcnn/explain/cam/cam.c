@@ -12,7 +12,7 @@
  */
 #include <string.h>
 #include "cam_family.h"
-#include "../base/format.h"
+#include "../../base/format.h"
 
 /* The node that makes tensor t, or NULL for inputs and constants. */
 static const xcnn_node *maker(const xcnn_graph *g, int t)

@@ -15,7 +15,7 @@
 #include <math.h>
 #include <string.h>
 #include "cam_family.h"
-#include "../base/format.h"
+#include "../../base/format.h"
 
 /* src (h x w) resized to dst (H x W) as torch's bilinear interpolate with
  * align_corners=True: output pixel u reads source u * (h - 1) / (H - 1)

@@ -21,8 +21,8 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
-#include "explain.h"
-#include "../base/rng.h"
+#include "../explain.h"
+#include "../../base/rng.h"
 
 /* The largest |xcnn_rng_normal()|: sqrt(-2 ln(2^-53)) = 8.5717..., rounded
  * up (smoothgrad.c's bound, for the same Box-Muller). */

@@ -11,7 +11,7 @@
 #ifndef XCNN_CAM_FAMILY_H
 #define XCNN_CAM_FAMILY_H
 
-#include "explain.h"
+#include "../explain.h"
 
 /* The options every member checks, and its layer: no_relu refused (the
  * family always applies its ReLU; CAM never does), upsample (or

@@ -36,7 +36,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "deeplift.h"
-#include "../ops/window.h"
+#include "../../ops/window.h"
 
 #define DL_EPS 1e-10
 

@@ -9,7 +9,7 @@
 #ifndef XCNN_EXPLAIN_LRP_H
 #define XCNN_EXPLAIN_LRP_H
 
-#include "rules.h"
+#include "../rules.h"
 
 /* Zennit's stabilizer, fixed in the composites: stab(z) = z + 1e-6 sign(z). */
 #define XCNN_LRP_STAB 1e-6

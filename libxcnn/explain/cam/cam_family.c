@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 #include "cam_family.h"
-#include "../base/format.h"
+#include "../../base/format.h"
 
 static const char *family_name(xcnn_method method)
 {

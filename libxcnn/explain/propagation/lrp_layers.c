@@ -63,8 +63,8 @@
 #include <math.h>
 #include <string.h>
 #include "lrp.h"
-#include "../kernels/gemm.h"
-#include "../ops/conv.h"
+#include "../../kernels/gemm.h"
+#include "../../ops/conv.h"
 
 /* ---- the layer ---------------------------------------------------------- */
 

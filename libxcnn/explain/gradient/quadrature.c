@@ -43,7 +43,7 @@
  * from the ends. tests/test_reliability_numeric.c checks all of it.
  */
 #include <math.h>
-#include "explain.h"
+#include "../explain.h"
 
 #define PI 3.14159265358979323846
 

@@ -27,8 +27,8 @@
  */
 #include <math.h>
 #include <string.h>
-#include "explain.h"
-#include "../base/rng.h"
+#include "../explain.h"
+#include "../../base/rng.h"
 
 #define RISE_MAX_MASKS 1000000
 

@@ -12,8 +12,8 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include "explain.h"
-#include "../base/format.h"
+#include "../explain.h"
+#include "../../base/format.h"
 
 /* cam (h*w floats) of the current forward/backward at tensor `lt`. */
 static void compute_cam(const xcnn_tensor *lt, int relu, float *cam)

@@ -9,7 +9,7 @@
  * The ReLU rules live in the Relu op's backward; here we only choose one.
  */
 #include <math.h>
-#include "explain.h"
+#include "../explain.h"
 
 xcnn_status xcnn_ex_gradient(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                              float *out, xcnn_explain_result *res, xcnn_err *err)

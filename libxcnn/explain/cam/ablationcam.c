@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 #include "cam_family.h"
-#include "../base/format.h"
+#include "../../base/format.h"
 
 typedef struct ablate_state {
     int k0;      /* sample b zeroes channel k0 + b */
