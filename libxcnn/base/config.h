@@ -200,4 +200,14 @@ static inline xcnn_acc xcnn_sum_get(const xcnn_sum *k)
     return k->s;
 }
 
+/* ---- Which explainers xcnn_explain links (explain/explain.c) ---------
+ *
+ * XCNN_EXPLAIN_CORE: only the first eight methods (the gradients, Grad-CAM
+ * and guided Grad-CAM). xcnn_explain reaches every method through one
+ * table, so a program that calls it links all twenty-two; a firmware
+ * whose flash is counted defines this to leave out the second round
+ * (DeepLIFT, SHAP, LRP, occlusion, RISE, the CAM family: about 41 KB of
+ * Cortex-M4 code), which such a build then refuses as XCNN_ERR_UNSUPPORTED
+ * with a message saying why. The M4 firmware sets it (tools/mcu/mcu.mk). */
+
 #endif /* XCNN_CONFIG_H */

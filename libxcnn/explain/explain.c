@@ -30,9 +30,14 @@ void xcnn_explain_options_init(xcnn_explain_options *o, xcnn_method method)
     o->p1 = 0.5f;
 }
 
-/* The second round's descriptors, by method (NULL below XCNN_DEEPLIFT). */
+/* The second round's descriptors, by method (NULL below XCNN_DEEPLIFT,
+ * and for all of them in an XCNN_EXPLAIN_CORE build: base/config.h). */
 static const xcnn_ex_method *second_round(xcnn_method method)
 {
+#ifdef XCNN_EXPLAIN_CORE
+    (void)method;
+    return NULL;
+#else
     static const xcnn_ex_method *const table[XCNN_METHOD_COUNT - XCNN_DEEPLIFT] = {
         &xcnn_ex_deeplift,  &xcnn_ex_deeplift_shap, &xcnn_ex_gradient_shap,
         &xcnn_ex_lrp,       &xcnn_ex_occlusion,     &xcnn_ex_rise,
@@ -41,15 +46,24 @@ static const xcnn_ex_method *second_round(xcnn_method method)
         &xcnn_ex_eigencam,  &xcnn_ex_ablationcam};
     if ((unsigned)method < XCNN_DEEPLIFT || (unsigned)method >= XCNN_METHOD_COUNT) return NULL;
     return table[method - XCNN_DEEPLIFT];
+#endif
+}
+
+/* A second-round method this build left out (XCNN_EXPLAIN_CORE)? */
+static int left_out(xcnn_method method)
+{
+    return (unsigned)method >= XCNN_DEEPLIFT && (unsigned)method < XCNN_METHOD_COUNT &&
+           !second_round(method);
 }
 
 static const char *method_name(xcnn_method method)
 {
-    static const char *const names[] = {"saliency", "input x gradient", "deconvnet",
-                                        "guided backprop", "integrated gradients", "smoothgrad",
-                                        "Grad-CAM", "guided Grad-CAM"};
-    if (second_round(method)) return second_round(method)->name;
-    return (unsigned)method <= XCNN_GUIDED_GRADCAM ? names[method] : "explanation";
+    static const char *const names[XCNN_METHOD_COUNT] = {
+        "saliency", "input x gradient", "deconvnet", "guided backprop", "integrated gradients",
+        "smoothgrad", "Grad-CAM", "guided Grad-CAM", "deeplift", "deeplift-shap",
+        "gradient-shap", "lrp", "occlusion", "rise", "cam", "gradcam-plus-plus", "xgradcam",
+        "layercam", "hirescam", "scorecam", "eigencam", "ablationcam"};
+    return (unsigned)method < XCNN_METHOD_COUNT ? names[method] : "explanation";
 }
 
 static int input_is_image(const xcnn_model *m)
@@ -70,6 +84,11 @@ static xcnn_status explain_shape(xcnn_model *m, const xcnn_explain_options *o, i
     if ((unsigned)o->method >= XCNN_METHOD_COUNT) {
         xcnn_format(m->error, sizeof m->error, "unknown explanation method %d", (int)o->method);
         return XCNN_ERR_ARG;
+    }
+    if (left_out(o->method)) {
+        xcnn_format(m->error, sizeof m->error, "%s is not in this build of libxcnn (made with "
+                    "XCNN_EXPLAIN_CORE: the first eight methods only)", method_name(o->method));
+        return XCNN_ERR_UNSUPPORTED;
     }
     const xcnn_tensor *in = &m->g->tensors[m->g->input];
     const xcnn_ex_method *d = second_round(o->method);
@@ -161,6 +180,10 @@ static xcnn_status check_options(xcnn_model *m, const float *x, const xcnn_expla
         return XCNN_OK;
     default:
         if (second_round(o->method)) return second_round(o->method)->check(m, x, o, err);
+        if (left_out(o->method))
+            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "%s is not in this build of libxcnn "
+                             "(made with XCNN_EXPLAIN_CORE: the first eight methods only)",
+                             method_name(o->method));
         break;
     }
     return xcnn_fail(err, XCNN_ERR_ARG, "unknown explanation method %d", (int)o->method);

@@ -43,7 +43,8 @@ MCU_STACK_SIZE ?= 16K
 MCU_ARCH   := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
 MCU_FW_CFLAGS ?= -O2
 MCU_FW_CFLAGS += $(MCU_ARCH) -ffp-contract=off -std=c11 -Wall -Wextra -Werror -Wno-unknown-pragmas \
-              -DXCNN_SMALL -DXCNN_FLOAT_ACCUM -DXCNN_OWN_FORMAT -D_POSIX_C_SOURCE=200809L -ffunction-sections \
+              -DXCNN_SMALL -DXCNN_FLOAT_ACCUM -DXCNN_OWN_FORMAT -DXCNN_EXPLAIN_CORE \
+              -D_POSIX_C_SOURCE=200809L -ffunction-sections \
               -fdata-sections -MMD -MP $(MCU_DEFS)
 MCU_LDFLAGS := $(MCU_ARCH) --specs=nano.specs -nostartfiles -Wl,--gc-sections \
                -Wl,--defsym=MCU_RAM_SIZE=$(MCU_RAM_SIZE) -Wl,--defsym=MCU_HEAP_SIZE=$(MCU_HEAP_SIZE) \
