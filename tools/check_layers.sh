@@ -12,7 +12,8 @@
 #   rank 4  core/      the model: plan, arena, fusion, forward/backward walks
 #   rank 5  explain/   the explanation methods
 #   rank 5  train/     losses, optimizers, the trainer
-#   rank 6  (top)      any file loose in libxcnn/
+#   rank 6  evaluate/  metrics that judge explanations, feature visualisation
+#   rank 7  (top)      any file loose in libxcnn/
 #
 # Includes are read from the sources; calls from the objects' symbol
 # tables (nm), so a call with no include (an extern declared by hand)
@@ -27,7 +28,7 @@ BUILD=${1:-${XCNN_BUILD:-build}}
 rank() {
     case "$1" in
     base) echo 0 ;; io | kernels) echo 1 ;; graph) echo 2 ;; ops) echo 3 ;;
-    core) echo 4 ;; explain | train) echo 5 ;; .) echo 6 ;; *) echo 9 ;;
+    core) echo 4 ;; explain | train) echo 5 ;; evaluate) echo 6 ;; .) echo 7 ;; *) echo 9 ;;
     esac
 }
 # folder of a path under libxcnn/ ("." for a file loose at the top)

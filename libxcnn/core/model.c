@@ -331,6 +331,7 @@ void xcnn_model_free(xcnn_model *m)
     free(m->ex_layer);
     free(m->ex_layer_acc);
     free(m->ex_rule);
+    free(m->ex_index);
     free(m->prof_seconds);
     xcnn_exec_free_views(m);
     free(m);

@@ -79,6 +79,7 @@ struct xcnn_model {
     float *ex_layer;       /* the largest activation of one sample         */
     double *ex_layer_acc;  /*   and as many doubles                        */
     size_t ex_layer_floats;
+    int *ex_index;         /* one input's worth of ints: orders, ranks   */
     float *ex_rule;        /* LRP's modified weights and columns
                               (xcnn_workspace_rule_floats)                 */
     size_t ex_rule_floats;

@@ -85,6 +85,7 @@ xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_
     if (!wants_path(m)) return XCNN_OK;
     m->ex_acc = xcnn_mem_alloc(m->mem, in_n * sizeof(double));
     m->ex_acc2 = xcnn_mem_alloc(m->mem, in_n * sizeof(double));
+    m->ex_index = xcnn_mem_alloc(m->mem, in_n * sizeof(int));
     size_t act = 1;
     for (int i = 0; i < g->n_tensors; i++) {
         const xcnn_tensor *t = &g->tensors[i];
@@ -97,7 +98,7 @@ xcnn_status xcnn_workspace_reserve(xcnn_model *m, xcnn_workspace_batch *w, xcnn_
     m->ex_rule_floats = xcnn_workspace_rule_floats(m);
     m->ex_rule = m->ex_rule_floats ? xcnn_mem_alloc(m->mem, m->ex_rule_floats * sizeof(float))
                                    : NULL;
-    if (!m->ex_acc || !m->ex_acc2 || !m->ex_layer || !m->ex_layer_acc ||
+    if (!m->ex_acc || !m->ex_acc2 || !m->ex_index || !m->ex_layer || !m->ex_layer_acc ||
         (m->ex_rule_floats && !m->ex_rule))
         return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory for the explainer workspace");
     m->ex_cut = xcnn_model_affine_entry(m);

@@ -104,5 +104,7 @@ int cli_explain(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_bench(int argc, char **argv);   /* bench.c */
 int cli_convert(int argc, char **argv); /* convert.c: ONNX -> .xcnn */
+int cli_evaluate(int argc, char **argv);  /* evaluate.c: metrics of explanations */
+int cli_visualize(int argc, char **argv); /* visualize.c: activation maximisation */
 
 #endif

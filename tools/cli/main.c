@@ -17,6 +17,10 @@ static void usage(FILE *f)
             "                                        weights 64-byte aligned for use in place\n"
             "  xcnn train [--epochs N] [--out MODEL.onnx] ...  train a small ResNet on Fashion-MNIST\n"
             "  xcnn bench MODEL [--method M] [--iters N] [--threads T] [--batch B]\n"
+            "  xcnn evaluate MODEL INPUT --attribution A.npy --metric deletion|insertion\n"
+            "                [--target T] [--step P] [--score logit] [--out CURVE.npy]\n"
+            "  xcnn visualize MODEL --layer L [--channel c] [--steps N] [--lr R] [--seed K]\n"
+            "                --out IMG.png [--npy IMG.npy]\n"
             "  xcnn help                             this text\n"
             "common options: --labels FILE  --preprocess SPEC  --input-shape CxHxW (sizes for\n"
             "  input dimensions the model leaves symbolic)  --max-arena-mb N (the memory cap\n"
@@ -44,5 +48,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
+    if (!strcmp(cmd, "evaluate")) return cli_evaluate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "visualize")) return cli_visualize(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s'", cmd);
 }
