@@ -59,6 +59,11 @@ typedef struct xcnn_visualize_options {
     int steps;                /* default 512                               */
     float lr;                 /* Adam's learning rate, default 0.05        */
     uint64_t seed;            /* default 0                                 */
+    /* Called after every step (may be NULL, the default): the step 1..steps,
+     * the steps in all, that step's objective, and progress_user. It runs
+     * while the model is held: it must not call the library on this model. */
+    void (*progress)(int step, int steps, double objective, void *user);
+    void *progress_user;
 } xcnn_visualize_options;
 
 void xcnn_visualize_options_init(xcnn_visualize_options *o);
@@ -67,8 +72,17 @@ void xcnn_visualize_options_init(xcnn_visualize_options *o);
  * [0, 1], before the model's preprocessing) into image, and the model's
  * input for it (after preprocessing: (image - mean) / std per channel,
  * from mean[], std[] of C values each; NULL: none) into model_input (may
- * be NULL); *objective (may be NULL) receives the last step's objective.
- * Deterministic for a seed and a thread count. */
+ * be NULL); *objective (may be NULL) receives the last step's objective
+ * (the objective of that step's shifted image, before its Adam update).
+ * The model's input must be 1 x C x H x W with C 1 (gray) or 3 (RGB), and
+ * the model loaded with gradients. Unlike the metrics, this long
+ * optimisation allocates its own state (the spectrum, Adam's moments, the
+ * image: about 40 C H W bytes) with malloc once per call and frees it
+ * before returning; the model's last forward and backward are those of
+ * the last step. Errors: XCNN_ERR_ARG (options), XCNN_ERR_NOT_FOUND (the
+ * layer), XCNN_ERR_SHAPE (not an image model), XCNN_ERR_NOMEM.
+ * Deterministic for a seed and a thread count. See
+ * libxcnn/evaluate/visualize.c for the exact definition. */
 xcnn_status xcnn_visualize(xcnn_model *m, const xcnn_visualize_options *o, const float *mean,
                            const float *std, float *image, float *model_input,
                            double *objective);

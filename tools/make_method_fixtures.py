@@ -9,7 +9,8 @@ module of tools/references/ computes its method's references straight from
 METHODS.md, in float64, independently of the C code; the arrays go beside the
 first round's in tests/fixtures/<model>/ (tests/fixtures/README.md lists them).
 Modules: deeplift (DeepLIFT, DeepLIFT-SHAP, GradientSHAP), lrp, perturbation
-(occlusion, RISE), cam_family (CAM, Grad-CAM++ ... Ablation-CAM). Each has
+(occlusion, RISE), cam_family (CAM, Grad-CAM++ ... Ablation-CAM), metrics
+(deletion and insertion curves). Each has
 references(model, x32, target, name, layers) -> {file stem: array}, where model
 is the float32 eval model (a module makes its own float64 copy), x32 the input,
 target the fixture's class (meta.txt) and layers make_fixtures' Grad-CAM layers.
@@ -31,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import make_fixtures  # noqa: E402
 
-MODULES = ["deeplift", "lrp", "perturbation", "cam_family"]
+MODULES = ["deeplift", "lrp", "perturbation", "cam_family", "metrics"]
 
 
 def meta(d):

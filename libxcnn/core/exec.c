@@ -495,6 +495,45 @@ xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, i
     return backward_nonfinite(m, cut, -1, batch, err);
 }
 
+xcnn_status xcnn_exec_backward_at(xcnn_model *m, int from, const float *seed, int batch,
+                                  xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    xcnn_status st = backward_allowed(m, -1, err); /* down to the input */
+    if (st) return st;
+    if (from < 0 || from >= g->n_tensors || g->tensors[from].kind != XCNN_T_ACTIVATION ||
+        !g->tensors[from].grad || !seed)
+        return xcnn_fail(err, XCNN_ERR_ARG, "backward_at needs a layer output and a seed");
+    if (batch < 1 || batch > g->batch)
+        return xcnn_fail(err, XCNN_ERR_ARG, "batch %d is outside 1..%d (the last forward)",
+                         batch, g->batch);
+    if ((st = values_readable(m, 0, err))) return st;
+    size_t sn = xcnn_tensor_sample_numel(&g->tensors[from]) * (size_t)batch;
+    size_t si = first_nonfinite(seed, sn);
+    if (si < sn)
+        return xcnn_fail(err, XCNN_ERR_NUMERIC, "the gradient given at '%s' is not finite: "
+                         "element %zu is %s", g->tensors[from].name, si, nonfinite_word(seed[si]));
+    int last = g->batch;
+    g->batch = batch;
+    /* run_backward clears from's gradient only: the other outputs of its
+     * producer (a Split) start at zero here, since that node's backward
+     * reads them and no node after it runs. */
+    const xcnn_node *prod = &g->nodes[g->tensors[from].producer];
+    for (int o = 0; o < prod->n_out; o++) {
+        if (prod->out[o] < 0 || prod->out[o] == from) continue;
+        xcnn_tensor *t = &g->tensors[prod->out[o]];
+        if (t->grad)
+            memset(t->grad, 0, xcnn_tensor_sample_numel(t) * (size_t)batch * sizeof(float));
+    }
+    apply_threads(m);
+    run_env e = model_env(m);
+    xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
+    run_backward(&e, from, NULL, seed, &ctx, -1);
+    m->have_backward = 1; /* not note_warm: the nodes after from's producer did not run */
+    g->batch = last;
+    return backward_nonfinite(m, from, -1, batch, err);
+}
+
 /* ---- sample passes: one sample per thread ---------------------------- */
 
 void xcnn_exec_free_views(xcnn_model *m)

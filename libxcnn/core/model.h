@@ -192,6 +192,17 @@ xcnn_status xcnn_exec_forward_from(xcnn_model *m, int layer, int batch, xcnn_err
 xcnn_status xcnn_exec_backward_from(xcnn_model *m, int cut, const float *seed, int batch,
                                     xcnn_err *err);
 /*
+ * A full backward from tensor `from` (a layer output, not the model
+ * output's only way in): the gradient `seed` (`batch` samples of from's
+ * shape, at most the last forward's batch) goes into from's gradient and
+ * every node up to from's producer runs its ordinary backward, down to the
+ * input. Nodes after from's producer do not run and tensors they make keep
+ * what they hold; weight gradients are not computed. The gradient of an
+ * objective defined at an inner layer (feature visualisation, evaluate/).
+ */
+xcnn_status xcnn_exec_backward_at(xcnn_model *m, int from, const float *seed, int batch,
+                                  xcnn_err *err);
+/*
  * Forward and backward of `batch` inputs, each sample on a thread of its
  * own with the ops running single-threaded inside it (the samples of a
  * pass spread over the threads, one whole pass each, instead of every op
