@@ -34,5 +34,13 @@ extern const xcnn_op_def xcnn_op_pad;
 extern const xcnn_op_def xcnn_op_concat;
 /* softmax.c */
 extern const xcnn_op_def xcnn_op_softmax;
+/* elementwise.c */
+extern const xcnn_op_def xcnn_op_erf, xcnn_op_sqrt, xcnn_op_pow, xcnn_op_gelu;
+/* y = f(x) and f'(x) in double for node n (an op of elementwise.c), for
+ * DeepLIFT's Rescale rule; 0 for a node of another op. */
+int xcnn_elementwise_eval(const xcnn_graph *g, const xcnn_node *n, double x, double *y,
+                          double *slope);
+/* layernorm.c */
+extern const xcnn_op_def xcnn_op_layernorm;
 
 #endif

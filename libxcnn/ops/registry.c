@@ -10,6 +10,8 @@ static const xcnn_op_def *const all_ops[] = {
     &xcnn_op_dropout,   &xcnn_op_add,         &xcnn_op_sub,      &xcnn_op_mul,
     &xcnn_op_div,       &xcnn_op_gemm,        &xcnn_op_matmul,   &xcnn_op_flatten,
     &xcnn_op_reshape,   &xcnn_op_pad,         &xcnn_op_concat,   &xcnn_op_softmax,
+    &xcnn_op_erf,       &xcnn_op_sqrt,        &xcnn_op_pow,      &xcnn_op_gelu,
+    &xcnn_op_layernorm,
 };
 
 const xcnn_op_def *xcnn_op_find(const char *op_type)

@@ -5,13 +5,17 @@
  * so a node reads z (its input at x) and z' (at the reference) from one
  * tensor, n samples apart. What flows back is the multiplier m = dC/dz.
  *
- *   linear ops, Mul   the op's own backward (XCNN_RULE_GRADIENT): a linear
- *                     op passes multipliers as it passes gradients; Mul of
- *                     two activations takes its gradient at x, as Captum's
- *                     autograd does (so completeness holds on nets without
- *                     Mul gates, not on those with them).
+ *   linear ops, Mul,  the op's own backward (XCNN_RULE_GRADIENT): a linear
+ *   Div, LayerNorm-   op passes multipliers as it passes gradients; Mul and
+ *   alization         Div of two activations, and LayerNormalization, take
+ *                     their gradient at x, as Captum's autograd does (so
+ *                     completeness holds on nets without Mul gates or
+ *                     normalisation over features, not on those with them:
+ *                     ConvNeXt's LayerNorms and its GELU's x * Phi(x), which
+ *                     torch.onnx writes as a Mul of two activations).
  *   Rescale           y = g(z) elementwise (Relu, LeakyRelu, Clip, Sigmoid,
- *                     HardSigmoid, HardSwish):
+ *                     HardSigmoid, HardSwish; Erf, Sqrt, Pow with a constant
+ *                     exponent and Gelu by ops/elementwise.c's f and f'):
  *                        m_in = m_out * (g(z) - g(z')) / (z - z')  if |z - z'| >= 1e-10
  *                        m_in = m_out * g'(z)                      otherwise
  *                     g is evaluated in double from z and z' (the same
@@ -30,12 +34,13 @@
  *                     Sum over the plane of m_in (z - z') = sum of g (o - o'):
  *                     the rule keeps completeness, as Rescale does. C is
  *                     summed in double, the quotient taken in float.
- * Anything else (Softmax, Div) has no entry: refused before any pass.
+ * Anything else (Softmax) has no entry: refused before any pass.
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "deeplift.h"
+#include "../../ops/ops.h"
 #include "../../ops/window.h"
 
 #define DL_EPS 1e-10
@@ -141,6 +146,26 @@ static void rescale(xcnn_graph *g, const xcnn_node *n, int batch, const xcnn_bwd
         double z = s.z[i], zr = s.zr[i], d = z - zr;
         double slope = fabs(d) >= DL_EPS ? (act_value(&a, z) - act_value(&a, zr)) / d
                                          : act_slope(&a, z);
+        s.dx[i] += (float)((double)s.gy[i] * slope);
+    }
+}
+
+/* Rescale through an op of ops/elementwise.c (Erf, Sqrt, Pow with its
+ * constant exponent, Gelu), its f and f' in double from the op. */
+static void rescale_elementwise(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
+                                const xcnn_bwd_ctx *ctx)
+{
+    (void)scratch;
+    dl_span s = span_of(g, n, batch, ctx);
+    if (!s.dx) return;
+#pragma omp parallel for schedule(static) if (s.count > XCNN_PARALLEL_MIN)
+    for (size_t i = 0; i < s.count; i++) {
+        double z = s.z[i], zr = s.zr[i], d = z - zr, y, yr, slope, slope_r;
+        xcnn_elementwise_eval(g, n, z, &y, &slope);
+        if (fabs(d) >= DL_EPS) {
+            xcnn_elementwise_eval(g, n, zr, &yr, &slope_r);
+            slope = (y - yr) / d;
+        }
         s.dx[i] += (float)((double)s.gy[i] * slope);
     }
 }
@@ -389,6 +414,12 @@ const xcnn_rule_entry xcnn_deeplift_rules[] = {
     {"HardSigmoid", rescale_hardsigmoid},
     {"HardSwish", rescale_hardswish},
     {"MaxPool", maxpool_rule},
+    {"Erf", rescale_elementwise},
+    {"Sqrt", rescale_elementwise},
+    {"Pow", rescale_elementwise},
+    {"Gelu", rescale_elementwise},
+    {"Div", XCNN_RULE_GRADIENT},
+    {"LayerNormalization", XCNN_RULE_GRADIENT},
     {NULL, XCNN_RULE_GRADIENT}};
 
 void xcnn_deeplift_node_rule(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
