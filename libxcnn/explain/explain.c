@@ -267,6 +267,19 @@ xcnn_status xcnn_explain_shape(xcnn_model *m, const xcnn_explain_options *o, int
     return st;
 }
 
+xcnn_status xcnn_ex_explain_shape_held(xcnn_model *m, const xcnn_explain_options *o,
+                                       int *ndim, int64_t dims[4])
+{
+    return explain_shape(m, o, ndim, dims);
+}
+
+xcnn_status xcnn_ex_explain_held(xcnn_model *m, const float *input,
+                                 const xcnn_explain_options *o, float *out, size_t out_len,
+                                 xcnn_explain_result *result)
+{
+    return explain(m, input, o, out, out_len, result);
+}
+
 xcnn_status xcnn_explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
                          float *out, size_t out_len, xcnn_explain_result *result)
 {

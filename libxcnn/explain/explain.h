@@ -5,6 +5,15 @@
 #include "../core/model.h"
 #include "../io/resize.h"
 
+/* xcnn_explain_shape and xcnn_explain for a caller that already holds m (xcnn_model_enter): the
+ * metrics (evaluate/) explain many inputs within one call. Messages go to
+ * m->error as xcnn_explain's do. */
+xcnn_status xcnn_ex_explain_shape_held(xcnn_model *m, const xcnn_explain_options *o,
+                                       int *ndim, int64_t dims[4]);
+xcnn_status xcnn_ex_explain_held(xcnn_model *m, const float *input,
+                                 const xcnn_explain_options *o, float *out, size_t out_len,
+                                 xcnn_explain_result *result);
+
 /* Sizes of one input sample and one output sample. */
 size_t xcnn_ex_input_numel(const xcnn_model *m);
 size_t xcnn_ex_output_numel(const xcnn_model *m);
