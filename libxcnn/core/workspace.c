@@ -160,7 +160,8 @@ size_t xcnn_workspace_rule_floats(const xcnn_model *m)
         } else if (!strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "MatMul")) {
             need = 2 * (uint64_t)xcnn_tensor_sample_numel(&g->tensors[n->out[0]]);
         } else if (!strcmp(n->op_type, "AveragePool") ||
-                   !strcmp(n->op_type, "GlobalAveragePool")) {
+                   !strcmp(n->op_type, "GlobalAveragePool") ||
+                   !strcmp(n->op_type, "ReduceMean")) {
             need = xcnn_tensor_sample_numel(&g->tensors[n->in[0]]);
         }
         if (need > room) room = need;

@@ -42,5 +42,9 @@ int xcnn_elementwise_eval(const xcnn_graph *g, const xcnn_node *n, double x, dou
                           double *slope);
 /* layernorm.c */
 extern const xcnn_op_def xcnn_op_layernorm;
+/* transpose.c */
+extern const xcnn_op_def xcnn_op_transpose;
+/* reduce.c */
+extern const xcnn_op_def xcnn_op_reducemean;
 
 #endif

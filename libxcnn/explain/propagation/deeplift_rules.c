@@ -420,6 +420,9 @@ const xcnn_rule_entry xcnn_deeplift_rules[] = {
     {"Gelu", rescale_elementwise},
     {"Div", XCNN_RULE_GRADIENT},
     {"LayerNormalization", XCNN_RULE_GRADIENT},
+    {"Transpose", XCNN_RULE_GRADIENT},
+    {"Slice", XCNN_RULE_GRADIENT},
+    {"ReduceMean", XCNN_RULE_GRADIENT},
     {NULL, XCNN_RULE_GRADIENT}};
 
 void xcnn_deeplift_node_rule(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,

@@ -10,12 +10,13 @@
  *   Gemm, MatMul                epsilon, e = eps       epsilon, e = eps (flat if first in
  *                                                      epsilon-plus-flat)
  *   BatchNormalization          epsilon, e = eps       pass: merged into the Conv before it
- *   AveragePool, GAP            epsilon, e = eps       norm, e = 1e-6
+ *   AveragePool, GAP,           epsilon, e = eps       norm, e = 1e-6
+ *   ReduceMean (a mean, as GAP)
  *   Add (two activations)       refused                norm, e = 1e-6
  *   MaxPool                     its gradient: the winner takes all
  *   activations                 pass: R_in = R
  *   Pad, Flatten, Reshape,      their gradient: R goes to the position
- *   Concat                      it was copied from
+ *   Concat, Transpose, Slice    it was copied from
  *
  * The epsilon rule of a layer y = w x + b (w, b per element for a
  * BatchNormalization, the window's 1 / n for a pool) is
@@ -162,7 +163,8 @@ static void rule_add(xcnn_graph *g, const xcnn_node *n, int batch, float *scratc
 #define LRP_ROUTES                                                                       \
     {"MaxPool", XCNN_RULE_GRADIENT}, {"Pad", XCNN_RULE_GRADIENT},                        \
         {"Flatten", XCNN_RULE_GRADIENT}, {"Reshape", XCNN_RULE_GRADIENT},                \
-        {"Concat", XCNN_RULE_GRADIENT}
+        {"Concat", XCNN_RULE_GRADIENT}, {"Transpose", XCNN_RULE_GRADIENT},                \
+        {"Slice", XCNN_RULE_GRADIENT}
 
 static const xcnn_rule_entry epsilon_table[] = {
     {"Conv", rule_conv},
@@ -171,6 +173,7 @@ static const xcnn_rule_entry epsilon_table[] = {
     {"BatchNormalization", rule_bn_epsilon},
     {"AveragePool", rule_pool},
     {"GlobalAveragePool", rule_pool},
+    {"ReduceMean", rule_pool},
     LRP_ACTIVATIONS,
     LRP_ROUTES,
     {NULL, NULL}};
@@ -182,6 +185,7 @@ static const xcnn_rule_entry composite_table[] = {
     {"BatchNormalization", rule_pass},
     {"AveragePool", rule_pool},
     {"GlobalAveragePool", rule_pool},
+    {"ReduceMean", rule_pool},
     {"Add", rule_add},
     LRP_ACTIVATIONS,
     LRP_ROUTES,
@@ -272,7 +276,8 @@ static xcnn_status check_node(const xcnn_model *m, int ni, xcnn_lrp_rule rule, c
     if (!strcmp(n->op_type, "Conv")) need = xcnn_lrp_conv_min_room(g, n);
     else if (!strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "MatMul"))
         need = xcnn_lrp_gemm_min_room(g, n);
-    else if (!strcmp(n->op_type, "AveragePool") || !strcmp(n->op_type, "GlobalAveragePool"))
+    else if (!strcmp(n->op_type, "AveragePool") || !strcmp(n->op_type, "GlobalAveragePool") ||
+             !strcmp(n->op_type, "ReduceMean"))
         need = xcnn_tensor_sample_numel(&g->tensors[n->in[0]]);
     if (need > m->ex_rule_floats)
         return xcnn_fail(err, XCNN_ERR_LIMIT, "LRP: node '%s' (%s) needs %zu floats of "
