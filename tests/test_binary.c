@@ -88,6 +88,7 @@ static void test_cnn_shapes(void)
     const char *ops[4] = {"Add", "Sub", "Mul", "Div"};
     int64_t x[4] = {1, 3, 5, 4}, gate[4] = {1, 3, 1, 1}, bias[3] = {3, 1, 1};
     int64_t chan[4] = {1, 3, 1, 1}, one_ch[4] = {1, 1, 5, 4}, one[1] = {1};
+    int64_t nhwc[4] = {1, 5, 4, 6}, last[1] = {6};
     for (int k = 0; k < 4; k++) {
         gradcheck_binary(ops[k], 1, 0, 4, x, 0, 4, x, "x op y (same shape)");
         gradcheck_binary(ops[k], 2, 0, 4, x, 0, 4, gate, "SE gate [N,C,H,W] op [N,C,1,1]");
@@ -98,6 +99,10 @@ static void test_cnn_shapes(void)
         gradcheck_binary(ops[k], 7, 0, 4, x, 1, 0, NULL, "[N,C,H,W] op const scalar");
         gradcheck_binary(ops[k], 8, 1, 1, one, 0, 4, x, "const [1] op [N,C,H,W]");
         gradcheck_binary(ops[k], 9, 0, 4, one_ch, 1, 4, chan, "[N,1,H,W] op const [1,3,1,1]");
+        /* ConvNeXt: the layer scale, a constant first, and a channels-last bias */
+        gradcheck_binary(ops[k], 11, 1, 3, bias, 0, 4, x, "layer scale const [C,1,1] op [N,C,H,W]");
+        gradcheck_binary(ops[k], 12, 0, 4, nhwc, 1, 1, last, "NHWC [N,H,W,C] op const [C]");
+        gradcheck_binary(ops[k], 13, 1, 1, last, 0, 4, nhwc, "const [C] op NHWC [N,H,W,C]");
     }
     /* x * x: the same tensor on both sides gets both contributions. */
     gc_graph gc;
