@@ -94,13 +94,38 @@ static xcnn_status parse(const void *data, size_t size, const xcnn_load_options 
     return XCNN_OK;
 }
 
+/* Is tensor t laid out N, C, H, W? Only a Transpose moves the channels:
+ * follow each node's first activation input back to a Transpose (perm
+ * 0,3,1,2 gives NCHW, any other a layout whose dims 2 and 3 are not the
+ * plane: ConvNeXt's channels-last blocks) or to the input (NCHW). */
+static int is_nchw(const xcnn_graph *g, int t)
+{
+    for (int steps = 0; steps <= g->n_nodes; steps++) {
+        int p = g->tensors[t].producer;
+        if (p < 0) return 1;
+        const xcnn_node *n = &g->nodes[p];
+        if (!strcmp(n->op_type, "Transpose")) {
+            int count = 0;
+            const int64_t *perm = xcnn_attr_ints(n, "perm", &count);
+            return count == 4 && perm[0] == 0 && perm[1] == 3 && perm[2] == 1 && perm[3] == 2;
+        }
+        int next = -1;
+        for (int i = 0; i < n->n_in && next < 0; i++)
+            if (n->in[i] >= 0 && g->tensors[n->in[i]].kind != XCNN_T_CONST) next = n->in[i];
+        if (next < 0) return 1;
+        t = next;
+    }
+    return 1;
+}
+
 const char *xcnn_model_default_cam_layer(const xcnn_model *m)
 {
     if (!m) return NULL;
     const xcnn_graph *g = m->g;
     for (int i = m->n_compute - 1; i >= 0; i--) {
-        const xcnn_tensor *t = &g->tensors[g->nodes[m->compute[i]].out[0]];
-        if (t->ndim == 4 && t->dims[2] * t->dims[3] > 1) return t->name;
+        int ti = g->nodes[m->compute[i]].out[0];
+        const xcnn_tensor *t = &g->tensors[ti];
+        if (t->ndim == 4 && t->dims[2] * t->dims[3] > 1 && is_nchw(g, ti)) return t->name;
     }
     return NULL;
 }
