@@ -392,10 +392,10 @@ static xcnn_status slice_axis(int64_t dim, int64_t start, int64_t end, int64_t s
     return XCNN_OK;
 }
 
-static xcnn_status fold_slice(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+xcnn_status xcnn_slice_window(xcnn_graph *g, const xcnn_node *n, const xcnn_tensor *x,
+                              int64_t first[XCNN_MAX_DIMS], int64_t step[XCNN_MAX_DIMS],
+                              int64_t dims[XCNN_MAX_DIMS], xcnn_err *err)
 {
-    const xcnn_tensor *x = need(g, n, 0, err);
-    if (!x) return XCNN_ERR_FORMAT;
     const int64_t *starts, *ends, *axes = NULL, *steps = NULL;
     size_t ns, ne, na = 0, nst = 0;
     xcnn_status st;
@@ -414,7 +414,6 @@ static xcnn_status fold_slice(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     }
     if (ne != ns || (axes && na != ns) || (steps && nst != ns) || ns > (size_t)x->ndim)
         return bad(n, err, XCNN_ERR_SHAPE, "starts, ends, axes and steps differ in length");
-    int64_t first[XCNN_MAX_DIMS], step[XCNN_MAX_DIMS], dims[XCNN_MAX_DIMS];
     int seen[XCNN_MAX_DIMS] = {0};
     for (int j = 0; j < x->ndim; j++) {
         first[j] = 0;
@@ -428,6 +427,16 @@ static xcnn_status fold_slice(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
         st = slice_axis(x->dims[a], starts[i], ends[i], step[a], &first[a], &dims[a], n, err);
         if (st) return st;
     }
+    return XCNN_OK;
+}
+
+static xcnn_status fold_slice(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
+{
+    const xcnn_tensor *x = need(g, n, 0, err);
+    if (!x) return XCNN_ERR_FORMAT;
+    int64_t first[XCNN_MAX_DIMS], step[XCNN_MAX_DIMS], dims[XCNN_MAX_DIMS];
+    xcnn_status st = xcnn_slice_window(g, n, x, first, step, dims, err);
+    if (st) return st;
     xcnn_tensor *y = NULL;
     if ((st = make_out(g, n, 0, x->dtype, x->ndim, dims, &y, err))) return st;
     size_t numel = xcnn_tensor_numel(y), es = esize(x);

@@ -22,4 +22,13 @@ xcnn_status xcnn_fold_node(xcnn_graph *g, xcnn_node *n, int *folded, xcnn_err *e
  * (Concat, Reshape, Add ...) included. */
 const xcnn_attr_spec *xcnn_fold_attrs(const char *op_type);
 
+/* The window Slice node n takes of x, after ONNX's clamping: along axis j
+ * the elements first[j], first[j] + step[j], ... (dims[j] of them). Its
+ * bounds come from the attributes (opset < 10) or inputs 1 to 4, which
+ * must hold int64 values. Shared by the folder and the Slice op (ops/),
+ * so both read and refuse the same bounds; errors name the node. */
+xcnn_status xcnn_slice_window(xcnn_graph *g, const xcnn_node *n, const xcnn_tensor *x,
+                              int64_t first[XCNN_MAX_DIMS], int64_t step[XCNN_MAX_DIMS],
+                              int64_t dims[XCNN_MAX_DIMS], xcnn_err *err);
+
 #endif

@@ -46,5 +46,7 @@ extern const xcnn_op_def xcnn_op_layernorm;
 extern const xcnn_op_def xcnn_op_transpose;
 /* reduce.c */
 extern const xcnn_op_def xcnn_op_reducemean;
+/* slice.c */
+extern const xcnn_op_def xcnn_op_slice;
 
 #endif

@@ -12,7 +12,7 @@ static const xcnn_op_def *const all_ops[] = {
     &xcnn_op_reshape,   &xcnn_op_pad,         &xcnn_op_concat,   &xcnn_op_softmax,
     &xcnn_op_erf,       &xcnn_op_sqrt,        &xcnn_op_pow,      &xcnn_op_gelu,
     &xcnn_op_layernorm,
-    &xcnn_op_transpose, &xcnn_op_reducemean,
+    &xcnn_op_transpose, &xcnn_op_reducemean, &xcnn_op_slice,
 };
 
 const xcnn_op_def *xcnn_op_find(const char *op_type)
