@@ -225,9 +225,11 @@ static xcnn_status sanity(xcnn_model *m, const float *x, const xcnn_explain_opti
         run_free(&r);
         return xcnn_fail(err, XCNN_ERR_NOMEM, "sanity: out of memory");
     }
+    char msg[512];
     st = xcnn_copy_graph(m, &r.g, err);
     if (st) {
-        xcnn_fail(err, st, "sanity: copying the model: %.400s", err->msg);
+        xcnn_format(msg, sizeof msg, "%s", err->msg);
+        xcnn_fail(err, st, "sanity: copying the model: %.400s", msg);
         run_free(&r);
         return st;
     }
@@ -244,7 +246,8 @@ static xcnn_status sanity(xcnn_model *m, const float *x, const xcnn_explain_opti
     int target = -1;
     st = explain_copy(m, r.g, x, eo, &r, H, W, r.map0, &target, err);
     if (st) {
-        xcnn_fail(err, st, "sanity, the unchanged model: %.440s", err->msg);
+        xcnn_format(msg, sizeof msg, "%s", err->msg);
+        xcnn_fail(err, st, "sanity, the unchanged model: %.440s", msg);
         run_free(&r);
         return st;
     }
@@ -259,7 +262,6 @@ static xcnn_status sanity(xcnn_model *m, const float *x, const xcnn_explain_opti
         xcnn_format(s->layer, sizeof s->layer, "%s", n->name);
         st = randomize(r.g, n, &rng, err);
         if (!st) st = explain_copy(m, r.g, x, &e, &r, H, W, r.map, NULL, err);
-        char msg[512];
         if (!st) {
             for (size_t q = 0; q < hw; q++) r.absk[q] = fabsf(r.map[q]);
             st = xcnn_spearman(r.abs0, r.absk, hw, &s->spearman, msg, sizeof msg);

@@ -112,6 +112,123 @@ def curve(model64, x64, attr32, kind, step, target, score, batch=64):
     return s.numpy(), auc, target
 
 
+# ---- Spearman, SSIM, infidelity, sensitivity (tests/test_metrics.c) --------------------
+#
+# Spearman: average ranks (each distinct value gets the mean of the 1-based positions it
+# spans in the sorted order, scipy's rankdata "average", written here with numpy's unique),
+# then Pearson's r of the ranks in float64. SSIM: skimage's structural_similarity with
+# gaussian_weights=True, sigma 1.5, use_sample_covariance=False, data_range=1, on maps first
+# min-max scaled to [0, 1]: a float64 conv2d with the 11 x 11 Gaussian (radius 5) and no
+# padding gives exactly the positions skimage keeps after cropping its border of 5.
+# Infidelity (Captum's infidelity, normalize off) and sensitivity (Captum's sensitivity_max,
+# norm 'fro') with the perturbations given explicitly (saved beside the references, drawn
+# here by numpy's seeded generator): the C side reads the same floats.
+INFD_SAMPLES, INFD_STDEV = 8, 0.05
+SENS_SAMPLES, SENS_RADIUS = 4, 0.02
+
+
+def rank_average(v):
+    v = np.asarray(v, dtype=np.float64).reshape(-1)
+    uniq, inv, counts = np.unique(v, return_inverse=True, return_counts=True)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])  # 0-based start of each value
+    avg = first + (counts + 1) / 2.0                        # mean of ranks first+1..first+count
+    return avg[inv]
+
+
+def spearman(a, b):
+    ra, rb = rank_average(a), rank_average(b)
+    da, db = ra - ra.mean(), rb - rb.mean()
+    den = math.sqrt((da * da).sum() * (db * db).sum())
+    return float((da * db).sum() / den) if den > 0 else 0.0
+
+
+def ssim(a, b):
+    def scale(m):
+        m = torch.as_tensor(np.asarray(m, dtype=np.float64))
+        lo, hi = m.min(), m.max()
+        return (m - lo) / (hi - lo) if hi > lo else torch.zeros_like(m)
+    a, b = scale(a)[None, None], scale(b)[None, None]
+    g = torch.tensor([math.exp(-((j - 5) ** 2) / 4.5) for j in range(11)], dtype=torch.float64)
+    g = g / g.sum()
+    win = torch.outer(g, g)[None, None]
+    mu_a, mu_b = F.conv2d(a, win), F.conv2d(b, win)
+    va = F.conv2d(a * a, win) - mu_a ** 2
+    vb = F.conv2d(b * b, win) - mu_b ** 2
+    cov = F.conv2d(a * b, win) - mu_a * mu_b
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (va + vb + c2))
+    return float(s.mean())
+
+
+def attribution_map(attr32, C, H, W):
+    """The attribution as C x H x W float64: 1 channel applies to every channel; a smaller
+    map is resized bilinear in float32 (as libxcnn's io/resize.c)."""
+    a = np.asarray(attr32, dtype=np.float32).reshape((-1,) + attr32.shape[-2:])
+    t = torch.from_numpy(a)
+    if a.shape[-2:] != (H, W):
+        t = F.interpolate(t[None], size=(H, W), mode="bilinear", align_corners=False)[0]
+    t = t.double()
+    return t.expand(C, H, W) if t.shape[0] == 1 else t
+
+
+def infidelity(model64, x64, attr32, target, perturb32):
+    _, C, H, W = x64.shape
+    a = attribution_map(attr32, C, H, W)
+    I = torch.from_numpy(perturb32.astype(np.float64))
+    with torch.no_grad():
+        fx = model64(x64)[0, target]
+        # the model runs float32 x - I: the same rounding as the C side's input
+        xs = (torch.from_numpy(x64.numpy().astype(np.float32)) - torch.from_numpy(perturb32))
+        fp = model64(xs.double())[:, target]
+    dots = (a[None] * I).reshape(I.shape[0], -1).sum(1)
+    return float(((dots - (fx - fp)) ** 2).mean())
+
+
+def saliency64(model64, x64, target):
+    x = x64.clone().requires_grad_(True)
+    model64(x)[0, target].backward()
+    return x.grad.abs()
+
+
+def sensitivity(model64, x64, target, perturb32):
+    e0 = saliency64(model64, x64, target)
+    n0 = float(e0.norm()) or 1.0
+    x32 = x64.numpy().astype(np.float32)
+    top = 0.0
+    for d in perturb32:
+        xk = torch.from_numpy((x32 + d[None]).astype(np.float32)).double()
+        top = max(top, float((saliency64(model64, xk, target) - e0).norm()) / n0)
+    return top
+
+
+def metric_references(model64, x64, x32, target, name):
+    d = fixture_dir(name)
+    rng = np.random.default_rng(18 + len(name))
+    out = {}
+    # two real maps: the committed saliency and the upsampled Grad-CAM, summed over channels;
+    # the first also quantised to 8 levels (ties)
+    sal = np.load(os.path.join(d, "saliency.npy")).astype(np.float64).sum(axis=(0, 1))
+    cam = np.load(os.path.join(d, "gradcam_upsample.npy")).astype(np.float64).sum(axis=(0, 1))
+    a = sal.astype(np.float32)
+    b = cam.astype(np.float32)
+    q = (np.floor(a / a.max() * 8) / 8).astype(np.float32)
+    out["similarity_a"] = a
+    out["similarity_b"] = b
+    out["similarity_q"] = q
+    out["similarity_ref"] = np.array([spearman(np.abs(a), np.abs(b)), spearman(q, b),
+                                      spearman(q, q[::-1]), ssim(a, b), ssim(q, b), ssim(a, a)])
+    pi = (rng.standard_normal((INFD_SAMPLES,) + x32.shape[1:]) * INFD_STDEV).astype(np.float32)
+    ps = rng.uniform(-SENS_RADIUS, SENS_RADIUS, (SENS_SAMPLES,) + x32.shape[1:]).astype(np.float32)
+    out["infidelity_perturb"] = pi
+    out["sensitivity_perturb"] = ps
+    ixg = np.load(os.path.join(d, "input_x_gradient.npy"))
+    gc = np.load(os.path.join(d, "gradcam.npy"))
+    out["infidelity_ref"] = np.array([infidelity(model64, x64, ixg, target, pi),
+                                      infidelity(model64, x64, gc, target, pi)])
+    out["sensitivity_ref"] = np.array([sensitivity(model64, x64, target, ps)])
+    return out
+
+
 def fixture_dir(name):
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.join(os.path.dirname(os.path.dirname(here)), "tests", "fixtures", name)
@@ -129,6 +246,7 @@ def references(model, x32, target, name, layers):
         attr = np.load(os.path.join(fixture_dir(name), afile))
         s, _, _ = curve(model64, x64, attr, kind, step, target, score)
         out[stem] = s.astype(np.float32)
+    out.update(metric_references(model64, x64, x32, target, name))
     return out
 
 
