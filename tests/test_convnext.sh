@@ -89,7 +89,7 @@ for name in $models; do
             fail "$what: gradcam: $(head -c 300 "$T/err")"
         fi
         for m in integrated-gradients deeplift smoothgrad; do
-            if $X explain "$M" "$IN" --method $m --target "$t" --steps 8 --samples 4 --out "$T/a.npy" >"$T/out" 2>"$T/err" &&
+            if $X explain "$M" "$IN" --method $m --target "$t" --steps 8 --samples 4 --batch 2 --out "$T/a.npy" >"$T/out" 2>"$T/err" &&
                 "$PY" -c "import numpy as n,sys; a=n.load(sys.argv[1]); sys.exit(0 if a.size and n.isfinite(a).all() and abs(a).max() > 0 else 1)" "$T/a.npy"; then
                 ok "$what: $m runs (finite, not all zero)"
             else
