@@ -99,7 +99,14 @@ static xcnn_status slice_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     int64_t first[XCNN_MAX_DIMS], step[XCNN_MAX_DIMS], dims[XCNN_MAX_DIMS];
     xcnn_status st = xcnn_slice_window(g, n, x, first, step, dims, err);
     if (st) return st;
-    if (first[0] != 0 || step[0] != 1 || dims[0] != x->dims[0])
+    /* At load the batch is 1, where [0:1] is whole too: ask the window of
+     * a batch as large as any, which must come out whole. */
+    xcnn_tensor big = *x;
+    int64_t f0[XCNN_MAX_DIMS], s0[XCNN_MAX_DIMS], d0[XCNN_MAX_DIMS];
+    big.dims[0] = (int64_t)1 << 40;
+    st = xcnn_slice_window(g, n, &big, f0, s0, d0, err);
+    if (st) return st;
+    if (f0[0] != 0 || s0[0] != 1 || d0[0] != big.dims[0])
         return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "node '%s' (Slice): the window cuts the "
                          "batch dimension (axis 0 must be taken whole)", n->name);
     st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), x->ndim, dims, err);
