@@ -11,8 +11,9 @@
 #     float64 as PyTorch float32's is (at most twice its error, or 1e-5);
 #   - Grad-CAM at the default layer (the last stage's N C H W output) within
 #     1e-4 of float64's;
-#   - integrated gradients, DeepLIFT and SmoothGrad run (finite, not all
-#     zero); LRP is refused with one line naming the op it has no rule for.
+#   - DeepLIFT within 1e-4 of a float64 implementation of our rules;
+#   - integrated gradients and SmoothGrad run (finite, not all zero); LRP is
+#     refused with one line naming the op it has no rule for.
 # The small model ("tiny": 2 stages, 32 x 32) always runs; convnext_tiny at
 # 224 x 224 runs with XCNN_CONVNEXT_FULL=1 (a 110 MB export per opset, about
 # a minute). Skipped when /usr/bin/python3 has no torch.
@@ -88,7 +89,17 @@ for name in $models; do
         else
             fail "$what: gradcam: $(head -c 300 "$T/err")"
         fi
-        for m in integrated-gradients deeplift smoothgrad; do
+        # DeepLIFT by our rules against tools/references/convnext.py's float64
+        # implementation of them (Rescale at Erf, Pow, Sqrt; gradient at x
+        # through GELU's Mul, LayerNorm and Div)
+        if $X explain "$M" "$IN" --method deeplift --target "$t" --out "$T/dl.npy" >"$T/out" 2>"$T/err"; then
+            e=$(relerr "$T/dl.npy" "$R/${name}_deeplift$op.npy")
+            le "$e" 1e-4 && ok "$what: DeepLIFT vs float64 $e (bar 1e-4; $(grep delta "$T/out" | cut -d' ' -f1-3))" ||
+                fail "$what: DeepLIFT vs float64 $e > 1e-4"
+        else
+            fail "$what: deeplift: $(head -c 300 "$T/err")"
+        fi
+        for m in integrated-gradients smoothgrad; do
             if $X explain "$M" "$IN" --method $m --target "$t" --steps 8 --samples 4 --batch 2 --out "$T/a.npy" >"$T/out" 2>"$T/err" &&
                 "$PY" -c "import numpy as n,sys; a=n.load(sys.argv[1]); sys.exit(0 if a.size and n.isfinite(a).all() and abs(a).max() > 0 else 1)" "$T/a.npy"; then
                 ok "$what: $m runs (finite, not all zero)"
