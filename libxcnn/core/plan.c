@@ -4,7 +4,9 @@
  * shape is known) is evaluated now and disappears from the run; every other
  * node must be an op we support, and its setup() checks its inputs and
  * attributes and computes its output shapes. After this walk every tensor
- * that will run has a shape, so the arena can be sized exactly.
+ * that will run has a shape, so the arena can be sized exactly. Ops we
+ * do not have are gathered over the whole walk and refused together, in
+ * one message, so porting a model is not a round of guessing per op.
  */
 #include <math.h>
 #include <string.h>
@@ -68,6 +70,130 @@ static xcnn_status check_size(const xcnn_tensor *t, uint64_t max_elems, xcnn_err
     return XCNN_OK;
 }
 
+/* The ops of a model libxcnn does not run, gathered over the whole walk
+ * so that one load names them all: each op type with its count and first
+ * node, in the order met. The walk goes on past them; a node that reads
+ * what they would have made has no shapes to check and is skipped (its op
+ * noted too when libxcnn has no such op at all). Fixed room and bounded
+ * names: a model of hundreds of unknown nodes gives one line. */
+#define UNSUP_TYPES 32
+
+typedef struct unsupported {
+    int n_types, n_nodes;
+    int overflow; /* more than UNSUP_TYPES op types */
+    struct {
+        const char *op, *first;
+        int count;
+    } t[UNSUP_TYPES];
+} unsupported;
+
+static void note_unsupported(unsupported *u, const xcnn_node *n)
+{
+    u->n_nodes++;
+    for (int i = 0; i < u->n_types && i < UNSUP_TYPES; i++)
+        if (!strcmp(u->t[i].op, n->op_type)) {
+            u->t[i].count++;
+            return;
+        }
+    if (u->n_types == UNSUP_TYPES) {
+        u->overflow = 1; /* more types than the room: counted as "more" */
+        return;
+    }
+    u->t[u->n_types].op = n->op_type;
+    u->t[u->n_types].first = n->name;
+    u->t[u->n_types].count = 1;
+    u->n_types++;
+}
+
+/* "3 unsupported ops (17 nodes): Transpose (x12, first 'node_7'), ..."
+ * within the error message's room; what does not fit is "and N more". */
+static xcnn_status fail_unsupported(const unsupported *u, xcnn_err *err)
+{
+    char buf[sizeof err->msg];
+    size_t at = (size_t)xcnn_format(buf, sizeof buf, "%s%d unsupported op%s (%d node%s): ",
+                                 u->overflow ? "more than " : "", u->n_types,
+                                 u->n_types == 1 ? "" : "s", u->n_nodes,
+                                 u->n_nodes == 1 ? "" : "s");
+    int shown = 0;
+    for (; shown < u->n_types; shown++) {
+        char item[160];
+        xcnn_format(item, sizeof item, "%s%.40s (x%d, first '%.60s')", shown ? ", " : "",
+                 u->t[shown].op, u->t[shown].count, u->t[shown].first);
+        /* room for this item and a closing ", and N more" */
+        if (at + strlen(item) + 24 >= sizeof buf) break;
+        memcpy(buf + at, item, strlen(item) + 1);
+        at += strlen(item);
+    }
+    if (shown < u->n_types || u->overflow)
+        xcnn_format(buf + at, sizeof buf - at, ", and %s%d more", u->overflow ? "over " : "",
+                    u->n_types - shown);
+    return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "%s", buf);
+}
+
+/* After an unsupported op: forget a node whose checks failed, its
+ * outputs unknown, and walk on. */
+static void skip_node(xcnn_graph *g, xcnn_node *n)
+{
+    for (int k = 0; k < n->n_out; k++) {
+        xcnn_tensor *t = xcnn_out(g, n, k);
+        if (t->kind != XCNN_T_CONST) t->ndim = -1;
+    }
+    n->def = NULL;
+}
+
+/* Node n, its inputs known: fold it, or check it and set up its op. An
+ * op libxcnn does not have is noted in u, not failed. */
+static xcnn_status plan_node(xcnn_graph *g, xcnn_node *n, uint64_t max_elems, unsupported *u,
+                             xcnn_err *err)
+{
+    xcnn_status st = XCNN_OK;
+    /* Every attribute against its op's list, before any is read: the
+     * one place unknown, mistyped and out-of-opset attributes are
+     * refused (an op with neither table is refused below). */
+    const xcnn_op_def *def = xcnn_op_find(n->op_type);
+    const xcnn_attr_spec *fold_spec = def ? NULL : xcnn_fold_attrs(n->op_type);
+    if (def || fold_spec) st = xcnn_node_check_attrs(g, n, def ? def->attrs : fold_spec, err);
+    if (st) return st;
+    int folded = 0;
+    st = xcnn_fold_node(g, n, &folded, err);
+    if (st) return st;
+    if (folded) {
+        n->folded = 1;
+        return XCNN_OK;
+    }
+    st = check_attributes(n, err);
+    if (!st) st = check_weights(g, n, err);
+    if (st) return st;
+    n->def = def;
+    if (!n->def) {
+        note_unsupported(u, n);
+        return XCNN_OK;
+    }
+    for (int k = 0; k < n->n_in; k++) {
+        const xcnn_tensor *t = xcnn_in(g, n, k);
+        if (t && t->kind != XCNN_T_CONST && t->dtype != XCNN_DT_FLOAT)
+            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                             "node '%s' (%s): input '%s' is an integer tensor computed "
+                             "at run time", n->name, n->op_type, t->name);
+    }
+    st = n->def->setup(g, n, err);
+    if (st) return st;
+    for (int k = 0; k < n->n_out; k++) {
+        xcnn_tensor *t = xcnn_out(g, n, k);
+        st = check_size(t, max_elems, err);
+        if (st) return st;
+        if (t->ndim < 1)
+            return xcnn_fail(err, XCNN_ERR_SHAPE,
+                             "node '%s' (%s): output '%s' has no batch dimension",
+                             n->name, n->op_type, t->name);
+        if (t->dims[0] != 1)
+            return xcnn_fail(err, XCNN_ERR_SHAPE,
+                             "node '%s' (%s): output '%s' would change the batch "
+                             "dimension", n->name, n->op_type, t->name);
+    }
+    return XCNN_OK;
+}
+
 xcnn_status xcnn_plan(xcnn_graph *g, uint64_t max_elems, xcnn_err *err)
 {
     if (g->input < 0)
@@ -76,55 +202,26 @@ xcnn_status xcnn_plan(xcnn_graph *g, uint64_t max_elems, xcnn_err *err)
         return xcnn_fail(err, XCNN_ERR_FORMAT, "model has no output");
     xcnn_status st0 = check_size(&g->tensors[g->input], max_elems, err);
     if (st0) return st0;
+    unsupported u;
+    u.n_types = u.n_nodes = u.overflow = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         xcnn_node *n = &g->nodes[i];
         xcnn_status st = check_inputs_known(g, n, err);
-        if (st) return st;
-        /* Every attribute against its op's list, before any is read: the
-         * one place unknown, mistyped and out-of-opset attributes are
-         * refused (an op with neither table is refused below). */
-        const xcnn_op_def *def = xcnn_op_find(n->op_type);
-        const xcnn_attr_spec *fold_spec = def ? NULL : xcnn_fold_attrs(n->op_type);
-        if (def || fold_spec) st = xcnn_node_check_attrs(g, n, def ? def->attrs : fold_spec, err);
-        if (st) return st;
-        int folded = 0;
-        st = xcnn_fold_node(g, n, &folded, err);
-        if (st) return st;
-        if (folded) {
-            n->folded = 1;
+        if (st && u.n_nodes) {
+            if (!xcnn_op_find(n->op_type) && !xcnn_fold_attrs(n->op_type))
+                note_unsupported(&u, n);
+            skip_node(g, n);
             continue;
         }
-        st = check_attributes(n, err);
-        if (!st) st = check_weights(g, n, err);
         if (st) return st;
-        n->def = xcnn_op_find(n->op_type);
-        if (!n->def)
-            return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
-                             "node '%s': op '%s' is not supported by libxcnn", n->name,
-                             n->op_type);
-        for (int k = 0; k < n->n_in; k++) {
-            const xcnn_tensor *t = xcnn_in(g, n, k);
-            if (t && t->kind != XCNN_T_CONST && t->dtype != XCNN_DT_FLOAT)
-                return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
-                                 "node '%s' (%s): input '%s' is an integer tensor computed "
-                                 "at run time", n->name, n->op_type, t->name);
+        st = plan_node(g, n, max_elems, &u, err);
+        if (st && u.n_nodes) {
+            skip_node(g, n);
+            continue;
         }
-        st = n->def->setup(g, n, err);
         if (st) return st;
-        for (int k = 0; k < n->n_out; k++) {
-            xcnn_tensor *t = xcnn_out(g, n, k);
-            st = check_size(t, max_elems, err);
-            if (st) return st;
-            if (t->ndim < 1)
-                return xcnn_fail(err, XCNN_ERR_SHAPE,
-                                 "node '%s' (%s): output '%s' has no batch dimension",
-                                 n->name, n->op_type, t->name);
-            if (t->dims[0] != 1)
-                return xcnn_fail(err, XCNN_ERR_SHAPE,
-                                 "node '%s' (%s): output '%s' would change the batch "
-                                 "dimension", n->name, n->op_type, t->name);
-        }
     }
+    if (u.n_nodes) return fail_unsupported(&u, err);
     const xcnn_tensor *out = &g->tensors[g->output];
     if (out->kind == XCNN_T_CONST)
         return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
