@@ -17,6 +17,7 @@
 #include "op_test.h"
 #include "onnx_builder.h"
 #include "../include/xcnn.h"
+#include "../include/xcnn_train.h"
 #include "../libxcnn/ops/ops.h"
 
 static int shape_is(const gc_graph *gc, int node, int ndim, const int64_t *want)
@@ -544,7 +545,58 @@ static void test_shuffle_unit(void)
     o.target = target;
     st = xcnn_explain(m, x, &o, attr, 36, &res);
     check(st == XCNN_OK, "guided backprop runs (%s)", st ? xcnn_model_error(m) : "ok");
+
+    /* written as ONNX (the nodes that run, folded bounds as constants) and
+     * read back: the same numbers */
+    unsigned char *bytes = NULL;
+    size_t size = 0;
+    xcnn_model *m2 = NULL;
+    float out2[3];
+    st = xcnn_model_save_onnx_memory(m, NULL, NULL, 0, &bytes, &size, err, sizeof err);
+    if (!st) st = xcnn_model_load_memory(bytes, size, NULL, &m2, err, sizeof err);
+    if (!st) st = xcnn_forward(m2, x, 1, out2);
+    check(st == XCNN_OK && !memcmp(out, out2, sizeof out), "saved as ONNX and loaded again: "
+          "the same outputs, to the bit (%s)", st ? err : "ok");
+    free(bytes);
+    xcnn_model_free(m2);
     xcnn_model_free(m);
+}
+
+/* Opset 18's ReduceMean takes its axes as an input: loaded, written and
+ * read back, the file keeps opset 18 (at 13 the input would be wrong). */
+static void test_reduce_opset18(void)
+{
+    ob_buf g = ob_new();
+    ob_graph_input(&g, ob_value_info("x", 1, 4, (int64_t[]){1, 2, 3, 3}));
+    ob_graph_output(&g, ob_value_info("y", 1, 2, (int64_t[]){1, 2}));
+    ob_graph_init(&g, ob_tensor_i64("axes", 1, (int64_t[]){2}, (int64_t[]){-1, 2}));
+    ob_buf kd[] = {ob_attr_int("keepdims", 0)};
+    ob_graph_node(&g, ob_node("ReduceMean", "mean", IN("x", "axes"), OUT("y"), kd, 1));
+    ob_buf mb = ob_model(18, &g);
+    xcnn_model *m = NULL, *m2 = NULL;
+    char err[512] = "";
+    unsigned char *bytes = NULL;
+    size_t size = 0;
+    float x[18], y[2] = {0, 0}, y2[2] = {1, 1};
+    for (int i = 0; i < 18; i++) x[i] = (float)i;
+    xcnn_status st = xcnn_model_load_memory(mb.p, mb.n, NULL, &m, err, sizeof err);
+    if (!st) st = xcnn_forward(m, x, 1, y);
+    check(st == XCNN_OK && y[0] == 4.0f && y[1] == 13.0f,
+          "ReduceMean with axes as an input (opset 18): means 4 and 13 (%s)", st ? err : "ok");
+    if (!st) st = xcnn_model_save_onnx_memory(m, NULL, NULL, 0, &bytes, &size, err, sizeof err);
+    if (!st) st = xcnn_model_load_memory(bytes, size, NULL, &m2, err, sizeof err);
+    if (!st) st = xcnn_forward(m2, x, 1, y2);
+    /* opset_import { domain "", version 18 }: field 8, 4 bytes */
+    const unsigned char want[] = {0x42, 0x04, 0x0a, 0x00, 0x10, 18};
+    int has18 = 0;
+    for (size_t i = 0; bytes && i + sizeof want <= size && !has18; i++)
+        has18 = !memcmp(bytes + i, want, sizeof want);
+    check(st == XCNN_OK && has18 && y2[0] == 4.0f && y2[1] == 13.0f,
+          "written as ONNX at opset 18 and read back: the same means (%s)", st ? err : "ok");
+    free(bytes);
+    ob_free(&mb);
+    xcnn_model_free(m);
+    xcnn_model_free(m2);
 }
 
 int main(void)
@@ -553,5 +605,6 @@ int main(void)
     test_reduce();
     test_slice();
     test_shuffle_unit();
+    test_reduce_opset18();
     return check_summary();
 }

@@ -283,7 +283,10 @@ xcnn_status xcnn_onnx_encode(const xcnn_graph *g, const char *const *keys,
     put_str(&m, 2, "libxcnn");
     put_str(&m, 3, XCNN_VERSION_STRING);
     put_str(&opset, 1, "");
-    put_int(&opset, 2, ONNX_OPSET);
+    /* The nodes are written as they were read, so a file of a later opset
+     * (ReduceMean's axes as an input at 18, LayerNormalization at 17)
+     * keeps its own: 13 would make those nodes mean something else. */
+    put_int(&opset, 2, g->opset > ONNX_OPSET ? g->opset : ONNX_OPSET);
     put_msg(&m, 8, &opset);
     xcnn_status st = put_graph(&m, g, err);
     if (st) {

@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include "graph.h"
 
-/* Encode g as an ONNX ModelProto (ir_version 8, opset 13): the compute
- * nodes with their attributes, every constant they read as an initializer
- * (folded values too), the graph input and output with their shapes at
+/* Encode g as an ONNX ModelProto (ir_version 8, opset 13 or the graph's
+ * own when later): the compute nodes with their attributes, every
+ * constant they read as an initializer (folded values too), the graph input and output with their shapes at
  * batch 1 (the output's shape is left out while it is unknown, i.e. before
  * planning), and metadata_props: the graph's own entries, then
  * keys/values (n_meta of them; an extra key replaces a graph entry of the
