@@ -14,7 +14,8 @@
  *     reproducible and equal to the same draws given explicitly in the
  *     documented order (j, then e, then a, from base/rng.h);
  *   - refusals: a model reserved for batch 1, bad baselines and options,
- *     an op without a rule (Softmax, Div) named with the method.
+ *     an op without a rule (Softmax) named with the method; a Div by a
+ *     constant passes its gradient.
  */
 #include <math.h>
 #include <stdio.h>
@@ -743,10 +744,28 @@ static void test_refusals(void)
     free(x);
     xcnn_model_free(m);
 
-    /* ops without a DeepLIFT rule, named with the method */
-    const char *ops[2] = {"Softmax", "Div"}, *nodes[2] = {"probs", "half"};
+    /* Div by a constant is linear: DeepLIFT passes its gradient (as
+     * through Mul), attr_i = x_i w[i][t] / 2 with the zero baseline. */
     float x4[4] = {0.5f, -1, 2, 0.25f}, b4[8] = {0};
-    for (int k = 0; k < 2; k++) {
+    xcnn_model *dv = tail_model("Div");
+    if (dv) {
+        xcnn_model_reserve(dv, 2);
+        xcnn_explain_options_init(&o, XCNN_DEEPLIFT);
+        float *a = explain(dv, x4, &o, 4, &res, "deeplift through a Div by a constant");
+        if (a) {
+            float want[4];
+            for (int i = 0; i < 4; i++)
+                want[i] = x4[i] * (0.1f * (float)((i * 3 + res.target) % 5) - 0.2f) / 2;
+            check_close("deeplift through a Div by a constant: x * w[:, t] / 2",
+                        max_abs_diff(a, want, 4), 1e-6);
+        }
+        free(a);
+        xcnn_model_free(dv);
+    }
+
+    /* an op without a DeepLIFT rule, named with the method */
+    const char *ops[1] = {"Softmax"}, *nodes[1] = {"probs"};
+    for (int k = 0; k < 1; k++) {
         xcnn_model *t = tail_model(ops[k]);
         if (!t) continue;
         xcnn_model_reserve(t, 2);
