@@ -122,6 +122,67 @@ $(BUILD)/bench/libxcnn_paired.so: $(BUILD)/pic/bench/paired/xcnn_paired.o $(PIC_
 
 paired: $(BUILD)/bench/libxcnn_paired.so
 
+# ---- Installing: make install [PREFIX=/usr/local] [DESTDIR=staging] ------
+# lib/libxcnn.a (the objects above), the shared library built from the PIC
+# objects (libxcnn.so.X.Y.Z, soname libxcnn.so.X, the link libxcnn.so),
+# include/xcnn*.h, bin/xcnn and lib/pkgconfig/xcnn.pc. The version is read
+# from include/xcnn.h, its one home. make uninstall removes those files.
+VERSION_PART = $(shell sed -n 's/^\#define XCNN_VERSION_$(1) \([0-9][0-9]*\)$$/\1/p' include/xcnn.h)
+VERSION_MAJOR := $(call VERSION_PART,MAJOR)
+VERSION       := $(VERSION_MAJOR).$(call VERSION_PART,MINOR).$(call VERSION_PART,PATCH)
+SONAME        := libxcnn.so.$(VERSION_MAJOR)
+SHLIB         := $(BUILD)/libxcnn.so.$(VERSION)
+PREFIX        ?= /usr/local
+BINDIR        ?= $(PREFIX)/bin
+LIBDIR        ?= $(PREFIX)/lib
+INCLUDEDIR    ?= $(PREFIX)/include
+PKGCONFIGDIR  ?= $(LIBDIR)/pkgconfig
+HEADERS       := $(wildcard include/xcnn*.h)
+# A static link needs what the library calls: OpenMP's runtime and libm.
+PC_PRIVATE    := $(if $(filter 1,$(OMP)),-fopenmp )-lm
+
+# The shared library exports the functions the public headers declare and
+# nothing else: the library's internal xcnn_* functions (which the tests
+# call through the static library) stay inside it.
+$(BUILD)/libxcnn.map: $(HEADERS)
+	@mkdir -p $(dir $@)
+	{ echo '{ global:'; grep -oh 'xcnn_[a-z0-9_]*[[:space:]]*(' $(HEADERS) | \
+	  sed 's/^\(xcnn_[a-z0-9_]*\).*/  \1;/' | sort -u; \
+	  echo 'local: *; };'; } >$@.tmp && mv $@.tmp $@
+
+$(SHLIB): $(PIC_OBJ) $(BUILD)/libxcnn.map
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script,$(BUILD)/libxcnn.map $(LDFLAGS) \
+	  $(PIC_OBJ) -o $@ $(LDLIBS)
+	ln -sf $(notdir $@) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libxcnn.so
+
+shared: $(SHLIB)
+
+# xcnn.pc is written at each install: it holds that install's PREFIX.
+install: all $(SHLIB)
+	printf '%s\n' 'prefix=$(PREFIX)' 'exec_prefix=$${prefix}' \
+	  'libdir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))' \
+	  'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))' '' \
+	  'Name: xcnn' 'Description: CNN inference and interpretability (explanations) in C11' \
+	  'Version: $(VERSION)' 'Libs: -L$${libdir} -lxcnn' 'Libs.private: $(PC_PRIVATE)' \
+	  'Cflags: -I$${includedir}' >$(BUILD)/xcnn.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(BUILD)/xcnn $(DESTDIR)$(BINDIR)/xcnn
+	install -m 644 $(LIB) $(DESTDIR)$(LIBDIR)/libxcnn.a
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(notdir $(SHLIB))
+	ln -sf $(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libxcnn.so
+	install -m 644 $(HEADERS) $(DESTDIR)$(INCLUDEDIR)
+	install -m 644 $(BUILD)/xcnn.pc $(DESTDIR)$(PKGCONFIGDIR)/xcnn.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/xcnn $(DESTDIR)$(LIBDIR)/libxcnn.a \
+	  $(DESTDIR)$(LIBDIR)/$(notdir $(SHLIB)) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	  $(DESTDIR)$(LIBDIR)/libxcnn.so $(HEADERS:include/%=$(DESTDIR)$(INCLUDEDIR)/%) \
+	  $(DESTDIR)$(PKGCONFIGDIR)/xcnn.pc
+
+.PHONY: shared install uninstall
+
 # Reference fixtures too big to commit (torchvision ResNet-18) are made in
 # build/fixtures when /usr/bin/python3 has torch; tests report them as
 # skipped if not (XCNN_BIG_FIXTURES=DIR looks elsewhere).

@@ -36,7 +36,19 @@
 extern "C" {
 #endif
 
-#define XCNN_VERSION_STRING "0.1.0"
+/* The library's version, here and nowhere else: the Makefile reads these
+ * three lines for the shared library's name (libxcnn.so.MAJOR, the soname,
+ * changes when the ABI breaks) and for xcnn.pc. */
+#define XCNN_VERSION_MAJOR 0
+#define XCNN_VERSION_MINOR 1
+#define XCNN_VERSION_PATCH 0
+#define XCNN_VERSION_STR_(x) #x
+#define XCNN_VERSION_STR(x) XCNN_VERSION_STR_(x)
+#define XCNN_VERSION_STRING                                                   \
+    XCNN_VERSION_STR(XCNN_VERSION_MAJOR) "." XCNN_VERSION_STR(XCNN_VERSION_MINOR) \
+    "." XCNN_VERSION_STR(XCNN_VERSION_PATCH)
+/* One number for comparisons: MAJOR * 10000 + MINOR * 100 + PATCH. */
+#define XCNN_VERSION (XCNN_VERSION_MAJOR * 10000 + XCNN_VERSION_MINOR * 100 + XCNN_VERSION_PATCH)
 #define XCNN_MAX_DIMS 8
 
 typedef enum xcnn_status {
@@ -57,6 +69,12 @@ typedef enum xcnn_status {
 
 /* A short name for a status code ("format error", ...). Never NULL. */
 const char *xcnn_status_name(xcnn_status s);
+
+/* The version of the library linked in, which may differ from the header's
+ * when a program runs against a newer shared library: "0.1.0", and
+ * XCNN_VERSION's number. Never NULL. */
+const char *xcnn_version(void);
+int xcnn_version_number(void);
 
 /* Opaque model handle: graph, weights and the planned arena. */
 typedef struct xcnn_model xcnn_model;

@@ -23,6 +23,7 @@ static void usage(FILE *f)
             "  xcnn visualize MODEL --layer L [--channel c] [--steps N] [--lr R] [--seed K]\n"
             "                --out IMG.png [--npy IMG.npy] [--threads T]\n"
             "  xcnn help                             this text\n"
+            "  xcnn --version                        the version of libxcnn linked in\n"
             "common options: --labels FILE  --preprocess SPEC  --input-shape CxHxW (sizes for\n"
             "  input dimensions the model leaves symbolic)  --max-arena-mb N (the memory cap\n"
             "  for activations and gradients, default 4096)\n"
@@ -41,6 +42,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        if (argc > 2) return cli_usage_error("%s takes no arguments", cmd);
+        printf("xcnn %s\n", xcnn_version());
         return 0;
     }
     if (!strcmp(cmd, "info")) return cli_info(argc - 1, argv + 1);
