@@ -1,8 +1,10 @@
 #!/bin/sh
-# `xcnn evaluate` with deletion and insertion (METHODS.md, "Metrics"): the
-# auc= line, the curve file's size (n + 1 floats), the flags, and the
-# refusals (exit 2 for usage, 1 for errors, one line on stderr). The
-# curves' values against float64 references are tested in C (test_curves).
+# `xcnn evaluate` with one metric of METHODS.md ("Metrics"): deletion and
+# insertion (the auc= line, the curve file's size, n + 1 floats), the sanity
+# check (one line per layer, output layer first), input invariance, infidelity
+# and sensitivity (their lines, batch and thread independence), the flags, and
+# the refusals (exit 2 for usage, 1 for errors, one line on stderr). The
+# values against float64 references are tested in C (test_curves, test_metrics).
 B=${XCNN_BUILD:-build}
 X=$B/xcnn
 T=$B/test_evaluate_cli.tmp
@@ -57,15 +59,38 @@ expect 0 "no --out: only the numbers" ev --attribution $F/saliency.npy --metric 
 grep -q "^wrote" "$T/out" && fail "wrote a file without --out" || ok "no file without --out"
 
 # Usage: exit 2, one line
-for m in sanity input-invariance infidelity sensitivity; do
-    expect 2 "--metric $m" ev --attribution $F/saliency.npy --metric $m
-    one_line_error "--metric $m"
-    says "--metric $m" "metric '$m' is not available yet"
-done
 expect 2 "--metric bogus" ev --attribution $F/saliency.npy --metric bogus
 one_line_error "--metric bogus"
-expect 2 "--methods (every metric)" ev --methods saliency,gradcam --out-dir "$T/d"
-one_line_error "--methods"
+for m in sanity input-invariance sensitivity; do
+    expect 2 "--metric $m without --methods" ev --metric $m
+    one_line_error "--metric $m without --methods"
+    says "--metric $m without --methods" "needs --methods"
+    expect 2 "--metric $m with --attribution" ev --metric $m --methods saliency --attribution $F/saliency.npy
+    one_line_error "--metric $m with --attribution"
+done
+expect 2 "--metric infidelity with neither" ev --metric infidelity
+one_line_error "infidelity with neither"
+expect 2 "--metric infidelity with both" ev --metric infidelity --methods saliency --attribution $F/saliency.npy
+one_line_error "infidelity with both"
+expect 2 "--methods bogus" ev --metric sanity --methods saliency,bogus
+one_line_error "--methods bogus"
+says "--methods bogus" "unknown method 'bogus'"
+expect 2 "--methods twice the same" ev --metric sanity --methods saliency,saliency
+one_line_error "--methods twice"
+expect 2 "--shift with sanity" ev --metric sanity --methods saliency --shift 1
+one_line_error "--shift with sanity"
+expect 2 "--shift not a number" ev --metric input-invariance --methods saliency --shift x
+one_line_error "--shift x"
+expect 2 "--noise-stdev -1" ev --metric infidelity --methods saliency --noise-stdev -1
+one_line_error "--noise-stdev -1"
+expect 2 "--radius with infidelity" ev --metric infidelity --methods saliency --radius 0.1
+one_line_error "--radius with infidelity"
+expect 2 "--samples 0" ev --metric sensitivity --methods saliency --samples 0
+one_line_error "--samples 0"
+expect 2 "--seed -3" ev --metric sanity --methods saliency --seed -3
+one_line_error "--seed -3"
+expect 2 "two inputs with --metric" $X evaluate $F/model.onnx $F/input.npy $F/input.npy --metric sanity --methods saliency
+one_line_error "two inputs"
 expect 2 "no --attribution" ev --metric deletion
 expect 2 "no --metric" ev --attribution $F/saliency.npy
 expect 2 "--step 0" ev --attribution $F/saliency.npy --metric deletion --step 0
@@ -78,6 +103,56 @@ expect 2 "--target -1" ev --attribution $F/saliency.npy --metric deletion --targ
 expect 2 "--batch 0" ev --attribution $F/saliency.npy --metric deletion --batch 0
 expect 2 "unknown option" ev --attribution $F/saliency.npy --metric deletion --bogus
 one_line_error "unknown option"
+
+# The sanity check: one line per layer, output layer first, per method
+expect 0 "sanity of saliency and gradcam" ev --metric sanity --methods saliency,gradcam
+n=$(grep -cE '^method=saliency layer=[^ ]+ spearman=-?[0-9.]+ ssim=-?[0-9.]+$' "$T/out")
+[ "$n" = 5 ] && ok "5 saliency lines of the form method= layer= spearman= ssim=" || fail "$n saliency step lines: $(cat "$T/out")"
+n=$(grep -c '^method=gradcam layer=' "$T/out")
+[ "$n" = 5 ] && ok "5 gradcam lines" || fail "$n gradcam lines"
+[ "$(grep '^method=saliency' "$T/out" | head -1 | cut -d' ' -f2)" = "layer=/fc2/Gemm" ] && ok "the first step is the output layer /fc2/Gemm" || fail "first step: $(grep '^method=saliency' "$T/out" | head -1)"
+[ "$(grep '^method=saliency' "$T/out" | tail -1 | cut -d' ' -f2)" = "layer=/conv1/Conv" ] && ok "the last step is the first layer /conv1/Conv" || fail "last step: $(grep '^method=saliency' "$T/out" | tail -1)"
+says "sanity" "^saliency: not flagged"
+cp "$T/out" "$T/sanity0"
+expect 0 "sanity again, --seed 0 --batch 2 --threads 2" ev --metric sanity --methods saliency,gradcam --seed 0 --batch 2 --threads 2
+cmp -s "$T/out" "$T/sanity0" && ok "the same seed gives the same lines at another batch and thread count" || fail "sanity output differs"
+expect 0 "sanity --seed 5" ev --metric sanity --methods saliency
+cmp -s "$T/out" "$T/sanity0" && fail "--seed 5 changed nothing" || ok "another seed, other numbers"
+expect 0 "sanity of guided backprop" ev --metric sanity --methods guided-backprop
+says "guided backprop" "^guided-backprop: FLAGGED"
+expect 1 "sanity on a 4 x 4 input (SSIM needs 11 x 11)" $X evaluate tests/fixtures/captum_toy/model.onnx tests/fixtures/captum_toy/input.npy --metric sanity --methods saliency
+one_line_error "sanity on 4 x 4"
+
+# Input invariance: a first Conv without padding (captum_toy), and one with (refused)
+C=tests/fixtures/captum_toy
+expect 0 "input invariance" $X evaluate $C/model.onnx $C/input.npy --metric input-invariance --methods saliency,input-x-gradient,integrated-gradients,gradcam
+says "invariance" "^method=saliency max_rel_diff=0 pass$"
+says "invariance" "^method=gradcam max_rel_diff=[-0-9.e]* pass$"
+says "invariance" "^method=input-x-gradient max_rel_diff=[-0-9.e]* fail$"
+says "invariance" "^method=integrated-gradients max_rel_diff=[-0-9.e]* fail$"
+expect 0 "input invariance, baselines shifted, --shift -2" $X evaluate $C/model.onnx $C/input.npy --metric input-invariance --methods integrated-gradients,deeplift --shift-baselines --shift -2
+says "invariance shifted baselines" "^method=integrated-gradients max_rel_diff=[-0-9.e]* pass$"
+says "invariance shifted baselines" "^method=deeplift max_rel_diff=[-0-9.e]* pass$"
+expect 2 "--shift with 2 values for 1 channel" $X evaluate $C/model.onnx $C/input.npy --metric input-invariance --methods saliency --shift 1,2
+one_line_error "--shift 1,2"
+expect 1 "input invariance with a padding first Conv" ev --metric input-invariance --methods saliency
+one_line_error "padding first Conv"
+says "padding first Conv" "pads its input"
+
+# Infidelity and sensitivity
+expect 0 "infidelity of a given map" ev --metric infidelity --attribution $F/gradcam.npy --noise-stdev 0.05 --samples 8
+if grep -Eq '^infidelity=[-0-9.e+]+$' "$T/out"; then ok "prints $(grep '^infidelity=' "$T/out")"; else fail "no infidelity= line: $(cat "$T/out")"; fi
+expect 0 "infidelity of methods" ev --metric infidelity --methods saliency,gradcam,occlusion,deeplift-shap
+n=$(grep -cE '^method=[a-z-]+ infidelity=[-0-9.e+]+$' "$T/out")
+[ "$n" = 4 ] && ok "4 lines method= infidelity=" || fail "$n infidelity lines: $(cat "$T/out")"
+cp "$T/out" "$T/infd0"
+expect 0 "infidelity again, --batch 3 --threads 2" ev --metric infidelity --methods saliency,gradcam,occlusion,deeplift-shap --batch 3 --threads 2
+cmp -s "$T/out" "$T/infd0" && ok "infidelity: the same lines at another batch and thread count" || fail "infidelity differs with the batch"
+expect 0 "sensitivity" ev --metric sensitivity --methods saliency,gradcam --samples 3 --radius 0.05 --seed 2
+n=$(grep -cE '^method=[a-z-]+ sensitivity=[-0-9.e+]+$' "$T/out")
+[ "$n" = 2 ] && ok "2 lines method= sensitivity=" || fail "$n sensitivity lines: $(cat "$T/out")"
+expect 1 "infidelity of a method the model cannot run" ev --metric infidelity --methods lrp
+one_line_error "lrp on plaincnn"
 
 # Errors: exit 1, one line
 expect 1 "a 3-channel map for a 1-channel input" ev --attribution $R/saliency.npy --metric deletion
