@@ -20,6 +20,9 @@ static void usage(FILE *f)
             "  xcnn evaluate MODEL INPUT --attribution A.npy --metric deletion|insertion\n"
             "                [--target T] [--step P] [--score probability|logit]\n"
             "                [--out CURVE.npy] [--batch B] [--threads T]\n"
+            "  xcnn evaluate MODEL INPUT... [--methods a,b,c|all] [--out-dir DIR] [--seed K]\n"
+            "                every metric for every method: a table; in DIR metrics.csv and\n"
+            "                plots (deletion.png, insertion.png, sanity.png)\n"
             "  xcnn visualize MODEL --layer L [--channel c] [--steps N] [--lr R] [--seed K]\n"
             "                --out IMG.png [--npy IMG.npy] [--threads T]\n"
             "  xcnn help                             this text\n"
@@ -55,7 +58,9 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "convert")) return cli_convert(argc - 1, argv + 1);
-    if (!strcmp(cmd, "evaluate")) return cli_evaluate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "evaluate"))
+        return cli_evaluate_is_report(argc - 1, argv + 1) ? cli_evaluate_report(argc - 1, argv + 1)
+                                                          : cli_evaluate(argc - 1, argv + 1);
     if (!strcmp(cmd, "visualize")) return cli_visualize(argc - 1, argv + 1);
     return cli_usage_error("unknown command '%s'", cmd);
 }

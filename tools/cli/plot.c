@@ -26,7 +26,7 @@
 #define DOT_RADIUS 3.0  /* markers */
 #define ROW 16          /* legend row height */
 #define SAMPLE 24       /* legend line sample length */
-#define NAME_MAX_CHARS 18
+#define NAME_MAX_CHARS 22
 
 static const unsigned char palette[10][3] = {
     {78, 121, 167}, {242, 142, 43}, {225, 87, 89}, {118, 183, 178}, {89, 161, 79},
