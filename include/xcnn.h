@@ -380,9 +380,9 @@ typedef struct xcnn_explain_options {
                               instead of drawing it (to reproduce another
                               implementation's samples); default NULL      */
     /* grad-cam */
-    const char *layer;     /* tensor or node name; NULL (default): the last
-                              node whose output is 4-D with h*w > 1. A
-                              node's output: the model input is refused  */
+    const char *layer;     /* tensor or node name; NULL (default):
+                              xcnn_model_default_cam_layer's. A node's
+                              output: the model input is refused         */
     int no_relu;           /* default 0 (ReLU on, as the paper)            */
     int upsample;          /* bilinear to the input's HxW (default 0)      */
     /* The methods below read `baseline`, `samples`, `stdev`, `seed`,
@@ -465,8 +465,15 @@ xcnn_status xcnn_explain_shape(xcnn_model *m, const xcnn_explain_options *o, int
 xcnn_status xcnn_explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
                          float *out, size_t out_len, xcnn_explain_result *result);
 
-/* Name of the layer Grad-CAM uses by default (NULL if the model has no
- * 4-D activation with h*w > 1). */
+/* Name of the layer Grad-CAM (and every CAM method) uses by default: the
+ * last 4-D activation with h*w > 1 laid out N, C, H, W (not one a
+ * Transpose made channels-last, as in ConvNeXt's blocks); NULL if the
+ * model has none. One exception: when that activation has one channel per
+ * class and no Gemm or MatMul follows it (the classes are read off it by
+ * pooling alone: a score map, as SqueezeNet's classifier makes), the
+ * layers with that channel count are skipped back to the last such
+ * activation with another count, the feature extractor before the
+ * classifier (SqueezeNet: the last Fire module's output, features[-1]). */
 const char *xcnn_model_default_cam_layer(const xcnn_model *m);
 
 /* --- Small utilities ------------------------------------------------- */

@@ -378,14 +378,27 @@ def tensor_shapes(m):
 
 
 def default_gradcam_layer(m, shapes):
-    """The last node output, in graph order, that is 4-D with h*w > 1."""
-    last = None
+    """The last node output, in graph order, that is 4-D with h*w > 1;
+    but if it has one channel per class and no Gemm or MatMul follows it
+    (a score map, as SqueezeNet's), the last such output before it with
+    another channel count (xcnn_model_default_cam_layer's rule)."""
+    maps, dense = [], False  # maps: (output, channels) in graph order
     for n in m.graph.node:
+        dense |= n.op_type in ("Gemm", "MatMul") and bool(maps)
         for o in n.output:
             s = shapes.get(o)
             if s and len(s) == 4 and None not in s and s[2] * s[3] > 1:
-                last = o
-    return last
+                maps.append((o, s[1]))
+                dense = False
+    if not maps:
+        return None
+    out = shapes.get(m.graph.output[0].name)
+    classes = int(np.prod(out[1:])) if out and None not in out else None
+    if maps[-1][1] == classes and not dense:
+        for o, c in reversed(maps):
+            if c != classes:
+                return o
+    return maps[-1][0]
 
 
 def op_histogram(m):

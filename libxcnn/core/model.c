@@ -118,16 +118,48 @@ static int is_nchw(const xcnn_graph *g, int t)
     return 1;
 }
 
+/* Does compute node i give a map Grad-CAM can use: N, C, H, W with more
+ * than one pixel? */
+static int is_spatial(const xcnn_model *m, int i)
+{
+    const xcnn_graph *g = m->g;
+    int ti = g->nodes[m->compute[i]].out[0];
+    const xcnn_tensor *t = &g->tensors[ti];
+    return t->ndim == 4 && t->dims[2] * t->dims[3] > 1 && is_nchw(g, ti);
+}
+
+/* The default is the last spatial map, unless the classes are read off a
+ * map by pooling alone (no Gemm or MatMul after it) and it has one channel
+ * per class: that is a score map (SqueezeNet's classifier: Conv to K
+ * channels, ReLU, global pooling), whose Grad-CAM only repeats the score.
+ * Then the layers with K channels are skipped back to the last spatial map
+ * with another count: the feature extractor before the classifier
+ * (SqueezeNet's last Fire module, pytorch-grad-cam's features[-1]). A
+ * model whose every spatial map has K channels keeps the last one. */
 const char *xcnn_model_default_cam_layer(const xcnn_model *m)
 {
     if (!m) return NULL;
     const xcnn_graph *g = m->g;
-    for (int i = m->n_compute - 1; i >= 0; i--) {
-        int ti = g->nodes[m->compute[i]].out[0];
-        const xcnn_tensor *t = &g->tensors[ti];
-        if (t->ndim == 4 && t->dims[2] * t->dims[3] > 1 && is_nchw(g, ti)) return t->name;
+    int last = m->n_compute - 1;
+    while (last >= 0 && !is_spatial(m, last)) last--;
+    if (last < 0) return NULL;
+    const xcnn_tensor *out = &g->tensors[g->output];
+    int64_t classes = out->ndim > 0 && out->dims[0] > 0
+                          ? (int64_t)xcnn_tensor_numel(out) / out->dims[0] : 0;
+    int pick = last;
+    if (g->tensors[g->nodes[m->compute[last]].out[0]].dims[1] == classes) {
+        int dense = 0;
+        for (int i = last + 1; i < m->n_compute; i++) {
+            const char *op = g->nodes[m->compute[i]].op_type;
+            dense |= !strcmp(op, "Gemm") || !strcmp(op, "MatMul");
+        }
+        for (int i = last - 1; i >= 0 && !dense; i--)
+            if (is_spatial(m, i) && g->tensors[g->nodes[m->compute[i]].out[0]].dims[1] != classes) {
+                pick = i;
+                break;
+            }
     }
-    return NULL;
+    return g->tensors[g->nodes[m->compute[pick]].out[0]].name;
 }
 
 /* xcnn_load_options.explain_layer: the tensor gradients are kept from. */
