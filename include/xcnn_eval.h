@@ -151,6 +151,12 @@ typedef struct xcnn_invariance_options {
      * or m when NULL; eo->baselines + m), the "baseline-shifted" IG and
      * DeepLIFT that pass. 0 (default): the same baselines on both runs. */
     int shift_baselines;
+    /* 1: a first Conv that pads is accepted: the shifted model pads x2
+     * explicitly with m (a Pad node ahead of the Conv, whose own padding
+     * becomes 0), the shifted image of the zero border, so that every
+     * activation is still unchanged. Ours, not the paper's; needs the
+     * same shift in every channel. 0 (default): such a Conv is refused. */
+    int pad_with_shift;
 } xcnn_invariance_options;
 
 void xcnn_invariance_options_init(xcnn_invariance_options *o);
@@ -158,7 +164,7 @@ void xcnn_invariance_options_init(xcnn_invariance_options *o);
 /* max_rel_diff and pass (either may be NULL) as above. Allocates the
  * shifted model (encoded, changed and loaded once per call) and two
  * attributions. XCNN_ERR_UNSUPPORTED (with the reason) when the input is
- * not read by one Conv alone, or that Conv pads. */
+ * not read by one Conv alone, or that Conv pads (without pad_with_shift). */
 xcnn_status xcnn_input_invariance(xcnn_model *m, const float *input,
                                   const xcnn_explain_options *eo,
                                   const xcnn_invariance_options *io, double *max_rel_diff,

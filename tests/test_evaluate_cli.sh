@@ -138,6 +138,12 @@ one_line_error "--shift 1,2"
 expect 1 "input invariance with a padding first Conv" ev --metric input-invariance --methods saliency
 one_line_error "padding first Conv"
 says "padding first Conv" "pads its input"
+expect 0 "input invariance with a padding first Conv, --pad-with-shift" ev --metric input-invariance --methods saliency,gradcam,input-x-gradient --pad-with-shift
+says "--pad-with-shift" "^method=saliency max_rel_diff=[-0-9.e]* pass$"
+says "--pad-with-shift" "^method=gradcam max_rel_diff=[-0-9.e]* pass$"
+says "--pad-with-shift" "^method=input-x-gradient max_rel_diff=[-0-9.e]* fail$"
+expect 2 "--pad-with-shift with sanity" ev --metric sanity --methods saliency --pad-with-shift
+one_line_error "--pad-with-shift with sanity"
 
 # Infidelity and sensitivity
 expect 0 "infidelity of a given map" ev --metric infidelity --attribution $F/gradcam.npy --noise-stdev 0.05 --samples 8

@@ -283,6 +283,52 @@ static void test_invariance(int bias)
     xcnn_model_free(m);
 }
 
+/* A first Conv that pads, with pad_with_shift: the shifted model pads with m. */
+static void test_invariance_padded(void)
+{
+    xcnn_model *m = shift_model(1, 0);
+    enum { N = 2 * 14 * 14 };
+    float x[N];
+    for (int i = 0; i < N; i++) x[i] = 0.9f * sinf(0.37f * (float)i + 0.2f);
+    if (!check(m != NULL, "padded invariance model loads")) return;
+    static const struct {
+        xcnn_method method;
+        int want_pass;
+        const char *name;
+    } cases[] = {
+        {XCNN_SALIENCY, 1, "saliency"},
+        {XCNN_GRADCAM, 1, "grad-cam"},
+        {XCNN_INPUT_X_GRADIENT, 0, "input x gradient"},
+    };
+    xcnn_invariance_options io;
+    xcnn_invariance_options_init(&io);
+    io.pad_with_shift = 1;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        xcnn_explain_options eo;
+        xcnn_explain_options_init(&eo, cases[k].method);
+        double rel = -1;
+        int pass = -1;
+        xcnn_status st = xcnn_input_invariance(m, x, &eo, &io, &rel, &pass);
+        check(st == XCNN_OK && pass == cases[k].want_pass,
+              "padding first Conv, pad_with_shift: %s %s (max rel diff %.3g) %s", cases[k].name,
+              cases[k].want_pass ? "passes" : "fails", rel, st ? xcnn_model_error(m) : "");
+    }
+    xcnn_explain_options eo;
+    xcnn_explain_options_init(&eo, XCNN_SALIENCY);
+    const float same[2] = {0.5f, 0.5f}, other[2] = {0.5f, -1.0f};
+    double rel = -1;
+    int pass = -1;
+    io.shift = same;
+    xcnn_status st = xcnn_input_invariance(m, x, &eo, &io, &rel, &pass);
+    check(!st && pass == 1, "pad_with_shift with the shift (0.5, 0.5) passes (%.3g)", rel);
+    io.shift = other;
+    st = xcnn_input_invariance(m, x, &eo, &io, &rel, &pass);
+    check(st == XCNN_ERR_UNSUPPORTED && strstr(xcnn_model_error(m), "same in every channel"),
+          "pad_with_shift with a shift that differs by channel is refused: %s",
+          xcnn_model_error(m));
+    xcnn_model_free(m);
+}
+
 static void test_invariance_refused(void)
 {
     xcnn_model *m = shift_model(1, 1);
@@ -489,6 +535,7 @@ int main(void)
     test_sanity(dirs[1], 15, "/fc/Gemm", "/head_bn/BatchNormalization");
     test_invariance(1);
     test_invariance(0);
+    test_invariance_padded();
     test_invariance_refused();
     for (int d = 0; d < 2; d++) test_infidelity(dirs[d]);
     test_infidelity_linear();

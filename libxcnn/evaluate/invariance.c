@@ -17,7 +17,11 @@
  * A Conv that pads would see the shift at its border (zeros in both
  * padded inputs, which are no longer the same point of the two spaces), so
  * it is refused, as is a model whose input is read by anything else than
- * one Conv. Gradients pass, input x gradient does not (x2 != x), and IG or
+ * one Conv. With pad_with_shift (ours, not the paper's) the shifted model
+ * pads explicitly instead: a Pad node of value m ahead of the Conv, whose
+ * pads become 0, so that its border holds 0 + m, the shifted image of the
+ * original's zeros, and f2(x2) = f(x) holds at the border too. ONNX's Pad
+ * has one value: m must then be the same in every channel. Gradients pass, input x gradient does not (x2 != x), and IG or
  * DeepLIFT pass only with baselines shifted by m too
  * (xcnn_invariance_options.shift_baselines).
  *
@@ -43,7 +47,7 @@ void xcnn_invariance_options_init(xcnn_invariance_options *o)
 
 /* The node of g that reads the input: one Conv that does not pad, with a
  * constant 4-D weight. */
-static xcnn_status first_conv(xcnn_graph *g, int *node, xcnn_err *err)
+static xcnn_status first_conv(xcnn_graph *g, int pad_with_shift, int *node, xcnn_err *err)
 {
     int last = -1;
     int readers = xcnn_graph_readers(g, g->input, &last);
@@ -65,11 +69,19 @@ static xcnn_status first_conv(xcnn_graph *g, int *node, xcnn_err *err)
     int padded = 0;
     for (int i = 0; i < np; i++) padded |= pads[i] != 0;
     const char *ap = xcnn_attr_string(n, "auto_pad", "NOTSET");
-    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")) padded = 1;
-    if (padded)
+    if (strcmp(ap, "NOTSET") && strcmp(ap, "VALID"))
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "input invariance: the first Conv '%s' "
+                         "pads by auto_pad %s, and its zero border would see the shift",
+                         n->name, ap);
+    if (padded && !pad_with_shift)
         return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "input invariance: the first Conv '%s' "
                          "pads its input, and its zero border would see the shift (Kindermans "
-                         "et al.'s construction needs a Conv without padding)", n->name);
+                         "et al.'s construction needs a Conv without padding; "
+                         "xcnn_invariance_options.pad_with_shift, --pad-with-shift, pads the "
+                         "shifted input with the shift instead)", n->name);
+    if (padded && np != 4)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "input invariance: the first Conv '%s' "
+                         "has %d pads (2-D convolutions only)", n->name, np);
     *node = last;
     return XCNN_OK;
 }
@@ -136,6 +148,59 @@ static xcnn_status shift_bias(xcnn_graph *g, int node, const float *shift, int64
     return XCNN_OK;
 }
 
+/* In the copy g: the padding of Conv `node` (pads t, l, b, r) made explicit
+ * by a Pad node ahead of it whose value is the shift v: the shifted model's
+ * border then holds 0 + v, the shifted image of the original's zero border.
+ * The Pad goes first in the node order; the Conv's pads become 0. */
+static xcnn_status pad_with(xcnn_graph *g, int *node, float v, xcnn_err *err)
+{
+    xcnn_node *n = &g->nodes[*node];
+    xcnn_attr *pa = NULL;
+    for (int i = 0; i < n->n_attr; i++)
+        if (!strcmp(n->attr[i].name, "pads")) pa = &n->attr[i];
+    if (!pa || pa->n != 4 || !pa->ints) return XCNN_OK; /* first_conv: no padding */
+    char name[300], pname[320], vname[320];
+    xcnn_format(name, sizeof name, "%.250s.xcnn_shift_pad", n->name);
+    xcnn_format(pname, sizeof pname, "%s.pads", name);
+    xcnn_format(vname, sizeof vname, "%s.value", name);
+    int tp = xcnn_graph_add_tensor(g, pname, XCNN_T_CONST);
+    int tv = tp >= 0 ? xcnn_graph_add_tensor(g, vname, XCNN_T_CONST) : -1;
+    int to = tv >= 0 ? xcnn_graph_add_tensor(g, name, XCNN_T_ACTIVATION) : -1;
+    if (to < 0) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
+    xcnn_tensor *p = &g->tensors[tp], *val = &g->tensors[tv];
+    int64_t eight[1] = {8};
+    xcnn_status st = xcnn_tensor_set_shape(p, 1, eight, err);
+    if (!st) st = xcnn_tensor_set_shape(val, 0, NULL, err);
+    if (st) return st;
+    p->dtype = XCNN_DT_INT64;
+    p->producer = val->producer = -1;
+    val->dtype = XCNN_DT_FLOAT;
+    /* idata is malloc'ed (graph.h); data from the graph's memory */
+    if (!(p->idata = malloc(8 * sizeof(int64_t))) ||
+        !(val->data = xcnn_graph_alloc(g, sizeof(float))))
+        return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
+    const int64_t pads[8] = {0, 0, pa->ints[0], pa->ints[1], 0, 0, pa->ints[2], pa->ints[3]};
+    memcpy(p->idata, pads, sizeof pads);
+    val->data[0] = v;
+    int in[3] = {g->input, tp, tv}, out[1] = {to};
+    int k = xcnn_graph_add_node(g, name, "Pad", in, 3, out, 1);
+    if (k < 0) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory");
+    /* to the front, every later node one place on */
+    xcnn_node pad = g->nodes[k];
+    memmove(&g->nodes[1], &g->nodes[0], (size_t)k * sizeof pad);
+    g->nodes[0] = pad;
+    for (int i = 0; i < g->n_tensors; i++)
+        if (g->tensors[i].producer >= 0) g->tensors[i].producer++;
+    g->tensors[to].producer = 0;
+    (*node)++;
+    n = &g->nodes[*node];
+    for (int i = 0; i < n->n_attr; i++)
+        if (!strcmp(n->attr[i].name, "pads"))
+            for (int q = 0; q < n->attr[i].n; q++) n->attr[i].ints[q] = 0;
+    n->in[0] = to;
+    return XCNN_OK;
+}
+
 typedef struct inv_buf {
     float *a1, *a2, *x2, *base, *bases, *shift;
 } inv_buf;
@@ -172,8 +237,16 @@ static xcnn_status invariance(xcnn_model *m, const float *x, const xcnn_explain_
     if (m->inference_only)
         return xcnn_fail(err, XCNN_ERR_ARG, "input invariance explains, and the model was loaded "
                          "for inference only: load it without");
-    st = first_conv(m->g, &conv, err);
+    int pad_shift = io && io->pad_with_shift;
+    st = first_conv(m->g, pad_shift, &conv, err);
     if (st) return st;
+    if (pad_shift)
+        for (int64_t c = 1; c < C; c++)
+            if ((user ? user[c] : -1.0f) != (user ? user[0] : -1.0f))
+                return xcnn_fail(err, XCNN_ERR_UNSUPPORTED, "input invariance: pad_with_shift "
+                                 "pads with one value (ONNX Pad's), so the shift must be the "
+                                 "same in every channel (shift[0] %g, shift[%lld] %g)",
+                                 (double)user[0], (long long)c, (double)user[c]);
     size_t a_n = 1;
     for (int d = 0; d < ndim; d++) a_n *= (size_t)dims[d];
     int shift_b = io && io->shift_baselines;
@@ -225,6 +298,7 @@ static xcnn_status invariance(xcnn_model *m, const float *x, const xcnn_explain_
                            "node '%s'", m->g->nodes[conv].name);
     }
     if (!st) st = shift_bias(g2, conv2, b.shift, C, err);
+    if (!st && pad_shift) st = pad_with(g2, &conv2, b.shift[0], err);
     if (!st) st = xcnn_copy_load(g2, m, &m2, err);
     if (g2) xcnn_graph_free(g2);
     if (st) {

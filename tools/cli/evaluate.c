@@ -10,7 +10,8 @@
  *       `method=<m> layer=<name> spearman=<v> ssim=<v>`, then whether the
  *       method is flagged;
  *   --metric input-invariance --methods a[,b] [--shift v[,v..]]
- *       [--shift-baselines]: `method=<m> max_rel_diff=<v> pass|fail`;
+ *       [--shift-baselines] [--pad-with-shift]:
+ *       `method=<m> max_rel_diff=<v> pass|fail`;
  *   --metric infidelity (--attribution A.npy | --methods a[,b])
  *       [--noise-stdev s] [--samples n] [--seed K]: `infidelity=<v>`, or
  *       `method=<m> infidelity=<v>`;
@@ -43,7 +44,7 @@ enum metric {
 typedef struct evaluate_args {
     const char *model, *input, *attribution, *metric_name, *out, *target_name, *methods_arg;
     cli_input_opts io;
-    int have_target, logit, shift_baselines, have_samples;
+    int have_target, logit, shift_baselines, pad_with_shift, have_samples;
     long target, step, batch, threads, samples;
     unsigned long long seed;
     double noise_stdev, radius;
@@ -60,7 +61,7 @@ static const char *evaluate_usage =
     "           [--step P] [--score probability|logit] [--out CURVE.npy]\n"
     "       xcnn evaluate MODEL INPUT --metric sanity --methods a[,b..] [--seed K]\n"
     "       xcnn evaluate MODEL INPUT --metric input-invariance --methods a[,b..]\n"
-    "           [--shift v[,v..]] [--shift-baselines]\n"
+    "           [--shift v[,v..]] [--shift-baselines] [--pad-with-shift]\n"
     "       xcnn evaluate MODEL INPUT --metric infidelity (--attribution A.npy | --methods a[,b..])\n"
     "           [--noise-stdev S] [--samples N] [--seed K]\n"
     "       xcnn evaluate MODEL INPUT --metric sensitivity --methods a[,b..] [--radius R]\n"
@@ -184,6 +185,8 @@ static int parse_args(int argc, char **argv, evaluate_args *a)
             if (rc) return rc;
         } else if (!strcmp(f, "--shift-baselines")) {
             a->shift_baselines = 1;
+        } else if (!strcmp(f, "--pad-with-shift")) {
+            a->pad_with_shift = 1;
         } else if (!strcmp(f, "--target")) {
             if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
             /* A number is a class index; anything else a class name. */
@@ -276,8 +279,9 @@ static int parse_args(int argc, char **argv, evaluate_args *a)
                                "deletion, insertion and infidelity", m);
     if (!curve && (a->out || a->step || a->logit))
         return cli_usage_error("--out, --step and --score are for deletion and insertion");
-    if (a->metric != M_INVARIANCE && (a->n_shift || a->shift_baselines))
-        return cli_usage_error("--shift and --shift-baselines are for input-invariance");
+    if (a->metric != M_INVARIANCE && (a->n_shift || a->shift_baselines || a->pad_with_shift))
+        return cli_usage_error("--shift, --shift-baselines and --pad-with-shift are for "
+                               "input-invariance");
     if (!infd && a->noise_stdev > 0)
         return cli_usage_error("--noise-stdev is for infidelity");
     if (a->metric != M_SENSITIVITY && a->radius > 0)
@@ -440,6 +444,7 @@ static int run_invariance(eval_ctx *c)
     xcnn_invariance_options_init(&io);
     io.shift = c->a->n_shift ? c->a->shift : NULL;
     io.shift_baselines = c->a->shift_baselines;
+    io.pad_with_shift = c->a->pad_with_shift;
     for (int k = 0; k < c->a->n_methods; k++) {
         xcnn_explain_options eo;
         method_options(c, c->a->methods[k], &eo);
