@@ -121,10 +121,12 @@ xcnn_status xcnn_sanity_layers(xcnn_model *m, int *n_layers);
 /* The cascading randomization of method eo for `input` (C x H x W):
  * steps[0..L) (max_steps >= L, else XCNN_ERR_ARG), from the output layer
  * down; *n_steps (may be NULL) = L. *flagged (may be NULL) is 1 when the
- * map survives randomization: at the last step (every layer
- * re-initialised) spearman >= 0.5 or ssim >= 0.5. The threshold is ours
- * (Adebayo et al. judge by eye; 0.5 is far above what an independent map
- * scores). Allocates: a model copy (the model's bytes once, then one load
+ * map survives randomization: the mean over the L steps of spearman, or
+ * that of ssim, is >= 0.5 (the map stays alike while the model it should
+ * explain is taken apart; guided backprop's failure in the paper is that
+ * it survives the top layers). The rule and threshold are ours (Adebayo et
+ * al. judge by eye; 0.5 is far above what an independent map scores).
+ * Allocates: a model copy (the model's bytes once, then one load
  * per step) and the maps; the caller's model, its arena included, is
  * untouched. Errors: those of xcnn_explain (on the copy; the message
  * names the step), XCNN_ERR_SHAPE for an input under 11 x 11 (SSIM),
