@@ -101,8 +101,9 @@ static int parse_args(int argc, char **argv, bench_args *a)
                         : !strcmp(f, "--batch")   ? &a->batch
                         : !strcmp(f, "--steps")   ? &a->steps
                                                   : &a->samples;
-            if (++i >= argc || cli_parse_int(argv[i], 1, 100000, dst))
-                return cli_usage_error("%s needs a whole number from 1 to 100000", f);
+            long hi = dst == &a->threads ? 1024 : 100000; /* xcnn_model_set_threads' range */
+            if (++i >= argc || cli_parse_int(argv[i], 1, hi, dst))
+                return cli_usage_error("%s needs a whole number from 1 to %ld", f, hi);
         } else if (!strcmp(f, "--max-arena-mb")) {
             if (++i >= argc || cli_parse_int(argv[i], 1, 1L << 20, &a->max_arena_mb))
                 return cli_usage_error("--max-arena-mb needs a whole number of MiB from 1 to "
