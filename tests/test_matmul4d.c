@@ -4,7 +4,7 @@
  * float64 product written here, finite-difference gradients (input and
  * weight), a sample's output and input gradient bit-identical at batch 1,
  * 3 and 8 (forward-only explainers batch their passes) and at 1 and 4
- * threads, and refusals.
+ * threads, ONNX's broadcasts of B ([1, K, M], a vector [K]), and refusals.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -51,6 +51,54 @@ static void test_forward(void)
     free(want);
     op_release(&gc);
     gc_free(&gc);
+}
+
+/* ONNX MatMul's broadcasts of a constant B: [1, K, M] as [K, M], and a
+ * vector [K] as [K, 1] with Y's last dim dropped. */
+static void test_broadcast_b(void)
+{
+    for (int vec = 0; vec < 2; vec++) {
+        gc_graph gc;
+        gc_init(&gc, 7 + vec);
+        int x = gc_activation(&gc, "x", 3, (int64_t[]){1, 4, 6});
+        int w = vec ? gc_weight(&gc, "w", 1, (int64_t[]){6})
+                    : gc_weight(&gc, "w", 3, (int64_t[]){1, 6, 5});
+        int node = gc_node(&gc, "MatMul", (int[]){x, w}, 2);
+        const char *what = vec ? "MatMul [N,4,6] x [6] (a vector)" : "MatMul [N,4,6] x [1,6,5]";
+        xcnn_err err = {{0}};
+        if (!check(op_setup(&gc, node, &err) == XCNN_OK, "%s setup (%s)", what, err.msg)) {
+            gc_free(&gc);
+            continue;
+        }
+        const xcnn_tensor *y = &gc.g->tensors[gc.g->nodes[node].out[0]];
+        check(vec ? y->ndim == 2 && y->dims[1] == 4
+                  : y->ndim == 3 && y->dims[1] == 4 && y->dims[2] == 5,
+              "%s: output shape %s", what, vec ? "[N,4]" : "[N,4,5]");
+        op_alloc(&gc, 2);
+        float *xv = gc.g->tensors[x].data, *wv = gc.g->tensors[w].data, want[40];
+        int M = vec ? 1 : 5;
+        for (int i = 0; i < 2 * 4 * 6; i++) xv[i] = test_rng_uniform(&gc.rng, -1, 1);
+        const xcnn_node *n = &gc.g->nodes[node];
+        n->def->forward(gc.g, n, 2, NULL);
+        for (int r = 0; r < 8; r++)
+            for (int j = 0; j < M; j++) {
+                double sum = 0;
+                for (int k = 0; k < 6; k++) sum += (double)xv[r * 6 + k] * wv[k * M + j];
+                want[r * M + j] = (float)sum;
+            }
+        char label[96];
+        snprintf(label, sizeof label, "%s vs float64", what);
+        check_close(label, max_rel_error(y->data, want, (size_t)(8 * M)), 1e-6);
+        op_release(&gc);
+        gc_free(&gc);
+        gc_init(&gc, 9 + vec);
+        x = gc_activation(&gc, "x", 3, (int64_t[]){1, 4, 6});
+        w = vec ? gc_weight(&gc, "w", 1, (int64_t[]){6})
+                : gc_weight(&gc, "w", 3, (int64_t[]){1, 6, 5});
+        node = gc_node(&gc, "MatMul", (int[]){x, w}, 2);
+        gradcheck_run(&gc, node, 2, what, 1e-2);
+        gc_free(&gc);
+    }
 }
 
 static void test_gradients(void)
@@ -147,8 +195,12 @@ static void test_refusals(void)
     int w75 = gc_weight(&gc, "w75", 2, (int64_t[]){7, 5});
     int x2 = gc_activation(&gc, "x2", 2, (int64_t[]){1, 6});
     int w = gc_weight(&gc, "w", 2, (int64_t[]){6, 5});
+    int x2d = gc_activation(&gc, "x2d", 2, (int64_t[]){1, 6});
+    int w165 = gc_weight(&gc, "w165", 3, (int64_t[]){1, 6, 5});
     expect_refusal(&gc, gc_node(&gc, "MatMul", (int[]){x, w3}, 2), XCNN_ERR_UNSUPPORTED,
-                   "a 3-D weight (batched MatMul)");
+                   "a 3-D weight [2,6,5] (batched MatMul)");
+    expect_refusal(&gc, gc_node(&gc, "MatMul", (int[]){x2d, w165}, 2), XCNN_ERR_UNSUPPORTED,
+                   "[N,6] x [1,6,5]: the batch would move to dim 1");
     expect_refusal(&gc, gc_node(&gc, "MatMul", (int[]){x, w75}, 2), XCNN_ERR_SHAPE,
                    "[N,3,4,6] x [7,5] do not multiply");
     expect_refusal(&gc, gc_node(&gc, "MatMul", (int[]){x, x2}, 2), XCNN_ERR_UNSUPPORTED,
@@ -162,6 +214,7 @@ int main(void)
 {
     test_forward();
     test_gradients();
+    test_broadcast_b();
     test_bits();
     test_refusals();
     return check_summary();

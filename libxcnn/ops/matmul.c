@@ -6,7 +6,10 @@
  *           dop(B) = alpha * A^T G           (summed over the batch by the product)
  *           dC = beta * G summed over the dims C was broadcast along
  *   MatMul  Y = A B                          A [N,...,K] activation, B [K,M] constant
- *           dA = G B^T,  dB = A^T G          (all leading dims act as rows)
+ *           dA = G B^T,  dB = A^T G          (all leading dims act as rows: ConvNeXt's
+ *                                            [N,H,W,C] x [C,4C] channels-last)
+ *           B may be [1,...,1,K,M] (broadcast over A's leading dims, as ONNX
+ *           MatMul defines) or a vector [K] (read as [K,1]; Y drops its last dim)
  *
  * A is the activation (its rows are the batch), B and C are constants:
  * this is how torch.onnx exports nn.Linear. transA would move the batch
@@ -219,21 +222,30 @@ static xcnn_status mm_check_ab(xcnn_graph *g, const xcnn_node *n, int max_in, xc
                          "node '%s' (%s): input B '%s' must be a constant float weight "
                          "(a product of two activations is not supported)", n->name,
                          n->op_type, b->name);
-    if (b->ndim != 2)
+    /* MatMul's B may be [K] (a vector: Y loses its last dim) or carry
+     * leading 1s ([1, K, M] broadcasts as [K, M]), as ONNX MatMul defines */
+    int is_matmul = max_in == 2;
+    int ok = b->ndim == 2 || (is_matmul && b->ndim >= 1);
+    for (int i = 0; is_matmul && i < b->ndim - 2; i++)
+        if (b->dims[i] != 1) ok = 0;
+    if (!ok)
         return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
-                         "node '%s' (%s): weight '%s' has %d dims, expected 2", n->name,
-                         n->op_type, b->name, b->ndim);
+                         "node '%s' (%s): weight '%s' has %d dims, expected 2%s", n->name,
+                         n->op_type, b->name, b->ndim,
+                         is_matmul ? " (or [K], or leading 1s: a weight per sample or a "
+                                     "batched product is not supported)" : "");
     return XCNN_OK;
 }
 
+/* drop_last: MatMul by a vector B [K], whose Y has A's dims but the last. */
 static xcnn_status mm_finish(xcnn_graph *g, xcnn_node *n, mm_params *p, int64_t c_elems,
-                             xcnn_err *err)
+                             int drop_last, xcnn_err *err)
 {
     const xcnn_tensor *a = xcnn_in(g, n, 0);
     int64_t dims[XCNN_MAX_DIMS];
     for (int i = 0; i < a->ndim; i++) dims[i] = a->dims[i];
     dims[a->ndim - 1] = p->M;
-    xcnn_status st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), a->ndim, dims, err);
+    xcnn_status st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), a->ndim - drop_last, dims, err);
     if (st) return st;
     if (p->M < 1)
         return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (%s): the weight has no columns",
@@ -295,7 +307,7 @@ static xcnn_status gemm_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
         p.c_cols = last == 1 ? 1 : (int)p.M;
         c_elems = (int64_t)xcnn_tensor_numel(c);
     }
-    return mm_finish(g, n, &p, c_elems, err);
+    return mm_finish(g, n, &p, c_elems, 0, err);
 }
 
 static xcnn_status matmul_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
@@ -309,15 +321,22 @@ static xcnn_status matmul_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
                          "node '%s' (MatMul): input '%s' has shape %s; only [batch, ..., "
                          "K] x [K, M] is supported", n->name, a->name,
                          xcnn_shape_str(a, s, sizeof s));
+    if (b->ndim > a->ndim)
+        return xcnn_fail(err, XCNN_ERR_UNSUPPORTED,
+                         "node '%s' (MatMul): weight '%s' (%s) has more dims than input '%s' "
+                         "(%s): the product's leading dims, the batch among them, would move",
+                         n->name, b->name, xcnn_shape_str(b, s2, sizeof s2), a->name,
+                         xcnn_shape_str(a, s, sizeof s));
     mm_params p = {0};
     p.alpha = 1.0f;
     p.K = a->dims[a->ndim - 1];
-    p.M = b->dims[1];
-    if (b->dims[0] != p.K || p.K < 1)
+    int vec = b->ndim == 1; /* B [K] is read as [K, 1] */
+    p.M = vec ? 1 : b->dims[b->ndim - 1];
+    if (b->dims[vec ? 0 : b->ndim - 2] != p.K || p.K < 1)
         return xcnn_fail(err, XCNN_ERR_SHAPE, "node '%s' (MatMul): shapes %s and %s do not "
                          "multiply", n->name, xcnn_shape_str(a, s, sizeof s),
                          xcnn_shape_str(b, s2, sizeof s2));
-    return mm_finish(g, n, &p, 0, err);
+    return mm_finish(g, n, &p, 0, vec, err);
 }
 
 /* Gemm's attributes from opset 7 on (transA=1 is read and refused);
