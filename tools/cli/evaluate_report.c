@@ -65,7 +65,8 @@ static const char *const default_methods = "saliency,input-x-gradient,integrated
 
 static const char *const report_usage =
     "usage: xcnn evaluate MODEL INPUT... [--methods a,b,c|all] [--out-dir DIR]\n"
-    "       [--step P] [--score probability|logit] [--seed K] [--batch B] [--threads T]\n"
+    "       [--step P] [--score probability|logit] [--seed K] [--shift-baselines]\n"
+    "       [--pad-with-shift] [--batch B] [--threads T]\n"
     "       [--labels FILE] [--preprocess SPEC] [--input-shape CxHxW]\n"
     "  every metric (deletion, insertion, sanity, input-invariance, infidelity,\n"
     "  sensitivity) for every method on every input: a table on stdout; with --out-dir,\n"
@@ -76,7 +77,9 @@ static const char *const report_usage =
     "  defaults; deeplift-shap and gradient-shap get two baselines (zeros and the input's\n"
     "  mean), occlusion a window of ceil(min(H,W)/7) pixels with half that stride, rise\n"
     "  1000 masks of min(7, H, W) cells. A metric the library refuses for the model is\n"
-    "  n/a (said once on stderr).";
+    "  n/a (said once on stderr). Input invariance shifts the input by -1 and takes it\n"
+    "  back in the first Conv's bias; --shift-baselines shifts the baselines too, and\n"
+    "  --pad-with-shift pads a first Conv that pads with the shift (ours, not the paper's).";
 
 typedef struct report_args {
     const char *model, *methods, *out_dir;
@@ -85,7 +88,7 @@ typedef struct report_args {
     cli_input_opts io;
     long step, batch, threads;
     unsigned long long seed;
-    int logit;
+    int logit, shift_baselines, pad_with_shift;
 } report_args;
 
 int cli_evaluate_is_report(int argc, char **argv)
@@ -97,7 +100,8 @@ int cli_evaluate_is_report(int argc, char **argv)
             out_dir |= !strcmp(f, "--out-dir");
             metric |= !strcmp(f, "--metric");
             attribution |= !strcmp(f, "--attribution");
-            if (strcmp(f, "--shift-baselines")) i++; /* the other flags take a value */
+            /* the other flags take a value */
+            if (strcmp(f, "--shift-baselines") && strcmp(f, "--pad-with-shift")) i++;
         } else {
             positional++;
         }
@@ -151,6 +155,10 @@ static int parse_args(int argc, char **argv, report_args *a)
             if (!strcmp(v, "logit")) a->logit = 1;
             else if (!strcmp(v, "probability")) a->logit = 0;
             else return cli_usage_error("unknown --score '%s' (probability, logit)", v);
+        } else if (!strcmp(f, "--shift-baselines")) {
+            a->shift_baselines = 1;
+        } else if (!strcmp(f, "--pad-with-shift")) {
+            a->pad_with_shift = 1;
         } else if (!strcmp(f, "--metric") || !strcmp(f, "--attribution") ||
                    !strcmp(f, "--target") || !strcmp(f, "--out")) {
             return cli_usage_error("%s is for one input and one metric; the report (--methods "
@@ -222,6 +230,7 @@ typedef struct run {
     xcnn_sanity_step *steps;
     unsigned long long seed;
     int step;                  /* of the curves; 0: their default */
+    int shift_baselines, pad_with_shift; /* input invariance's options */
     int named;                 /* r->layers filled in, from a sanity run */
     int progress;              /* stderr is a terminal */
     double t0;
@@ -343,6 +352,8 @@ static int score_one(run *u, report *r, const xcnn_method *meth, int i, int k)
     progress(u, r, i, k, "input invariance");
     xcnn_invariance_options io;
     xcnn_invariance_options_init(&io);
+    io.shift_baselines = u->shift_baselines;
+    io.pad_with_shift = u->pad_with_shift;
     double diff = NAN;
     int pass = 0;
     rc = metric_status(u, r, i, k, 3, "input-invariance",
@@ -481,8 +492,10 @@ void report_print_table(const report *r)
     printf("means over %d input%s (%s scores). deletion: AUC, lower is better; insertion: AUC, "
            "higher is better;\nsanity: fail k/n when k maps survive randomizing every layer "
            "(Spearman or SSIM >= 0.5);\ninvariance: pass when max|a1 - a2| / max|a1| <= 1e-4 "
-           "for an input shifted by -1;\ninfidelity and sensitivity: lower is better.\n",
-           r->n_inputs, r->n_inputs == 1 ? "" : "s", r->logit ? "logit" : "probability");
+           "for an input shifted by -1%s%s;\ninfidelity and sensitivity: lower is better.\n",
+           r->n_inputs, r->n_inputs == 1 ? "" : "s", r->logit ? "logit" : "probability",
+           r->shift_baselines ? ", baselines shifted too" : "",
+           r->pad_with_shift ? ", padded with the shift" : "");
 }
 
 static void report_free(report *r)
@@ -581,6 +594,8 @@ int cli_evaluate_report(int argc, char **argv)
     }
     u.seed = a.seed;
     u.step = (int)a.step;
+    u.shift_baselines = r.shift_baselines = a.shift_baselines;
+    u.pad_with_shift = r.pad_with_shift = a.pad_with_shift;
     u.progress = isatty(fileno(stderr));
     u.t0 = now_seconds();
 

@@ -29,6 +29,7 @@ typedef struct report {
     const char **method_names;
     int n_methods;
     int logit;                  /* scores are logits, not probabilities */
+    int shift_baselines, pad_with_shift; /* input invariance's options */
     int points;                 /* of each curve */
     double *deletion_sum, *insertion_sum; /* n_methods x points: sums over inputs */
     int *curves;                /* n_methods: inputs summed */
