@@ -106,8 +106,9 @@ int cli_bench(int argc, char **argv);   /* bench.c */
 int cli_convert(int argc, char **argv); /* convert.c: ONNX -> .xcnn */
 int cli_evaluate(int argc, char **argv);  /* evaluate.c: metrics of explanations */
 int cli_visualize(int argc, char **argv); /* visualize.c: activation maximisation */
-/* evaluate_report.c: the report form of evaluate (--out-dir, or several
- * inputs without --metric), which main.c sends there instead. */
+/* evaluate_report.c: the report form of evaluate (--out-dir; or, without
+ * --metric and --attribution, --methods or several inputs), which main.c
+ * sends there instead. */
 int cli_evaluate_is_report(int argc, char **argv);
 int cli_evaluate_report(int argc, char **argv);
 

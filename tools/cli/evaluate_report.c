@@ -93,20 +93,23 @@ typedef struct report_args {
 
 int cli_evaluate_is_report(int argc, char **argv)
 {
-    int out_dir = 0, metric = 0, attribution = 0, positional = 0;
+    int out_dir = 0, metric = 0, attribution = 0, methods_flag = 0, positional = 0;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (f[0] == '-' && f[1]) {
             out_dir |= !strcmp(f, "--out-dir");
             metric |= !strcmp(f, "--metric");
             attribution |= !strcmp(f, "--attribution");
+            methods_flag |= !strcmp(f, "--methods");
             /* the other flags take a value */
             if (strcmp(f, "--shift-baselines") && strcmp(f, "--pad-with-shift")) i++;
         } else {
             positional++;
         }
     }
-    return out_dir || (!metric && !attribution && positional > 2);
+    /* --out-dir; or, with neither --metric nor --attribution (the other
+     * forms), --methods or more than one INPUT */
+    return out_dir || (!metric && !attribution && (methods_flag || positional > 2));
 }
 
 static const char *value(int argc, char **argv, int *i)
