@@ -465,6 +465,22 @@ xcnn_status xcnn_explain_shape(xcnn_model *m, const xcnn_explain_options *o, int
 xcnn_status xcnn_explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
                          float *out, size_t out_len, xcnn_explain_result *result);
 
+/* Explain n inputs (n x C x H x W floats, one after another) with the same
+ * options: out receives n attributions one after another (each as
+ * xcnn_explain_shape says; out_len is out's capacity in floats), results
+ * n results (not NULL). o->target applies to every input (-1: each its
+ * own arg-max). Saliency, input x gradient, deconvnet, guided backprop and
+ * Grad-CAM run the inputs through the network together, in batches of up
+ * to xcnn_model_max_batch(m) bounded as integrated gradients' passes are
+ * (reserve a larger batch for speed); the other methods run one input
+ * after another. Each attribution and result is the one xcnn_explain
+ * gives that input alone, to the bit. On a failure the message starts
+ * "input i: "; the inputs before *done (if done is not NULL) have their
+ * attributions and results, the others are undefined. */
+xcnn_status xcnn_explain_batch(xcnn_model *m, const float *inputs, int n,
+                               const xcnn_explain_options *o, float *out, size_t out_len,
+                               xcnn_explain_result *results, int *done);
+
 /* Name of the layer Grad-CAM (and every CAM method) uses by default: the
  * last 4-D activation with h*w > 1 laid out N, C, H, W (not one a
  * Transpose made channels-last, as in ConvNeXt's blocks); NULL if the

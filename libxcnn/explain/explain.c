@@ -189,17 +189,11 @@ static xcnn_status check_options(xcnn_model *m, const float *x, const xcnn_expla
     return xcnn_fail(err, XCNN_ERR_ARG, "unknown explanation method %d", (int)o->method);
 }
 
-static xcnn_status explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
-                           float *out, size_t out_len, xcnn_explain_result *result)
+xcnn_status xcnn_ex_explain_begin_held(xcnn_model *m, const float *input,
+                                       const xcnn_explain_options *o, size_t out_len,
+                                       xcnn_explain_result *res)
 {
     xcnn_err err = {{0}};
-    xcnn_explain_result local;
-    xcnn_explain_result *res = result ? result : &local;
-    if (!m) return XCNN_ERR_ARG;
-    if (!input || !o || !out) {
-        xcnn_format(m->error, sizeof m->error, "explain: input, options and out must not be NULL");
-        return XCNN_ERR_ARG;
-    }
     memset(res, 0, sizeof *res);
     /* Said first: without gradient buffers, later checks would misread
      * the model (every layer looks like a constant). */
@@ -228,6 +222,24 @@ static xcnn_status explain(xcnn_model *m, const float *input, const xcnn_explain
                  need);
         return XCNN_ERR_ARG;
     }
+    return XCNN_OK;
+}
+
+static xcnn_status explain(xcnn_model *m, const float *input, const xcnn_explain_options *o,
+                           float *out, size_t out_len, xcnn_explain_result *result)
+{
+    xcnn_err err = {{0}};
+    xcnn_explain_result local;
+    xcnn_explain_result *res = result ? result : &local;
+    if (!m) return XCNN_ERR_ARG;
+    if (!input || !o || !out) {
+        xcnn_format(m->error, sizeof m->error, "explain: input, options and out must not be NULL");
+        return XCNN_ERR_ARG;
+    }
+    xcnn_status st = xcnn_ex_explain_begin_held(m, input, o, out_len, res);
+    if (st) return st;
+    size_t need = 1;
+    for (int i = 0; i < res->ndim; i++) need *= (size_t)res->dims[i];
     switch (o->method) {
     case XCNN_INTEGRATED_GRADIENTS:
         st = xcnn_ex_integrated_gradients(m, input, o, out, res, &err);

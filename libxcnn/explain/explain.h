@@ -13,6 +13,13 @@ xcnn_status xcnn_ex_explain_shape_held(xcnn_model *m, const xcnn_explain_options
 xcnn_status xcnn_ex_explain_held(xcnn_model *m, const float *input,
                                  const xcnn_explain_options *o, float *out, size_t out_len,
                                  xcnn_explain_result *result);
+/* What xcnn_explain checks before any pass (the model keeps gradients,
+ * the input is finite, the options fit the method, out_len is enough),
+ * and the output's shape into res (the rest of res zeroed); the message
+ * in m->error. batch.c runs these checks on each input of a batch. */
+xcnn_status xcnn_ex_explain_begin_held(xcnn_model *m, const float *input,
+                                       const xcnn_explain_options *o, size_t out_len,
+                                       xcnn_explain_result *res);
 
 /* Sizes of one input sample and one output sample. */
 size_t xcnn_ex_input_numel(const xcnn_model *m);
@@ -54,6 +61,15 @@ xcnn_status xcnn_ex_smoothgrad(xcnn_model *m, const float *x, const xcnn_explain
                                float *out, xcnn_explain_result *res, xcnn_err *err);
 xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                             float *out, xcnn_explain_result *res, xcnn_err *err);
+/* Saliency, input x gradient, deconvnet or guided backprop (o->method)
+ * from x and its input gradient g (n floats each) into out (gradient.c). */
+xcnn_status xcnn_ex_gradient_out(const xcnn_explain_options *o, const float *x, const float *g,
+                                 size_t n, float *out, xcnn_err *err);
+/* Grad-CAM's map (o->method XCNN_GRADCAM) of sample b of the last forward
+ * and backward at layer tensor t, into out (upsampled if o->upsample;
+ * gradcam.c). */
+xcnn_status xcnn_ex_gradcam_map(xcnn_model *m, int t, int b, const xcnn_explain_options *o,
+                                float *out, xcnn_err *err);
 
 /*
  * The second round of methods (METHODS.md), one descriptor each, defined

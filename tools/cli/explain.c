@@ -3,12 +3,19 @@
  * One attribution for one input, written as float32 .npy, optionally as a
  * heatmap PNG. All the work is xcnn_explain(); this file turns flags into
  * options and options into messages.
+ *
+ * xcnn explain MODEL INPUTS... [--list FILE] --method M[,M2...] --out-dir DIR
+ * Many inputs, one model load: DIR/<stem>.<method>.npy (and .png with
+ * --png) for each, rows of DIR/manifest.csv, reruns that skip what is
+ * done, --shard i/n (many.h). xcnn_explain_batch runs the inputs through
+ * the network together where that is the same maths.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "cli.h"
+#include "many.h"
 
 /* Whether two output paths name one file, however spelt ("a.npy" and
  * "./a.npy", a link, a hard link): both exist and are one inode, or
@@ -87,13 +94,22 @@ typedef struct explain_args {
     int have_stdev, no_abs, no_relu, upsample, normalize, zero_bias;
     int have_epsilon, have_gamma, have_low, have_high, have_cells, have_p1;
     int window[3], stride[2], have_window, have_stride;
-    xcnn_method method;
+    xcnn_method method;             /* the first of methods[]  */
+    xcnn_method methods[XCNN_METHOD_COUNT];
+    int n_methods;
+    many_opts mo;                   /* the many-input mode      */
+    int many;
+    char **inputs;                  /* INPUT arguments (argv's) */
+    int n_inputs;
     xcnn_ig_rule rule;
     xcnn_lrp_rule lrp_rule;
 } explain_args;
 
 static const char *explain_usage =
     "usage: xcnn explain MODEL INPUT --method METHOD --out ATTR.npy [--png HEAT.png]\n"
+    "       xcnn explain MODEL INPUTS... [--list FILE] --method M[,M2...] --out-dir DIR\n"
+    "            [--png] [--shard i/n] [--force]  (one model load; DIR/<stem>.<method>.npy,\n"
+    "            DIR/manifest.csv; a rerun skips what is done)\n"
     "       [--target T] [--layer NAME] [--steps N] [--ig-method M] [--baseline zero|FILE.npy|V]\n"
     "       [--baselines FILE.npy] [--samples N] [--stdev S] [--seed K] [--no-abs] [--no-relu]\n"
     "       [--upsample] [--normalize] [--rule R] [--epsilon E] [--gamma G] [--low L]\n"
@@ -132,23 +148,66 @@ static const char *value(int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* "saliency,gradcam": the methods, each once, into a->methods. */
+static int parse_methods(const char *v, explain_args *a)
+{
+    a->n_methods = 0;
+    for (const char *p = v;;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p), k;
+        for (k = 0; k < N_OF(methods) && (strlen(methods[k].name) != len ||
+                                          strncmp(methods[k].name, p, len));
+             k++) {}
+        if (k == N_OF(methods)) return cli_usage_error("unknown method '%.*s'", (int)len, p);
+        for (int j = 0; j < a->n_methods; j++)
+            if (a->methods[j] == methods[k].method)
+                return cli_usage_error("--method names '%.*s' twice", (int)len, p);
+        a->methods[a->n_methods++] = methods[k].method;
+        if (!e) break;
+        p = e + 1;
+    }
+    a->method = a->methods[0];
+    return 0;
+}
+
+static const char *method_name(xcnn_method method)
+{
+    for (size_t k = 0; k < N_OF(methods); k++)
+        if (methods[k].method == method) return methods[k].name;
+    return "?";
+}
+
+/* Whether a->methods holds `method`. */
+static int uses(const explain_args *a, xcnn_method method)
+{
+    for (int j = 0; j < a->n_methods; j++)
+        if (a->methods[j] == method) return 1;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, explain_args *a)
 {
     memset(a, 0, sizeof *a);
     a->steps = 50;
     a->samples = 25;
     a->batch = 0;
+    a->mo.shard_n = 1;
+    a->many = many_wanted(argc, argv);
+    a->inputs = malloc((size_t)argc * sizeof *a->inputs);
+    if (!a->inputs) return cli_error("out of memory");
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *v;
         int rc_flag;
         if (cli_input_flag(argc, argv, &i, &a->io, &rc_flag)) {
             if (rc_flag) return rc_flag;
+        } else if (many_flag(argc, argv, &i, &a->mo, &rc_flag)) {
+            if (rc_flag) return rc_flag;
+        } else if (a->many && !strcmp(f, "--png")) {
+            a->mo.png = 1; /* with --out-dir, a heatmap beside every .npy */
         } else if (!strcmp(f, "--method")) {
             if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
-            size_t k;
-            for (k = 0; k < N_OF(methods) && strcmp(methods[k].name, v); k++) {}
-            if (k == N_OF(methods)) return cli_usage_error("unknown method '%s'", v);
-            a->method = methods[k].method;
+            int rc_m = parse_methods(v, a);
+            if (rc_m) return rc_m;
             a->have_method = 1;
         } else if (!strcmp(f, "--ig-method")) {
             if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
@@ -260,26 +319,42 @@ static int parse_args(int argc, char **argv, explain_args *a)
             return cli_usage_error("explain: unknown option '%s'", f);
         } else if (!a->model) {
             a->model = f;
-        } else if (!a->input) {
-            a->input = f;
         } else {
-            return cli_usage_error("explain: unexpected argument '%s'", f);
+            a->inputs[a->n_inputs++] = argv[i];
         }
     }
-    if (!a->model || !a->input || !a->have_method || !a->out) {
-        fprintf(stderr, "%s\n", explain_usage);
-        return cli_usage_error("explain needs MODEL, INPUT, --method and --out");
+    if (a->n_inputs > 1) a->many = 1;
+    a->input = a->n_inputs ? a->inputs[0] : NULL;
+    if (a->many) {
+        if (!a->model || (!a->n_inputs && !a->mo.list) || !a->have_method || !a->mo.out_dir) {
+            fprintf(stderr, "%s\n", explain_usage);
+            return cli_usage_error("explain with several inputs (or --list) needs MODEL, "
+                                   "INPUTS or --list, --method and --out-dir");
+        }
+        if (a->out || a->png)
+            return cli_usage_error("--out and --png FILE name one input's outputs; with "
+                                   "--out-dir the names are DIR/<stem>.<method>.npy (and "
+                                   ".png with --png)");
+    } else {
+        if (!a->model || !a->input || !a->have_method || !a->out) {
+            fprintf(stderr, "%s\n", explain_usage);
+            return cli_usage_error("explain needs MODEL, INPUT, --method and --out");
+        }
+        if (a->n_methods > 1)
+            return cli_usage_error("several methods write several files: give --out-dir DIR "
+                                   "instead of --out");
+        if (a->mo.force || a->mo.shard_n > 1)
+            return cli_usage_error("--force and --shard need --out-dir");
     }
     if (a->png && (!strcmp(a->png, a->out) || same_output(a->png, a->out)))
         return cli_usage_error("--out and --png name the same file '%s'", a->out);
     if ((a->have_low != a->have_high))
         return cli_usage_error("--low and --high go together (the z-box bounds)");
-    if (a->method == XCNN_OCCLUSION && !a->have_window)
+    if (uses(a, XCNN_OCCLUSION) && !a->have_window)
         return cli_usage_error("occlusion needs --window [c,]h,w");
-    if ((a->method == XCNN_DEEPLIFT_SHAP || a->method == XCNN_GRADIENT_SHAP) && !a->baselines)
+    if ((uses(a, XCNN_DEEPLIFT_SHAP) || uses(a, XCNN_GRADIENT_SHAP)) && !a->baselines)
         return cli_usage_error("%s needs --baselines FILE.npy (N x C x H x W)",
-                               a->method == XCNN_DEEPLIFT_SHAP ? "deeplift-shap"
-                                                               : "gradient-shap");
+                               uses(a, XCNN_DEEPLIFT_SHAP) ? "deeplift-shap" : "gradient-shap");
     return 0;
 }
 
@@ -343,9 +418,9 @@ static float *load_masks(const xcnn_model *m, const char *path, int *n)
 
 /* Inputs one pass of the method would like at once (the batch to reserve
  * before the cap of --batch or 8). */
-static long method_points(const explain_args *a, int n_baselines)
+static long method_points(xcnn_method method, const explain_args *a, int n_baselines)
 {
-    switch (a->method) {
+    switch (method) {
     case XCNN_INTEGRATED_GRADIENTS: return a->steps;
     case XCNN_SMOOTHGRAD:
     case XCNN_GRADIENT_SHAP:
@@ -398,12 +473,42 @@ static int write_outputs(const explain_args *a, xcnn_model *m, const float *attr
     return 0;
 }
 
-int cli_explain(int argc, char **argv)
+/* The flags as options for `method` (what needs the model, the loaded
+ * baselines and masks, is set by the caller). */
+static void flag_options(const explain_args *a, xcnn_method method, xcnn_explain_options *o)
 {
-    explain_args a;
-    int rc = parse_args(argc, argv, &a);
-    if (rc) return rc;
+    xcnn_explain_options_init(o, method);
+    if (a->have_target) o->target = (int)a->target;
+    o->no_abs = a->no_abs;
+    o->steps = (int)a->steps;
+    o->ig_rule = a->rule;
+    o->samples = (int)a->samples;
+    if (a->have_stdev) o->stdev = (float)a->stdev;
+    o->seed = (uint64_t)a->seed;
+    o->layer = a->layer;
+    o->no_relu = a->no_relu;
+    o->upsample = a->upsample;
+    o->normalize = a->normalize;
+    if (method == XCNN_GRADIENT_SHAP || method == XCNN_RISE) {
+        if (!a->have_samples) o->samples = method == XCNN_RISE ? 4000 : 5;
+        if (method == XCNN_GRADIENT_SHAP && !a->have_stdev) o->stdev = 0;
+    }
+    o->lrp_rule = a->lrp_rule;
+    if (a->have_epsilon) o->epsilon = (float)a->epsilon;
+    if (a->have_gamma) o->gamma = (float)a->gamma;
+    if (a->have_low) o->low = (float)a->low;
+    if (a->have_high) o->high = (float)a->high;
+    o->zero_bias = a->zero_bias;
+    if (a->have_window) memcpy(o->window, a->window, sizeof o->window);
+    if (a->have_stride) memcpy(o->stride, a->stride, sizeof o->stride);
+    if (a->have_cells) o->cells = (int)a->cells;
+    if (a->have_p1) o->p1 = (float)a->p1;
+}
 
+static int explain_one(const explain_args *ap)
+{
+    explain_args a = *ap;
+    int rc;
     xcnn_model *m = cli_load_model(a.model, &a.io);
     if (!m) return CLI_EXIT_ERROR;
     cli_labels labels;
@@ -417,32 +522,7 @@ int cli_explain(int argc, char **argv)
     }
     if (a.target_name && (rc = cli_label_index(&labels, a.target_name, &a.target))) goto done;
     xcnn_explain_options o;
-    xcnn_explain_options_init(&o, a.method);
-    if (a.have_target) o.target = (int)a.target;
-    o.no_abs = a.no_abs;
-    o.steps = (int)a.steps;
-    o.ig_rule = a.rule;
-    o.samples = (int)a.samples;
-    if (a.have_stdev) o.stdev = (float)a.stdev;
-    o.seed = (uint64_t)a.seed;
-    o.layer = a.layer;
-    o.no_relu = a.no_relu;
-    o.upsample = a.upsample;
-    o.normalize = a.normalize;
-    if (a.method == XCNN_GRADIENT_SHAP || a.method == XCNN_RISE) {
-        if (!a.have_samples) o.samples = a.method == XCNN_RISE ? 4000 : 5;
-        if (a.method == XCNN_GRADIENT_SHAP && !a.have_stdev) o.stdev = 0;
-    }
-    o.lrp_rule = a.lrp_rule;
-    if (a.have_epsilon) o.epsilon = (float)a.epsilon;
-    if (a.have_gamma) o.gamma = (float)a.gamma;
-    if (a.have_low) o.low = (float)a.low;
-    if (a.have_high) o.high = (float)a.high;
-    o.zero_bias = a.zero_bias;
-    if (a.have_window) memcpy(o.window, a.window, sizeof o.window);
-    if (a.have_stride) memcpy(o.stride, a.stride, sizeof o.stride);
-    if (a.have_cells) o.cells = (int)a.cells;
-    if (a.have_p1) o.p1 = (float)a.p1;
+    flag_options(&a, a.method, &o);
     if (a.baselines && !(baselines = load_baselines(m, a.baselines, &o.n_baselines))) {
         rc = CLI_EXIT_ERROR;
         goto done;
@@ -477,7 +557,7 @@ int cli_explain(int argc, char **argv)
 
     /* Path points and noisy samples run in batches: 8 at a time by default,
      * never more than the method needs. */
-    long points = method_points(&a, o.n_baselines);
+    long points = method_points(a.method, &a, o.n_baselines);
     long batch = a.batch ? a.batch : 8;
     if (batch > points) batch = points;
     /* DeepLIFT runs the input beside its baseline: a pair at least */
@@ -527,5 +607,277 @@ done:
     free(masks);
     free(x);
     xcnn_model_free(m);
+    return rc;
+}
+
+/* --- Many inputs ------------------------------------------------------- */
+
+typedef struct many_state {
+    const explain_args *a;
+    xcnn_model *m;
+    cli_labels labels;
+    many_list list;
+    many_manifest mf;
+    many_progress pr;
+    xcnn_explain_options o[XCNN_METHOD_COUNT];
+    size_t per[XCNN_METHOD_COUNT];   /* floats of one attribution      */
+    long long bytes[XCNN_METHOD_COUNT]; /* its .npy file's size        */
+    int ndim[XCNN_METHOD_COUNT];
+    int64_t dims[XCNN_METHOD_COUNT][4];
+    const char *names[XCNN_METHOD_COUNT];
+    size_t in_n;
+    int chunk;                       /* inputs loaded at a time        */
+    float *x, *xk, *attr;            /* chunk inputs each, chunk attributions */
+    int *is_image, *failed;
+    long *slot, *todo;
+    xcnn_explain_result *res;
+} many_state;
+
+/* One row; -1 when the manifest cannot be written (the run stops). */
+static int add_row(many_state *s, long i, int k, const xcnn_explain_result *r,
+                   const char *output, const char *err)
+{
+    const many_item *it = &s->list.items[i];
+    xcnn_method method = s->a->methods[k];
+    many_row row = {it->index, s->names[k], it->path, -1, NULL, 0, 0, 0, 0, output, err};
+    if (r) {
+        row.target = r->target;
+        row.target_name = cli_label(&s->labels, r->target);
+        row.score = r->score;
+        row.has_score = 1;
+        row.has_delta = method == XCNN_INTEGRATED_GRADIENTS || method == XCNN_DEEPLIFT ||
+                        method == XCNN_DEEPLIFT_SHAP;
+        row.delta = r->delta;
+    }
+    int rc = many_manifest_add(&s->mf, i, k, &row);
+    many_progress_row(&s->pr, err == NULL);
+    if (err) s->failed[i % s->chunk] = 1;
+    return rc ? -1 : 0;
+}
+
+/* Write input i's attribution for method k (and its heatmap), then its
+ * row. */
+static int write_one(many_state *s, long i, int k, const float *attr,
+                     const xcnn_explain_result *r, const float *x, int is_image)
+{
+    const many_item *it = &s->list.items[i];
+    char name[4200], path[4200], msg[700];
+    snprintf(name, sizeof name, "%s.%s.npy", it->stem, s->names[k]);
+    if (many_path(path, sizeof path, s->a->mo.out_dir, name))
+        return add_row(s, i, k, NULL, "", "the output path is too long");
+    if (xcnn_npy_write(path, attr, s->ndim[k], s->dims[k], msg, sizeof msg) != XCNN_OK)
+        return add_row(s, i, k, NULL, "", msg);
+    if (s->a->mo.png) {
+        xcnn_tensor_view in;
+        xcnn_model_input(s->m, &in);
+        memcpy(path + strlen(path) - 4, ".png", 4);
+        if (in.ndim != 4 || s->ndim[k] != 4)
+            return add_row(s, i, k, r, name, "--png needs an image-shaped (NxCxHxW) model input");
+        if (xcnn_heatmap_png(path, attr, (int)s->dims[k][1], (int)s->dims[k][2],
+                             (int)s->dims[k][3], is_image ? x : NULL,
+                             is_image ? (int)in.dims[1] : 0, (int)in.dims[2], (int)in.dims[3],
+                             msg, sizeof msg) != XCNN_OK)
+            return add_row(s, i, k, r, name, msg);
+    }
+    return add_row(s, i, k, r, name, NULL);
+}
+
+/* Inputs [i0, i1) of the list: load those with work left, then each
+ * method over them in one xcnn_explain_batch call (which batches what it
+ * can). */
+static int run_chunk(many_state *s, long i0, long i1)
+{
+    const explain_args *a = s->a;
+    int force = a->mo.force;
+    char err[700];
+    int rc = 0;
+    for (long i = i0; i < i1 && !rc; i++) {
+        long c = i - i0;
+        s->failed[c] = 0;
+        s->slot[c] = -1; /* not loaded */
+        int left = 0;
+        for (int k = 0; k < a->n_methods; k++)
+            left |= force || !many_manifest_done(&s->mf, i, k, s->bytes[k], a->mo.png);
+        if (!left) continue;
+        const many_item *it = &s->list.items[i];
+        if (it->bad || many_load(s->m, it->path, &a->io, s->x + (size_t)c * s->in_n,
+                                 &s->is_image[c], err, sizeof err)) {
+            if (it->bad) snprintf(err, sizeof err, "%s: %s", it->path, it->bad);
+            for (int k = 0; k < a->n_methods && !rc; k++)
+                if (force || !many_manifest_done(&s->mf, i, k, s->bytes[k], a->mo.png))
+                    rc = add_row(s, i, k, NULL, "", err);
+            continue;
+        }
+        s->slot[c] = c;
+    }
+    for (int k = 0; k < a->n_methods && !rc && !many_stopping(); k++) {
+        /* this method's inputs, side by side */
+        int n = 0;
+        for (long i = i0; i < i1; i++) {
+            long c = i - i0;
+            if (s->slot[c] < 0 ||
+                (!force && many_manifest_done(&s->mf, i, k, s->bytes[k], a->mo.png)))
+                continue;
+            memcpy(s->xk + (size_t)n * s->in_n, s->x + (size_t)c * s->in_n,
+                   s->in_n * sizeof(float));
+            s->todo[n++] = i;
+        }
+        for (int from = 0; from < n && !rc;) {
+            int done = 0;
+            xcnn_status st = xcnn_explain_batch(s->m, s->xk + (size_t)from * s->in_n, n - from,
+                                                &s->o[k], s->attr, (size_t)s->chunk * s->per[k],
+                                                s->res, &done);
+            for (int j = 0; j < done && !rc; j++) {
+                long i = s->todo[from + j], c = i - i0;
+                rc = write_one(s, i, k, s->attr + (size_t)j * s->per[k], &s->res[j],
+                               s->x + (size_t)c * s->in_n, s->is_image[c]);
+            }
+            if (!st || rc) break;
+            /* input from + done failed: its row, then on with the rest */
+            long i = s->todo[from + done];
+            const char *msg = xcnn_model_error(s->m), *colon = strstr(msg, ": ");
+            snprintf(err, sizeof err, "%s: %s", s->list.items[i].path,
+                     !strncmp(msg, "input ", 6) && colon ? colon + 2 : msg);
+            rc = add_row(s, i, k, NULL, "", err);
+            from += done + 1;
+        }
+    }
+    if (!many_stopping())
+        for (long i = i0; i < i1; i++) {
+            long c = i - i0;
+            int skipped = s->slot[c] < 0 && !s->failed[c] && !s->list.items[i].bad;
+            if (skipped) s->pr.skipped++;
+            many_progress_input(&s->pr, s->failed[c]);
+        }
+    return rc;
+}
+
+static int explain_many(const explain_args *a)
+{
+    many_state s;
+    memset(&s, 0, sizeof s);
+    s.a = a;
+    s.mf.fd = -1;
+    float *baseline = NULL, *baselines = NULL, *masks = NULL;
+    int n_baselines = 0, n_masks = 0;
+    int rc = many_list_build(&s.list, &a->mo, a->inputs, a->n_inputs);
+    if (rc) return rc;
+    if (!(s.m = cli_load_model(a->model, &a->io))) {
+        many_list_free(&s.list);
+        return CLI_EXIT_ERROR;
+    }
+    rc = cli_labels_load(s.m, &a->io, &s.labels);
+    long target = a->target;
+    if (!rc && a->target_name) rc = cli_label_index(&s.labels, a->target_name, &target);
+    if (!rc && a->baselines && !(baselines = load_baselines(s.m, a->baselines, &n_baselines)))
+        rc = CLI_EXIT_ERROR;
+    if (!rc && a->masks && !(masks = load_masks(s.m, a->masks, &n_masks))) rc = CLI_EXIT_ERROR;
+    /* --baseline: a number for occlusion (the fill), an input-shaped .npy
+     * for the others */
+    int other_baseline = 0;
+    for (int k = 0; k < a->n_methods; k++) other_baseline |= a->methods[k] != XCNN_OCCLUSION;
+    if (!rc && a->baseline && strcmp(a->baseline, "zero") && other_baseline &&
+        !(baseline = cli_load_input(s.m, a->baseline)))
+        rc = CLI_EXIT_ERROR;
+    if (!rc && a->threads && xcnn_model_set_threads(s.m, (int)a->threads) != XCNN_OK)
+        rc = cli_error("--threads: %s", xcnn_model_error(s.m));
+    long want = 1;
+    for (int k = 0; !rc && k < a->n_methods; k++) {
+        xcnn_method method = a->methods[k];
+        xcnn_explain_options *o = &s.o[k];
+        flag_options(a, method, o);
+        if (a->have_target) o->target = (int)target;
+        o->baselines = baselines;
+        o->n_baselines = n_baselines;
+        o->masks = masks;
+        o->n_masks = n_masks;
+        if (method == XCNN_OCCLUSION && a->baseline) {
+            double fill;
+            if (cli_parse_float(a->baseline, &fill))
+                rc = cli_usage_error("occlusion's --baseline needs a number (the value the "
+                                     "window is set to), got '%s'", a->baseline);
+            o->fill = (float)fill;
+        } else {
+            o->baseline = baseline;
+        }
+        s.names[k] = method_name(method);
+        /* the gradient methods and Grad-CAM batch across inputs: 32 at
+         * most by default; the others as one input alone would */
+        long points = method == XCNN_SALIENCY || method == XCNN_INPUT_X_GRADIENT ||
+                              method == XCNN_DECONVNET || method == XCNN_GUIDED_BACKPROP ||
+                              method == XCNN_GRADCAM
+                          ? 32
+                          : method_points(method, a, n_baselines);
+        long cap = a->batch ? a->batch : points <= 32 && points != 1 ? points : 8;
+        if (points > cap) points = cap;
+        if ((method == XCNN_DEEPLIFT || method == XCNN_DEEPLIFT_SHAP) && points < 2) points = 2;
+        if (points > want) want = points;
+    }
+    int reserved = rc ? 0 : many_reserve(s.m, (int)want);
+    if (!rc && !reserved) rc = CLI_EXIT_ERROR;
+    for (int k = 0; !rc && k < a->n_methods; k++) {
+        if (xcnn_explain_shape(s.m, &s.o[k], &s.ndim[k], s.dims[k]) != XCNN_OK) {
+            rc = cli_error("%s: %s", s.names[k], xcnn_model_error(s.m));
+            break;
+        }
+        s.per[k] = 1;
+        for (int d = 0; d < s.ndim[k]; d++) s.per[k] *= (size_t)s.dims[k][d];
+        s.bytes[k] = many_npy_bytes(s.ndim[k], s.dims[k]);
+    }
+    if (rc) goto done;
+    xcnn_tensor_view in;
+    xcnn_model_input(s.m, &in);
+    s.in_n = in.numel / (size_t)in.dims[0];
+    s.chunk = reserved < 8 ? 8 : reserved; /* loads amortise over the methods */
+    size_t max_per = 1;
+    for (int k = 0; k < a->n_methods; k++)
+        if (s.per[k] > max_per) max_per = s.per[k];
+    s.x = malloc((size_t)s.chunk * s.in_n * sizeof(float));
+    s.xk = malloc((size_t)s.chunk * s.in_n * sizeof(float));
+    s.attr = malloc((size_t)s.chunk * max_per * sizeof(float));
+    s.is_image = calloc((size_t)s.chunk, sizeof(int));
+    s.failed = calloc((size_t)s.chunk, sizeof(int));
+    s.slot = malloc((size_t)s.chunk * sizeof(long));
+    s.todo = malloc((size_t)s.chunk * sizeof(long));
+    s.res = malloc((size_t)s.chunk * sizeof *s.res);
+    if (!s.x || !s.xk || !s.attr || !s.is_image || !s.failed || !s.slot || !s.todo || !s.res) {
+        rc = cli_error("out of memory");
+        goto done;
+    }
+    if ((rc = many_manifest_open(&s.mf, &a->mo, &s.list, s.names, a->n_methods))) goto done;
+    many_progress_start(&s.pr, s.list.n_items);
+    for (long i0 = 0; i0 < s.list.n_items && !rc && !many_stopping(); i0 += s.chunk) {
+        long i1 = i0 + s.chunk < s.list.n_items ? i0 + s.chunk : s.list.n_items;
+        rc = run_chunk(&s, i0, i1);
+    }
+    if (rc) rc = CLI_EXIT_ERROR;
+    int rc2 = many_manifest_close(&s.mf);
+    if (!rc) rc = rc2;
+    if (!rc) rc = many_progress_end(&s.pr, "explain");
+done:
+    if (s.mf.fd >= 0) many_manifest_close(&s.mf);
+    cli_labels_free(&s.labels);
+    free(s.x);
+    free(s.xk);
+    free(s.attr);
+    free(s.is_image);
+    free(s.failed);
+    free(s.slot);
+    free(s.todo);
+    free(s.res);
+    free(baseline);
+    free(baselines);
+    free(masks);
+    xcnn_model_free(s.m);
+    many_list_free(&s.list);
+    return rc;
+}
+
+int cli_explain(int argc, char **argv)
+{
+    explain_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (!rc) rc = a.many ? explain_many(&a) : explain_one(&a);
+    free(a.inputs);
     return rc;
 }

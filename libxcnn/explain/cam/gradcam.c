@@ -15,17 +15,19 @@
 #include "../explain.h"
 #include "../../base/format.h"
 
-/* cam (h*w floats) of the current forward/backward at tensor `lt`. */
-static void compute_cam(const xcnn_tensor *lt, int relu, float *cam)
+/* cam (h*w floats) of sample b of the current forward/backward at tensor
+ * `lt`. */
+static void compute_cam(const xcnn_tensor *lt, int b, int relu, float *cam)
 {
     int K = (int)lt->dims[1];
     size_t hw = (size_t)(lt->dims[2] * lt->dims[3]);
+    size_t at = (size_t)b * (size_t)K * hw;
     for (size_t p = 0; p < hw; p++) cam[p] = 0;
     /* Double sums: the channel means and the weighted sum are long
      * reductions; float would drift from PyTorch on wide layers. */
     for (int k = 0; k < K; k++) {
-        const float *g = lt->grad + (size_t)k * hw;
-        const float *a = lt->data + (size_t)k * hw;
+        const float *g = lt->grad + at + (size_t)k * hw;
+        const float *a = lt->data + at + (size_t)k * hw;
         double mean = 0;
         for (size_t p = 0; p < hw; p++) mean += g[p];
         mean /= (double)hw;
@@ -68,18 +70,11 @@ xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_op
     int h = (int)lt->dims[2], w = (int)lt->dims[3];
     const xcnn_tensor *in = &m->g->tensors[m->g->input];
     int C = (int)in->dims[1], H = (int)in->dims[2], W = (int)in->dims[3];
-    if (o->method == XCNN_GRADCAM) {
-        int relu = !o->no_relu;
-        float *cam = o->upsample ? m->ex_cam : out;
-        compute_cam(lt, relu, cam);
-        st = check_cam(cam, (size_t)h * (size_t)w, lt, err);
-        if (!st && o->upsample) xcnn_resize_bilinear(m->ex_cam, h, w, out, H, W);
-        return st;
-    }
+    if (o->method == XCNN_GRADCAM) return xcnn_ex_gradcam_map(m, t, 0, o, out, err);
 
     /* Guided Grad-CAM: the cam (ReLU on), then guided backprop from the
      * same forward pass, multiplied pixel by pixel. */
-    compute_cam(lt, 1, m->ex_cam);
+    compute_cam(lt, 0, 1, m->ex_cam);
     st = check_cam(m->ex_cam, (size_t)h * (size_t)w, lt, err);
     if (!st) st = xcnn_ex_backward(m, 1, res->target, XCNN_RELU_GUIDED, -1, err);
     if (st) return st;
@@ -90,6 +85,19 @@ xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_op
     for (int c = C - 1; c >= 0; c--)
         for (size_t p = 0; p < plane; p++) out[c * plane + p] = in->grad[c * plane + p] * out[p];
     return XCNN_OK;
+}
+
+xcnn_status xcnn_ex_gradcam_map(xcnn_model *m, int t, int b, const xcnn_explain_options *o,
+                                float *out, xcnn_err *err)
+{
+    const xcnn_tensor *lt = &m->g->tensors[t], *in = &m->g->tensors[m->g->input];
+    int h = (int)lt->dims[2], w = (int)lt->dims[3];
+    float *cam = o->upsample ? m->ex_cam : out;
+    compute_cam(lt, b, !o->no_relu, cam);
+    xcnn_status st = check_cam(cam, (size_t)h * (size_t)w, lt, err);
+    if (!st && o->upsample)
+        xcnn_resize_bilinear(m->ex_cam, h, w, out, (int)in->dims[2], (int)in->dims[3]);
+    return st;
 }
 
 void xcnn_ex_cam_shape(const xcnn_model *m, int t, int upsample, int *ndim, int64_t dims[4])

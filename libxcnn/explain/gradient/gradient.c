@@ -20,8 +20,13 @@ xcnn_status xcnn_ex_gradient(xcnn_model *m, const float *x, const xcnn_explain_o
     xcnn_status st = xcnn_ex_forward_target(m, x, o, res, err);
     if (!st) st = xcnn_ex_backward(m, 1, res->target, rule, -1, err);
     if (st) return st;
-    const float *g = m->g->tensors[m->g->input].grad;
-    size_t n = xcnn_ex_input_numel(m);
+    return xcnn_ex_gradient_out(o, x, m->g->tensors[m->g->input].grad,
+                                xcnn_ex_input_numel(m), out, err);
+}
+
+xcnn_status xcnn_ex_gradient_out(const xcnn_explain_options *o, const float *x, const float *g,
+                                 size_t n, float *out, xcnn_err *err)
+{
     for (size_t i = 0; i < n; i++) {
         if (o->method == XCNN_SALIENCY) out[i] = o->no_abs ? g[i] : fabsf(g[i]);
         else if (o->method == XCNN_INPUT_X_GRADIENT) out[i] = x[i] * g[i];
