@@ -3,9 +3,9 @@
 # install (DESTDIR) lays down exactly the files the README lists and
 # uninstall takes them all away; a program built with pkg-config against
 # the installed static and shared libraries (and, where cmake exists, a
-# CMake project using find_package(PkgConfig)) runs and agrees with the
-# header's version; the shared library carries its soname and exports the
-# public functions only.
+# CMake project using find_package(PkgConfig), and a C++ one including
+# every header) runs and agrees with the header's version; the shared
+# library carries its soname and exports the public functions only.
 #
 # The install reuses the build in $XCNN_BUILD (make test passes its own
 # variables on through MAKEFLAGS); the first run compiles the library once
@@ -195,6 +195,31 @@ for kind in shared static; do
         fail "$kind: tools/example.c: $(diff "$T/example_ref.txt" "$T/example_$kind.txt" | head -c 300)"
     fi
 done
+
+# C++: the headers are extern "C" and compile as C++11.
+if command -v c++ >/dev/null; then
+    cat >"$T/user.cpp" <<'EOF'
+#include <xcnn.h>
+#include <xcnn_eval.h>
+#include <xcnn_image.h>
+#include <xcnn_train.h>
+#include <cstdio>
+int main()
+{
+    std::printf("%s\n", xcnn_version());
+    return xcnn_version_number() == XCNN_VERSION ? 0 : 1;
+}
+EOF
+    if c++ -std=c++11 -Wall -Wextra -Werror $(pkg-config --cflags xcnn) "$T/user.cpp" \
+        $(pkg-config --libs xcnn) -o "$T/user_cpp" >"$T/cc.log" 2>&1 &&
+        [ "$(env LD_LIBRARY_PATH="$P/lib" "$T/user_cpp")" = "$VERSION" ]; then
+        ok "C++: every public header compiles as C++11 (-Wall -Wextra -Werror) and links"
+    else
+        fail "C++: $(head -c 300 "$T/cc.log")"
+    fi
+else
+    skip "C++: no c++ compiler"
+fi
 
 # CMake: find_package(PkgConfig) + pkg_check_modules, as the README shows.
 if command -v cmake >/dev/null; then
