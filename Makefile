@@ -4,6 +4,8 @@
 #   make CC=clang  build with clang (OpenMP needs libomp-dev; else OMP=0)
 #   make SIMD=0    portable C GEMM kernel only (no AVX2/AVX-512 kernels)
 #   make bench     also build the benchmarks in build/bench/
+#   make install   PREFIX=/usr/local [DESTDIR=...]: libraries (static and
+#                  shared), headers, xcnn, xcnn.pc; make uninstall (README)
 #   make REFERENCE=1  every op on its reference path (the plain loops under
 #                  its maths in libxcnn/ops/*.c: no Winograd, no packing,
 #                  no GEMM), built in build-reference/ unless BUILD is given
