@@ -15,7 +15,9 @@
 #include "check.h"
 #include "gradcheck.h"
 #include "op_test.h"
+#include "onnx_builder.h"
 #include "../libxcnn/ops/ops.h"
+#include "../include/xcnn.h"
 
 static void test_forward(void)
 {
@@ -186,6 +188,55 @@ static void test_bits(void)
 #endif
 }
 
+/* x [1,3,6] -> MatMul(w) -> y, w [6,5] or [1,6,5] (same values), or w [6]
+ * or [6,1] -> y [1,3] or [1,3,1]: a broadcast B gives the 2-D weight's
+ * prediction, input gradient and LRP relevance, bit for bit. */
+static xcnn_model *mm_model(int ndim, const int64_t *wd, int out_ndim, const int64_t *od)
+{
+    float w[30];
+    for (int i = 0; i < 30; i++) w[i] = 0.05f * (float)(i % 7) - 0.12f;
+    ob_buf gr = ob_new();
+    ob_graph_init(&gr, ob_tensor_f("w", ndim, wd, w));
+    ob_graph_node(&gr, ob_node("MatMul", "mm", IN("x", "w"), OUT("y"), NULL, 0));
+    ob_graph_input(&gr, ob_value_info("x", OB_FLOAT, 3, (int64_t[]){1, 3, 6}));
+    ob_graph_output(&gr, ob_value_info("y", OB_FLOAT, out_ndim, od));
+    ob_buf b = ob_model(13, &gr);
+    xcnn_model *m = NULL;
+    char err[512];
+    if (xcnn_model_load_memory(b.p, b.n, NULL, &m, err, sizeof err) != XCNN_OK)
+        check(0, "MatMul model with a %d-dim weight loads: %s", ndim, err);
+    ob_free(&b);
+    return m;
+}
+
+static void test_broadcast_models(void)
+{
+    const float x[18] = {0.5f, -1, 2, 0.25f, 1, -0.5f, 0.3f, 0.7f, -2, 1.5f, 0.1f, -0.2f,
+                         1, 1, -1, 0.5f, 0.25f, 2};
+    xcnn_model *m[4] = {mm_model(2, (int64_t[]){6, 5}, 3, (int64_t[]){1, 3, 5}),
+                        mm_model(3, (int64_t[]){1, 6, 5}, 3, (int64_t[]){1, 3, 5}),
+                        mm_model(2, (int64_t[]){6, 1}, 3, (int64_t[]){1, 3, 1}),
+                        mm_model(1, (int64_t[]){6}, 2, (int64_t[]){1, 3})};
+    const xcnn_method meth[2] = {XCNN_SALIENCY, XCNN_LRP};
+    for (int pair = 0; pair < 2; pair++) {
+        xcnn_model *a = m[2 * pair], *b = m[2 * pair + 1];
+        if (!a || !b) continue;
+        for (int k = 0; k < 2; k++) {
+            float ra[18], rb[18];
+            xcnn_explain_options o;
+            xcnn_explain_options_init(&o, meth[k]);
+            o.target = 0;
+            xcnn_status sa = xcnn_explain(a, x, &o, ra, 18, NULL);
+            xcnn_status sb = xcnn_explain(b, x, &o, rb, 18, NULL);
+            check(sa == XCNN_OK && sb == XCNN_OK && !memcmp(ra, rb, sizeof ra),
+                  "%s: B %s gives B %s's bits (%s / %s)", k ? "LRP" : "saliency",
+                  pair ? "[6]" : "[1,6,5]", pair ? "[6,1]" : "[6,5]",
+                  sa ? xcnn_model_error(a) : "ok", sb ? xcnn_model_error(b) : "ok");
+        }
+    }
+    for (int i = 0; i < 4; i++) xcnn_model_free(m[i]);
+}
+
 static void test_refusals(void)
 {
     gc_graph gc;
@@ -215,6 +266,7 @@ int main(void)
     test_forward();
     test_gradients();
     test_broadcast_b();
+    test_broadcast_models();
     test_bits();
     test_refusals();
     return check_summary();

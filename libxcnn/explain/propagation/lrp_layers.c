@@ -433,8 +433,10 @@ void xcnn_lrp_gemm(xcnn_graph *g, const xcnn_node *n, int batch, xcnn_lrp_kind k
     int is_gemm = strcmp(n->op_type, "Gemm") == 0;
     int trans_b = is_gemm && xcnn_attr_int(n, "transB", 0) != 0;
     double alpha = is_gemm ? xcnn_attr_float(n, "alpha", 1.0f) : 1.0;
-    int64_t K = a->dims[a->ndim - 1], M = trans_b ? bt->dims[0] : bt->dims[1];
-    int64_t rows = (int64_t)(xcnn_tensor_sample_numel(a) * (size_t)batch) / K;
+    /* M from the output: a MatMul's B may be [1, K, M] or a vector [K] */
+    int64_t K = a->dims[a->ndim - 1], per_rows = (int64_t)xcnn_tensor_sample_numel(a) / K;
+    int64_t M = (int64_t)xcnn_tensor_sample_numel(y) / per_rows;
+    int64_t rows = per_rows * batch;
     const float *B = bt->data;
     double *s = (double *)(void *)st->room;
     for (int64_t r = 0; r < rows; r++) {
