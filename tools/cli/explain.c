@@ -665,7 +665,7 @@ static int write_one(many_state *s, long i, int k, const float *attr,
     snprintf(name, sizeof name, "%s.%s.npy", it->stem, s->names[k]);
     if (many_path(path, sizeof path, s->a->mo.out_dir, name))
         return add_row(s, i, k, NULL, "", "the output path is too long");
-    if (xcnn_npy_write(path, attr, s->ndim[k], s->dims[k], msg, sizeof msg) != XCNN_OK)
+    if (many_write_npy(path, attr, s->ndim[k], s->dims[k], msg, sizeof msg))
         return add_row(s, i, k, NULL, "", msg);
     if (s->a->mo.png) {
         xcnn_tensor_view in;
@@ -849,6 +849,7 @@ static int explain_many(const explain_args *a)
     for (long i0 = 0; i0 < s.list.n_items && !rc && !many_stopping(); i0 += s.chunk) {
         long i1 = i0 + s.chunk < s.list.n_items ? i0 + s.chunk : s.list.n_items;
         rc = run_chunk(&s, i0, i1);
+        if (!rc && many_manifest_sync(&s.mf)) rc = -1;
     }
     if (rc) rc = CLI_EXIT_ERROR;
     int rc2 = many_manifest_close(&s.mf);

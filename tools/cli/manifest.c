@@ -14,6 +14,7 @@
  * shards' manifests merge into the whole run's by sorting their rows
  * (tools/merge_manifests.sh).
  */
+#define _XOPEN_SOURCE 700 /* sync() */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -248,6 +249,16 @@ int many_manifest_add(many_manifest *mf, long i, int k, const many_row *r)
     char **slot = &mf->rows[i * mf->n_methods + k];
     free(*slot);
     *slot = copy;
+    return 0;
+}
+
+int many_manifest_sync(many_manifest *mf)
+{
+    /* sync(): the batch's outputs (written without an fsync each, many.c)
+     * reach the disk before the rows that say they are done */
+    sync();
+    if (fsync(mf->fd) != 0 && errno != EINVAL)
+        return cli_error("cannot write '%s': %s", mf->path, strerror(errno));
     return 0;
 }
 

@@ -8,8 +8,10 @@
  * list split it without talking to each other, and an input keeps its
  * position (the manifest's first column) whichever shard runs it.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../../include/xcnn_image.h"
 #include "many.h"
 
@@ -313,19 +315,77 @@ int many_path(char *buf, size_t size, const char *dir, const char *name)
     return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
-long long many_npy_bytes(int ndim, const int64_t *dims)
+/* The header xcnn_npy_write writes (io/npy.c): magic, version 1.0, its
+ * length, the dict, spaces to a multiple of 64 bytes, a newline. Its
+ * length; the elements' count into *count. */
+static size_t npy_header(unsigned char *head, size_t size, int ndim, const int64_t *dims,
+                         long long *count)
 {
-    /* the header xcnn_npy_write writes (io/npy.c), padded to 64 bytes */
     char dict[512];
     int len = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
-    long long count = 1;
+    *count = 1;
     for (int i = 0; i < ndim; i++) {
         len += snprintf(dict + len, sizeof dict - (size_t)len, "%lld%s", (long long)dims[i],
                         ndim == 1 ? "," : (i + 1 < ndim ? ", " : ""));
-        count *= dims[i];
+        *count *= dims[i];
     }
     len += snprintf(dict + len, sizeof dict - (size_t)len, "), }");
-    long long total = 10 + len + 1;
-    total += (64 - total % 64) % 64;
-    return total + 4 * count;
+    size_t total = 10 + (size_t)len + 1;
+    size_t pad = (64 - total % 64) % 64, hlen = (size_t)len + pad + 1;
+    if (head && 10 + hlen <= size) {
+        memcpy(head, "\x93NUMPY\x01\x00", 8);
+        head[8] = (unsigned char)(hlen & 0xff);
+        head[9] = (unsigned char)(hlen >> 8);
+        memcpy(head + 10, dict, (size_t)len);
+        memset(head + 10 + len, ' ', pad);
+        head[10 + hlen - 1] = '\n';
+    }
+    return 10 + hlen;
+}
+
+long long many_npy_bytes(int ndim, const int64_t *dims)
+{
+    long long count;
+    size_t head = npy_header(NULL, 0, ndim, dims, &count);
+    return (long long)head + 4 * count;
+}
+
+int many_write_npy(const char *path, const float *data, int ndim, const int64_t *dims,
+                   char *err, size_t err_size)
+{
+    unsigned char head[640];
+    long long count;
+    size_t hlen = npy_header(head, sizeof head, ndim, dims, &count);
+    char tmp[4300];
+    const char *slash = strrchr(path, '/');
+    int n = snprintf(tmp, sizeof tmp, "%.*s.%s.tmp.XXXXXX", slash ? (int)(slash - path + 1) : 0,
+                     path, slash ? slash + 1 : path);
+    if (n < 0 || (size_t)n >= sizeof tmp || hlen > sizeof head) {
+        snprintf(err, err_size, "%s: the path is too long", path);
+        return -1;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(err, err_size, "cannot write '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    size_t bytes = (size_t)count * sizeof(float);
+    int ok = write(fd, head, hlen) == (ssize_t)hlen;
+    for (size_t at = 0; ok && at < bytes;) {
+        ssize_t w = write(fd, (const char *)data + at, bytes - at);
+        ok = w > 0;
+        if (ok) at += (size_t)w;
+    }
+    int e = ok ? 0 : errno ? errno : EIO;
+    if (close(fd) != 0 && !e) e = errno;
+    /* whole, then renamed into place: a crash leaves the old file or the
+     * new one, never a part (a power cut may still lose it: the manifest
+     * is synced once per batch, not each output: see manifest.c) */
+    if (!e && rename(tmp, path) != 0) e = errno;
+    if (e) {
+        unlink(tmp);
+        snprintf(err, err_size, "cannot write '%s': %s", path, strerror(e));
+        return -1;
+    }
+    return 0;
 }

@@ -71,6 +71,13 @@ int many_reserve(xcnn_model *m, int want);
 int many_path(char *buf, size_t size, const char *dir, const char *name);
 /* The bytes xcnn_npy_write writes for this shape. */
 long long many_npy_bytes(int ndim, const int64_t *dims);
+/* The file xcnn_npy_write writes, byte for byte, also written whole and
+ * renamed into place, but not fsynced: that costs tens of milliseconds an
+ * output on some disks, more than explaining a small model's input. The
+ * run syncs the manifest once a batch (many_manifest_sync). 0, or -1 with
+ * the message in err. */
+int many_write_npy(const char *path, const float *data, int ndim, const int64_t *dims,
+                   char *err, size_t err_size);
 
 /* --- manifest.c -------------------------------------------------------- */
 typedef struct many_row {
@@ -102,8 +109,11 @@ int many_manifest_open(many_manifest *mf, const many_opts *o, const many_list *l
 /* Whether item i's method k is done: its row says ok, and its output
  * exists with `bytes` bytes (and its .png exists when png). */
 int many_manifest_done(const many_manifest *mf, long i, int k, long long bytes, int png);
-/* Append one row (one write, then fsync). 0 or -1 (printed). */
+/* Append one row (one write). 0 or -1 (printed). */
 int many_manifest_add(many_manifest *mf, long i, int k, const many_row *r);
+/* The outputs written so far and the manifest to disk (the end of a
+ * batch). 0 or -1 (printed). */
+int many_manifest_sync(many_manifest *mf);
 /* Rewrite the manifest in order (input, then method), one row each,
  * atomically; close. 0 or an exit code (printed). */
 int many_manifest_close(many_manifest *mf);

@@ -68,7 +68,7 @@ static int predict_result(const predict_many_args *a, many_manifest *mf, many_pr
         snprintf(name, sizeof name, "%s.predict.npy", it->stem);
         if (many_path(path, sizeof path, a->mo.out_dir, name)) {
             r.error = "the output path is too long";
-        } else if (xcnn_npy_write(path, y, 2, dims, msg, sizeof msg) != XCNN_OK) {
+        } else if (many_write_npy(path, y, 2, dims, msg, sizeof msg)) {
             r.error = msg;
         } else {
             r.output = name;
@@ -162,6 +162,7 @@ static int predict_many(const char *model_path, char **inputs, int n_inputs,
                                 e);
             many_progress_input(&pr, e != NULL);
         }
+        if (!rc && a->mo.out_dir && many_manifest_sync(&mf)) rc = -1;
     }
     if (rc) rc = CLI_EXIT_ERROR;
     if (a->mo.out_dir) {
