@@ -193,6 +193,24 @@ fixtures-big:
 	  /usr/bin/python3 tools/make_fixtures.py --big --out build/fixtures; \
 	else echo "python3-torch not installed: large fixtures not made (their tests will be skipped)"; fi
 
+# The torchvision zoo (not part of make test: minutes, and PyTorch exports
+# each model): tools/make_fixtures.py --zoo exports into $(ZOO) what is not
+# there yet, with PyTorch's outputs and saliency; tests/zoo/test_zoo.sh
+# compares ours with them model by model and prints the README's table.
+# Without python3-torch every model not exported before is a skip.
+# XCNN_ZOO_ALL=1 adds the heavy ones (ResNeXt, VGG, Wide ResNet, ViT).
+ZOO ?= build/zoo
+
+$(BUILD)/zoo/zoo_compare: tests/zoo/zoo_compare.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) -o $@ $(LDLIBS)
+
+test-zoo: $(BUILD)/zoo/zoo_compare
+	@if /usr/bin/python3 -c "import torch, torchvision, onnx" 2>/dev/null; then \
+	  /usr/bin/python3 tools/make_fixtures.py --zoo $(ZOO); \
+	else echo "python3-torch not installed: the zoo is not exported (missing models are skipped)"; fi
+	@sh tests/zoo/test_zoo.sh $(BUILD) $(ZOO)
+
 # With RUN set, the programs run through it: $(BUILD)/run/ holds one
 # two-line script per program `make test` runs (CLI, example, demo, tests,
 # lessons) that execs $(RUN) on the real one, and the tests are pointed
@@ -225,7 +243,7 @@ clean:
 # printing an "rm" line after the test summary and rebuilding them next time).
 .SECONDARY:
 
-.PHONY: all tests test bench paired clean fixtures-big demo models
+.PHONY: all tests test bench paired clean fixtures-big demo models test-zoo
 -include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/obj/tools/demo.d $(BUILD)/obj/tools/example.d $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
 
 # ---- Reliability: sanitizers, valgrind, fuzzing, threads ----------------

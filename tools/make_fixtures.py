@@ -2,12 +2,16 @@
 """Write PyTorch reference fixtures for libxcnn's tests.
 
     /usr/bin/python3 tools/make_fixtures.py [--out DIR] [--big [--big-explainers]]
+    /usr/bin/python3 tools/make_fixtures.py --zoo [DIR]
 
 Without --big: the small committed fixtures (resnet_narrow, rescnn_bn, plaincnn,
 captum_toy) go to tests/fixtures/ (or DIR). With --big: only torchvision's
 resnet18 (random init, 224x224) goes to DIR/resnet18/: its 47 MB model, output
 and input gradient in seconds; with --big-explainers also every explainer
-reference (about 12 minutes on one thread). Never committed.
+reference (about 12 minutes on one thread). Never committed. With --zoo:
+torchvision's CNNs for `make test-zoo` into DIR (default build/zoo), each
+with PyTorch's float32 and float64 outputs and saliency
+(tools/references/zoo.py says what and how). Never committed either.
 
 For each model: the ONNX export, an input, PyTorch's output and, for one target
 class, every explainer of docs EXPLAINERS.md computed by PyTorch autograd in
@@ -744,7 +748,17 @@ def main():
                          "gradient, ~1 min) to OUT/resnet18")
     ap.add_argument("--big-explainers", action="store_true",
                     help="with --big: also every explainer reference (~12 min)")
+    ap.add_argument("--zoo", nargs="?", const="build/zoo", metavar="DIR",
+                    help="export torchvision's CNNs with PyTorch's outputs and saliency for "
+                         "make test-zoo into DIR (default build/zoo); see "
+                         "tools/references/zoo.py")
     args = ap.parse_args()
+    if args.zoo:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                        "references"))
+        import zoo
+        zoo.export_zoo(args.zoo)
+        return 0
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = args.out or os.path.join(root, "tests", "fixtures")
     torch.set_num_threads(1)  # same bits whatever the machine's core count
