@@ -21,6 +21,12 @@ the last float32 bit.
 
 Writes curve_<kind>_<map>.npy (float32, shape (n+1,)) per fixture model, for the settings
 below (tests/test_curves.c holds the same table).
+
+And for tests/test_metrics.c (see metric_references below): similarity_a/_b/_q.npy (two real
+maps of the fixture, the first also quantised to 8 levels for ties) and similarity_ref.npy
+(Spearman and SSIM of pairs of them); infidelity_perturb.npy / sensitivity_perturb.npy (the
+perturbations, drawn here, read by the C side) and infidelity_ref.npy (the committed input x
+gradient and Grad-CAM maps) / sensitivity_ref.npy (saliency, |gradient| in float64).
 """
 import copy
 import math
