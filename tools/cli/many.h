@@ -102,6 +102,7 @@ typedef struct many_manifest {
     char **rows;          /* n_items x n_methods: the latest line   */
     char **other;         /* rows of other inputs or methods, kept  */
     long n_other, cap_other;
+    double synced;        /* when it was last fsynced (monotonic s) */
 } many_manifest;
 /* Open (create) the manifest, read what is there. 0 or an exit code. */
 int many_manifest_open(many_manifest *mf, const many_opts *o, const many_list *l,
@@ -111,8 +112,8 @@ int many_manifest_open(many_manifest *mf, const many_opts *o, const many_list *l
 int many_manifest_done(const many_manifest *mf, long i, int k, long long bytes, int png);
 /* Append one row (one write). 0 or -1 (printed). */
 int many_manifest_add(many_manifest *mf, long i, int k, const many_row *r);
-/* The outputs written so far and the manifest to disk (the end of a
- * batch). 0 or -1 (printed). */
+/* The manifest to disk (the end of a batch; at most once a second).
+ * 0 or -1 (printed). */
 int many_manifest_sync(many_manifest *mf);
 /* Rewrite the manifest in order (input, then method), one row each,
  * atomically; close. 0 or an exit code (printed). */
