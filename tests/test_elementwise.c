@@ -15,7 +15,9 @@
 #include "check.h"
 #include "gradcheck.h"
 #include "op_test.h"
+#include "onnx_builder.h"
 #include "../libxcnn/ops/ops.h"
+#include "../include/xcnn.h"
 
 /* The float64 formulas, written here from the definitions. */
 static double ref_value(const char *op, const char *approx, double x, double p)
@@ -247,6 +249,33 @@ static void test_refusals(void)
     gc_free(&gc);
 }
 
+/* Through the loader: x ** 0.5 of a negative input is NaN; the forward
+ * says so, naming the node (no silent NaN). */
+static void test_nan_named(void)
+{
+    float p[1] = {0.5f}, x[4] = {1, 4, -1, 9};
+    ob_buf gr = ob_new();
+    ob_graph_init(&gr, ob_tensor_f("p", 0, NULL, p));
+    ob_graph_node(&gr, ob_node("Pow", "root", IN("x", "p"), OUT("y"), NULL, 0));
+    ob_graph_input(&gr, ob_value_info("x", OB_FLOAT, 2, (int64_t[]){1, 4}));
+    ob_graph_output(&gr, ob_value_info("y", OB_FLOAT, 2, (int64_t[]){1, 4}));
+    ob_buf b = ob_model(17, &gr);
+    xcnn_model *m = NULL;
+    char err[512] = "ok";
+    if (!check(xcnn_model_load_memory(b.p, b.n, NULL, &m, err, sizeof err) == XCNN_OK,
+               "Pow model loads (%s)", err)) {
+        ob_free(&b);
+        return;
+    }
+    ob_free(&b);
+    float y[4];
+    xcnn_status st = xcnn_forward(m, x, 1, y);
+    const char *msg = xcnn_model_error(m);
+    check(st == XCNN_ERR_NUMERIC && strstr(msg, "'root'"),
+          "sqrt of a negative input: XCNN_ERR_NUMERIC naming the node (%s)", msg);
+    xcnn_model_free(m);
+}
+
 int main(void)
 {
     test_forward_values();
@@ -254,5 +283,6 @@ int main(void)
     test_reference_bits();
     test_eval();
     test_refusals();
+    test_nan_named();
     return check_summary();
 }

@@ -14,7 +14,9 @@
 #include "check.h"
 #include "gradcheck.h"
 #include "op_test.h"
+#include "onnx_builder.h"
 #include "../libxcnn/ops/ops.h"
+#include "../include/xcnn.h"
 
 /* y of rows x D in float64: (x - mu) / sqrt(var + eps) * gamma + beta. */
 static void ref_forward(const float *x, const float *gamma, const float *beta, int rows, int D,
@@ -215,11 +217,41 @@ static void test_refusals(void)
     gc_free(&gc);
 }
 
+/* Through the loader: LayerNormalization with epsilon 0 on a constant row
+ * divides 0 by 0; the forward says so, naming the node (no silent NaN). */
+static void test_nan_named(void)
+{
+    float w[8] = {1, 1, 1, 1, 1, 1, 1, 1}, x[32];
+    for (int i = 0; i < 32; i++) x[i] = i < 8 ? 2.0f : (float)i;
+    ob_buf gr = ob_new();
+    ob_graph_init(&gr, ob_tensor_f("w", 1, (int64_t[]){8}, w));
+    ob_buf at[2] = {ob_attr_int("axis", -1), ob_attr_float("epsilon", 0.0f)};
+    ob_graph_node(&gr, ob_node("LayerNormalization", "ln", IN("x", "w"), OUT("y"), at, 2));
+    ob_graph_input(&gr, ob_value_info("x", OB_FLOAT, 3, (int64_t[]){1, 4, 8}));
+    ob_graph_output(&gr, ob_value_info("y", OB_FLOAT, 3, (int64_t[]){1, 4, 8}));
+    ob_buf b = ob_model(17, &gr);
+    xcnn_model *m = NULL;
+    char err[512] = "ok";
+    if (!check(xcnn_model_load_memory(b.p, b.n, NULL, &m, err, sizeof err) == XCNN_OK,
+               "LayerNormalization model loads (%s)", err)) {
+        ob_free(&b);
+        return;
+    }
+    ob_free(&b);
+    float y[32];
+    xcnn_status st = xcnn_forward(m, x, 1, y);
+    const char *msg = xcnn_model_error(m);
+    check(st == XCNN_ERR_NUMERIC && strstr(msg, "'ln'"),
+          "epsilon 0 on a constant row: XCNN_ERR_NUMERIC naming the node (%s)", msg);
+    xcnn_model_free(m);
+}
+
 int main(void)
 {
     test_forward();
     test_gradients();
     test_bits();
     test_refusals();
+    test_nan_named();
     return check_summary();
 }
