@@ -18,7 +18,7 @@ CC=${CC:-cc}
 passed=0; failed=0; skipped=0
 ok()   { passed=$((passed + 1)); echo "ok   $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL $1"; }
-skip() { skipped=$((skipped + 1)); echo "skip $1"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP $1"; }
 summary() {
     if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"
     else echo "$passed passed, $failed failed"; fi
