@@ -16,6 +16,8 @@ give for SqueezeNet (model.features[-1]). Writes, for V in 1_0, 1_1:
     squeezenet_V_target.txt t, the float64 model's top class
     squeezenet_V_gradcam64.npy  Grad-CAM of the float64 model at t on
                             features[-1]: relu(sum_k mean_hw(dy/dA_k) A_k)
+    squeezenet_V_gradcam32.npy  the same from torch's float32 model
+                            (PyTorch's own float32 error, printed beside ours)
 """
 import os
 import sys
@@ -24,6 +26,20 @@ import numpy as np
 import onnx
 import torch
 import torchvision
+
+
+def gradcam(model, last, x, t):
+    """Grad-CAM at model.features[last] for class t (None: the top class)."""
+    feats = {}
+    hook = model.features[last].register_forward_hook(lambda mod, i, o: feats.update(A=o))
+    y = model(x)
+    hook.remove()
+    if t is None:
+        t = int(y[0].argmax())
+    A = feats["A"]
+    (g,) = torch.autograd.grad(y[0, t], A)
+    cam = (g.mean(dim=(2, 3), keepdim=True) * A).sum(1, keepdim=True).clamp(min=0)
+    return cam.detach(), t
 
 
 def main(out):
@@ -45,24 +61,20 @@ def main(out):
         if len(cats) != 1:
             sys.exit("%s: no single Concat named %s* in the export: %s" % (name, prefix, cats))
 
-        m = model.double()
-        feats = {}
-        hook = m.features[last].register_forward_hook(lambda mod, i, o: feats.update(A=o))
-        y = m(x.double())
-        hook.remove()
-        t = int(y[0].argmax())
-        A = feats["A"]
-        (g,) = torch.autograd.grad(y[0, t], A)
-        cam = (g.mean(dim=(2, 3), keepdim=True) * A).sum(1, keepdim=True).clamp(min=0)
+        # .double() converts in place; .float() gives back the same float32
+        # weights (float -> double -> float is exact)
+        cam, t = gradcam(model.double(), last, x.double(), None)
+        cam32, _ = gradcam(model.float(), last, x, t)
 
         np.save(os.path.join(out, name + "_input.npy"), x.numpy().astype(np.float32))
-        np.save(os.path.join(out, name + "_gradcam64.npy"), cam.detach().numpy()[0])
+        np.save(os.path.join(out, name + "_gradcam64.npy"), cam.numpy()[0])
+        np.save(os.path.join(out, name + "_gradcam32.npy"), cam32.numpy()[0])
         with open(os.path.join(out, name + "_layer.txt"), "w") as f:
             f.write(cats[0] + "\n")
         with open(os.path.join(out, name + "_target.txt"), "w") as f:
             f.write("%d\n" % t)
-        print("%s: features[-1] is %s, %s, target %d, cam max %.3g"
-              % (name, cats[0], tuple(A.shape), t, float(cam.max())))
+        print("%s: features[-1] is %s, target %d, cam max %.3g"
+              % (name, cats[0], t, float(cam.max())))
 
 
 if __name__ == "__main__":
