@@ -1,9 +1,11 @@
 /*
  * make demo: explain a model's predictions on some images with every method
  * and write one labelled PNG grid per image: the input, then each method's
- * heatmap; and OUTDIR/layers.png, the first image layer by layer (the
- * input, one channel of a few layers' outputs, the Grad-CAM). Uses only
- * the public API (xcnn.h, xcnn_image.h).
+ * heatmap; OUTDIR/layers.png, the first image layer by layer (the
+ * input, one channel of a few layers' outputs, the Grad-CAM); and
+ * OUTDIR/features.png, one feature visualisation per class (the input that
+ * maximises that class's output, xcnn_visualize). Uses only the public API
+ * (xcnn.h, xcnn_image.h, xcnn_eval.h).
  *
  *   build/xcnn_demo MODEL.onnx OUTDIR IMAGE...
  */
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "../include/xcnn.h"
+#include "../include/xcnn_eval.h"
 #include "../include/xcnn_image.h"
 #include "demo_font.h"
 
@@ -453,6 +456,112 @@ done:
     return rc;
 }
 
+/* ---- features.png: what each class responds to ------------------------ */
+
+#define FEATURE_STEPS 256 /* half lucid's 512: much the same pictures here, half the time */
+#define FEATURE_COLS 5
+#define FEATURE_MAX 20    /* classes shown at most */
+
+/*
+ * OUTDIR/features.png: for each class k of the model's output (the
+ * logits), the image that maximises output k (xcnn_visualize with the
+ * output as the layer and k as the channel; seed 0, FEATURE_STEPS steps),
+ * shown pixel for pixel, labelled with the class name and the logit
+ * reached. The image lives in [0, 1] before the model's preprocessing,
+ * as `xcnn visualize` takes it.
+ */
+static int features_figure(xcnn_model *m, const char *outdir)
+{
+    char err[600], name[64], line[96];
+    xcnn_tensor_view in, out;
+    xcnn_model_input(m, &in);
+    xcnn_model_output(m, &out);
+    int C = (int)in.dims[1], H = (int)in.dims[2], W = (int)in.dims[3];
+    int classes = (int)(out.numel < FEATURE_MAX ? out.numel : FEATURE_MAX);
+    if ((C != 1 && C != 3) || out.ndim != 2 || classes < 1) {
+        printf("features: not drawn (the model is not a classifier of 1- or 3-channel images)\n");
+        return 0;
+    }
+    xcnn_preprocess pre;
+    xcnn_preprocess_init(&pre);
+    const char *spec = xcnn_model_metadata(m, "xcnn.preprocess");
+    if (spec && xcnn_preprocess_parse(spec, &pre, err, sizeof err)) {
+        fprintf(stderr, "demo: %s\n", err);
+        return 1;
+    }
+    float mean[3], std[3];
+    for (int c = 0; c < C; c++) { /* image 1.0 is pixel 255: the model's (v - mean) / std */
+        double unit = 255.0 * pre.scale;
+        mean[c] = (float)(pre.mean[C == 3 ? c : 0] / unit);
+        std[c] = (float)(pre.std[C == 3 ? c : 0] / unit);
+    }
+    int rows = (classes + FEATURE_COLS - 1) / FEATURE_COLS;
+    canvas cv = {NULL, FEATURE_COLS * (TILE + GAP) + GAP,
+                 LHEADER + rows * (2 * DEMO_FONT_H + 6 + TILE + GAP)};
+    cv.rgb = malloc((size_t)cv.w * cv.h * 3);
+    float *img = malloc((size_t)C * H * W * sizeof(float));
+    unsigned char *tile = malloc((size_t)TILE * TILE * 3);
+    int rc = 1;
+    if (!cv.rgb || !img || !tile) goto done;
+    memset(cv.rgb, 255, (size_t)cv.w * cv.h * 3);
+    snprintf(line, sizeof line, "what each class responds to: the input that maximises its");
+    draw_text(&cv, GAP, 5, line, 0);
+    snprintf(line, sizeof line, "output '%.24s' (xcnn visualize, %d steps, seed 0)", out.name,
+             FEATURE_STEPS);
+    draw_text(&cv, GAP, 5 + DEMO_FONT_H + 2, line, 70);
+    const char *labels = xcnn_model_metadata(m, "xcnn.labels");
+    /* One thread: a 28 x 28 step is too small to share, and the result
+     * (deterministic for a seed and a thread count) is then the same on
+     * every machine. */
+    if (xcnn_model_set_threads(m, 1) != XCNN_OK) {
+        fprintf(stderr, "demo: %s\n", xcnn_model_error(m));
+        goto done;
+    }
+    for (int k = 0; k < classes; k++) {
+        xcnn_visualize_options o;
+        xcnn_visualize_options_init(&o);
+        o.layer = out.name;
+        o.channel = k;
+        o.steps = FEATURE_STEPS;
+        double objective = 0;
+        if (xcnn_visualize(m, &o, mean, std, img, NULL, &objective) != XCNN_OK) {
+            fprintf(stderr, "demo: features: %s\n", xcnn_model_error(m));
+            goto done;
+        }
+        for (int y = 0; y < TILE; y++) /* nearest pixel: 28 x 28 as 6 x 6 blocks */
+            for (int x = 0; x < TILE; x++)
+                for (int c = 0; c < 3; c++) {
+                    int src = C == 3 ? (pre.bgr ? 2 - c : c) : 0;
+                    float v = img[((size_t)src * H + (size_t)(y * H / TILE)) * W +
+                                  (size_t)(x * W / TILE)];
+                    v = v < 0 ? 0 : v > 1 ? 1 : v;
+                    tile[((size_t)y * TILE + x) * 3 + c] = (unsigned char)(v * 255 + 0.5f);
+                }
+        int x0 = GAP + k % FEATURE_COLS * (TILE + GAP);
+        int y0 = LHEADER + k / FEATURE_COLS * (2 * DEMO_FONT_H + 6 + TILE + GAP);
+        label_of(labels, k, name, sizeof name);
+        snprintf(line, sizeof line, "%d %.18s", k, name);
+        draw_text(&cv, x0, y0 + 2, line, 0);
+        snprintf(line, sizeof line, "logit %.3g", objective);
+        draw_text(&cv, x0, y0 + 2 + DEMO_FONT_H, line, 70);
+        paste(&cv, tile, x0, y0 + 2 * DEMO_FONT_H + 6);
+    }
+    char outpath[1024];
+    snprintf(outpath, sizeof outpath, "%s/features.png", outdir);
+    xcnn_image fig = {cv.w, cv.h, 3, cv.rgb};
+    if (xcnn_image_write_png(outpath, &fig, err, sizeof err) != XCNN_OK) {
+        fprintf(stderr, "demo: %s\n", err);
+        goto done;
+    }
+    printf("one feature visualisation per class: wrote %s\n", outpath);
+    rc = 0;
+done:
+    free(cv.rgb);
+    free(img);
+    free(tile);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -480,6 +589,7 @@ int main(int argc, char **argv)
     for (int i = 3; i < argc; i++)
         for (int p = 0; p < 2; p++) rc |= explain_image(m, argv[i], argv[2], &pages[p]);
     rc |= layers_figure(m, argv[3], argv[2]); /* the first image, layer by layer */
+    rc |= features_figure(m, argv[2]);
     xcnn_model_free(m);
     return rc;
 }
