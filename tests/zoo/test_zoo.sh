@@ -49,8 +49,8 @@ for m in $MODELS; do
     passed=$((passed + p)) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0}))
 done
 echo
-echo "| model | ops | predict error (PyTorch f32's) | saliency error (PyTorch f32's) | forward ms ours / PyTorch | saliency ms ours / PyTorch |"
-echo "|---|---|---|---|---|---|"
+echo "| model | ops | predict error (PyTorch f32's) | saliency error (PyTorch f32's) | near kinks | forward ms ours / PyTorch | saliency ms ours / PyTorch |"
+echo "|---|---|---|---|---|---|---|"
 cat "$rows"
 echo
 if [ "$skipped" -gt 0 ]; then

@@ -37,7 +37,7 @@
 #define PREDICT_TOL 1e-4
 #define GRAD_FACTOR 4.0
 #define GRAD_FLOOR 1e-4
-#define GRAD_KINK_TOL 1e-2
+#define GRAD_KINK_TOL 5e-2
 
 typedef struct meta {
     int target, threads, near_kinks; /* near_kinks: -1 when not given */
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
     if (st != XCNN_OK) {
         if (xfail) {
             check_skip("%s: expected unsupported, refused at load: %s", name, err);
-            printf("| %s | %s | unsupported | | | |\n", name, ops);
+            printf("| %s | %s | unsupported | | | | |\n", name, ops);
         } else {
             check(0, "%s: load: %s", name, err);
         }
@@ -197,9 +197,11 @@ int main(int argc, char **argv)
             }
             check(ge <= tol && ge == ge, "%s: saliency within %.2e of float64 (error %.2e; "
                   "PyTorch float32's %.2e)", name, tol, ge, ge32);
-            printf("| %s | %s | %.1e (%.1e) | %.1e (%.1e) | %.0f / %.0f | %.0f / %.0f |\n",
-                   name, ops, pe, pe32, ge, ge32, fwd * 1e3, mt.torch_fwd_ms, sal * 1e3,
-                   mt.torch_sal_ms);
+            char kinks[32] = "?";
+            if (mt.near_kinks >= 0) snprintf(kinks, sizeof kinks, "%d", mt.near_kinks);
+            printf("| %s | %s | %.1e (%.1e) | %.1e (%.1e) | %s | %.0f / %.0f | %.0f / %.0f |\n",
+                   name, ops, pe, pe32, ge, ge32, kinks, fwd * 1e3, mt.torch_fwd_ms,
+                   sal * 1e3, mt.torch_sal_ms);
         }
         free(y);
         free(grad);
