@@ -187,6 +187,18 @@ static void test_sanity(const char *dir, int want_layers, const char *last_layer
     check(xcnn_sanity(m, x, &eo, &so, s2, L - 1, &n2, NULL) == XCNN_ERR_ARG &&
               strstr(xcnn_model_error(m), "layers"),
           "%s: steps too small is refused: %s", dir, xcnn_model_error(m));
+    {
+        xcnn_load_options lo;
+        memset(&lo, 0, sizeof lo);
+        lo.inference_only = 1;
+        char path[1024], err[512];
+        snprintf(path, sizeof path, "%s/model.onnx", dir);
+        xcnn_model *mi = NULL;
+        xcnn_model_load(path, &lo, &mi, err, sizeof err);
+        check(mi && xcnn_sanity(mi, x, &eo, &so, s2, L, &n2, NULL) == XCNN_ERR_ARG,
+              "%s: an inference_only model is refused: %s", dir, mi ? xcnn_model_error(mi) : err);
+        xcnn_model_free(mi);
+    }
     check(xcnn_sanity(m, NULL, &eo, &so, s2, L, &n2, NULL) == XCNN_ERR_ARG,
           "%s: a NULL input is refused: %s", dir, xcnn_model_error(m));
     x[3] = NAN;
@@ -481,6 +493,14 @@ static void test_infidelity_linear(void)
     xcnn_infidelity(m, x, half, C, H, W, &o, &v2);
     check(v2 > 1e3 * (v > 1e-30 ? v : 1e-30) || (v == 0 && v2 > 0),
           "and the attribution halved is not (%.3g)", v2);
+    xcnn_explain_options eo;
+    xcnn_explain_options_init(&eo, XCNN_SALIENCY);
+    double rel = 0;
+    int pass = 0;
+    st = xcnn_input_invariance(m, x, &eo, NULL, &rel, &pass);
+    check(st == XCNN_ERR_UNSUPPORTED && strstr(xcnn_model_error(m), "one Conv alone"),
+          "input invariance of a model whose input goes to a Flatten is refused: %s",
+          xcnn_model_error(m));
     xcnn_model_free(m);
 }
 
