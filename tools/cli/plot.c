@@ -9,7 +9,8 @@
  *           (so joints are not painted twice), blended once in its colour;
  *   styles  ten colours (Tableau 10), then the same ten dashed, then dotted;
  *   legend  in whichever inside corner of the plot covers the fewest
- *           drawn pixels (top right first on ties).
+ *           drawn pixels (top right first on ties); outside on the right
+ *           when it is taller than half the plot.
  *
  * Text is the 8 x 13 bitmap font of tools/demo_font.h; vertical text (the
  * y label, layer names under the x axis) is the same glyphs turned a
@@ -266,7 +267,8 @@ static long ink(const plot_canvas *c, int x0, int y0, int w, int h)
     return n;
 }
 
-static void legend(plot_canvas *c, area *ar, int left, int top, const plot_spec *p)
+/* The legend box's size: 8 px padding, a sample line, the longest label. */
+static void legend_size(const plot_spec *p, int *lw, int *lh)
 {
     int rows = 0;
     size_t chars = 0;
@@ -276,21 +278,16 @@ static void legend(plot_canvas *c, area *ar, int left, int top, const plot_spec 
             size_t n = strlen(p->series[s].label);
             chars = n > chars ? n : chars;
         }
-    if (!rows) return;
-    int lw = 8 + SAMPLE + 6 + (int)chars * DEMO_FONT_W + 8, lh = rows * ROW + 8;
-    if (lw > ar->pw - 16) lw = ar->pw - 16;
-    if (lh > ar->ph - 16) lh = ar->ph - 16;
-    if (lw < 8 + SAMPLE || lh < ROW) return; /* no room at all */
-    /* The emptiest corner: top right, bottom right, top left, bottom left. */
-    const int cx[4] = {ar->pw - 8 - lw, ar->pw - 8 - lw, 8, 8};
-    const int cy[4] = {8, ar->ph - 8 - lh, 8, ar->ph - 8 - lh};
-    int best = 0;
-    long least = -1;
-    for (int k = 0; k < 4; k++) {
-        long n = ink(c, left + cx[k], top + cy[k], lw, lh);
-        if (least < 0 || n < least) least = n, best = k;
-    }
-    int bx = left + cx[best], by = top + cy[best];
+    *lw = rows ? 8 + SAMPLE + 6 + (int)chars * DEMO_FONT_W + 8 : 0;
+    *lh = rows ? rows * ROW + 8 : 0;
+}
+
+/* The legend in the box (bx, by, lw, lh) of the canvas; rows that do not
+ * fit are left out, labels cut at the box's edge. */
+static void legend_box(plot_canvas *c, int bx, int by, int lw, int lh, const plot_spec *p)
+{
+    area ar = {calloc((size_t)lw * lh, sizeof(float)), lw, lh};
+    if (!ar.cov) return; /* no legend rather than no plot */
     for (int y = by; y < by + lh; y++)
         memset(c->rgb + ((size_t)y * c->w + bx) * 3, 255, (size_t)lw * 3);
     hline(c, bx, bx + lw - 1, by, 160);
@@ -300,21 +297,40 @@ static void legend(plot_canvas *c, area *ar, int left, int top, const plot_spec 
     int row = 0;
     for (int s = 0; s < p->n_series && (row + 1) * ROW + 4 <= lh; s++) {
         if (!p->series[s].label) continue;
-        int y = by + 4 + row * ROW + ROW / 2 - 1; /* the row's middle, canvas */
-        double ax = bx + 8 - left, ay = y - top, phase = 0;
-        dashed(ar, ax, ay, ax + SAMPLE, ay, (s / 10) % 3, &phase);
-        if (p->series[s].markers) dot(ar, ax + SAMPLE / 2.0, ay);
+        double ay = 4 + row * ROW + ROW / 2 - 1, phase = 0; /* the row's middle, in the box */
+        dashed(&ar, 8, ay, 8 + SAMPLE, ay, (s / 10) % 3, &phase);
+        if (p->series[s].markers) dot(&ar, 8 + SAMPLE / 2.0, ay);
         unsigned char col[3];
         plot_colour(s, col);
-        blend(c, ar, left, top, col);
-        /* the label, cut at the box's edge */
-        int room = (bx + lw - 4 - (bx + 8 + SAMPLE + 6)) / DEMO_FONT_W;
+        blend(c, &ar, bx, by, col);
+        int room = (lw - 4 - (8 + SAMPLE + 6)) / DEMO_FONT_W;
         char buf[128];
         snprintf(buf, sizeof buf, "%.*s", room < 0 ? 0 : room > 127 ? 127 : room,
                  p->series[s].label);
-        plot_text(c, bx + 8 + SAMPLE + 6, y - DEMO_FONT_H / 2, buf, 0);
+        plot_text(c, bx + 8 + SAMPLE + 6, by + (int)ay - DEMO_FONT_H / 2, buf, 0);
         row++;
     }
+    free(ar.cov);
+}
+
+/* A legend inside the plot, in the inside corner with the fewest drawn
+ * pixels (top right, bottom right, top left, bottom left on ties). */
+static void legend_inside(plot_canvas *c, int left, int top, int pw, int ph, const plot_spec *p)
+{
+    int lw, lh;
+    legend_size(p, &lw, &lh);
+    if (lw > pw - 16) lw = pw - 16;
+    if (lh > ph - 16) lh = ph - 16;
+    if (lw < 8 + SAMPLE || lh < ROW) return; /* no room at all */
+    const int cx[4] = {pw - 8 - lw, pw - 8 - lw, 8, 8};
+    const int cy[4] = {8, ph - 8 - lh, 8, ph - 8 - lh};
+    int best = 0;
+    long least = -1;
+    for (int k = 0; k < 4; k++) {
+        long n = ink(c, left + cx[k], top + cy[k], lw, lh);
+        if (least < 0 || n < least) least = n, best = k;
+    }
+    legend_box(c, left + cx[best], top + cy[best], lw, lh, p);
 }
 
 int plot_draw(plot_canvas *c, int x0, int y0, int w, int h, const plot_spec *p,
@@ -359,7 +375,11 @@ int plot_draw(plot_canvas *c, int x0, int y0, int w, int h, const plot_spec *p,
         label_w = n > label_w ? n : label_w;
     }
     int left = x0 + 4 + (p->y_label ? DEMO_FONT_H + 8 : 0) + label_w + 10;
-    int right = x0 + w - 1 - 16;
+    /* A legend taller than half the plot goes outside it, on the right. */
+    int lw, lh;
+    legend_size(p, &lw, &lh);
+    int outside = lh > ph / 2 && lh <= ph && lw < w / 2;
+    int right = x0 + w - 1 - 16 - (outside ? lw + 4 : 0);
     int pw = right - left + 1;
     if (pw < 60) return fail(err, err_size, "plot: too little width");
     if (p->n_x_names) {
@@ -434,8 +454,9 @@ int plot_draw(plot_canvas *c, int x0, int y0, int w, int h, const plot_spec *p,
     hline(c, left, right, bottom, 0);
     vline(c, left, top, bottom, 0);
     vline(c, right, top, bottom, 0);
-    legend(c, &ar, left, top, p);
     free(ar.cov);
+    if (outside) legend_box(c, right + 12, top, lw, lh, p);
+    else legend_inside(c, left, top, pw, ph, p);
     if (frame) {
         frame->left = left, frame->top = top, frame->right = right, frame->bottom = bottom;
         frame->x_lo = xa.lo, frame->x_hi = xa.hi, frame->y_lo = ya.lo, frame->y_hi = ya.hi;

@@ -6,9 +6,10 @@
  *   deletion.png,  the mean curve over the inputs per method (score
  *   insertion.png  against the fraction of pixels deleted / put back), the
  *                  legend giving each method's mean AUC;
- *   sanity.png     the mean Spearman (left) and SSIM (right) with the
- *                  original map after randomizing the layers from the
- *                  output down, one more a step ("original" is 1).
+ *   sanity.png     the mean Spearman (left, with the legend) and SSIM
+ *                  (right) with the original map after randomizing the
+ *                  layers from the output down, one more a step
+ *                  ("original" is 1).
  * All four are written to names reserved beside them (cli_stage) and
  * renamed into place together, so a failed run leaves the old ones (or
  * nothing) and no part.
@@ -192,6 +193,7 @@ static int write_text(cli_stage *st, const char *s)
 #define CURVE_H 460
 #define SANITY_W 1120
 #define SANITY_H 560
+#define LEGEND_W 300 /* added to a canvas whose legend goes beside the plot */
 
 static int write_png(cli_stage *st, const plot_canvas *c)
 {
@@ -228,7 +230,8 @@ static int curves_png(const report *r, int insertion, cli_stage *st)
     double *xs = malloc((size_t)r->points * sizeof(double));
     double *ys = malloc((size_t)(n ? n : 1) * (size_t)r->points * sizeof(double));
     char(*labels)[64] = calloc((size_t)(n ? n : 1), sizeof *labels);
-    plot_canvas c = {NULL, CURVE_W, height_for(CURVE_H, n)};
+    /* room for the legend beside the plot when it is too tall for inside */
+    plot_canvas c = {NULL, CURVE_W + (n >= 12 ? LEGEND_W : 0), height_for(CURVE_H, n)};
     c.rgb = malloc((size_t)c.w * c.h * 3);
     if (!series || !xs || !ys || !labels || !c.rgb) {
         rc = cli_error("out of memory");
@@ -297,7 +300,8 @@ static int sanity_png(const report *r, cli_stage *st)
     double *xs = malloc(pts * sizeof(double));
     double *ys = malloc((size_t)(n ? n : 1) * 2 * pts * sizeof(double));
     const char **xn = malloc(pts * sizeof *xn);
-    plot_canvas c = {NULL, SANITY_W, height_for(SANITY_H, n)};
+    int extra = n >= 12 ? LEGEND_W - 80 : 0; /* the left panel's legend, outside */
+    plot_canvas c = {NULL, SANITY_W + extra, height_for(SANITY_H, n)};
     c.rgb = malloc((size_t)c.w * c.h * 3);
     if (!series || !xs || !ys || !xn || !c.rgb) {
         rc = cli_error("out of memory");
@@ -315,8 +319,9 @@ static int sanity_png(const report *r, cli_stage *st)
                 y[s + 1] = sanity_mean(r, which[j], m, s);
                 if (y[s + 1] < lo) lo = y[s + 1];
             }
+            /* one legend, in the left panel: the colours are the same in both */
             series[(size_t)m * n + j] =
-                (plot_series){r->method_names[which[j]], xs, y, (int)pts, 1};
+                (plot_series){m ? NULL : r->method_names[which[j]], xs, y, (int)pts, 1};
         }
     plot_clear(&c);
     char err[200];
@@ -328,7 +333,9 @@ static int sanity_png(const report *r, cli_stage *st)
         plot_spec p = {title, "layers randomized, from the output down",
                        m ? "SSIM" : "Spearman", series + (size_t)m * n, n, 0, 0, lo, 1,
                        xn, L + 1};
-        if (plot_draw(&c, m * c.w / 2, 0, c.w / 2, c.h, &p, NULL, err, sizeof err)) {
+        int half = (c.w - extra) / 2;
+        if (plot_draw(&c, m ? half + extra : 0, 0, m ? c.w - half - extra : half + extra, c.h, &p,
+                      NULL, err, sizeof err)) {
             rc = cli_error("%s: %s", st->target, err);
             goto done;
         }
