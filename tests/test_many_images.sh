@@ -86,6 +86,10 @@ check "it left 7 whole rows and no temporary files" \
     [ "$(rows "$T/killed/manifest.csv")" -eq 7 -a -z "$(ls "$T/killed" | grep tmp)" ]
 expect 12 "its rerun" $X explain $M $ALL $OPTS --out-dir "$T/killed"
 check "killed + rerun = uninterrupted, every file byte for byte" same_dirs "$T/killed" "$T/whole"
+printf '3,saliency,data/fash' >>"$T/killed/manifest.csv" # a torn last line (a power cut)
+rm "$T/killed/$(basename "$first" .png).gradcam.npy"         # and an output lost
+expect 12 "a rerun over a torn row and a lost output" $X explain $M $ALL $OPTS --out-dir "$T/killed"
+check "  makes the lost output again and drops the torn row: = uninterrupted" same_dirs "$T/killed" "$T/whole"
 # SIGINT at some point of the run (wherever it lands, the rerun finishes)
 $X explain $M $ALL $OPTS --threads 1 --out-dir "$T/int" >/dev/null 2>"$T/int.err" &
 pid=$!

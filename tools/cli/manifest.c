@@ -185,8 +185,13 @@ int many_manifest_open(many_manifest *mf, const many_opts *o, const many_list *l
     if (rc) return rc;
     mf->fd = open(mf->path, O_WRONLY | O_APPEND | O_CREAT, 0666);
     if (mf->fd < 0) return cli_error("cannot write '%s': %s", mf->path, strerror(errno));
-    if (lseek(mf->fd, 0, SEEK_END) == 0 &&
-        write(mf->fd, header, sizeof header - 1) != (ssize_t)(sizeof header - 1))
+    off_t end = lseek(mf->fd, 0, SEEK_END);
+    char last = '\n';
+    if (end > 0 && pread(mf->fd, &last, 1, end - 1) != 1) last = 0;
+    /* a torn last line (a power cut, a full disk) is ended, so that the
+     * next row starts a line of its own; read_rows dropped it */
+    if ((end == 0 && write(mf->fd, header, sizeof header - 1) != (ssize_t)(sizeof header - 1)) ||
+        (end > 0 && last != '\n' && write(mf->fd, "\n", 1) != 1))
         return cli_error("cannot write '%s': %s", mf->path, strerror(errno));
     return 0;
 }
