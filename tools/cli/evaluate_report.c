@@ -493,8 +493,8 @@ void report_print_table(const report *r)
                c[3], c[4], c[5]);
     }
     printf("means over %d input%s (%s scores). deletion: AUC, lower is better; insertion: AUC, "
-           "higher is better;\nsanity: fail k/n when k maps survive randomizing every layer "
-           "(Spearman or SSIM >= 0.5);\ninvariance: pass when max|a1 - a2| / max|a1| <= 1e-4 "
+           "higher is better;\nsanity: fail k/n when k maps stay alike as the layers are "
+           "randomized (mean Spearman or mean SSIM over the steps >= 0.5);\ninvariance: pass when max|a1 - a2| / max|a1| <= 1e-4 "
            "for an input shifted by -1%s%s;\ninfidelity and sensitivity: lower is better.\n",
            r->n_inputs, r->n_inputs == 1 ? "" : "s", r->logit ? "logit" : "probability",
            r->shift_baselines ? ", baselines shifted too" : "",
