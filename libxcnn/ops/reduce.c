@@ -139,15 +139,18 @@ static xcnn_status reduce_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
                          "'%s' is empty along a reduced axis)", n->name, n->op_type, x->name);
     xcnn_status st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), nd, dims, err);
     if (st) return st;
-    rd_params *p = xcnn_node_calloc(n, 1, sizeof *p);
-    size_t *k = p ? xcnn_node_calloc(n, kept ? kept : 1, sizeof *k) : NULL;
-    size_t *rr = k ? xcnn_node_calloc(n, red, sizeof *rr) : NULL;
-    if (!rr) {
-        xcnn_node_free_mem(n, k);
-        xcnn_node_free_mem(n, p);
+    /* One block, params then both offset lists: the graph frees n->params
+     * whole. A second setup of the node replaces the first's. */
+    xcnn_node_free_mem(n, n->params);
+    n->params = NULL;
+    if (kept > (SIZE_MAX - sizeof(rd_params)) / sizeof(size_t) - red)
+        return xcnn_fail(err, XCNN_ERR_LIMIT, "node '%s' (%s): too many elements", n->name,
+                         n->op_type);
+    rd_params *p = xcnn_node_calloc(n, 1, sizeof *p + (kept + red) * sizeof(size_t));
+    if (!p)
         return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (%s): out of memory", n->name,
                          n->op_type);
-    }
+    size_t *k = (size_t *)(p + 1), *rr = k + kept;
     offsets(x, xs, mark, 0, k, kept);
     offsets(x, xs, mark, 1, rr, red);
     p->kept = kept;

@@ -111,6 +111,8 @@ static xcnn_status slice_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
                          "batch dimension (axis 0 must be taken whole)", n->name);
     st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), x->ndim, dims, err);
     if (st) return st;
+    xcnn_node_free_mem(n, n->params); /* a second setup replaces the first's */
+    n->params = NULL;
     sl_params *p = xcnn_node_calloc(n, 1, sizeof *p);
     if (!p) return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (Slice): out of memory", n->name);
     int64_t xs[XCNN_MAX_DIMS], acc = 1;

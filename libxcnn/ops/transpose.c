@@ -113,6 +113,8 @@ static xcnn_status transpose_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     for (int i = 0; i < r; i++) dims[i] = x->dims[p[i]];
     xcnn_status st = xcnn_tensor_set_shape(xcnn_out(g, n, 0), r, dims, err);
     if (st) return st;
+    xcnn_node_free_mem(n, n->params); /* a second setup replaces the first's */
+    n->params = NULL;
     tr_params *tp = xcnn_node_calloc(n, 1, sizeof *tp);
     if (!tp) return xcnn_fail(err, XCNN_ERR_NOMEM, "node '%s' (Transpose): out of memory",
                               n->name);
