@@ -757,7 +757,8 @@ def main():
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                         "references"))
         import zoo
-        zoo.export_zoo(args.zoo)
+        # ZOO_MODELS (space-separated names): only those, as make test-zoo passes it
+        zoo.export_zoo(args.zoo, os.environ.get("ZOO_MODELS", "").split() or None)
         return 0
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = args.out or os.path.join(root, "tests", "fixtures")

@@ -22,6 +22,8 @@ STRICT="mnasnet0_5 shufflenet_v2_x0_5 convnext_tiny"
 MODELS="squeezenet1_1 mnasnet0_5 shufflenet_v2_x0_5 mobilenet_v3_small mobilenet_v2
 regnet_y_400mf efficientnet_b0 resnet18 alexnet googlenet densenet121 resnet50 inception_v3
 convnext_tiny resnext50_32x4d vgg11 wide_resnet50_2 vit_b_16"
+# ZOO_MODELS="a b": only those (make test-zoo ZOO_MODELS=..., as CI does)
+[ -n "$ZOO_MODELS" ] && MODELS=$ZOO_MODELS
 
 passed=0 failed=0 skipped=0
 rows=$(mktemp) out=$(mktemp)
