@@ -143,7 +143,10 @@ int many_list_build(many_list *l, const many_opts *o, char **args, int n_args)
         n_lines++;
     }
     const char **paths = malloc((size_t)(n_args + n_lines + 1) * sizeof *paths);
-    if (!paths) return cli_error("out of memory");
+    if (!paths) {
+        many_list_free(l);
+        return cli_error("out of memory");
+    }
     long n = 0;
     for (int i = 0; i < n_args; i++) paths[n++] = args[i];
     for (char *s = l->text; s && *s;) {
@@ -158,6 +161,7 @@ int many_list_build(many_list *l, const many_opts *o, char **args, int n_args)
     l->n_total = n;
     if (n == 0) {
         free(paths);
+        many_list_free(l); /* the list file's text */
         return cli_usage_error("no inputs: give INPUT arguments or --list FILE");
     }
     /* Output names: each input's stem; the first input (by position)

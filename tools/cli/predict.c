@@ -214,10 +214,15 @@ int cli_predict(int argc, char **argv)
                 return cli_usage_error("%s needs a whole number from 1 to %ld", f, hi);
             }
         } else if (!strcmp(argv[i], "--top")) {
-            if (++i >= argc || cli_parse_int(argv[i], 1, 1000000, &top))
+            if (++i >= argc || cli_parse_int(argv[i], 1, 1000000, &top)) {
+                free(inputs);
                 return cli_usage_error("--top needs a positive whole number");
+            }
         } else if (!strcmp(argv[i], "--out")) {
-            if (++i >= argc) return cli_usage_error("--out needs a file name");
+            if (++i >= argc) {
+                free(inputs);
+                return cli_usage_error("--out needs a file name");
+            }
             out_path = argv[i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             free(inputs);
