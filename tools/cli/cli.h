@@ -26,6 +26,13 @@ int cli_usage_error(const char *fmt, ...)
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *s, double *out);
 
+/* METHODS.md's CLI names of the explanation methods ("saliency", ...),
+ * one table for every command (methods.c). cli_method_name: the name of
+ * m ("?" for a value outside xcnn_method); cli_method_lookup: the method
+ * whose name is the len bytes at name, 0, or -1 when none is. */
+const char *cli_method_name(xcnn_method m);
+int cli_method_lookup(const char *name, size_t len, xcnn_method *m);
+
 struct cli_input_opts;
 /* "1x3x224x224" into buf. */
 void cli_dims_str(const int64_t *dims, int ndim, char *buf, size_t size);

@@ -68,42 +68,6 @@ static const char *evaluate_usage =
     "           [--samples N] [--seed K]\n"
     "       every form: [--target T] [--batch B] [--threads T] [--labels FILE] [--preprocess SPEC]";
 
-static const struct {
-    const char *name;
-    xcnn_method method;
-} method_names[] = {
-    {"saliency", XCNN_SALIENCY},
-    {"input-x-gradient", XCNN_INPUT_X_GRADIENT},
-    {"deconvnet", XCNN_DECONVNET},
-    {"guided-backprop", XCNN_GUIDED_BACKPROP},
-    {"integrated-gradients", XCNN_INTEGRATED_GRADIENTS},
-    {"smoothgrad", XCNN_SMOOTHGRAD},
-    {"gradcam", XCNN_GRADCAM},
-    {"guided-gradcam", XCNN_GUIDED_GRADCAM},
-    {"deeplift", XCNN_DEEPLIFT},
-    {"deeplift-shap", XCNN_DEEPLIFT_SHAP},
-    {"gradient-shap", XCNN_GRADIENT_SHAP},
-    {"lrp", XCNN_LRP},
-    {"occlusion", XCNN_OCCLUSION},
-    {"rise", XCNN_RISE},
-    {"cam", XCNN_CAM},
-    {"gradcam-plus-plus", XCNN_GRADCAM_PLUS_PLUS},
-    {"xgradcam", XCNN_XGRADCAM},
-    {"layercam", XCNN_LAYERCAM},
-    {"hirescam", XCNN_HIRESCAM},
-    {"scorecam", XCNN_SCORECAM},
-    {"eigencam", XCNN_EIGENCAM},
-    {"ablationcam", XCNN_ABLATIONCAM},
-};
-#define N_METHOD_NAMES (int)(sizeof method_names / sizeof method_names[0])
-
-static const char *method_name(xcnn_method m)
-{
-    for (int i = 0; i < N_METHOD_NAMES; i++)
-        if (method_names[i].method == m) return method_names[i].name;
-    return "?";
-}
-
 static const char *value(int argc, char **argv, int *i)
 {
     if (*i + 1 >= argc) {
@@ -120,19 +84,16 @@ static int parse_methods(const char *v, evaluate_args *a)
     while (1) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        int found = -1;
-        for (int i = 0; i < N_METHOD_NAMES && found < 0; i++)
-            if (strlen(method_names[i].name) == len && !strncmp(method_names[i].name, p, len))
-                found = i;
-        if (found < 0)
+        xcnn_method found;
+        if (cli_method_lookup(p, len, &found))
             return cli_usage_error("--methods: unknown method '%.*s' (xcnn explain --help lists "
                                    "them: saliency, input-x-gradient, gradcam, ...)", (int)len, p);
         for (int k = 0; k < a->n_methods; k++)
-            if (a->methods[k] == method_names[found].method)
-                return cli_usage_error("--methods: '%s' is given twice", method_names[found].name);
+            if (a->methods[k] == found)
+                return cli_usage_error("--methods: '%s' is given twice", cli_method_name(found));
         if (a->n_methods == MAX_METHODS)
             return cli_usage_error("--methods: at most %d methods", MAX_METHODS);
-        a->methods[a->n_methods++] = method_names[found].method;
+        a->methods[a->n_methods++] = found;
         if (!end) return 0;
         p = end + 1;
     }
@@ -418,7 +379,7 @@ static int run_sanity(eval_ctx *c)
         xcnn_explain_options eo;
         method_options(c, c->a->methods[k], &eo);
         int n = 0, flagged = 0;
-        const char *name = method_name(c->a->methods[k]);
+        const char *name = cli_method_name(c->a->methods[k]);
         if (xcnn_sanity(c->m, c->x, &eo, &so, steps, L, &n, &flagged) != XCNN_OK) {
             rc = cli_error("%s: %s", name, xcnn_model_error(c->m));
             break;
@@ -452,7 +413,7 @@ static int run_invariance(eval_ctx *c)
         method_options(c, c->a->methods[k], &eo);
         double rel = 0;
         int pass = 0;
-        const char *name = method_name(c->a->methods[k]);
+        const char *name = cli_method_name(c->a->methods[k]);
         if (xcnn_input_invariance(c->m, c->x, &eo, &io, &rel, &pass) != XCNN_OK)
             return cli_error("%s: %s", name, xcnn_model_error(c->m));
         printf("method=%s max_rel_diff=%.3g %s\n", name, rel, pass ? "pass" : "fail");
@@ -484,7 +445,7 @@ static int run_infidelity(eval_ctx *c)
     for (int k = 0; k < a->n_methods; k++) {
         xcnn_explain_options eo;
         method_options(c, a->methods[k], &eo);
-        const char *name = method_name(a->methods[k]);
+        const char *name = cli_method_name(a->methods[k]);
         int ndim = 0;
         int64_t dims[4];
         if (xcnn_explain_shape(c->m, &eo, &ndim, dims) != XCNN_OK)
@@ -519,7 +480,7 @@ static int run_sensitivity(eval_ctx *c)
     for (int k = 0; k < a->n_methods; k++) {
         xcnn_explain_options eo;
         method_options(c, a->methods[k], &eo);
-        const char *name = method_name(a->methods[k]);
+        const char *name = cli_method_name(a->methods[k]);
         double v = 0;
         if (xcnn_sensitivity(c->m, c->x, &eo, &o, NULL, 0, &v) != XCNN_OK)
             return cli_error("%s: %s", name, xcnn_model_error(c->m));

@@ -28,34 +28,7 @@
 #include <unistd.h>
 #include "evaluate_report.h"
 
-static const struct {
-    const char *name;
-    xcnn_method method;
-} methods[] = {
-    {"saliency", XCNN_SALIENCY},
-    {"input-x-gradient", XCNN_INPUT_X_GRADIENT},
-    {"deconvnet", XCNN_DECONVNET},
-    {"guided-backprop", XCNN_GUIDED_BACKPROP},
-    {"integrated-gradients", XCNN_INTEGRATED_GRADIENTS},
-    {"smoothgrad", XCNN_SMOOTHGRAD},
-    {"gradcam", XCNN_GRADCAM},
-    {"guided-gradcam", XCNN_GUIDED_GRADCAM},
-    {"deeplift", XCNN_DEEPLIFT},
-    {"deeplift-shap", XCNN_DEEPLIFT_SHAP},
-    {"gradient-shap", XCNN_GRADIENT_SHAP},
-    {"lrp", XCNN_LRP},
-    {"occlusion", XCNN_OCCLUSION},
-    {"rise", XCNN_RISE},
-    {"cam", XCNN_CAM},
-    {"gradcam-plus-plus", XCNN_GRADCAM_PLUS_PLUS},
-    {"xgradcam", XCNN_XGRADCAM},
-    {"layercam", XCNN_LAYERCAM},
-    {"hirescam", XCNN_HIRESCAM},
-    {"scorecam", XCNN_SCORECAM},
-    {"eigencam", XCNN_EIGENCAM},
-    {"ablationcam", XCNN_ABLATIONCAM},
-};
-#define N_METHODS (int)(sizeof methods / sizeof methods[0])
+#define N_METHODS XCNN_METHOD_COUNT
 
 /* Without --methods: one or two of each family, quick on any model. */
 static const char *const default_methods = "saliency,input-x-gradient,integrated-gradients,"
@@ -182,7 +155,7 @@ static int parse_args(int argc, char **argv, report_args *a)
     return 0;
 }
 
-/* "a,b,c" or "all" into indices of methods[]; 0 or an exit code. */
+/* "a,b,c" or "all" into xcnn_method values; 0 or an exit code. */
 static int parse_methods(const char *list, int *idx, int *n, int *all)
 {
     *n = 0;
@@ -194,21 +167,21 @@ static int parse_methods(const char *list, int *idx, int *n, int *all)
     const char *s = list;
     for (;;) {
         size_t len = strcspn(s, ",");
-        int found = -1;
-        for (int k = 0; k < N_METHODS; k++)
-            if (strlen(methods[k].name) == len && !strncmp(methods[k].name, s, len)) found = k;
+        xcnn_method m;
+        int found = cli_method_lookup(s, len, &m) ? -1 : (int)m;
         if (found < 0) {
             char names[400] = "";
             for (int k = 0; k < N_METHODS; k++) {
                 strcat(names, k ? " " : "");
-                strcat(names, methods[k].name);
+                strcat(names, cli_method_name((xcnn_method)k));
             }
             return cli_usage_error("--methods: unknown method '%.*s' (%s, or all)", (int)len, s,
                                    names);
         }
         for (int j = 0; j < *n; j++)
             if (idx[j] == found)
-                return cli_usage_error("--methods names '%s' twice", methods[found].name);
+                return cli_usage_error("--methods names '%s' twice",
+                                       cli_method_name((xcnn_method)found));
         idx[(*n)++] = found;
         if (!s[len]) break;
         s += len + 1;
@@ -592,8 +565,8 @@ int cli_evaluate_report(int argc, char **argv)
         return cli_error("out of memory");
     }
     for (int k = 0; k < n_idx; k++) {
-        r.method_names[k] = methods[idx[k]].name;
-        meth[k] = methods[idx[k]].method;
+        r.method_names[k] = cli_method_name((xcnn_method)idx[k]);
+        meth[k] = (xcnn_method)idx[k];
     }
     u.seed = a.seed;
     u.step = (int)a.step;

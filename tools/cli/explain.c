@@ -34,33 +34,6 @@ static int same_output(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
-static const struct {
-    const char *name;
-    xcnn_method method;
-} methods[] = {
-    {"saliency", XCNN_SALIENCY},
-    {"input-x-gradient", XCNN_INPUT_X_GRADIENT},
-    {"deconvnet", XCNN_DECONVNET},
-    {"guided-backprop", XCNN_GUIDED_BACKPROP},
-    {"integrated-gradients", XCNN_INTEGRATED_GRADIENTS},
-    {"smoothgrad", XCNN_SMOOTHGRAD},
-    {"gradcam", XCNN_GRADCAM},
-    {"guided-gradcam", XCNN_GUIDED_GRADCAM},
-    {"deeplift", XCNN_DEEPLIFT},
-    {"deeplift-shap", XCNN_DEEPLIFT_SHAP},
-    {"gradient-shap", XCNN_GRADIENT_SHAP},
-    {"lrp", XCNN_LRP},
-    {"occlusion", XCNN_OCCLUSION},
-    {"rise", XCNN_RISE},
-    {"cam", XCNN_CAM},
-    {"gradcam-plus-plus", XCNN_GRADCAM_PLUS_PLUS},
-    {"xgradcam", XCNN_XGRADCAM},
-    {"layercam", XCNN_LAYERCAM},
-    {"hirescam", XCNN_HIRESCAM},
-    {"scorecam", XCNN_SCORECAM},
-    {"eigencam", XCNN_EIGENCAM},
-    {"ablationcam", XCNN_ABLATIONCAM},
-};
 
 static const struct {
     const char *name;
@@ -154,15 +127,14 @@ static int parse_methods(const char *v, explain_args *a)
     a->n_methods = 0;
     for (const char *p = v;;) {
         const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p), k;
-        for (k = 0; k < N_OF(methods) && (strlen(methods[k].name) != len ||
-                                          strncmp(methods[k].name, p, len));
-             k++) {}
-        if (k == N_OF(methods)) return cli_usage_error("unknown method '%.*s'", (int)len, p);
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        xcnn_method m;
+        if (cli_method_lookup(p, len, &m))
+            return cli_usage_error("unknown method '%.*s'", (int)len, p);
         for (int j = 0; j < a->n_methods; j++)
-            if (a->methods[j] == methods[k].method)
+            if (a->methods[j] == m)
                 return cli_usage_error("--method names '%.*s' twice", (int)len, p);
-        a->methods[a->n_methods++] = methods[k].method;
+        a->methods[a->n_methods++] = m;
         if (!e) break;
         p = e + 1;
     }
@@ -170,12 +142,6 @@ static int parse_methods(const char *v, explain_args *a)
     return 0;
 }
 
-static const char *method_name(xcnn_method method)
-{
-    for (size_t k = 0; k < N_OF(methods); k++)
-        if (methods[k].method == method) return methods[k].name;
-    return "?";
-}
 
 /* Whether a->methods holds `method`. */
 static int uses(const explain_args *a, xcnn_method method)
@@ -800,7 +766,7 @@ static int explain_many(const explain_args *a)
         } else {
             o->baseline = baseline;
         }
-        s.names[k] = method_name(method);
+        s.names[k] = cli_method_name(method);
         /* the gradient methods and Grad-CAM batch across inputs: 32 at
          * most by default; the others as one input alone would */
         long points = method == XCNN_SALIENCY || method == XCNN_INPUT_X_GRADIENT ||
