@@ -25,6 +25,9 @@ int cli_usage_error(const char *fmt, ...)
 /* Parse a whole decimal integer / float; 0 on success. */
 int cli_parse_int(const char *s, long lo, long hi, long *out);
 int cli_parse_float(const char *s, double *out);
+/* The value after the flag at argv[*i] (and *i moved onto it), or NULL
+ * after a usage message when the flag is the last argument. */
+const char *cli_flag_value(int argc, char **argv, int *i);
 
 /* METHODS.md's CLI names of the explanation methods ("saliency", ...),
  * one table for every command (methods.c). cli_method_name: the name of

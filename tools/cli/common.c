@@ -143,3 +143,12 @@ unsigned char *cli_read_model_file(const char *path, size_t *size)
     *size = (size_t)len;
     return buf;
 }
+
+const char *cli_flag_value(int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        cli_usage_error("%s needs a value", argv[*i]);
+        return NULL;
+    }
+    return argv[++*i];
+}

@@ -68,15 +68,6 @@ static const char *evaluate_usage =
     "           [--samples N] [--seed K]\n"
     "       every form: [--target T] [--batch B] [--threads T] [--labels FILE] [--preprocess SPEC]";
 
-static const char *value(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) {
-        cli_usage_error("%s needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* --methods a,b,c */
 static int parse_methods(const char *v, evaluate_args *a)
 {
@@ -130,18 +121,18 @@ static int parse_args(int argc, char **argv, evaluate_args *a)
         if (cli_input_flag(argc, argv, &i, &a->io, &rc_flag)) {
             if (rc_flag) return rc_flag;
         } else if (!strcmp(f, "--metric")) {
-            if (!(a->metric_name = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->metric_name = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--attribution")) {
-            if (!(a->attribution = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->attribution = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--out")) {
-            if (!(a->out = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->out = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--methods")) {
-            if (!(a->methods_arg = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->methods_arg = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (a->n_methods) return cli_usage_error("--methods is given twice");
             int rc = parse_methods(a->methods_arg, a);
             if (rc) return rc;
         } else if (!strcmp(f, "--shift")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             int rc = parse_shift(v, a);
             if (rc) return rc;
         } else if (!strcmp(f, "--shift-baselines")) {
@@ -149,7 +140,7 @@ static int parse_args(int argc, char **argv, evaluate_args *a)
         } else if (!strcmp(f, "--pad-with-shift")) {
             a->pad_with_shift = 1;
         } else if (!strcmp(f, "--target")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             /* A number is a class index; anything else a class name. */
             if (v[0] == '-' && v[1] >= '0' && v[1] <= '9')
                 return cli_usage_error("--target needs a class index >= 0 or a class name, "
@@ -157,41 +148,41 @@ static int parse_args(int argc, char **argv, evaluate_args *a)
             if (cli_parse_int(v, 0, 1L << 30, &a->target)) a->target_name = v;
             a->have_target = 1;
         } else if (!strcmp(f, "--step")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (cli_parse_int(v, 1, 1L << 30, &a->step))
                 return cli_usage_error("--step needs a whole number of pixels >= 1, got '%s'", v);
         } else if (!strcmp(f, "--samples")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (cli_parse_int(v, 1, 100000, &a->samples))
                 return cli_usage_error("--samples needs a whole number from 1 to 100000, got "
                                        "'%s'", v);
             a->have_samples = 1;
         } else if (!strcmp(f, "--seed")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             char *end;
             if (v[0] < '0' || v[0] > '9' || (a->seed = strtoull(v, &end, 10), *end))
                 return cli_usage_error("--seed needs a whole number >= 0, got '%s'", v);
         } else if (!strcmp(f, "--noise-stdev") || !strcmp(f, "--radius")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             double d;
             if (cli_parse_float(v, &d) || !(d > 0) || d > 1e30)
                 return cli_usage_error("%s needs a number > 0, got '%s'", f, v);
             if (!strcmp(f, "--radius")) a->radius = d;
             else a->noise_stdev = d;
         } else if (!strcmp(f, "--batch") || !strcmp(f, "--threads")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             long *dst = !strcmp(f, "--batch") ? &a->batch : &a->threads;
             long hi = dst == &a->threads ? 1024 : 100000; /* xcnn_model_set_threads' range */
             if (cli_parse_int(v, 1, hi, dst))
                 return cli_usage_error("%s needs a whole number from 1 to %ld, got '%s'", f, hi,
                                        v);
         } else if (!strcmp(f, "--score")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (!strcmp(v, "logit")) a->logit = 1;
             else if (!strcmp(v, "probability")) a->logit = 0;
             else return cli_usage_error("unknown --score '%s' (probability, logit)", v);
         } else if (!strcmp(f, "--out-dir")) {
-            if (!value(argc, argv, &i)) return CLI_EXIT_USAGE;
+            if (!cli_flag_value(argc, argv, &i)) return CLI_EXIT_USAGE;
             out_dir = 1;
         } else if (f[0] == '-' && f[1]) {
             return cli_usage_error("evaluate: unknown option '%s'", f);

@@ -85,15 +85,6 @@ int cli_evaluate_is_report(int argc, char **argv)
     return out_dir || (!metric && !attribution && (methods_flag || positional > 2));
 }
 
-static const char *value(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) {
-        cli_usage_error("%s needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int parse_args(int argc, char **argv, report_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -105,29 +96,29 @@ static int parse_args(int argc, char **argv, report_args *a)
         if (cli_input_flag(argc, argv, &i, &a->io, &rc_flag)) {
             if (rc_flag) return rc_flag;
         } else if (!strcmp(f, "--methods")) {
-            if (!(a->methods = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->methods = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--out-dir")) {
-            if (!(a->out_dir = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->out_dir = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (!*a->out_dir) return cli_usage_error("--out-dir needs a directory name");
         } else if (!strcmp(f, "--step")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (cli_parse_int(v, 1, 1L << 30, &a->step))
                 return cli_usage_error("--step needs a whole number of pixels >= 1, got '%s'", v);
         } else if (!strcmp(f, "--batch") || !strcmp(f, "--threads")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             long *dst = !strcmp(f, "--batch") ? &a->batch : &a->threads;
             long hi = dst == &a->threads ? 1024 : 100000;
             if (cli_parse_int(v, 1, hi, dst))
                 return cli_usage_error("%s needs a whole number from 1 to %ld, got '%s'", f, hi,
                                        v);
         } else if (!strcmp(f, "--seed")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             char *end;
             a->seed = strtoull(v, &end, 10);
             if (!*v || *end || v[0] == '-' || v[0] == '+')
                 return cli_usage_error("--seed needs a whole number >= 0, got '%s'", v);
         } else if (!strcmp(f, "--score")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (!strcmp(v, "logit")) a->logit = 1;
             else if (!strcmp(v, "probability")) a->logit = 0;
             else return cli_usage_error("unknown --score '%s' (probability, logit)", v);

@@ -112,15 +112,6 @@ static int parse_list(const char *s, int n_max, int *v)
 }
 
 /* The value after flag argv[*i], or NULL (usage error printed). */
-static const char *value(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) {
-        cli_usage_error("%s needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* "saliency,gradcam": the methods, each once, into a->methods. */
 static int parse_methods(const char *v, explain_args *a)
 {
@@ -171,12 +162,12 @@ static int parse_args(int argc, char **argv, explain_args *a)
         } else if (a->many && !strcmp(f, "--png")) {
             a->mo.png = 1; /* with --out-dir, a heatmap beside every .npy */
         } else if (!strcmp(f, "--method")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             int rc_m = parse_methods(v, a);
             if (rc_m) return rc_m;
             a->have_method = 1;
         } else if (!strcmp(f, "--ig-method")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             size_t k;
             for (k = 0; k < N_OF(ig_rules) && strcmp(ig_rules[k].name, v); k++) {}
             if (k == N_OF(ig_rules))
@@ -184,7 +175,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
                                        "riemann_right, riemann_middle, riemann_trapezoid)", v);
             a->rule = ig_rules[k].rule;
         } else if (!strcmp(f, "--target")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             /* A number is a class index; anything else a class name. */
             if (v[0] == '-' && v[1] >= '0' && v[1] <= '9')
                 return cli_usage_error("--target needs a class index >= 0 or a class name, got '%s'", v);
@@ -192,7 +183,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
             a->have_target = 1;
         } else if (!strcmp(f, "--steps") || !strcmp(f, "--samples") || !strcmp(f, "--batch") ||
                    !strcmp(f, "--threads")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             long *dst = !strcmp(f, "--steps")     ? &a->steps
                         : !strcmp(f, "--samples") ? &a->samples
                         : !strcmp(f, "--batch")   ? &a->batch
@@ -202,7 +193,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
                 return cli_usage_error("%s needs a whole number from 1 to %ld, got '%s'", f, hi, v);
             if (dst == &a->samples) a->have_samples = 1;
         } else if (!strcmp(f, "--rule")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             size_t k;
             for (k = 0; k < N_OF(lrp_rules) && strcmp(lrp_rules[k].name, v); k++) {}
             if (k == N_OF(lrp_rules))
@@ -211,7 +202,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
             a->lrp_rule = lrp_rules[k].rule;
         } else if (!strcmp(f, "--epsilon") || !strcmp(f, "--gamma") || !strcmp(f, "--low") ||
                    !strcmp(f, "--high") || !strcmp(f, "--p1")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             double *dst = !strcmp(f, "--epsilon") ? &a->epsilon
                           : !strcmp(f, "--gamma") ? &a->gamma
                           : !strcmp(f, "--low")   ? &a->low
@@ -226,7 +217,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
                 return cli_usage_error("%s needs a number, got '%s'", f, v);
             *have = 1;
         } else if (!strcmp(f, "--window")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             int w[3], n = parse_list(v, 3, w);
             if (n < 2)
                 return cli_usage_error("--window needs h,w or c,h,w (whole numbers >= 1), "
@@ -236,7 +227,7 @@ static int parse_args(int argc, char **argv, explain_args *a)
             a->window[2] = w[n - 1];
             a->have_window = 1;
         } else if (!strcmp(f, "--stride")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             int st[2], n = parse_list(v, 2, st);
             if (n < 1)
                 return cli_usage_error("--stride needs s or sh,sw (whole numbers >= 1), got '%s'",
@@ -245,36 +236,36 @@ static int parse_args(int argc, char **argv, explain_args *a)
             a->stride[1] = st[n - 1];
             a->have_stride = 1;
         } else if (!strcmp(f, "--cells")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (cli_parse_int(v, 1, 100000, &a->cells))
                 return cli_usage_error("--cells needs a whole number from 1 to 100000, got '%s'",
                                        v);
             a->have_cells = 1;
         } else if (!strcmp(f, "--baselines")) {
-            if (!(a->baselines = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->baselines = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--masks")) {
-            if (!(a->masks = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->masks = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--normalize")) {
             a->normalize = 1;
         } else if (!strcmp(f, "--zero-bias")) {
             a->zero_bias = 1;
         } else if (!strcmp(f, "--seed")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (cli_parse_int(v, 0, 2147483647L, &a->seed))
                 return cli_usage_error("--seed needs a whole number >= 0, got '%s'", v);
         } else if (!strcmp(f, "--stdev")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (cli_parse_float(v, &a->stdev) || a->stdev < 0)
                 return cli_usage_error("--stdev needs a number >= 0, got '%s'", v);
             a->have_stdev = 1;
         } else if (!strcmp(f, "--out")) {
-            if (!(a->out = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->out = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--png")) {
-            if (!(a->png = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->png = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--baseline")) {
-            if (!(a->baseline = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->baseline = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--layer")) {
-            if (!(a->layer = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->layer = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--no-abs")) {
             a->no_abs = 1;
         } else if (!strcmp(f, "--no-relu")) {

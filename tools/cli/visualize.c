@@ -28,15 +28,6 @@ typedef struct args {
     cli_input_opts io;
 } args;
 
-static const char *value(int argc, char **argv, int *i)
-{
-    if (*i + 1 >= argc) {
-        cli_usage_error("%s needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static int parse(int argc, char **argv, args *a)
 {
     memset(a, 0, sizeof *a);
@@ -49,14 +40,14 @@ static int parse(int argc, char **argv, args *a)
         if (cli_input_flag(argc, argv, &i, &a->io, &rc_flag)) {
             if (rc_flag) return rc_flag;
         } else if (!strcmp(f, "--layer")) {
-            if (!(a->layer = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->layer = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--out")) {
-            if (!(a->out = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->out = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--npy")) {
-            if (!(a->npy = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(a->npy = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
         } else if (!strcmp(f, "--channel") || !strcmp(f, "--steps") ||
                    !strcmp(f, "--threads")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             long *dst = !strcmp(f, "--channel") ? &a->channel
                         : !strcmp(f, "--steps") ? &a->steps
                                                 : &a->threads;
@@ -66,12 +57,12 @@ static int parse(int argc, char **argv, args *a)
                 return cli_usage_error("%s needs a whole number from %ld to %ld, got '%s'", f, lo,
                                        hi, v);
         } else if (!strcmp(f, "--lr")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             if (cli_parse_float(v, &a->lr) || !isfinite(a->lr) || a->lr <= 0 ||
                 !isfinite((float)a->lr))
                 return cli_usage_error("--lr needs a positive finite number, got '%s'", v);
         } else if (!strcmp(f, "--seed")) {
-            if (!(v = value(argc, argv, &i))) return CLI_EXIT_USAGE;
+            if (!(v = cli_flag_value(argc, argv, &i))) return CLI_EXIT_USAGE;
             char *end;
             a->seed = strtoull(v, &end, 10);
             if (!*v || *end || v[0] == '-' || v[0] == '+')
