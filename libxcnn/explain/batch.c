@@ -47,28 +47,12 @@ static xcnn_status run_pass(xcnn_model *m, const float *inputs, int i0, int b,
     if (!st) st = xcnn_exec_forward_values(m, x, b, t, err);
     if (st) return st;
     const float *y = m->g->tensors[m->g->output].data;
-    for (int j = 0; j < b; j++) {
-        const float *yj = y + (size_t)j * k;
-        int tj = o->target;
-        if (tj < -1)
-            return xcnn_fail(err, XCNN_ERR_ARG, "target %d: give a class index, or -1 for the "
-                             "arg-max", tj);
-        if (tj < 0) {
-            tj = 0;
-            for (size_t c = 1; c < k; c++)
-                if (yj[c] > yj[tj]) tj = (int)c;
-        } else if ((size_t)tj >= k) {
-            return xcnn_fail(err, XCNN_ERR_ARG, "target %d is out of range: the model has %zu "
-                             "outputs (0..%zu)", tj, k, k - 1);
-        }
-        m->ex_targets[j] = tj;
-        res[i0 + j].target = tj;
-        res[i0 + j].score = yj[tj];
+    for (int j = 0; j < b && !st; j++) {
+        st = xcnn_ex_pick_target(y + (size_t)j * k, k, o, &res[i0 + j], err);
+        m->ex_targets[j] = res[i0 + j].target;
     }
-    xcnn_relu_rule rule = o->method == XCNN_DECONVNET        ? XCNN_RELU_DECONVNET
-                          : o->method == XCNN_GUIDED_BACKPROP ? XCNN_RELU_GUIDED
-                                                              : XCNN_RELU_GRADIENT;
-    st = xcnn_exec_backward(m, m->ex_targets, NULL, rule, t, err);
+    if (st) return st;
+    st = xcnn_exec_backward(m, m->ex_targets, NULL, xcnn_ex_gradient_rule(o->method), t, err);
     if (st) return st;
     const float *g = m->g->tensors[m->g->input].grad;
     for (int j = 0; j < b && !st; j++) {

@@ -38,6 +38,10 @@ xcnn_status xcnn_ex_forward_values(xcnn_model *m, const float *x, const xcnn_exp
                                    int values_to, xcnn_explain_result *res, xcnn_err *err);
 xcnn_status xcnn_ex_forward_target(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                                    xcnn_explain_result *res, xcnn_err *err);
+/* o->target (-1: the arg-max of y) resolved against one sample's outputs
+ * y[0..k), into res->target and res->score. */
+xcnn_status xcnn_ex_pick_target(const float *y, size_t k, const xcnn_explain_options *o,
+                                xcnn_explain_result *res, xcnn_err *err);
 
 /* Backward from `target` for every one of `batch` samples of the last
  * forward pass, stopping at tensor `stop` (-1: the whole network). */
@@ -61,6 +65,9 @@ xcnn_status xcnn_ex_smoothgrad(xcnn_model *m, const float *x, const xcnn_explain
                                float *out, xcnn_explain_result *res, xcnn_err *err);
 xcnn_status xcnn_ex_gradcam(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                             float *out, xcnn_explain_result *res, xcnn_err *err);
+/* The ReLU rule of a one-backward method: deconvnet's, guided backprop's,
+ * or the gradient's (gradient.c). */
+xcnn_relu_rule xcnn_ex_gradient_rule(xcnn_method method);
 /* Saliency, input x gradient, deconvnet or guided backprop (o->method)
  * from x and its input gradient g (n floats each) into out (gradient.c). */
 xcnn_status xcnn_ex_gradient_out(const xcnn_explain_options *o, const float *x, const float *g,

@@ -52,8 +52,13 @@ xcnn_status xcnn_ex_forward_values(xcnn_model *m, const float *x, const xcnn_exp
 {
     xcnn_status st = xcnn_exec_forward_values(m, x, 1, values_to, err);
     if (st) return st;
-    const float *y = m->g->tensors[m->g->output].data;
-    size_t k = xcnn_ex_output_numel(m);
+    return xcnn_ex_pick_target(m->g->tensors[m->g->output].data, xcnn_ex_output_numel(m), o,
+                               res, err);
+}
+
+xcnn_status xcnn_ex_pick_target(const float *y, size_t k, const xcnn_explain_options *o,
+                                xcnn_explain_result *res, xcnn_err *err)
+{
     int t = o->target;
     if (t < -1)
         return xcnn_fail(err, XCNN_ERR_ARG, "target %d: give a class index, or -1 for the "

@@ -11,12 +11,17 @@
 #include <math.h>
 #include "../explain.h"
 
+xcnn_relu_rule xcnn_ex_gradient_rule(xcnn_method method)
+{
+    return method == XCNN_DECONVNET        ? XCNN_RELU_DECONVNET
+           : method == XCNN_GUIDED_BACKPROP ? XCNN_RELU_GUIDED
+                                            : XCNN_RELU_GRADIENT;
+}
+
 xcnn_status xcnn_ex_gradient(xcnn_model *m, const float *x, const xcnn_explain_options *o,
                              float *out, xcnn_explain_result *res, xcnn_err *err)
 {
-    xcnn_relu_rule rule = o->method == XCNN_DECONVNET        ? XCNN_RELU_DECONVNET
-                          : o->method == XCNN_GUIDED_BACKPROP ? XCNN_RELU_GUIDED
-                                                              : XCNN_RELU_GRADIENT;
+    xcnn_relu_rule rule = xcnn_ex_gradient_rule(o->method);
     xcnn_status st = xcnn_ex_forward_target(m, x, o, res, err);
     if (!st) st = xcnn_ex_backward(m, 1, res->target, rule, -1, err);
     if (st) return st;
