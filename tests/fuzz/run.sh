@@ -58,12 +58,15 @@ seed() { # seed NAME: fill BUILD/corpus/NAME with valid inputs
     esac
 }
 
-for name in "$@"; do
+# fuzz_one NAME: build, seed and run one harness; prints one line (more on
+# failure) and exits 1 if it failed
+fuzz_one() {
+    name=$1
     src=tests/fuzz/fuzz_$name.c
     bin=$B/fuzz_$name
-    if [ ! -f "$src" ]; then echo "fuzz_$name: no $src"; failed="$failed $name"; continue; fi
+    if [ ! -f "$src" ]; then echo "FAIL fuzz_$name: no $src"; return 1; fi
     if ! $CC $FLAGS "$src" "$B/libxcnn.a" -lm -o "$bin"; then
-        echo "fuzz_$name: does not build (TODO: is its reader there yet?)"; failed="$failed $name"; continue
+        echo "FAIL fuzz_$name: does not build"; return 1
     fi
     seed "$name"
     mkdir -p "$B/artifacts/$name"
@@ -78,9 +81,30 @@ for name in "$@"; do
     if [ "$rc" -ne 0 ]; then
         echo "FAIL fuzz_$name (exit $rc) after ${runs:-?} runs; see $log and $B/artifacts/$name/"
         grep -a -m 3 -E 'ERROR|SUMMARY|runtime error' "$log"
-        failed="$failed $name"
-    else
-        echo "ok   fuzz_$name: ${runs:-?} executions in ${SECONDS_EACH} s, $cov, corpus $(ls "$B/corpus/$name" | wc -l) files"
+        return 1
     fi
+    echo "ok   fuzz_$name: ${runs:-?} executions in ${SECONDS_EACH} s, $cov, corpus $(ls "$B/corpus/$name" | wc -l) files"
+}
+
+# FUZZ_JOBS harnesses at a time (default: one per CPU; each is one
+# process), in rounds, so the run takes SECONDS x harnesses / jobs. Each
+# writes its report to a file, printed in the order given.
+jobs=${FUZZ_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
+case "$jobs" in '' | *[!0-9]* | 0) jobs=1 ;; esac
+mkdir -p "$B/reports"
+round=""
+finish_round() {
+    wait
+    for name in $round; do
+        cat "$B/reports/$name"
+        grep -q '^FAIL' "$B/reports/$name" && failed="$failed $name"
+    done
+    round=""
+}
+for name in "$@"; do
+    fuzz_one "$name" >"$B/reports/$name" 2>&1 &
+    round="$round $name"
+    [ "$(echo $round | wc -w)" -ge "$jobs" ] && finish_round
 done
+finish_round
 [ -z "$failed" ] || { echo "fuzzers failed:$failed"; exit 1; }
