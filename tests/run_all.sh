@@ -9,6 +9,15 @@
 # seconds it took, so the log reads the same whatever the job count.
 jobs=${XCNN_TEST_JOBS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)}
 case "$jobs" in '' | *[!0-9]* | 0) jobs=1 ;; esac
+# With several tests at once, each with its OpenMP threads, there are more
+# threads than CPUs: libgomp's default spin-waiting then burns the CPU a
+# busy thread needs (a 2-thread forward measured 10-30x slower beside other
+# work). Passive waiting costs a little per parallel region and nothing
+# here is timed. A policy the caller set is kept.
+if [ "$jobs" -gt 1 ] && [ -z "${OMP_WAIT_POLICY:-}" ]; then
+    OMP_WAIT_POLICY=passive
+    export OMP_WAIT_POLICY
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/xcnn_run_all.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM

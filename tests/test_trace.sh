@@ -101,9 +101,11 @@ expect 1 "input of the wrong shape" $X info --trace $M tests/fixtures/rescnn_bn/
 expect 1 "missing model" $X info --trace "$T/none.onnx" $IMG; one_line_error "missing model"
 
 # The figure the lessons refer to: make demo writes it for the first image
-# (xcnn_demo on one image takes well under a second on this model).
+# (xcnn_demo on one image takes well under a second on this model; its
+# feature visualisations, seconds, are test_demo_features.sh's).
 if [ -x "$B/xcnn_demo" ]; then
-    expect 0 "xcnn_demo writes the grids and the layers figure" $B/xcnn_demo $M "$T" $IMG
+    expect 0 "xcnn_demo writes the grids and the layers figure" $B/xcnn_demo --only explain $M "$T" $IMG
+    [ ! -e "$T/features.png" ] && ok "--only explain draws no features.png" || fail "--only explain drew features.png"
     grep -q "layers.png" "$T/out" && ok "xcnn_demo reports layers.png" || fail "xcnn_demo output: $(cat "$T/out")"
     if [ -s "$T/layers.png" ] && head -c 8 "$T/layers.png" | od -An -c | grep -q 'P   N   G'; then
         size=$(od -An -tu1 -j16 -N8 "$T/layers.png" | awk '{ printf "%dx%d", $3 * 256 + $4, $7 * 256 + $8 }')

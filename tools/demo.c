@@ -459,18 +459,19 @@ done:
 /* ---- features.png: what each class responds to ------------------------ */
 
 #define FEATURE_STEPS 256 /* half lucid's 512: much the same pictures here, half the time */
+/* (--feature-steps N changes it: the tests draw the figure in fewer) */
 #define FEATURE_COLS 5
 #define FEATURE_MAX 20    /* classes shown at most */
 
 /*
  * OUTDIR/features.png: for each class k of the model's output (the
  * logits), the image that maximises output k (xcnn_visualize with the
- * output as the layer and k as the channel; seed 0, FEATURE_STEPS steps),
+ * output as the layer and k as the channel; seed 0, FEATURE_STEPS steps or --feature-steps),
  * shown pixel for pixel, labelled with the class name and the logit
  * reached. The image lives in [0, 1] before the model's preprocessing,
  * as `xcnn visualize` takes it.
  */
-static int features_figure(xcnn_model *m, const char *outdir)
+static int features_figure(xcnn_model *m, const char *outdir, int steps)
 {
     char err[600], name[64], line[96];
     xcnn_tensor_view in, out;
@@ -507,7 +508,7 @@ static int features_figure(xcnn_model *m, const char *outdir)
     snprintf(line, sizeof line, "what each class responds to: the input that maximises its");
     draw_text(&cv, GAP, 5, line, 0);
     snprintf(line, sizeof line, "output '%.24s' (xcnn visualize, %d steps, seed 0)", out.name,
-             FEATURE_STEPS);
+             steps);
     draw_text(&cv, GAP, 5 + DEMO_FONT_H + 2, line, 70);
     const char *labels = xcnn_model_metadata(m, "xcnn.labels");
     /* One thread: a 28 x 28 step is too small to share, and the result
@@ -522,7 +523,7 @@ static int features_figure(xcnn_model *m, const char *outdir)
         xcnn_visualize_options_init(&o);
         o.layer = out.name;
         o.channel = k;
-        o.steps = FEATURE_STEPS;
+        o.steps = steps;
         double objective = 0;
         if (xcnn_visualize(m, &o, mean, std, img, NULL, &objective) != XCNN_OK) {
             fprintf(stderr, "demo: features: %s\n", xcnn_model_error(m));
@@ -562,16 +563,44 @@ done:
     return rc;
 }
 
+/* xcnn_demo [--feature-steps N] [--only features|explain] MODEL OUTDIR IMAGE...
+ * The options are for the tests, which check each figure without paying
+ * for all of them (under qemu or REFERENCE=1 the whole demo takes minutes):
+ * --feature-steps N draws features.png in N steps (default FEATURE_STEPS),
+ * --only features draws only features.png, --only explain everything but. */
 int main(int argc, char **argv)
 {
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s MODEL.onnx OUTDIR IMAGE...\n", argv[0]);
+    int steps = FEATURE_STEPS, explain = 1, features = 1, a = 1;
+    while (a + 1 < argc && argv[a][0] == '-' && argv[a][1] == '-') {
+        char *end = NULL;
+        if (!strcmp(argv[a], "--feature-steps")) {
+            long v = strtol(argv[a + 1], &end, 10);
+            if (!*argv[a + 1] || *end || v < 1 || v > 100000) {
+                fprintf(stderr, "demo: --feature-steps takes 1 to 100000 (got '%s')\n",
+                        argv[a + 1]);
+                return 2;
+            }
+            steps = (int)v;
+        } else if (!strcmp(argv[a], "--only") && !strcmp(argv[a + 1], "features")) {
+            explain = 0;
+        } else if (!strcmp(argv[a], "--only") && !strcmp(argv[a + 1], "explain")) {
+            features = 0;
+        } else {
+            fprintf(stderr, "demo: unknown option '%s %s'\n", argv[a], argv[a + 1]);
+            return 2;
+        }
+        a += 2;
+    }
+    if (argc - a < 3) {
+        fprintf(stderr, "usage: %s [--feature-steps N] [--only features|explain] MODEL.onnx "
+                "OUTDIR IMAGE...\n", argv[0]);
         return 2;
     }
+    const char *model = argv[a], *outdir = argv[a + 1];
     char err[600];
     xcnn_model *m = NULL;
-    if (xcnn_model_load(argv[1], NULL, &m, err, sizeof err) != XCNN_OK) {
-        fprintf(stderr, "demo: %s: %s\n", argv[1], err);
+    if (xcnn_model_load(model, NULL, &m, err, sizeof err) != XCNN_OK) {
+        fprintf(stderr, "demo: %s: %s\n", model, err);
         return 1;
     }
     xcnn_tensor_view in;
@@ -586,10 +615,12 @@ int main(int argc, char **argv)
         {methods, (int)(sizeof methods / sizeof methods[0]), COLS, ROWS, ""},
         {more_methods, (int)(sizeof more_methods / sizeof more_methods[0]), 5, 3, "_more"}};
     int rc = 0;
-    for (int i = 3; i < argc; i++)
-        for (int p = 0; p < 2; p++) rc |= explain_image(m, argv[i], argv[2], &pages[p]);
-    rc |= layers_figure(m, argv[3], argv[2]); /* the first image, layer by layer */
-    rc |= features_figure(m, argv[2]);
+    if (explain) {
+        for (int i = a + 2; i < argc; i++)
+            for (int p = 0; p < 2; p++) rc |= explain_image(m, argv[i], outdir, &pages[p]);
+        rc |= layers_figure(m, argv[a + 2], outdir); /* the first image, layer by layer */
+    }
+    if (features) rc |= features_figure(m, outdir, steps);
     xcnn_model_free(m);
     return rc;
 }
