@@ -25,87 +25,154 @@
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:-${XCNN_BUILD:-build}}
 
-rank() {
-    case "$1" in
-    base) echo 0 ;; io | kernels) echo 1 ;; graph) echo 2 ;; ops) echo 3 ;;
-    core) echo 4 ;; explain | train) echo 5 ;; evaluate) echo 6 ;; .) echo 7 ;; *) echo 9 ;;
-    esac
+# The ranks of the table above, once, for the shell and the awk programs
+# ("." is a file loose at the top; a folder not listed gets rank 9).
+RANKS='base:0 io:1 kernels:1 graph:2 ops:3 core:4 explain:5 train:5 evaluate:6 .:7'
+
+# The checks run over every include and every call, hundreds of each, so
+# they are done by one awk program per step rather than by a shell loop:
+# a $(...) per include or per call forks a process, and a few thousand
+# forks took 25-45 s on a loaded 2-core machine. These functions are the
+# rules all of them share; awk is POSIX (mawk, gawk, busybox).
+LAYERS_AWK='
+BEGIN {
+    n = split(ranks, word, " ")
+    for (i = 1; i <= n; i++) { split(word[i], kv, ":"); rk[kv[1]] = kv[2] + 0 }
 }
+function rank(d) { return (d in rk) ? rk[d] : 9 }
 # folder of a path under libxcnn/ ("." for a file loose at the top)
-folder() {
-    f=${1#libxcnn/}
-    case "$f" in */*) echo "${f%%/*}" ;; *) echo . ;; esac
+function folder(p) {
+    sub(/^libxcnn\//, "", p)
+    return index(p, "/") ? substr(p, 1, index(p, "/") - 1) : "."
 }
-# may a file in folder $1 use one in folder $2?
-allowed() {
-    [ "$1" = "$2" ] && return 0
-    [ "$(rank "$2")" -lt "$(rank "$1")" ]
+# may a file in folder a use one in folder b?
+function allowed(a, b) { return a == b || rank(b) < rank(a) }
+'
+
+# rank of folder $1 into $r (a function that sets a variable: $(...) would fork)
+rank() {
+    r=9
+    for p in $RANKS; do
+        if [ "${p%:*}" = "$1" ]; then r=${p#*:}; fi
+    done
 }
 
 passed=0
 failed=0
 bad() { echo "FAIL $*"; failed=$((failed + 1)); }
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+# print the FAIL lines an awk program wrote to $1 and count them
+report() {
+    cat "$1"
+    failed=$((failed + $(wc -l <"$1")))
+}
 
 # 1. Every folder is a known layer.
 for d in libxcnn/*/; do
     d=${d%/}
-    if [ "$(rank "${d#libxcnn/}")" = 9 ]; then bad "unknown folder $d (give it a rank in tools/check_layers.sh)"; fi
+    rank "${d#libxcnn/}"
+    if [ "$r" = 9 ]; then bad "unknown folder $d (give it a rank in tools/check_layers.sh)"; fi
 done
 
-# 2. Includes.
-inc_bad=0
-for f in $(find libxcnn -name '*.[ch]' | sort); do
-    from=$(folder "$f")
-    dir=$(dirname "$f")
-    for inc in $(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f"); do
-        target=$(realpath -m --relative-to=. "$dir/$inc")
-        case "$target" in
-        include/*) continue ;;  # the public headers: anyone may
-        libxcnn/*) ;;
-        *) bad "$f includes $inc, outside libxcnn/ and include/"; inc_bad=1; continue ;;
-        esac
-        to=$(folder "$target")
-        if ! allowed "$from" "$to"; then
-            bad "$f ($from, rank $(rank "$from")) includes $target ($to, rank $(rank "$to"))"
-            inc_bad=1
-        fi
-    done
-done
-if [ $inc_bad = 0 ]; then echo "ok   includes point down the layers"; passed=$((passed + 1)); fi
+# 2. Includes. An include "x" in libxcnn/a/f.c names the file libxcnn/a/x,
+# with "dir/.." and "." folded away as realpath -m would: the path is made
+# absolute from the repository's physical directory (pwd -P, as realpath
+# sees it), folded, and named relative to the repository again, so
+# "../../include/xcnn.h" from libxcnn/a/ is include/xcnn.h and anything
+# that climbs out of the repository is outside. (Symbolic links are not
+# followed, unlike realpath; libxcnn/ and include/ have none.)
+find libxcnn -name '*.[ch]' | sort | awk -v ranks="$RANKS" -v top="$(pwd -P)" "$LAYERS_AWK"'
+# absolute path p with "" and "." segments dropped and "x/.." folded
+function fold(p,   n, seg, keep, k, i) {
+    n = split(p, seg, "/")
+    k = 0
+    for (i = 1; i <= n; i++) {
+        if (seg[i] == "" || seg[i] == ".") continue
+        if (seg[i] == "..") { if (k > 0) k--; continue }
+        keep[++k] = seg[i]
+    }
+    p = ""
+    for (i = 1; i <= k; i++) p = p "/" keep[i]
+    return p == "" ? "/" : p
+}
+{
+    f = $0
+    from = folder(f)
+    dir = f
+    sub(/\/[^\/]*$/, "", dir)
+    while ((getline line < f) > 0) {
+        if (!match(line, /^[ \t\r\f\v]*#[ \t\r\f\v]*include[ \t\r\f\v]*"[^"]*"/)) continue
+        quoted = substr(line, 1, RLENGTH)
+        sub(/^[^"]*"/, "", quoted)
+        sub(/"$/, "", quoted)
+        # split on blanks as the shell loop this replaces did
+        n = split(quoted, incs)
+        for (i = 1; i <= n; i++) {
+            inc = incs[i]
+            target = fold(top "/" dir "/" inc)
+            if (index(target, top "/") == 1) target = substr(target, length(top) + 2)
+            else target = "../"   # above the repository: outside
+            if (target ~ /^include\//) continue   # the public headers: anyone may
+            if (target !~ /^libxcnn\//) {
+                print "FAIL " f " includes " inc ", outside libxcnn/ and include/"
+                continue
+            }
+            to = folder(target)
+            if (!allowed(from, to))
+                print "FAIL " f " (" from ", rank " rank(from) ") includes " target " (" to ", rank " rank(to) ")"
+        }
+    }
+    close(f)
+}' >"$tmp/includes"
+if [ -s "$tmp/includes" ]; then
+    report "$tmp/includes"
+else
+    echo "ok   includes point down the layers"; passed=$((passed + 1))
+fi
 
 # 3. Calls, from the symbol tables.
 OBJ=$BUILD/obj
 if [ -d "$OBJ/libxcnn" ] && command -v nm >/dev/null; then
-    defs=$(mktemp) uses=$(mktemp)
-    trap 'rm -f "$defs" "$uses"' EXIT
+    # each object with the source it was built from, in "object source" lines
+    set --
     for o in $(find "$OBJ/libxcnn" -name '*.o' | sort); do
         src=libxcnn/${o#"$OBJ"/libxcnn/}
         src=${src%.o}.c
         [ -f "$src" ] || continue   # an object left from a file since moved
-        nm "$o" | awk -v s="$src" '$2 ~ /^[TDBR]$/ {print $3, s}' >>"$defs"
-        nm "$o" | awk -v s="$src" '$1 == "U" {print $2, s}' >>"$uses"
-    done
-    pairs=$(awk 'NR == FNR {def[$1] = $2; next} ($1 in def) && def[$1] != $2 {print $2, def[$1], $1}' \
-        "$defs" "$uses" | sort -u)
-    call_bad=0
-    edges=$(printf '%s\n' "$pairs" | awk 'NF {print $1, $2}' | sort -u)
-    printf '%s\n' "$pairs" | while read -r user owner sym; do
-        [ -n "$user" ] || continue
-        from=$(folder "$user") to=$(folder "$owner")
-        if ! allowed "$from" "$to"; then
-            echo "FAIL $user ($from) calls $sym in $owner ($to)"
-        fi
-    done >"$uses.viol"
+        echo "$o $src"
+        set -- "$@" "$o"
+    done >"$tmp/objects"
+    # One nm for all objects: -A starts each line with "object:", so
+    #   build/obj/libxcnn/a/f.o:0000000000000000 T xcnn_f     (f.c defines)
+    #   build/obj/libxcnn/a/f.o:                 U xcnn_g     (f.c uses)
+    # and $2 is the type and $3 the symbol either way. A symbol defined
+    # twice counts for the last object that defines it. Each use of a
+    # symbol another file defines is a call "user owner symbol".
+    if [ $# -gt 0 ]; then nm -A "$@"; fi | awk '
+        NR == FNR { src[$1] = $2; next }
+        {
+            o = $1
+            sub(/:[^:]*$/, "", o)
+            if ($2 ~ /^[TDBR]$/) def[$3] = src[o]
+            else if ($2 == "U") { n++; user[n] = src[o]; sym[n] = $3 }
+        }
+        END {
+            for (i = 1; i <= n; i++)
+                if ((sym[i] in def) && def[sym[i]] != user[i]) print user[i], def[sym[i]], sym[i]
+        }' "$tmp/objects" - | sort -u >"$tmp/pairs"
+    awk '{print $1, $2}' "$tmp/pairs" | sort -u >"$tmp/edges"
+    awk -v ranks="$RANKS" "$LAYERS_AWK"'
+        {
+            from = folder($1); to = folder($2)
+            if (!allowed(from, to)) print "FAIL " $1 " (" from ") calls " $3 " in " $2 " (" to ")"
+        }' "$tmp/pairs" >"$tmp/calls"
     # two files that call each other (within a folder: across folders step 3 catches it)
-    printf '%s\n' "$edges" | awk 'NF {e[$1 " " $2] = 1} END {for (k in e) {split(k, p, " "); if ((p[2] " " p[1]) in e && p[1] < p[2]) print "FAIL " p[1] " and " p[2] " call each other"}}' >>"$uses.viol"
-    if [ -s "$uses.viol" ]; then
-        cat "$uses.viol"
-        failed=$((failed + $(wc -l <"$uses.viol")))
-        call_bad=1
-    fi
-    rm -f "$uses.viol"
-    if [ $call_bad = 0 ]; then
-        echo "ok   calls point down the layers ($(printf '%s\n' "$edges" | grep -c .) file-to-file call edges checked)"
+    awk 'NF {e[$1 " " $2] = 1} END {for (k in e) {split(k, p, " "); if ((p[2] " " p[1]) in e && p[1] < p[2]) print "FAIL " p[1] " and " p[2] " call each other"}}' "$tmp/edges" >>"$tmp/calls"
+    if [ -s "$tmp/calls" ]; then
+        report "$tmp/calls"
+    else
+        echo "ok   calls point down the layers ($(grep -c . "$tmp/edges") file-to-file call edges checked)"
         passed=$((passed + 1))
     fi
 else
