@@ -87,6 +87,54 @@ out:
     xcnn_model_free(mb);
 }
 
+/* xcnn_exec_sample_passes_picking (xcnn_explain_batch's gradient methods):
+ * a target of -1 becomes the sample's own arg-max, written back; the
+ * results are the batched pass's with those targets. A refusal here would
+ * go unseen elsewhere: xcnn_explain_batch reruns a failed pass input by
+ * input, to the same bits, only slower. */
+static void test_picking(const char *dir)
+{
+    enum { B = 3 };
+    size_t n = 0;
+    xcnn_model *ms = load_threads(dir, B), *mb = load_threads(dir, B);
+    float *x = inputs(dir, B, &n);
+    if (!check(ms && mb && x, "%s: loads for picked targets", dir)) goto out;
+    if (ms->n_views < 2) {
+        check_skip("%s: no sample views (one thread or no OpenMP)", dir);
+        goto out;
+    }
+    xcnn_err err = {{0}};
+    int picked[B] = {-1, 2, -1}, argmax[B];
+    if (!check(xcnn_exec_forward(mb, x, B, &err) == XCNN_OK, "%s: forward (%s)", dir, err.msg))
+        goto out;
+    const xcnn_tensor *yb = &mb->g->tensors[mb->g->output];
+    size_t k = xcnn_tensor_sample_numel(yb);
+    for (int b = 0; b < B; b++) {
+        argmax[b] = 0;
+        for (size_t i = 1; i < k; i++)
+            if (yb->data[b * k + i] > yb->data[b * k + (size_t)argmax[b]]) argmax[b] = (int)i;
+    }
+    argmax[1] = 2;
+    int ok = xcnn_exec_sample_passes_picking(ms, x, B, picked, XCNN_RELU_GRADIENT, &err) ==
+                 XCNN_OK &&
+             xcnn_exec_backward(mb, argmax, NULL, XCNN_RELU_GRADIENT, -1, &err) == XCNN_OK;
+    if (!check(ok, "%s: targets of -1 accepted by the picking passes (%s)", dir, err.msg))
+        goto out;
+    check(memcmp(picked, argmax, sizeof picked) == 0,
+          "%s: -1 became each sample's arg-max (%d %d %d), a given target kept (%d)", dir,
+          picked[0], picked[1], picked[2], argmax[1]);
+    const xcnn_tensor *gs = &ms->g->tensors[ms->g->input], *gb = &mb->g->tensors[mb->g->input];
+    check(memcmp(gs->grad, gb->grad, xcnn_tensor_sample_numel(gs) * B * sizeof(float)) == 0,
+          "%s: picked targets: input gradients == the batched pass's, bit for bit", dir);
+    check(xcnn_exec_sample_passes_picking(ms, x, B, (int[]){-2, 0, 0}, XCNN_RELU_GRADIENT,
+                                          &err) != XCNN_OK,
+          "%s: the picking passes refuse target -2", dir);
+out:
+    free(x);
+    xcnn_model_free(ms);
+    xcnn_model_free(mb);
+}
+
 /* An explainer with the model's views, then with them turned off. */
 static void test_method(const char *dir, xcnn_method method)
 {
@@ -130,6 +178,7 @@ int main(void)
     const char *dirs[] = {"tests/fixtures/resnet_narrow", "tests/fixtures/rescnn_bn"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         test_exec(dirs[i], 0);
+        test_picking(dirs[i]);
         test_method(dirs[i], XCNN_INTEGRATED_GRADIENTS);
         test_method(dirs[i], XCNN_SMOOTHGRAD);
     }

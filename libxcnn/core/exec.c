@@ -175,7 +175,12 @@ static void clear_grad(const run_env *e, int ti, int batch)
      * all threads: one thread clearing them left the other idle. */
     enum { PIECE = 65536 };
     long pieces = (long)((n + PIECE - 1) / PIECE);
-#pragma omp parallel for schedule(static) if (n > XCNN_PARALLEL_MIN)
+    if (!xcnn_fork_worth(n > XCNN_PARALLEL_MIN)) {
+        memset(t->grad, 0, n * sizeof(float));
+        e->cleared[ti] = 1;
+        return;
+    }
+#pragma omp parallel for schedule(static)
     for (long i = 0; i < pieces; i++) {
         size_t start = (size_t)i * PIECE, len = n - start < PIECE ? n - start : PIECE;
         memset(t->grad + start, 0, len * sizeof(float));
@@ -329,8 +334,10 @@ static xcnn_status backward_nonfinite(const xcnn_model *m, int from, int stop, i
 }
 
 /* The arguments of a backward over `batch` samples of the last forward. */
-static xcnn_status check_backward(const xcnn_model *m, const int *targets, const float *seed,
-                                  xcnn_relu_rule rule, int stop, int batch, xcnn_err *err)
+/* pick: a target of -1 is allowed (sample_passes makes it the arg-max). */
+static xcnn_status check_targets(const xcnn_model *m, const int *targets, const float *seed,
+                                 xcnn_relu_rule rule, int stop, int batch, int pick,
+                                 xcnn_err *err)
 {
     const xcnn_graph *g = m->g;
     xcnn_status st = backward_allowed(m, stop, err);
@@ -340,7 +347,7 @@ static xcnn_status check_backward(const xcnn_model *m, const int *targets, const
     size_t k = xcnn_tensor_sample_numel(&g->tensors[g->output]);
     if (targets)
         for (int b = 0; b < batch; b++)
-            if (targets[b] < 0 || (size_t)targets[b] >= k)
+            if (targets[b] < (pick ? -1 : 0) || (targets[b] >= 0 && (size_t)targets[b] >= k))
                 return xcnn_fail(err, XCNN_ERR_ARG, "target %d is out of range: the output "
                                  "has %zu classes (0..%zu)", targets[b], k, k - 1);
     if (!targets) {
@@ -357,6 +364,12 @@ static xcnn_status check_backward(const xcnn_model *m, const int *targets, const
         return xcnn_fail(err, XCNN_ERR_ARG, "'%s' is a weight or constant, not a layer "
                          "output", stop < g->n_tensors ? g->tensors[stop].name : "?");
     return values_readable(m, stop >= 0 ? g->tensors[stop].producer + 1 : 0, err);
+}
+
+static xcnn_status check_backward(const xcnn_model *m, const int *targets, const float *seed,
+                                  xcnn_relu_rule rule, int stop, int batch, xcnn_err *err)
+{
+    return check_targets(m, targets, seed, rule, stop, batch, 0, err);
 }
 
 xcnn_status xcnn_exec_backward(xcnn_model *m, const int *targets, const float *seed,
@@ -605,8 +618,20 @@ static void point_view(const xcnn_model *m, xcnn_sample_view *w, int b)
     w->g.values_below = 0; /* whole passes, gradients included */
 }
 
-/* Forward and backward of sample b on view w, on the calling thread. */
-static void sample_pass(const xcnn_model *m, xcnn_sample_view *w, int b, const int *targets,
+/* The first largest of sample b's outputs (xcnn_ex_pick_target's arg-max);
+ * a NaN output is found after the passes (forward_nonfinite). */
+static int sample_argmax(const float *y, size_t k)
+{
+    size_t t = 0;
+    for (size_t i = 1; i < k; i++)
+        if (y[i] > y[t]) t = i;
+    return (int)t;
+}
+
+/* Forward and backward of sample b on view w, on the calling thread. A
+ * target of -1 (only with `pick`) becomes the arg-max of the sample's own
+ * output, written back into targets[b] before its backward. */
+static void sample_pass(const xcnn_model *m, xcnn_sample_view *w, int b, int *targets, int pick,
                         xcnn_relu_rule rule, int stop)
 {
     point_view(m, w, b);
@@ -614,26 +639,36 @@ static void sample_pass(const xcnn_model *m, xcnn_sample_view *w, int b, const i
     run_env e = {&w->g, m->compute, m->n_compute, w->scratch, w->reached, w->cleared,
                  NULL, NULL};
     walk_forward(&e, 1);
+    if (pick && targets[b] < 0) {
+        const xcnn_tensor *y = &w->g.tensors[m->g->output];
+        targets[b] = sample_argmax(y->data, xcnn_tensor_sample_numel(y));
+    }
     xcnn_bwd_ctx ctx = {rule, NULL, NULL};
     run_backward(&e, m->g->output, targets + b, NULL, &ctx, stop);
 }
 
-xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch,
-                                    const int *targets, xcnn_relu_rule rule, int stop,
-                                    xcnn_err *err)
+/* xcnn_exec_sample_passes, and with `pick` the targets of -1 resolved to
+ * each sample's arg-max (targets is then written: see model.h). */
+static xcnn_status sample_passes(xcnn_model *m, const float *input, int batch, int *targets,
+                                 int pick, xcnn_relu_rule rule, int stop, xcnn_err *err)
 {
     int threads = m->threads > 0 ? m->threads : xcnn_threads_max();
     int nv = m->n_views < threads ? m->n_views : threads;
     if (nv > batch) nv = batch;
     if (nv < 2 || m->g->training) { /* the batched pass */
         xcnn_status st = xcnn_exec_forward(m, input, batch, err);
-        return st ? st : xcnn_exec_backward(m, targets, NULL, rule, stop, err);
+        if (st) return st;
+        const xcnn_tensor *y = &m->g->tensors[m->g->output];
+        size_t k = xcnn_tensor_sample_numel(y);
+        for (int b = 0; pick && b < batch; b++)
+            if (targets[b] < 0) targets[b] = sample_argmax(y->data + (size_t)b * k, k);
+        return xcnn_exec_backward(m, targets, NULL, rule, stop, err);
     }
     xcnn_status st = copy_input(m, input, batch, err);
     if (st) return st;
     m->have_forward = 1; /* for check_backward: the passes below run it */
     m->g->values_below = 0;
-    st = check_backward(m, targets, NULL, rule, stop, batch, err);
+    st = check_targets(m, targets, NULL, rule, stop, batch, pick, err);
     if (st) return st;
     apply_threads(m);
     /* Ops make some weight forms on first use (conv.c: Winograd's U, the
@@ -642,7 +677,7 @@ xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch
      * ops on all threads. */
     int first = 0, from = stop >= 0 ? m->g->tensors[stop].producer + 1 : 0;
     if (!m->ops_warm || from < m->warm_from) {
-        sample_pass(m, &m->views[0], 0, targets, rule, stop);
+        sample_pass(m, &m->views[0], 0, targets, pick, rule, stop);
         m->ops_warm = 1;
         note_warm(m, stop);
         first = 1;
@@ -658,10 +693,24 @@ xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch
         omp_set_num_threads(1);
 #endif
         for (int b = first + t; b < batch; b += nt)
-            sample_pass(m, &m->views[t], b, targets, rule, stop);
+            sample_pass(m, &m->views[t], b, targets, pick, rule, stop);
     }
     m->g->batch = batch;
     m->have_forward = m->have_backward = 1;
     st = forward_nonfinite(m, batch, err);
     return st ? st : backward_nonfinite(m, m->g->output, stop, batch, err);
+}
+
+xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch,
+                                    const int *targets, xcnn_relu_rule rule, int stop,
+                                    xcnn_err *err)
+{
+    /* not written: without pick, sample_passes only reads the targets */
+    return sample_passes(m, input, batch, (int *)targets, 0, rule, stop, err);
+}
+
+xcnn_status xcnn_exec_sample_passes_picking(xcnn_model *m, const float *input, int batch,
+                                            int *targets, xcnn_relu_rule rule, xcnn_err *err)
+{
+    return sample_passes(m, input, batch, targets, 1, rule, -1, err);
 }
