@@ -291,6 +291,18 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
     }
 }
 
+/* Task t of split s: its block of C, packing into its own pa and pb. */
+static void split_task(const xcnn_gemm_kernel *kern, const split *s, int t, int trans_a,
+                       int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float *C, int ldc, int overwrite)
+{
+    float pa[MC * KC], pb[KC * NC];
+    int i0 = (t % s->ms) * s->rh, j0 = (t / s->ms) * s->bw;
+    int i1 = i0 + s->rh < M ? i0 + s->rh : M, j1 = j0 + s->bw < N ? j0 + s->bw : N;
+    run_task(kern, trans_a, trans_b, i0, i1, j0, j1, K, alpha, A, lda, B, ldb, C, ldc, pa, pb,
+             overwrite);
+}
+
 /* One parallel region, one loop over independent tasks, no barrier inside:
  * a barrier per K slice costs little on an idle machine but a whole time
  * slice whenever another program has taken a core. Each thread packs into
@@ -307,14 +319,16 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
      * computed by exactly one task, so the bits do not change. */
     split s = plan_split(M, N, kern->mr, kern->nr, threads > 1 ? 2 * threads : 1);
     int ntasks = s.nb * s.ms;
-#pragma omp parallel for schedule(dynamic) if (threads > 1 && ntasks > 1)
-    for (int t = 0; t < ntasks; t++) {
-        float pa[MC * KC], pb[KC * NC];
-        int i0 = (t % s.ms) * s.rh, j0 = (t / s.ms) * s.bw;
-        int i1 = i0 + s.rh < M ? i0 + s.rh : M, j1 = j0 + s.bw < N ? j0 + s.bw : N;
-        run_task(kern, trans_a, trans_b, i0, i1, j0, j1, K, alpha, A, lda, B, ldb, C, ldc, pa,
-                 pb, overwrite);
+    if (!xcnn_fork_worth(threads > 1 && ntasks > 1)) {
+        for (int t = 0; t < ntasks; t++)
+            split_task(kern, &s, t, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc,
+                       overwrite);
+        return;
     }
+#pragma omp parallel for schedule(dynamic)
+    for (int t = 0; t < ntasks; t++)
+        split_task(kern, &s, t, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc,
+                   overwrite);
 }
 
 static void sgemm(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
@@ -417,7 +431,13 @@ static void small_m_run(const xcnn_gemm_kernel *kern, int trans_a, int M, int N,
     int parts = panels >= want ? 1 : (want + panels - 1) / panels;
     if (parts > tiles) parts = tiles;
     int tasks = parts > 1 ? panels * parts : (want < panels ? want : panels);
-#pragma omp parallel for schedule(dynamic) if (tasks > 1)
+    if (!xcnn_fork_worth(tasks > 1)) {
+        /* one thread: every panel, all rows, in one task */
+        small_m_task(kern, trans_a, M, N, K, A, lda, B, ldb, packed, C, ldc, accumulate, 0,
+                     panels);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic)
     for (int t = 0; t < tasks; t++) {
         if (parts == 1) {
             small_m_task(kern, trans_a, M, N, K, A, lda, B, ldb, packed, C, ldc, accumulate,

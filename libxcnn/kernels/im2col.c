@@ -216,31 +216,55 @@ void xcnn_col2im_rows(const xcnn_window2d *w, int channels, const float *col, si
  * order, and the sums do not depend on the thread count. */
 #define IM2COL_BLOCK 64
 
+/* Job j of im2col: one tap of one block of channels of one sample. */
+static void im2col_job(const xcnn_window2d *w, int channels, int taps, int blocks, int j,
+                       const float *im, size_t im_stride, float *col, size_t ldcol)
+{
+    size_t plane = (size_t)w->in_h * w->in_w, npix = (size_t)w->out_h * w->out_w;
+    int s = j / (taps * blocks), t = j / blocks % taps, c0 = j % blocks * IM2COL_BLOCK;
+    int c1 = c0 + IM2COL_BLOCK < channels ? c0 + IM2COL_BLOCK : channels;
+    im2col_tap(w, t / w->k_w, t % w->k_w, im + s * im_stride + c0 * plane, plane, c1 - c0,
+               col + s * npix + ((size_t)c0 * taps + t) * ldcol, (size_t)taps * ldcol);
+}
+
+/* Plane sc of col2im (sample sc / channels): its taps in order. */
+static void col2im_plane(const xcnn_window2d *w, int channels, int sc, float *im,
+                         size_t im_stride, const float *col, size_t ldcol, size_t ps)
+{
+    size_t plane = (size_t)w->in_h * w->in_w, npix = (size_t)w->out_h * w->out_w;
+    int taps = w->k_h * w->k_w, s = sc / channels, c = sc % channels;
+    float *image = im + s * im_stride + c * plane;
+    const float *cols = col + s * npix * ps;
+    for (int t = 0; t < taps; t++)
+        col2im_row(w, t / w->k_w, t % w->k_w, image, cols + ((size_t)c * taps + t) * ldcol, ps);
+}
+
 static void walk(const xcnn_window2d *w, int channels, int samples, float *im,
                  size_t im_stride, float *col, size_t ldcol, size_t ps, int to_image)
 {
-    size_t plane = (size_t)w->in_h * w->in_w, npix = (size_t)w->out_h * w->out_w;
+    size_t npix = (size_t)w->out_h * w->out_w;
     int taps = w->k_h * w->k_w;
     double work = (double)channels * samples * taps * (double)npix;
-    (void)work;
     if (!to_image) {
         int blocks = (channels + IM2COL_BLOCK - 1) / IM2COL_BLOCK, jobs = samples * taps * blocks;
-#pragma omp parallel for schedule(dynamic) if (jobs > 1 && work > XCNN_PARALLEL_MIN_COPY)
-        for (int j = 0; j < jobs; j++) {
-            int s = j / (taps * blocks), t = j / blocks % taps, c0 = j % blocks * IM2COL_BLOCK;
-            int c1 = c0 + IM2COL_BLOCK < channels ? c0 + IM2COL_BLOCK : channels;
-            im2col_tap(w, t / w->k_w, t % w->k_w, im + s * im_stride + c0 * plane, plane, c1 - c0,
-                       col + s * npix + ((size_t)c0 * taps + t) * ldcol, (size_t)taps * ldcol);
+        if (!xcnn_fork_worth(jobs > 1 && work > XCNN_PARALLEL_MIN_COPY)) {
+            for (int j = 0; j < jobs; j++) im2col_job(w, channels, taps, blocks, j, im, im_stride,
+                                                      col, ldcol);
+            return;
         }
+#pragma omp parallel for schedule(dynamic)
+        for (int j = 0; j < jobs; j++)
+            im2col_job(w, channels, taps, blocks, j, im, im_stride, col, ldcol);
         return;
     }
-#pragma omp parallel for schedule(dynamic) if (channels * samples > 1 && work > XCNN_PARALLEL_MIN_COPY)
-    for (int sc = 0; sc < channels * samples; sc++) {
-        int s = sc / channels, c = sc % channels;
-        float *image = im + s * im_stride + c * plane, *cols = col + s * npix * ps;
-        for (int t = 0; t < taps; t++)
-            col2im_row(w, t / w->k_w, t % w->k_w, image, cols + ((size_t)c * taps + t) * ldcol, ps);
+    if (!xcnn_fork_worth(channels * samples > 1 && work > XCNN_PARALLEL_MIN_COPY)) {
+        for (int sc = 0; sc < channels * samples; sc++)
+            col2im_plane(w, channels, sc, im, im_stride, col, ldcol, ps);
+        return;
     }
+#pragma omp parallel for schedule(dynamic)
+    for (int sc = 0; sc < channels * samples; sc++)
+        col2im_plane(w, channels, sc, im, im_stride, col, ldcol, ps);
 }
 
 void xcnn_im2col(const xcnn_window2d *w, int channels, const float *im, float *col,

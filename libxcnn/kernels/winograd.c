@@ -330,6 +330,28 @@ static int band_rows(const wino_call *k, size_t tiles_w, size_t tiles, int sampl
     return (int)((th + bands - 1) / bands);
 }
 
+/* Band b (sample b / per_sample) in v, a thread's slot of the scratch. */
+static void run_band(const wino_call *k, int b, int per_sample, int rows, const float *x,
+                     size_t x_stride, float *y, size_t y_stride, float *v)
+{
+    const xcnn_winograd_geom *geo = k->geo;
+    int th = (geo->out_h + geo->m - 1) / geo->m, tw = (geo->out_w + geo->m - 1) / geo->m;
+    size_t in_plane = (size_t)geo->in_h * geo->in_w, out_plane = (size_t)geo->out_h * geo->out_w;
+    int s = b / per_sample, ty0 = b % per_sample * rows;
+    int ty1 = ty0 + rows < th ? ty0 + rows : th;
+    size_t width = (size_t)(ty1 - ty0) * tw;
+    float *mt = v + (size_t)k->xis * k->c_in * width;
+    for (int c = 0; c < k->c_in; c++)
+        input_rows(k, x + s * x_stride + c * in_plane, ty0, ty1, v + c * width,
+                   (size_t)k->c_in * width);
+    for (int xi = 0; xi < k->xis; xi++)
+        product(k, xi, width, v + (size_t)xi * k->c_in * width,
+                mt + (size_t)xi * k->c_out * width);
+    for (int m = 0; m < k->c_out; m++)
+        output_rows(k, mt + m * width, (size_t)k->c_out * width, ty0, ty1, m,
+                    y + s * y_stride + m * out_plane);
+}
+
 /* Each band, on one thread: its tile rows of every input plane, the
  * products, its rows of every output plane. Bands are independent, so
  * there is one parallel loop and no barrier inside it. */
@@ -339,28 +361,43 @@ static void run_bands(const wino_call *k, int samples, const float *x, size_t x_
     const xcnn_winograd_geom *geo = k->geo;
     int th = (geo->out_h + geo->m - 1) / geo->m, tw = (geo->out_w + geo->m - 1) / geo->m;
     int per_sample = (th + rows - 1) / rows, bands = samples * per_sample;
-    size_t in_plane = (size_t)geo->in_h * geo->in_w, out_plane = (size_t)geo->out_h * geo->out_w;
     size_t slot = (size_t)k->xis * ((size_t)k->c_in + k->c_out) * (size_t)rows * tw;
+    if (!xcnn_fork_worth(bands > 1)) {
+        for (int b = 0; b < bands; b++)
+            run_band(k, b, per_sample, rows, x, x_stride, y, y_stride, scratch);
+        return;
+    }
 #pragma omp parallel
     {
         float *v = scratch + (size_t)xcnn_thread_num() * slot;
 #pragma omp for schedule(dynamic)
-        for (int b = 0; b < bands; b++) {
-            int s = b / per_sample, ty0 = b % per_sample * rows;
-            int ty1 = ty0 + rows < th ? ty0 + rows : th;
-            size_t width = (size_t)(ty1 - ty0) * tw;
-            float *mt = v + (size_t)k->xis * k->c_in * width;
-            for (int c = 0; c < k->c_in; c++)
-                input_rows(k, x + s * x_stride + c * in_plane, ty0, ty1, v + c * width,
-                           (size_t)k->c_in * width);
-            for (int xi = 0; xi < k->xis; xi++)
-                product(k, xi, width, v + (size_t)xi * k->c_in * width,
-                        mt + (size_t)xi * k->c_out * width);
-            for (int m = 0; m < k->c_out; m++)
-                output_rows(k, mt + m * width, (size_t)k->c_out * width, ty0, ty1, m,
-                            y + s * y_stride + m * out_plane);
-        }
+        for (int b = 0; b < bands; b++)
+            run_band(k, b, per_sample, rows, x, x_stride, y, y_stride, v);
     }
+}
+
+/* run_whole's steps, one piece each: plane sc (sample sc / c_in) of the
+ * input transformed into v; plane sm of the output from mt. */
+static void whole_input(const wino_call *k, int samples, int sc, const float *x, size_t x_stride,
+                        float *v)
+{
+    const xcnn_winograd_geom *geo = k->geo;
+    int th = (geo->out_h + geo->m - 1) / geo->m, s = sc / k->c_in, c = sc % k->c_in;
+    size_t tiles = xcnn_winograd_tiles(geo), width = tiles * (size_t)samples;
+    size_t in_plane = (size_t)geo->in_h * geo->in_w;
+    input_rows(k, x + s * x_stride + c * in_plane, 0, th, v + (size_t)c * width + s * tiles,
+               (size_t)k->c_in * width);
+}
+
+static void whole_output(const wino_call *k, int samples, int sm, const float *mt, float *y,
+                         size_t y_stride)
+{
+    const xcnn_winograd_geom *geo = k->geo;
+    int th = (geo->out_h + geo->m - 1) / geo->m, s = sm / k->c_out, m = sm % k->c_out;
+    size_t tiles = xcnn_winograd_tiles(geo), width = tiles * (size_t)samples;
+    size_t out_plane = (size_t)geo->out_h * geo->out_w;
+    output_rows(k, mt + (size_t)m * width + s * tiles, (size_t)k->c_out * width, 0, th, m,
+                y + s * y_stride + m * out_plane);
 }
 
 /* The whole call at once: all planes transformed, then the products
@@ -369,29 +406,26 @@ static void run_whole(const wino_call *k, int samples, const float *x, size_t x_
                       float *y, size_t y_stride, float *scratch)
 {
     const xcnn_winograd_geom *geo = k->geo;
-    int th = (geo->out_h + geo->m - 1) / geo->m, c_in = k->c_in, c_out = k->c_out;
-    size_t tiles = xcnn_winograd_tiles(geo), width = tiles * (size_t)samples;
-    size_t in_plane = (size_t)geo->in_h * geo->in_w, out_plane = (size_t)geo->out_h * geo->out_w;
+    int c_in = k->c_in, c_out = k->c_out;
+    size_t width = xcnn_winograd_tiles(geo) * (size_t)samples;
     float *v = scratch, *mt = scratch + (size_t)k->xis * c_in * width;
     double work = (double)k->xis * c_out * c_in * (double)width;
-    (void)work;
-#pragma omp parallel if (work > 4e6)
+    if (!xcnn_fork_worth(work > 4e6)) {
+        for (int sc = 0; sc < samples * c_in; sc++) whole_input(k, samples, sc, x, x_stride, v);
+        for (int xi = 0; xi < k->xis; xi++)
+            product(k, xi, width, v + (size_t)xi * c_in * width, mt + (size_t)xi * c_out * width);
+        for (int sm = 0; sm < samples * c_out; sm++) whole_output(k, samples, sm, mt, y, y_stride);
+        return;
+    }
+#pragma omp parallel
     {
 #pragma omp for schedule(dynamic)
-        for (int sc = 0; sc < samples * c_in; sc++) {
-            int s = sc / c_in, c = sc % c_in;
-            input_rows(k, x + s * x_stride + c * in_plane, 0, th,
-                       v + (size_t)c * width + s * tiles, (size_t)c_in * width);
-        }
+        for (int sc = 0; sc < samples * c_in; sc++) whole_input(k, samples, sc, x, x_stride, v);
 #pragma omp for schedule(dynamic)
         for (int xi = 0; xi < k->xis; xi++)
             product(k, xi, width, v + (size_t)xi * c_in * width, mt + (size_t)xi * c_out * width);
 #pragma omp for schedule(dynamic)
-        for (int sm = 0; sm < samples * c_out; sm++) {
-            int s = sm / c_out, m = sm % c_out;
-            output_rows(k, mt + (size_t)m * width + s * tiles, (size_t)c_out * width, 0, th, m,
-                        y + s * y_stride + m * out_plane);
-        }
+        for (int sm = 0; sm < samples * c_out; sm++) whole_output(k, samples, sm, mt, y, y_stride);
     }
 }
 

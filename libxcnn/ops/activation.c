@@ -259,8 +259,12 @@ static void act_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
         for (int64_t i = 0; i < count; i++) y[i] = act_forward_one(&a, x[i]);
         return;
     }
+    if (!xcnn_fork_worth(count > ACT_PARALLEL_MIN)) {
+        forward_span(&a, x, y, count);
+        return;
+    }
     int64_t chunks = (count + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for schedule(dynamic) if (count > ACT_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t start = c * ACT_CHUNK;
         int64_t len = count - start < ACT_CHUNK ? count - start : ACT_CHUNK;
@@ -307,8 +311,12 @@ static void act_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
             dx[i] += act_backward_one(a, x->data[i], y->data[i], y->grad[i], rule);
         return;
     }
+    if (!xcnn_fork_worth(count > ACT_PARALLEL_MIN)) {
+        backward_span(a, rule, x->data, y->data, y->grad, dx, count);
+        return;
+    }
     int64_t chunks = (count + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for schedule(dynamic) if (count > ACT_PARALLEL_MIN)
+#pragma omp parallel for schedule(dynamic)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t start = c * ACT_CHUNK;
         int64_t len = count - start < ACT_CHUNK ? count - start : ACT_CHUNK;

@@ -255,6 +255,80 @@ static void bn_reference_backward(xcnn_graph *g, const xcnn_node *n, int batch)
 
 /* ---- inference mode: running statistics ----------------------------- */
 
+/* A node's tensors and sizes, read once for the per-plane and per-channel
+ * functions below. */
+typedef struct bn_eval {
+    int c;
+    size_t pixels;
+    float eps;
+    const float *x, *scale, *bias, *mean, *var, *dy;
+    float *y, *dx, *dscale, *dbias, *dmean, *dvar;
+} bn_eval;
+
+static bn_eval eval_args(xcnn_graph *g, const xcnn_node *n)
+{
+    bn_eval e;
+    bn_dims(g, n, &e.c, &e.pixels);
+    e.eps = xcnn_attr_float(n, "epsilon", 1e-5f);
+    e.x = xcnn_in(g, n, 0)->data;
+    e.scale = xcnn_in(g, n, 1)->data;
+    e.bias = xcnn_in(g, n, 2)->data;
+    e.mean = xcnn_in(g, n, 3)->data;
+    e.var = xcnn_in(g, n, 4)->data;
+    e.y = xcnn_out(g, n, 0)->data;
+    e.dy = xcnn_out(g, n, 0)->grad;
+    e.dx = xcnn_tensor_grad(xcnn_in(g, n, 0));
+    e.dscale = xcnn_tensor_grad(xcnn_in(g, n, 1));
+    e.dbias = xcnn_tensor_grad(xcnn_in(g, n, 2));
+    e.dmean = xcnn_tensor_grad(xcnn_in(g, n, 3));
+    e.dvar = xcnn_tensor_grad(xcnn_in(g, n, 4));
+    return e;
+}
+
+/* Plane pl (sample pl / c, channel pl % c) of the forward. */
+static void eval_plane_forward(const bn_eval *e, int pl)
+{
+    int ch = pl % e->c;
+    float inv = 1.0f / sqrtf(e->var[ch] + e->eps);
+    /* In locals: as far as the compiler knows y could alias the weights,
+     * and a loop that reloads them needs an alias check before it is
+     * vectorised (gcc -O2 does not vectorise it). */
+    float a = e->scale[ch] * inv, m = e->mean[ch], b = e->bias[ch];
+    const float *xp = e->x + (size_t)pl * e->pixels;
+    float *yp = e->y + (size_t)pl * e->pixels;
+    size_t pixels = e->pixels;
+    for (size_t i = 0; i < pixels; i++) yp[i] = (xp[i] - m) * a + b;
+}
+
+/* Channel ch of the backward: its input gradient over the batch, then its
+ * parameters' sums, the batch walked in order. */
+static void eval_channel_backward(const bn_eval *e, int batch, int ch)
+{
+    float inv = 1.0f / sqrtf(e->var[ch] + e->eps);
+    float a = e->scale[ch] * inv, m = e->mean[ch];
+    const float *x = e->x, *dy = e->dy;
+    float *dx = e->dx;
+    size_t pixels = e->pixels;
+    int want_params = e->dscale || e->dbias || e->dmean || e->dvar;
+    /* sum dy, sum dy * (x - mean) */
+    xcnn_sum sum_dy = XCNN_SUM_ZERO, sum_dy_xc = XCNN_SUM_ZERO;
+    for (int b = 0; b < batch; b++) {
+        size_t off = ((size_t)b * e->c + ch) * pixels;
+        if (dx)
+            for (size_t i = 0; i < pixels; i++) dx[off + i] += dy[off + i] * a;
+        if (want_params)
+            for (size_t i = 0; i < pixels; i++) {
+                xcnn_sum_add(&sum_dy, dy[off + i]);
+                xcnn_sum_add(&sum_dy_xc, (xcnn_acc)dy[off + i] * (x[off + i] - m));
+            }
+    }
+    xcnn_acc s_dy = xcnn_sum_get(&sum_dy), s_dyx = xcnn_sum_get(&sum_dy_xc), half = 0.5;
+    if (e->dscale) e->dscale[ch] += (float)(s_dyx * inv);
+    if (e->dbias) e->dbias[ch] += (float)s_dy;
+    if (e->dmean) e->dmean[ch] += (float)(-s_dy * a);
+    if (e->dvar) e->dvar[ch] += (float)(-half * s_dyx * a * inv * inv);
+}
+
 static void bn_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     (void)scratch;
@@ -266,27 +340,14 @@ static void bn_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scra
         bn_reference_forward(g, n, batch);
         return;
     }
-    int c;
-    size_t pixels;
-    bn_dims(g, n, &c, &pixels);
-    const float *x = xcnn_in(g, n, 0)->data, *scale = xcnn_in(g, n, 1)->data;
-    const float *bias = xcnn_in(g, n, 2)->data, *mean = xcnn_in(g, n, 3)->data;
-    const float *var = xcnn_in(g, n, 4)->data;
-    float *y = xcnn_out(g, n, 0)->data;
-    float eps = xcnn_attr_float(n, "epsilon", 1e-5f);
-    int planes = batch * c;
-#pragma omp parallel for schedule(dynamic) if ((size_t)planes * pixels > XCNN_PARALLEL_MIN)
-    for (int pl = 0; pl < planes; pl++) {
-        int ch = pl % c;
-        float inv = 1.0f / sqrtf(var[ch] + eps);
-        /* In locals: as far as the compiler knows y could alias the
-         * weights, and a loop that reloads them needs an alias check
-         * before it is vectorised (gcc -O2 does not vectorise it). */
-        float a = scale[ch] * inv, m = mean[ch], b = bias[ch];
-        const float *xp = x + pl * pixels;
-        float *yp = y + pl * pixels;
-        for (size_t i = 0; i < pixels; i++) yp[i] = (xp[i] - m) * a + b;
+    bn_eval e = eval_args(g, n);
+    int planes = batch * e.c;
+    if (!xcnn_fork_worth((size_t)planes * e.pixels > XCNN_PARALLEL_MIN)) {
+        for (int pl = 0; pl < planes; pl++) eval_plane_forward(&e, pl);
+        return;
     }
+#pragma omp parallel for schedule(dynamic)
+    for (int pl = 0; pl < planes; pl++) eval_plane_forward(&e, pl);
 }
 
 /* Parallel over channels; each walks the batch in order, so the
@@ -304,39 +365,13 @@ static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
         bn_reference_backward(g, n, batch);
         return;
     }
-    int c;
-    size_t pixels;
-    bn_dims(g, n, &c, &pixels);
-    const float *x = xcnn_in(g, n, 0)->data, *scale = xcnn_in(g, n, 1)->data;
-    const float *mean = xcnn_in(g, n, 3)->data, *var = xcnn_in(g, n, 4)->data;
-    const float *dy = xcnn_out(g, n, 0)->grad;
-    float *dx = xcnn_tensor_grad(xcnn_in(g, n, 0));
-    float *dscale = xcnn_tensor_grad(xcnn_in(g, n, 1)), *dbias = xcnn_tensor_grad(xcnn_in(g, n, 2));
-    float *dmean = xcnn_tensor_grad(xcnn_in(g, n, 3)), *dvar = xcnn_tensor_grad(xcnn_in(g, n, 4));
-    int want_params = dscale || dbias || dmean || dvar;
-    float eps = xcnn_attr_float(n, "epsilon", 1e-5f);
-#pragma omp parallel for schedule(dynamic) if ((size_t)batch * c * pixels > XCNN_PARALLEL_MIN)
-    for (int ch = 0; ch < c; ch++) {
-        float inv = 1.0f / sqrtf(var[ch] + eps);
-        float a = scale[ch] * inv, m = mean[ch];
-        /* sum dy, sum dy * (x - mean) */
-        xcnn_sum sum_dy = XCNN_SUM_ZERO, sum_dy_xc = XCNN_SUM_ZERO;
-        for (int b = 0; b < batch; b++) {
-            size_t off = ((size_t)b * c + ch) * pixels;
-            if (dx)
-                for (size_t i = 0; i < pixels; i++) dx[off + i] += dy[off + i] * a;
-            if (want_params)
-                for (size_t i = 0; i < pixels; i++) {
-                    xcnn_sum_add(&sum_dy, dy[off + i]);
-                    xcnn_sum_add(&sum_dy_xc, (xcnn_acc)dy[off + i] * (x[off + i] - m));
-                }
-        }
-        xcnn_acc s_dy = xcnn_sum_get(&sum_dy), s_dyx = xcnn_sum_get(&sum_dy_xc), half = 0.5;
-        if (dscale) dscale[ch] += (float)(s_dyx * inv);
-        if (dbias) dbias[ch] += (float)s_dy;
-        if (dmean) dmean[ch] += (float)(-s_dy * a);
-        if (dvar) dvar[ch] += (float)(-half * s_dyx * a * inv * inv);
+    bn_eval e = eval_args(g, n);
+    if (!xcnn_fork_worth((size_t)batch * e.c * e.pixels > XCNN_PARALLEL_MIN)) {
+        for (int ch = 0; ch < e.c; ch++) eval_channel_backward(&e, batch, ch);
+        return;
     }
+#pragma omp parallel for schedule(dynamic)
+    for (int ch = 0; ch < e.c; ch++) eval_channel_backward(&e, batch, ch);
 }
 
 /* ONNX BatchNormalization's attributes from opset 7 on. momentum is read

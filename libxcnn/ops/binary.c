@@ -243,7 +243,15 @@ static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     for (int i = 0; i < v.rank - 1; i++) rows *= v.dim[i];
     size_t sy = v.s[0][v.rank - 1], sa = v.s[1][v.rank - 1], sb = v.s[2][v.rank - 1];
     size_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
-#pragma omp parallel for schedule(dynamic) if (rows * len > BIN_PARALLEL_MIN)
+    if (!xcnn_fork_worth(rows * len > BIN_PARALLEL_MIN)) {
+        for (size_t r = 0; r < rows; r++) {
+            size_t off[3];
+            row_offsets(&v, r, off);
+            forward_row(op, a + off[1], sa, b + off[2], sb, y + off[0], sy, len);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(dynamic)
     for (size_t t = 0; t < rows * pieces; t++) {
         size_t off[3], j0 = t % pieces * BIN_PIECE;
         size_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
@@ -291,7 +299,16 @@ static void grad_full(const bin_view *v, bin_op op, int which, const float *gy,
     for (int i = 0; i < v->rank - 1; i++) rows *= v->dim[i];
     size_t sy = v->s[0][v->rank - 1], sa = v->s[1][v->rank - 1], sb = v->s[2][v->rank - 1];
     size_t pieces = (len + BIN_PIECE - 1) / BIN_PIECE;
-#pragma omp parallel for schedule(dynamic) if (rows * len > BIN_PARALLEL_MIN)
+    if (!xcnn_fork_worth(rows * len > BIN_PARALLEL_MIN)) {
+        for (size_t r = 0; r < rows; r++) {
+            size_t off[3];
+            row_offsets(v, r, off);
+            grad_row(op, which, gy + off[0], a + off[1], sa, b + off[2], sb, dx + off[0], sy,
+                     len);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(dynamic)
     for (size_t t = 0; t < rows * pieces; t++) {
         size_t off[3], j0 = t % pieces * BIN_PIECE;
         size_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;

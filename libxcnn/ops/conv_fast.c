@@ -356,11 +356,31 @@ static void dw_forward(const conv_params *p, int batch, const float *x, const fl
 {
     size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w, taps = (size_t)p->s.win.k_h * p->s.win.k_w;
     int planes = batch * p->s.c_out;
-#pragma omp parallel for schedule(dynamic) if ((size_t)planes * in_plane * taps > XCNN_PARALLEL_MIN)
+    if (!xcnn_fork_worth((size_t)planes * in_plane * taps > XCNN_PARALLEL_MIN)) {
+        for (int i = 0; i < planes; i++) {
+            int c = i % p->s.c_out;
+            dw_plane_forward(&p->s.win, x + (size_t)i * in_plane, k + c * taps,
+                             bias ? bias[c] : 0, y + (size_t)i * p->npix);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(dynamic)
     for (int i = 0; i < planes; i++) {
         int c = i % p->s.c_out;
         dw_plane_forward(&p->s.win, x + (size_t)i * in_plane, k + c * taps, bias ? bias[c] : 0,
                          y + (size_t)i * p->npix);
+    }
+}
+
+/* Channel c of the depthwise backward, the batch in order. */
+static void dw_channel_backward(const conv_params *p, int batch, int c, const float *x,
+                                const float *k, const float *dy, float *dx, float *dk)
+{
+    size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w, taps = (size_t)p->s.win.k_h * p->s.win.k_w;
+    for (int b = 0; b < batch; b++) {
+        size_t i = (size_t)b * p->s.c_out + c;
+        dw_plane_backward(&p->s.win, x + i * in_plane, k + c * taps, dy + i * p->npix,
+                          dx ? dx + i * in_plane : NULL, dk ? dk + c * taps : NULL);
     }
 }
 
@@ -370,13 +390,12 @@ static void dw_backward(const conv_params *p, int batch, const float *x, const f
                         const float *dy, float *dx, float *dk)
 {
     size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w, taps = (size_t)p->s.win.k_h * p->s.win.k_w;
-#pragma omp parallel for schedule(dynamic) if ((size_t)batch * p->s.c_out * in_plane * taps > XCNN_PARALLEL_MIN)
-    for (int c = 0; c < p->s.c_out; c++)
-        for (int b = 0; b < batch; b++) {
-            size_t i = (size_t)b * p->s.c_out + c;
-            dw_plane_backward(&p->s.win, x + i * in_plane, k + c * taps, dy + i * p->npix,
-                              dx ? dx + i * in_plane : NULL, dk ? dk + c * taps : NULL);
-        }
+    if (!xcnn_fork_worth((size_t)batch * p->s.c_out * in_plane * taps > XCNN_PARALLEL_MIN)) {
+        for (int c = 0; c < p->s.c_out; c++) dw_channel_backward(p, batch, c, x, k, dy, dx, dk);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic)
+    for (int c = 0; c < p->s.c_out; c++) dw_channel_backward(p, batch, c, x, k, dy, dx, dk);
 }
 
 XCNN_VECTOR_CLONES
@@ -557,6 +576,18 @@ static void gemm_transposed(const xcnn_node *n, const float *w, const float *col
                       p->s.c_out);
 }
 
+/* Channel m of Y from the pixel-major yt (npix x c_out), with the fused
+ * ReLU when there is one. */
+static void untranspose_channel(const conv_params *p, int m, const float *yt, int relu,
+                                float *y)
+{
+    float *ym = y + (size_t)m * p->npix;
+    for (int i = 0; i < p->npix; i++) {
+        float v = yt[(size_t)i * p->s.c_out + m];
+        ym[i] = relu ? (v > 0 ? v : 0.0f) : v; /* NaN -> 0, as the Relu op */
+    }
+}
+
 /* One sample: yt starts as the bias (as the plain path starts Y), the
  * product adds to it, then Y = yt^T (and the fused ReLU). Every output is
  * the plain path's sum, in the same order: the same bits. */
@@ -569,14 +600,12 @@ static void forward_transposed(const xcnn_node *n, const float *col, const float
             memcpy(yt + (size_t)i * p->s.c_out, bias, (size_t)p->s.c_out * sizeof(float));
     gemm_transposed(n, w, col, p->npix, bias ? 1.0f : 0.0f, yt);
     int relu = n->fused_relu;
-#pragma omp parallel for schedule(static) if ((size_t)p->npix * p->s.c_out > XCNN_PARALLEL_MIN_COPY)
-    for (int m = 0; m < p->s.c_out; m++) {
-        float *ym = y + (size_t)m * p->npix;
-        for (int i = 0; i < p->npix; i++) {
-            float v = yt[(size_t)i * p->s.c_out + m];
-            ym[i] = relu ? (v > 0 ? v : 0.0f) : v; /* NaN -> 0, as the Relu op */
-        }
+    if (!xcnn_fork_worth((size_t)p->npix * p->s.c_out > XCNN_PARALLEL_MIN_COPY)) {
+        for (int m = 0; m < p->s.c_out; m++) untranspose_channel(p, m, yt, relu, y);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < p->s.c_out; m++) untranspose_channel(p, m, yt, relu, y);
 }
 
 /* ---- several samples per GEMM ---------------------------------------------- */
@@ -599,6 +628,27 @@ static int im2col_chunk(const xcnn_graph *g, const xcnn_node *n, const conv_para
     if (chunk > by_width) chunk = by_width;
     if (chunk > (size_t)batch) chunk = (size_t)batch;
     return chunk >= 2 ? (int)chunk : 0;
+}
+
+/* Plane sm (sample sm / c_out, channel sm % c_out) of a chunk's Y, from
+ * yt (its element i of channel m at m * m_step + i * i_step). */
+static void scatter_plane(const conv_params *p, int sm, const float *yt, size_t m_step,
+                          size_t i_step, float *y, size_t ys)
+{
+    int s = sm / p->s.c_out, m = sm % p->s.c_out;
+    const float *src = yt + (size_t)m * m_step + (size_t)s * p->npix * i_step;
+    float *dst = y + s * ys + (size_t)m * p->npix;
+    for (int i = 0; i < p->npix; i++) dst[i] = src[(size_t)i * i_step];
+}
+
+/* The opposite for dY: plane sm into the chunk's row-major dyt (c_out rows of
+ * `width`). */
+static void gather_plane(const conv_params *p, int sm, const float *dy, size_t ys, float *dyt,
+                         size_t width)
+{
+    int s = sm / p->s.c_out, m = sm % p->s.c_out;
+    memcpy(dyt + (size_t)m * width + (size_t)s * p->npix, dy + s * ys + (size_t)m * p->npix,
+           (size_t)p->npix * sizeof(float));
 }
 
 static void forward_batched(const xcnn_node *n, int batch, int chunk, const float *x,
@@ -625,13 +675,14 @@ static void forward_batched(const xcnn_node *n, int batch, int chunk, const floa
         else
             xcnn_sgemm(0, 0, p->s.c_out, (int)width, p->kcol, 1.0f, w, p->kcol, col,
                        (int)width, beta, yt, (int)width);
-#pragma omp parallel for schedule(static) if (width * p->s.c_out > XCNN_PARALLEL_MIN_COPY)
-        for (int sm = 0; sm < nb * p->s.c_out; sm++) {
-            int s = sm / p->s.c_out, m = sm % p->s.c_out;
-            const float *src = yt + (size_t)m * m_step + (size_t)s * p->npix * i_step;
-            float *dst = y + (b0 + s) * ys + (size_t)m * p->npix;
-            for (int i = 0; i < p->npix; i++) dst[i] = src[(size_t)i * i_step];
+        if (!xcnn_fork_worth(width * p->s.c_out > XCNN_PARALLEL_MIN_COPY)) {
+            for (int sm = 0; sm < nb * p->s.c_out; sm++)
+                scatter_plane(p, sm, yt, m_step, i_step, y + b0 * ys, ys);
+            continue;
         }
+#pragma omp parallel for schedule(static)
+        for (int sm = 0; sm < nb * p->s.c_out; sm++)
+            scatter_plane(p, sm, yt, m_step, i_step, y + b0 * ys, ys);
     }
 }
 
@@ -645,11 +696,13 @@ static void backward_batched(const conv_params *p, int batch, int chunk, const f
         int nb = batch - b0 < chunk ? batch - b0 : chunk;
         size_t width = (size_t)nb * p->npix;
         float *col = scratch, *dyt = scratch + (size_t)p->kcol * width;
-#pragma omp parallel for schedule(static) if (width * p->s.c_out > XCNN_PARALLEL_MIN_COPY)
-        for (int sm = 0; sm < nb * p->s.c_out; sm++) {
-            int s = sm / p->s.c_out, m = sm % p->s.c_out;
-            memcpy(dyt + (size_t)m * width + (size_t)s * p->npix,
-                   dy + (b0 + s) * ys + (size_t)m * p->npix, (size_t)p->npix * sizeof(float));
+        if (!xcnn_fork_worth(width * p->s.c_out > XCNN_PARALLEL_MIN_COPY)) {
+            for (int sm = 0; sm < nb * p->s.c_out; sm++)
+                gather_plane(p, sm, dy + b0 * ys, ys, dyt, width);
+        } else {
+#pragma omp parallel for schedule(static)
+            for (int sm = 0; sm < nb * p->s.c_out; sm++)
+                gather_plane(p, sm, dy + b0 * ys, ys, dyt, width);
         }
         if (dw) {
             xcnn_im2col_samples(&p->s.win, p->s.c_in, nb, x + b0 * xs, xs, col, width);
@@ -865,19 +918,27 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         }
 }
 
+/* Channel m of dY summed over the batch and the pixels, in a fixed order. */
+static float channel_sum(const conv_params *p, int batch, int m, const float *dy)
+{
+    xcnn_sum s = XCNN_SUM_ZERO;
+    for (int b = 0; b < batch; b++) {
+        const float *d = dy + ((size_t)b * p->s.c_out + m) * p->npix;
+        for (int i = 0; i < p->npix; i++) xcnn_sum_add(&s, d[i]);
+    }
+    return (float)xcnn_sum_get(&s);
+}
+
 /* dB[m] += sum over batch and pixels of dY[b, m]: one channel per
  * iteration, summed in a fixed order. */
 static void bias_backward(const conv_params *p, int batch, const float *dy, float *db)
 {
-#pragma omp parallel for schedule(static) if ((size_t)batch * p->s.c_out * p->s.win.out_h * p->s.win.out_w > XCNN_PARALLEL_MIN)
-    for (int m = 0; m < p->s.c_out; m++) {
-        xcnn_sum s = XCNN_SUM_ZERO;
-        for (int b = 0; b < batch; b++) {
-            const float *d = dy + ((size_t)b * p->s.c_out + m) * p->npix;
-            for (int i = 0; i < p->npix; i++) xcnn_sum_add(&s, d[i]);
-        }
-        db[m] += (float)xcnn_sum_get(&s);
+    if (!xcnn_fork_worth((size_t)batch * p->s.c_out * p->npix > XCNN_PARALLEL_MIN)) {
+        for (int m = 0; m < p->s.c_out; m++) db[m] += channel_sum(p, batch, m, dy);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < p->s.c_out; m++) db[m] += channel_sum(p, batch, m, dy);
 }
 
 /* Must equal xcnn_conv_reference_backward to rounding. */

@@ -120,7 +120,13 @@ static void rows_times_bt(const mm_params *p, int64_t rows, const float *a, cons
                           float *y)
 {
     int64_t M = p->M, K = p->K;
-#pragma omp parallel for schedule(static) if (rows * M * K > 4 * XCNN_PARALLEL_MIN)
+    if (!xcnn_fork_worth(rows * M * K > 4 * XCNN_PARALLEL_MIN)) {
+        for (int64_t j = 0; j < M; j++)
+            for (int64_t i = 0; i < rows; i++)
+                y[i * M + j] += p->alpha * dot(a + i * K, b + j * K, K);
+        return;
+    }
+#pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < M; j++)
         for (int64_t i = 0; i < rows; i++)
             y[i * M + j] += p->alpha * dot(a + i * K, b + j * K, K);

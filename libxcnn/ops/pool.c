@@ -469,6 +469,13 @@ static xcnn_status gap_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return XCNN_OK;
 }
 
+static float plane_mean(const float *xp, size_t pixels)
+{
+    xcnn_sum sum = XCNN_SUM_ZERO;
+    for (size_t i = 0; i < pixels; i++) xcnn_sum_add(&sum, xp[i]);
+    return (float)(xcnn_sum_get(&sum) / (xcnn_acc)pixels);
+}
+
 static void gap_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     (void)scratch;
@@ -476,13 +483,19 @@ static void gap_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
     float *y = xcnn_out(g, n, 0)->data;
     int planes = batch * (int)xt->dims[1];
     size_t pixels = xcnn_tensor_sample_numel(xt) / (size_t)xt->dims[1];
-#pragma omp parallel for schedule(dynamic) if ((size_t)planes * pixels > XCNN_PARALLEL_MIN)
-    for (int pl = 0; pl < planes; pl++) {
-        const float *xp = xt->data + pl * pixels;
-        xcnn_sum sum = XCNN_SUM_ZERO;
-        for (size_t i = 0; i < pixels; i++) xcnn_sum_add(&sum, xp[i]);
-        y[pl] = (float)(xcnn_sum_get(&sum) / (xcnn_acc)pixels);
+    if (!xcnn_fork_worth((size_t)planes * pixels > XCNN_PARALLEL_MIN)) {
+        for (int pl = 0; pl < planes; pl++) y[pl] = plane_mean(xt->data + pl * pixels, pixels);
+        return;
     }
+#pragma omp parallel for schedule(dynamic)
+    for (int pl = 0; pl < planes; pl++) y[pl] = plane_mean(xt->data + pl * pixels, pixels);
+}
+
+/* A plane mean's gradient dy, shared by its pixels. */
+static void spread_mean_grad(float dy, float *dxp, size_t pixels)
+{
+    float d = dy / (float)pixels;
+    for (size_t i = 0; i < pixels; i++) dxp[i] += d;
 }
 
 static void gap_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,
@@ -496,12 +509,12 @@ static void gap_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     const float *dy = xcnn_out(g, n, 0)->grad;
     int planes = batch * (int)xt->dims[1];
     size_t pixels = xcnn_tensor_sample_numel(xt) / (size_t)xt->dims[1];
-#pragma omp parallel for schedule(static) if ((size_t)planes * pixels > XCNN_PARALLEL_MIN)
-    for (int pl = 0; pl < planes; pl++) {
-        float d = dy[pl] / (float)pixels;
-        float *dxp = dx + pl * pixels;
-        for (size_t i = 0; i < pixels; i++) dxp[i] += d;
+    if (!xcnn_fork_worth((size_t)planes * pixels > XCNN_PARALLEL_MIN)) {
+        for (int pl = 0; pl < planes; pl++) spread_mean_grad(dy[pl], dx + pl * pixels, pixels);
+        return;
     }
+#pragma omp parallel for schedule(static)
+    for (int pl = 0; pl < planes; pl++) spread_mean_grad(dy[pl], dx + pl * pixels, pixels);
 }
 
 static xcnn_status maxpool_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)

@@ -33,7 +33,11 @@ static void copy_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *s
     if (!dx) return;
     const float *gy = xcnn_out(g, n, 0)->grad;
     int64_t count = (int64_t)(xcnn_tensor_sample_numel(x) * (size_t)batch);
-#pragma omp parallel for schedule(static) if (count > XCNN_PARALLEL_MIN)
+    if (!xcnn_fork_worth(count > XCNN_PARALLEL_MIN)) {
+        for (int64_t i = 0; i < count; i++) dx[i] += gy[i];
+        return;
+    }
+#pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < count; i++) dx[i] += gy[i];
 }
 
