@@ -56,10 +56,11 @@ static inline int xcnn_team_size(void)
  * only when the region would get more than one thread. A loop that would
  * run on one thread is called directly instead, because libgomp enters a
  * region even when its `if` clause is false and leaves it with a futex
- * wake-up, a system call of 1-3 us: a forward and backward of the
- * Fashion-MNIST model enters about 150 regions (2 ms a sample pass,
- * 0.86 ms of work), and inside xcnn_exec_sample_passes, where every
- * thread runs its own sample, every region is one-threaded. */
+ * wake-up, a system call (1-3 us). A forward and backward of the
+ * Fashion-MNIST model enters about 150 regions, and inside
+ * xcnn_exec_sample_passes, where every thread runs a sample of its own,
+ * every one of them is one-threaded: saliency maps of that model ran at
+ * 1080 a second on two threads with them, 2800 without. */
 static inline int xcnn_fork_worth(int worth)
 {
     return worth && xcnn_threads_max() > 1;
