@@ -115,7 +115,7 @@ static void test_picking(const char *dir)
             if (yb->data[b * k + i] > yb->data[b * k + (size_t)argmax[b]]) argmax[b] = (int)i;
     }
     argmax[1] = 2;
-    int ok = xcnn_exec_sample_passes_picking(ms, x, B, picked, XCNN_RELU_GRADIENT, &err) ==
+    int ok = xcnn_exec_sample_passes_picking(ms, x, B, picked, XCNN_RELU_GRADIENT, -1, &err) ==
                  XCNN_OK &&
              xcnn_exec_backward(mb, argmax, NULL, XCNN_RELU_GRADIENT, -1, &err) == XCNN_OK;
     if (!check(ok, "%s: targets of -1 accepted by the picking passes (%s)", dir, err.msg))
@@ -126,7 +126,7 @@ static void test_picking(const char *dir)
     const xcnn_tensor *gs = &ms->g->tensors[ms->g->input], *gb = &mb->g->tensors[mb->g->input];
     check(memcmp(gs->grad, gb->grad, xcnn_tensor_sample_numel(gs) * B * sizeof(float)) == 0,
           "%s: picked targets: input gradients == the batched pass's, bit for bit", dir);
-    check(xcnn_exec_sample_passes_picking(ms, x, B, (int[]){-2, 0, 0}, XCNN_RELU_GRADIENT,
+    check(xcnn_exec_sample_passes_picking(ms, x, B, (int[]){-2, 0, 0}, XCNN_RELU_GRADIENT, -1,
                                           &err) != XCNN_OK,
           "%s: the picking passes refuse target -2", dir);
 out:

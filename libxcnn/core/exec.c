@@ -710,7 +710,8 @@ xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch
 }
 
 xcnn_status xcnn_exec_sample_passes_picking(xcnn_model *m, const float *input, int batch,
-                                            int *targets, xcnn_relu_rule rule, xcnn_err *err)
+                                            int *targets, xcnn_relu_rule rule, int stop,
+                                            xcnn_err *err)
 {
-    return sample_passes(m, input, batch, targets, 1, rule, -1, err);
+    return sample_passes(m, input, batch, targets, 1, rule, stop, err);
 }

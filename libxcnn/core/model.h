@@ -216,12 +216,13 @@ xcnn_status xcnn_exec_backward_at(xcnn_model *m, int from, const float *seed, in
 xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch,
                                     const int *targets, xcnn_relu_rule rule, int stop,
                                     xcnn_err *err);
-/* The same to the input, where a target of -1 is the arg-max of that
+/* The same, where a target of -1 is the arg-max of that
  * sample's own output (its first largest), written into targets[b]: the
  * one-backward explainers of many inputs resolve their targets inside the
  * passes instead of running a forward first. */
 xcnn_status xcnn_exec_sample_passes_picking(xcnn_model *m, const float *input, int batch,
-                                            int *targets, xcnn_relu_rule rule, xcnn_err *err);
+                                            int *targets, xcnn_relu_rule rule, int stop,
+                                            xcnn_err *err);
 /* (Re)make m->views for the model's threads and max_batch (arena.c). */
 xcnn_status xcnn_exec_reserve_views(xcnn_model *m, xcnn_err *err);
 void xcnn_exec_free_views(xcnn_model *m);

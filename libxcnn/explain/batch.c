@@ -32,15 +32,16 @@ static xcnn_status name_input(xcnn_model *m, xcnn_status st, int i)
     return st;
 }
 
-/* The gradient methods' pass as sample passes: each input's forward and
- * backward whole on one thread, its target picked from its own output in
- * between (xcnn_exec_sample_passes_picking), instead of every op split
- * over the threads. On a small model that is most of the difference: a
+/* The one-backward methods' pass as sample passes: each input's forward
+ * and backward (to the input, or to Grad-CAM's layer: stop) whole on one
+ * thread, its target picked from its own output in between
+ * (xcnn_exec_sample_passes_picking), instead of every op split over the
+ * threads. On a small model that is most of the difference: a
  * Fashion-MNIST op works on 28 x 28 planes, and a third of a batched
  * pass's time went to the threads waiting for each other at the ops'
  * ends. The bits are the batched pass's (each op's result for a sample is
  * the same at any batch and thread count). */
-static xcnn_status run_sample_passes(xcnn_model *m, const float *x, int i0, int b,
+static xcnn_status run_sample_passes(xcnn_model *m, const float *x, int i0, int b, int stop,
                                      const xcnn_explain_options *o, xcnn_explain_result *res,
                                      xcnn_err *err)
 {
@@ -50,7 +51,7 @@ static xcnn_status run_sample_passes(xcnn_model *m, const float *x, int i0, int 
         return xcnn_ex_pick_target(y, k, o, &res[i0], err);
     for (int j = 0; j < b; j++) m->ex_targets[j] = o->target;
     xcnn_status st = xcnn_exec_sample_passes_picking(m, x, b, m->ex_targets,
-                                                     xcnn_ex_gradient_rule(o->method), err);
+                                                     xcnn_ex_gradient_rule(o->method), stop, err);
     xcnn_explain_options picked = *o;
     for (int j = 0; j < b && !st; j++) {
         picked.target = m->ex_targets[j];
@@ -65,26 +66,12 @@ static xcnn_status run_pass(xcnn_model *m, const float *inputs, int i0, int b,
                             const xcnn_explain_options *o, float *out, size_t per,
                             xcnn_explain_result *res, xcnn_err *err)
 {
-    size_t in_n = xcnn_ex_input_numel(m), k = xcnn_ex_output_numel(m);
+    size_t in_n = xcnn_ex_input_numel(m);
     const float *x = inputs + (size_t)i0 * in_n;
     int t = -1;
     xcnn_status st = XCNN_OK;
-    if (o->method == XCNN_GRADCAM) {
-        st = xcnn_ex_cam_layer(m, o->layer, &t, err);
-        /* Grad-CAM's forward below its layer is values only, as in
-         * gradcam.c: a batched pass, whose ops take those forms */
-        if (!st) st = xcnn_exec_forward_values(m, x, b, t, err);
-        const float *y = m->g->tensors[m->g->output].data;
-        for (int j = 0; j < b && !st; j++) {
-            st = xcnn_ex_pick_target(y + (size_t)j * k, k, o, &res[i0 + j], err);
-            m->ex_targets[j] = res[i0 + j].target;
-        }
-        if (!st)
-            st = xcnn_exec_backward(m, m->ex_targets, NULL, xcnn_ex_gradient_rule(o->method), t,
-                                    err);
-    } else {
-        st = run_sample_passes(m, x, i0, b, o, res, err);
-    }
+    if (o->method == XCNN_GRADCAM) st = xcnn_ex_cam_layer(m, o->layer, &t, err);
+    if (!st) st = run_sample_passes(m, x, i0, b, t, o, res, err);
     if (st) return st;
     const float *g = m->g->tensors[m->g->input].grad;
     for (int j = 0; j < b && !st; j++) {
