@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mem.h"
+#include "pages.h"
 
 /* Measuring mode keeps its heap blocks in a list, each behind a header one
  * alignment unit long (so the block itself stays 64-byte aligned). */
@@ -58,7 +59,11 @@ static int take(xcnn_mem *m, size_t bytes, size_t *at)
 
 void *xcnn_mem_alloc(xcnn_mem *m, size_t bytes)
 {
-    if (!m) return malloc(bytes ? bytes : 1);
+    if (!m) {
+        void *p = malloc(bytes ? bytes : 1);
+        xcnn_pages_hint_huge(p, bytes);
+        return p;
+    }
     size_t at, before = m->used;
     if (!take(m, bytes, &at)) return NULL;
     void *p;
@@ -82,7 +87,11 @@ void *xcnn_mem_alloc(xcnn_mem *m, size_t bytes)
 
 void *xcnn_mem_calloc(xcnn_mem *m, size_t count, size_t size)
 {
-    if (!m) return calloc(count ? count : 1, size ? size : 1);
+    if (!m) {
+        void *p = calloc(count ? count : 1, size ? size : 1);
+        if (p && size && count <= SIZE_MAX / size) xcnn_pages_hint_huge(p, count * size);
+        return p;
+    }
     if (size && count > SIZE_MAX / size) return NULL;
     void *p = xcnn_mem_alloc(m, count * size);
     if (p) memset(p, 0, count * size);
