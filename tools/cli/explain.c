@@ -588,7 +588,12 @@ typedef struct many_state {
     int *is_image, *failed;
     long *slot, *todo;
     xcnn_explain_result *res;
+    many_shape shape;                /* the model's input, for the loads */
+    int *status;                     /* per chunk slot: a load's or a write's */
+    char *msgs;                      /* per chunk slot: its message (MANY_MSG) */
 } many_state;
+
+enum { MANY_MSG = 700 };
 
 /* One row; -1 when the manifest cannot be written (the run stops). */
 static int add_row(many_state *s, long i, int k, const xcnn_explain_result *r,
@@ -612,31 +617,88 @@ static int add_row(many_state *s, long i, int k, const xcnn_explain_result *r,
     return rc ? -1 : 0;
 }
 
-/* Write input i's attribution for method k (and its heatmap), then its
- * row. */
-static int write_one(many_state *s, long i, int k, const float *attr,
-                     const xcnn_explain_result *r, const float *x, int is_image)
+/* What write_files did: its row has the result or not, a message or not. */
+enum { WROTE_ALL, WROTE_NPY_ONLY, WROTE_NOTHING };
+
+/* Input i's attribution for method k (and its heatmap) into its files,
+ * msg (MANY_MSG bytes) saying what failed. Calls no function of the model
+ * (s->shape instead), so the inputs of a batch are written on several
+ * threads at once; their rows are added after, in order. */
+static int write_files(const many_state *s, long i, int k, const float *attr, const float *x,
+                       int is_image, char *msg)
 {
     const many_item *it = &s->list.items[i];
-    char name[4200], path[4200], msg[700];
+    const xcnn_tensor_view *in = &s->shape.in;
+    char name[4200], path[4200];
     snprintf(name, sizeof name, "%s.%s.npy", it->stem, s->names[k]);
-    if (many_path(path, sizeof path, s->a->mo.out_dir, name))
-        return add_row(s, i, k, NULL, "", "the output path is too long");
-    if (many_write_npy(path, attr, s->ndim[k], s->dims[k], msg, sizeof msg))
-        return add_row(s, i, k, NULL, "", msg);
+    if (many_path(path, sizeof path, s->a->mo.out_dir, name)) {
+        snprintf(msg, MANY_MSG, "the output path is too long");
+        return WROTE_NOTHING;
+    }
+    if (many_write_npy(path, attr, s->ndim[k], s->dims[k], msg, MANY_MSG)) return WROTE_NOTHING;
     if (s->a->mo.png) {
-        xcnn_tensor_view in;
-        xcnn_model_input(s->m, &in);
         memcpy(path + strlen(path) - 4, ".png", 4);
-        if (in.ndim != 4 || s->ndim[k] != 4)
-            return add_row(s, i, k, r, name, "--png needs an image-shaped (NxCxHxW) model input");
+        if (in->ndim != 4 || s->ndim[k] != 4) {
+            snprintf(msg, MANY_MSG, "--png needs an image-shaped (NxCxHxW) model input");
+            return WROTE_NPY_ONLY;
+        }
         if (xcnn_heatmap_png(path, attr, (int)s->dims[k][1], (int)s->dims[k][2],
                              (int)s->dims[k][3], is_image ? x : NULL,
-                             is_image ? (int)in.dims[1] : 0, (int)in.dims[2], (int)in.dims[3],
-                             msg, sizeof msg) != XCNN_OK)
-            return add_row(s, i, k, r, name, msg);
+                             is_image ? (int)in->dims[1] : 0, (int)in->dims[2],
+                             (int)in->dims[3], msg, MANY_MSG) != XCNN_OK)
+            return WROTE_NPY_ONLY;
     }
-    return add_row(s, i, k, r, name, NULL);
+    return WROTE_ALL;
+}
+
+/* Inputs todo[from .. from + done) of method k, explained into s->attr
+ * and s->res: their files on the threads, then their rows in order. */
+static int write_done(many_state *s, long i0, int k, int from, int done)
+{
+#pragma omp parallel for schedule(dynamic) if (done > 1)
+    for (int j = 0; j < done; j++) {
+        long i = s->todo[from + j], c = i - i0;
+        s->status[j] = write_files(s, i, k, s->attr + (size_t)j * s->per[k],
+                                   s->x + (size_t)c * s->in_n, s->is_image[c],
+                                   s->msgs + (size_t)j * MANY_MSG);
+    }
+    int rc = 0;
+    for (int j = 0; j < done && !rc; j++) {
+        long i = s->todo[from + j];
+        char name[4200];
+        snprintf(name, sizeof name, "%s.%s.npy", s->list.items[i].stem, s->names[k]);
+        int st = s->status[j];
+        rc = add_row(s, i, k, st == WROTE_NOTHING ? NULL : &s->res[j],
+                     st == WROTE_NOTHING ? "" : name,
+                     st == WROTE_ALL ? NULL : s->msgs + (size_t)j * MANY_MSG);
+    }
+    return rc;
+}
+
+/* Inputs todo[0 .. n) of the chunk from i0, read on the threads into
+ * their slots (slot[c] = c), those that fail given their rows. */
+static int load_inputs(many_state *s, long i0, int n)
+{
+    const explain_args *a = s->a;
+#pragma omp parallel for schedule(dynamic) if (n > 1)
+    for (int j = 0; j < n; j++) {
+        long c = s->todo[j] - i0;
+        s->status[c] = many_load_shaped(&s->shape, s->list.items[i0 + c].path, &a->io,
+                                        s->x + (size_t)c * s->in_n, &s->is_image[c],
+                                        s->msgs + (size_t)c * MANY_MSG, MANY_MSG);
+    }
+    int rc = 0;
+    for (int j = 0; j < n && !rc; j++) {
+        long i = s->todo[j], c = i - i0;
+        if (!s->status[c]) {
+            s->slot[c] = c;
+            continue;
+        }
+        for (int k = 0; k < a->n_methods && !rc; k++)
+            if (a->mo.force || !many_manifest_done(&s->mf, i, k, s->bytes[k], a->mo.png))
+                rc = add_row(s, i, k, NULL, "", s->msgs + (size_t)c * MANY_MSG);
+    }
+    return rc;
 }
 
 /* Inputs [i0, i1) of the list: load those with work left, then each
@@ -646,8 +708,8 @@ static int run_chunk(many_state *s, long i0, long i1)
 {
     const explain_args *a = s->a;
     int force = a->mo.force;
-    char err[700];
-    int rc = 0;
+    char err[MANY_MSG];
+    int rc = 0, n_load = 0;
     for (long i = i0; i < i1 && !rc; i++) {
         long c = i - i0;
         s->failed[c] = 0;
@@ -657,16 +719,16 @@ static int run_chunk(many_state *s, long i0, long i1)
             left |= force || !many_manifest_done(&s->mf, i, k, s->bytes[k], a->mo.png);
         if (!left) continue;
         const many_item *it = &s->list.items[i];
-        if (it->bad || many_load(s->m, it->path, &a->io, s->x + (size_t)c * s->in_n,
-                                 &s->is_image[c], err, sizeof err)) {
-            if (it->bad) snprintf(err, sizeof err, "%s: %s", it->path, it->bad);
-            for (int k = 0; k < a->n_methods && !rc; k++)
-                if (force || !many_manifest_done(&s->mf, i, k, s->bytes[k], a->mo.png))
-                    rc = add_row(s, i, k, NULL, "", err);
+        if (!it->bad) {
+            s->todo[n_load++] = i;
             continue;
         }
-        s->slot[c] = c;
+        snprintf(err, sizeof err, "%s: %s", it->path, it->bad);
+        for (int k = 0; k < a->n_methods && !rc; k++)
+            if (force || !many_manifest_done(&s->mf, i, k, s->bytes[k], a->mo.png))
+                rc = add_row(s, i, k, NULL, "", err);
     }
+    if (!rc) rc = load_inputs(s, i0, n_load);
     for (int k = 0; k < a->n_methods && !rc && !many_stopping(); k++) {
         /* this method's inputs, side by side */
         int n = 0;
@@ -684,11 +746,7 @@ static int run_chunk(many_state *s, long i0, long i1)
             xcnn_status st = xcnn_explain_batch(s->m, s->xk + (size_t)from * s->in_n, n - from,
                                                 &s->o[k], s->attr, (size_t)s->chunk * s->per[k],
                                                 s->res, &done);
-            for (int j = 0; j < done && !rc; j++) {
-                long i = s->todo[from + j], c = i - i0;
-                rc = write_one(s, i, k, s->attr + (size_t)j * s->per[k], &s->res[j],
-                               s->x + (size_t)c * s->in_n, s->is_image[c]);
-            }
+            rc = write_done(s, i0, k, from, done);
             if (!st || rc) break;
             /* input from + done failed: its row, then on with the rest */
             long i = s->todo[from + done];
@@ -760,11 +818,15 @@ static int explain_many(const explain_args *a)
         s.names[k] = cli_method_name(method);
         /* the gradient methods and Grad-CAM batch across inputs: 32 at
          * most by default; the others as one input alone would */
-        long points = method == XCNN_SALIENCY || method == XCNN_INPUT_X_GRADIENT ||
-                              method == XCNN_DECONVNET || method == XCNN_GUIDED_BACKPROP ||
-                              method == XCNN_GRADCAM
-                          ? 32
-                          : method_points(method, a, n_baselines);
+        int across = method == XCNN_SALIENCY || method == XCNN_INPUT_X_GRADIENT ||
+                     method == XCNN_DECONVNET || method == XCNN_GUIDED_BACKPROP ||
+                     method == XCNN_GRADCAM;
+        /* across inputs: no more than there are (a batch's memory is all
+         * touched by its first pass where huge pages are used:
+         * base/pages.h) */
+        long points = !across ? method_points(method, a, n_baselines)
+                      : s.list.n_items < 32 ? (s.list.n_items > 0 ? s.list.n_items : 1)
+                                            : 32;
         long cap = a->batch ? a->batch : points <= 32 && points != 1 ? points : 8;
         if (points > cap) points = cap;
         if ((method == XCNN_DEEPLIFT || method == XCNN_DEEPLIFT_SHAP) && points < 2) points = 2;
@@ -797,7 +859,11 @@ static int explain_many(const explain_args *a)
     s.slot = malloc((size_t)s.chunk * sizeof(long));
     s.todo = malloc((size_t)s.chunk * sizeof(long));
     s.res = malloc((size_t)s.chunk * sizeof *s.res);
-    if (!s.x || !s.xk || !s.attr || !s.is_image || !s.failed || !s.slot || !s.todo || !s.res) {
+    s.status = calloc((size_t)s.chunk, sizeof(int));
+    s.msgs = calloc((size_t)s.chunk, MANY_MSG);
+    many_shape_of(s.m, &s.shape);
+    if (!s.x || !s.xk || !s.attr || !s.is_image || !s.failed || !s.slot || !s.todo || !s.res ||
+        !s.status || !s.msgs) {
         rc = cli_error("out of memory");
         goto done;
     }
@@ -823,6 +889,8 @@ done:
     free(s.slot);
     free(s.todo);
     free(s.res);
+    free(s.status);
+    free(s.msgs);
     free(baseline);
     free(baselines);
     free(masks);

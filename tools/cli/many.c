@@ -232,8 +232,21 @@ static int is_npy(const char *path)
 int many_load(const xcnn_model *m, const char *path, const cli_input_opts *io, float *x,
               int *is_image, char *err, size_t err_size)
 {
-    xcnn_tensor_view in;
-    xcnn_model_input(m, &in);
+    many_shape shape;
+    many_shape_of(m, &shape);
+    return many_load_shaped(&shape, path, io, x, is_image, err, err_size);
+}
+
+void many_shape_of(const xcnn_model *m, many_shape *shape)
+{
+    xcnn_model_input(m, &shape->in);
+    shape->preprocess = xcnn_model_metadata(m, "xcnn.preprocess");
+}
+
+int many_load_shaped(const many_shape *shape, const char *path, const cli_input_opts *io,
+                     float *x, int *is_image, char *err, size_t err_size)
+{
+    const xcnn_tensor_view in = shape->in;
     size_t numel = 1;
     for (int i = 1; i < in.ndim; i++) numel *= (size_t)in.dims[i];
     *is_image = !is_npy(path);
@@ -269,7 +282,7 @@ int many_load(const xcnn_model *m, const char *path, const cli_input_opts *io, f
     if (xcnn_image_read(path, &img, err, err_size) != XCNN_OK) return -1;
     xcnn_preprocess p;
     xcnn_preprocess_init(&p);
-    const char *meta = xcnn_model_metadata(m, "xcnn.preprocess");
+    const char *meta = shape->preprocess;
     char e2[400];
     int rc = 0;
     /* the recipes were checked before the run (cli_input_flag and the

@@ -61,6 +61,16 @@ void many_list_free(many_list *l);
  * (the model's input size); 0, or -1 with the message in err. */
 int many_load(const xcnn_model *m, const char *path, const cli_input_opts *io, float *x,
               int *is_image, char *err, size_t err_size);
+/* What many_load reads of the model, read once: many_load_shaped calls no
+ * function of the model (each such call holds it: two at once would find it
+ * busy), so inputs can be read on several threads at once. */
+typedef struct many_shape {
+    xcnn_tensor_view in;
+    const char *preprocess; /* the model's xcnn.preprocess metadata, or NULL */
+} many_shape;
+void many_shape_of(const xcnn_model *m, many_shape *shape);
+int many_load_shaped(const many_shape *shape, const char *path, const cli_input_opts *io,
+                     float *x, int *is_image, char *err, size_t err_size);
 
 /* Reserve a batch of up to `want` inputs, fewer where activations would
  * pass about 96 MB (the rule the library's batched passes follow):

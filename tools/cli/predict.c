@@ -104,7 +104,12 @@ static int predict_many(const char *model_path, char **inputs, int n_inputs,
         rc = cli_error("--threads: %s", xcnn_model_error(m));
         goto done;
     }
-    int B = many_reserve(m, a->batch ? (int)a->batch : 32);
+    /* 32 at a time by default, or as many as there are inputs: a batch's
+     * memory is all touched by its first pass where huge pages are used
+     * (base/pages.h) */
+    int B = many_reserve(m, a->batch              ? (int)a->batch
+                            : list.n_items < 32 ? (list.n_items > 0 ? (int)list.n_items : 1)
+                                                : 32);
     if (!B) {
         rc = CLI_EXIT_ERROR;
         goto done;
