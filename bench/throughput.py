@@ -23,6 +23,7 @@ load counts: run it on a quiet machine for figures to quote.
 
     /usr/bin/python3 bench/throughput.py [--xcnn build/xcnn] [--images 200]
         [--loop-images 20] [--r18-ig-images 20] [--threads 2] [--models fashion,resnet18]
+        [--rounds 3]
 """
 import argparse
 import os
@@ -136,6 +137,12 @@ def torch_rate(net, x, method, batch=32, steps=16):
     return n / (time.perf_counter() - t0), n / (time.process_time() - c0)
 
 
+def median_pair(runs):
+    """The run of median wall-clock rate (its CPU rate with it)."""
+    runs = sorted(runs, key=lambda r: r[0])
+    return runs[len(runs) // 2]
+
+
 def children_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -187,6 +194,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", default="fashion,resnet18")
     ap.add_argument("--r18", default="build/fixtures/resnet18/model.onnx")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="xcnn's run and PyTorch's, alternated this many times: medians")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tmp = tempfile.mkdtemp(prefix="xcnn_throughput_")
@@ -223,10 +232,13 @@ def main():
                 n = args.images
                 if which == "resnet18" and method == "ig":
                     n = min(n, args.r18_ig_images)
-                many = xcnn_many(args.xcnn, model, paths[:n], method, args.threads, tmp)
+                manys, trs = [], []
+                for _ in range(max(1, args.rounds)):
+                    manys.append(xcnn_many(args.xcnn, model, paths[:n], method, args.threads, tmp))
+                    trs.append(torch_rate(net, x[:n], method))
+                many, tr = median_pair(manys), median_pair(trs)
                 nl = min(n, args.loop_images)
                 loop = xcnn_loop(args.xcnn, model, paths[:nl], method, args.threads, tmp)
-                tr = torch_rate(net, x[:n], method)
                 rows.append((which, method, n, nl, many, loop, tr))
                 print(f"{which:9s} {method:9s} {n:4d} images: xcnn {many[0]:8.1f}/s "
                       f"({many[1]:.1f}/CPU-s), loop {loop[0]:6.1f}/s ({loop[1]:.1f}/CPU-s, {nl} "
@@ -235,6 +247,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     print()
     print("Images per second by the wall clock (per CPU-second in brackets):")
+    print(f"(xcnn one run and PyTorch: medians of {max(1, args.rounds)} alternating rounds)")
     print("| model | row | images | xcnn, one run | process loop | vs loop | PyTorch, batches of 32 | vs PyTorch |")
     print("|---|---|---|---|---|---|---|---|")
     names = {"predict": "predict", "saliency": "saliency", "gradcam": "Grad-CAM", "ig": "IG-16"}
