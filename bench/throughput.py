@@ -17,6 +17,9 @@ steps), on the shipped Fashion-MNIST model (data/fashion_resnet.onnx,
                batches of 32 inputs per forward/backward pass (IG: 32 path
                points per pass), input tensors already in memory (no file
                reading or writing: a lower bound on its cost)
+  C API        build/bench/bench_batch (make bench): the same inputs in
+               memory through xcnn_forward / xcnn_explain_batch, batches of
+               32, after a warm-up round: the comparison of like with like
 Fashion-MNIST inputs are the 10 shipped images under 200 names (links);
 ResNet-18's the fixture's input.npy under N names. The machine's other
 load counts: run it on a quiet machine for figures to quote.
@@ -172,6 +175,20 @@ def xcnn_many(xcnn, model, paths, method, threads, tmp):
     return len(paths) / el, len(paths) / cpu
 
 
+def xcnn_memory(bench, model, x, method, threads, tmp):
+    """bench_batch's median rate: the C API on inputs in memory, warmed up
+    (None when the program is not built: make bench)."""
+    if not os.path.exists(bench):
+        return None
+    npy = os.path.join(tmp, "inputs.npy")
+    np.save(npy, np.ascontiguousarray(x, dtype=np.float32))
+    r = subprocess.run([bench, model, npy, "--method", method, "--threads", str(threads)],
+                       capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(f"{bench}: exit {r.returncode}: {r.stderr[-400:]}")
+    return float(r.stdout.rsplit("median_per_s=", 1)[1].split()[0])
+
+
 def xcnn_loop(xcnn, model, paths, method, threads, tmp):
     a = xcnn_args(method)
     t0, c0 = time.perf_counter(), children_cpu()
@@ -194,6 +211,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--models", default="fashion,resnet18")
     ap.add_argument("--r18", default="build/fixtures/resnet18/model.onnx")
+    ap.add_argument("--bench", default="build/bench/bench_batch")
     ap.add_argument("--rounds", type=int, default=3,
                     help="xcnn's run and PyTorch's, alternated this many times: medians")
     args = ap.parse_args()
@@ -237,25 +255,29 @@ def main():
                     manys.append(xcnn_many(args.xcnn, model, paths[:n], method, args.threads, tmp))
                     trs.append(torch_rate(net, x[:n], method))
                 many, tr = median_pair(manys), median_pair(trs)
+                mem = xcnn_memory(args.bench, model, x_all[:n], method, args.threads, tmp)
                 nl = min(n, args.loop_images)
                 loop = xcnn_loop(args.xcnn, model, paths[:nl], method, args.threads, tmp)
-                rows.append((which, method, n, nl, many, loop, tr))
+                rows.append((which, method, n, nl, many, loop, tr, mem))
                 print(f"{which:9s} {method:9s} {n:4d} images: xcnn {many[0]:8.1f}/s "
                       f"({many[1]:.1f}/CPU-s), loop {loop[0]:6.1f}/s ({loop[1]:.1f}/CPU-s, {nl} "
-                      f"images), PyTorch b32 {tr[0]:8.1f}/s ({tr[1]:.1f}/CPU-s)", flush=True)
+                      f"images), PyTorch b32 {tr[0]:8.1f}/s ({tr[1]:.1f}/CPU-s), "
+                      f"xcnn in memory {mem if mem else float('nan'):.1f}/s", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print()
     print("Images per second by the wall clock (per CPU-second in brackets):")
     print(f"(xcnn one run and PyTorch: medians of {max(1, args.rounds)} alternating rounds)")
-    print("| model | row | images | xcnn, one run | process loop | vs loop | PyTorch, batches of 32 | vs PyTorch |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | row | images | xcnn, one run | process loop | vs loop | PyTorch, batches of 32 | vs PyTorch | xcnn C API, in memory | vs PyTorch |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     names = {"predict": "predict", "saliency": "saliency", "gradcam": "Grad-CAM", "ig": "IG-16"}
-    for which, method, n, nl, many, loop, tr in rows:
+    for which, method, n, nl, many, loop, tr, mem in rows:
+        m_cells = f"{mem:.1f} | {mem / tr[0]:.2f}x" if mem else "not built (make bench) | "
         print(f"| {'Fashion-MNIST 28²' if which == 'fashion' else 'ResNet-18 224²'} | "
               f"{names[method]} | {n} | {many[0]:.1f} ({many[1]:.1f}) | {loop[0]:.1f} "
               f"({loop[1]:.1f}; {nl} images) | {many[0] / loop[0]:.1f}x ({many[1] / loop[1]:.1f}x) | "
-              f"{tr[0]:.1f} ({tr[1]:.1f}) | {many[0] / tr[0]:.2f}x ({many[1] / tr[1]:.2f}x) |")
+              f"{tr[0]:.1f} ({tr[1]:.1f}) | {many[0] / tr[0]:.2f}x ({many[1] / tr[1]:.2f}x) | "
+              f"{m_cells} |")
 
 
 if __name__ == "__main__":
