@@ -313,10 +313,10 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
 {
     /* Below ~8 MFLOP the region costs more than it saves (see XCNN_PARALLEL_MIN). */
     int threads = (double)M * N * K > 4e6 && !serial ? xcnn_threads_max() : 1;
-    /* Twice as many tasks as threads, handed out as threads free up: when
-     * one core is slowed (another program, a busy hyperthread sibling) the
-     * other takes more tasks instead of waiting for it. A C tile is still
-     * computed by exactly one task, so the bits do not change. */
+    /* Twice as many tasks as threads, shared out statically (threads.h:
+     * each thread's block of C stays in its caches from call to call).
+     * A C tile is computed by exactly one task, so the bits do not
+     * change. */
     split s = plan_split(M, N, kern->mr, kern->nr, threads > 1 ? 2 * threads : 1);
     int ntasks = s.nb * s.ms;
     if (!xcnn_fork_worth(threads > 1 && ntasks > 1)) {
@@ -325,7 +325,7 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
                        overwrite);
         return;
     }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (int t = 0; t < ntasks; t++)
         split_task(kern, &s, t, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc,
                    overwrite);
@@ -426,7 +426,8 @@ static void small_m_run(const xcnn_gemm_kernel *kern, int trans_a, int M, int N,
      * fewer panels than that (ResNet's layer4: 11 of 48 columns), one
      * panel and a part of the rows each, so that 11 panels do not leave
      * one thread 6 and the other 5. Neighbouring tasks share a panel and
-     * run at about the same time, so it is read from memory once. */
+     * go to the same thread (schedule(static)), so it is read from memory
+     * once. */
     int want = threads > 1 ? 8 * threads : 1, tiles = (M + kern->mr - 1) / kern->mr;
     int parts = panels >= want ? 1 : (want + panels - 1) / panels;
     if (parts > tiles) parts = tiles;
@@ -437,7 +438,7 @@ static void small_m_run(const xcnn_gemm_kernel *kern, int trans_a, int M, int N,
                      panels);
         return;
     }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (int t = 0; t < tasks; t++) {
         if (parts == 1) {
             small_m_task(kern, trans_a, M, N, K, A, lda, B, ldb, packed, C, ldc, accumulate,

@@ -252,7 +252,7 @@ static void walk(const xcnn_window2d *w, int channels, int samples, float *im,
                                                       col, ldcol);
             return;
         }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
         for (int j = 0; j < jobs; j++)
             im2col_job(w, channels, taps, blocks, j, im, im_stride, col, ldcol);
         return;
@@ -262,7 +262,7 @@ static void walk(const xcnn_window2d *w, int channels, int samples, float *im,
             col2im_plane(w, channels, sc, im, im_stride, col, ldcol, ps);
         return;
     }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (int sc = 0; sc < channels * samples; sc++)
         col2im_plane(w, channels, sc, im, im_stride, col, ldcol, ps);
 }

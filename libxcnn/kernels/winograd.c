@@ -370,7 +370,7 @@ static void run_bands(const wino_call *k, int samples, const float *x, size_t x_
 #pragma omp parallel
     {
         float *v = scratch + (size_t)xcnn_thread_num() * slot;
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(static)
         for (int b = 0; b < bands; b++)
             run_band(k, b, per_sample, rows, x, x_stride, y, y_stride, v);
     }
@@ -419,12 +419,12 @@ static void run_whole(const wino_call *k, int samples, const float *x, size_t x_
     }
 #pragma omp parallel
     {
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(static)
         for (int sc = 0; sc < samples * c_in; sc++) whole_input(k, samples, sc, x, x_stride, v);
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(static)
         for (int xi = 0; xi < k->xis; xi++)
             product(k, xi, width, v + (size_t)xi * c_in * width, mt + (size_t)xi * c_out * width);
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(static)
         for (int sm = 0; sm < samples * c_out; sm++) whole_output(k, samples, sm, mt, y, y_stride);
     }
 }

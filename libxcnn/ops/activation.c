@@ -264,7 +264,7 @@ static void act_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
         return;
     }
     int64_t chunks = (count + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t start = c * ACT_CHUNK;
         int64_t len = count - start < ACT_CHUNK ? count - start : ACT_CHUNK;
@@ -316,7 +316,7 @@ static void act_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
         return;
     }
     int64_t chunks = (count + ACT_CHUNK - 1) / ACT_CHUNK;
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t start = c * ACT_CHUNK;
         int64_t len = count - start < ACT_CHUNK ? count - start : ACT_CHUNK;

@@ -143,7 +143,7 @@ static void bn_forward_train(xcnn_graph *g, const xcnn_node *n, int batch)
     xcnn_acc eps = xcnn_attr_float(n, "epsilon", 1e-5f);
     xcnn_acc momentum = xcnn_attr_float(n, "momentum", 0.9f);
     xcnn_acc count = (xcnn_acc)batch * (xcnn_acc)pixels;
-#pragma omp parallel for schedule(dynamic) if (count * c > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (count * c > XCNN_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         xcnn_acc mu, s2;
         batch_stats(x, batch, c, pixels, ch, &mu, &s2);
@@ -170,7 +170,7 @@ static void bn_backward_train(xcnn_graph *g, const xcnn_node *n, int batch)
     float *dscale = xcnn_tensor_grad(xcnn_in(g, n, 1)), *dbias = xcnn_tensor_grad(xcnn_in(g, n, 2));
     xcnn_acc eps = xcnn_attr_float(n, "epsilon", 1e-5f);
     xcnn_acc count = (xcnn_acc)batch * (xcnn_acc)pixels;
-#pragma omp parallel for schedule(dynamic) if (count * c > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (count * c > XCNN_PARALLEL_MIN)
     for (int ch = 0; ch < c; ch++) {
         xcnn_acc mu, s2;
         batch_stats(x, batch, c, pixels, ch, &mu, &s2);
@@ -346,7 +346,7 @@ static void bn_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scra
         for (int pl = 0; pl < planes; pl++) eval_plane_forward(&e, pl);
         return;
     }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (int pl = 0; pl < planes; pl++) eval_plane_forward(&e, pl);
 }
 
@@ -370,7 +370,7 @@ static void bn_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
         for (int ch = 0; ch < e.c; ch++) eval_channel_backward(&e, batch, ch);
         return;
     }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (int ch = 0; ch < e.c; ch++) eval_channel_backward(&e, batch, ch);
 }
 

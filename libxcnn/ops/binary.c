@@ -251,7 +251,7 @@ static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
         }
         return;
     }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (size_t t = 0; t < rows * pieces; t++) {
         size_t off[3], j0 = t % pieces * BIN_PIECE;
         size_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
@@ -308,7 +308,7 @@ static void grad_full(const bin_view *v, bin_op op, int which, const float *gy,
         }
         return;
     }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (size_t t = 0; t < rows * pieces; t++) {
         size_t off[3], j0 = t % pieces * BIN_PIECE;
         size_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;

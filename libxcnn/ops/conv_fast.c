@@ -364,7 +364,7 @@ static void dw_forward(const conv_params *p, int batch, const float *x, const fl
         }
         return;
     }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (int i = 0; i < planes; i++) {
         int c = i % p->s.c_out;
         dw_plane_forward(&p->s.win, x + (size_t)i * in_plane, k + c * taps, bias ? bias[c] : 0,
@@ -762,7 +762,7 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
 #pragma omp parallel num_threads(slots) if (slots > 1)
     {
         float *col = scratch + (size_t)xcnn_thread_num() * per_slot;
-#pragma omp for schedule(dynamic)
+#pragma omp for schedule(static)
         for (int k = 0; k < pieces; k++) {
             int p0 = k * piece, p1 = p0 + piece < p->npix ? p0 + piece : p->npix, wd = p1 - p0;
             xcnn_im2col_pixels(&p->s.win, p->cg, x, p0, p1, col, (size_t)wd);
@@ -776,6 +776,47 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
                     relu_in_place(y + (size_t)m * p->npix + p0, (size_t)wd);
         }
     }
+}
+
+/* A 1x1 conv over a large plane (MobileNetV2's expansions: 16 -> 96
+ * channels at 112 x 112), one sample: Y[:, piece] = bias + W X[:, piece]
+ * piece by piece, each piece's bias written, multiplied into and passed
+ * through the fused ReLU while its block of Y is in the cache of the thread
+ * that owns it. As one GEMM after a whole-plane bias fill, the fill ran on
+ * one thread and the GEMM streamed the 4.8 MB plane back in from memory:
+ * two threads took 0.60 ms where one took 0.28. Each output is the same
+ * sum, in the same order, as in that GEMM (the K loop does not depend on
+ * the column split). */
+#define POINTWISE_PIECE_FLOATS 16384
+
+static void pointwise_piece(const xcnn_node *n, xcnn_gemm_kind kind, int piece, int k,
+                            const float *x, const float *w, const float *bias, float *y)
+{
+    const conv_params *p = n->params;
+    int p0 = k * piece, p1 = p0 + piece < p->npix ? p0 + piece : p->npix, wd = p1 - p0;
+    if (bias)
+        for (int m = 0; m < p->mg; m++)
+            for (int i = p0; i < p1; i++) y[(size_t)m * p->npix + i] = bias[m];
+    xcnn_sgemm_serial(kind, 0, 0, p->mg, wd, p->kcol, 1.0f, w, p->kcol, x + p0, p->npix,
+                      bias ? 1.0f : 0.0f, y + p0, p->npix);
+    if (n->fused_relu)
+        for (int m = 0; m < p->mg; m++) relu_in_place(y + (size_t)m * p->npix + p0, (size_t)wd);
+}
+
+static void forward_pointwise(const xcnn_node *n, const float *x, const float *w,
+                              const float *bias, float *y)
+{
+    const conv_params *p = n->params;
+    int piece = POINTWISE_PIECE_FLOATS / p->mg / 32 * 32;
+    if (piece < 64) piece = 64;
+    int pieces = (p->npix + piece - 1) / piece;
+    xcnn_gemm_kind kind = xcnn_gemm_selected();
+    if (!xcnn_fork_worth(pieces > 1 && (size_t)p->npix * p->s.c_out > XCNN_PARALLEL_MIN)) {
+        for (int k = 0; k < pieces; k++) pointwise_piece(n, kind, piece, k, x, w, bias, y);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < pieces; k++) pointwise_piece(n, kind, piece, k, x, w, bias, y);
 }
 
 /* Capped scratch (base/config.h, XCNN_CONV_SCRATCH_FLOATS): the backward
@@ -897,6 +938,10 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
              * (turned): no offset on a NULL pointer then. */
             const float *w = wt->data ? wt->data + (size_t)gi * p->mg * p->kcol : NULL;
             float *yg = y + ((size_t)b * p->s.c_out + (size_t)gi * p->mg) * p->npix;
+            if (p->pointwise && !turned && p->s.group == 1 && p->npix >= 2048) {
+                forward_pointwise(n, x, w, bias, yg);
+                continue;
+            }
             const float *col = x;
             if (!p->pointwise) {
                 xcnn_im2col(&p->s.win, p->cg, x, scratch, (size_t)p->npix);

@@ -307,7 +307,7 @@ static void maxpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         maxpool_reference(p, planes, x, y, NULL, NULL);
         return;
     }
-#pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
         float *yp = y + pl * out_plane;
@@ -342,7 +342,7 @@ static void maxpool_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
         maxpool_reference(p, planes, xt->data, NULL, dy, dx);
         return;
     }
-#pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = xt->data + pl * in_plane;
         const float *dyp = dy + pl * out_plane;
@@ -388,7 +388,7 @@ static void avgpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     float *y = xcnn_out(g, n, 0)->data;
     size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
     int planes = batch * p->channels;
-#pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
         float *yp = y + pl * out_plane;
@@ -421,7 +421,7 @@ static void avgpool_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
     const float *dy = xcnn_out(g, n, 0)->grad;
     size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
     int planes = batch * p->channels;
-#pragma omp parallel for schedule(dynamic) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *dyp = dy + pl * out_plane;
         float *dxp = dx + pl * in_plane;
@@ -487,7 +487,7 @@ static void gap_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
         for (int pl = 0; pl < planes; pl++) y[pl] = plane_mean(xt->data + pl * pixels, pixels);
         return;
     }
-#pragma omp parallel for schedule(dynamic)
+#pragma omp parallel for schedule(static)
     for (int pl = 0; pl < planes; pl++) y[pl] = plane_mean(xt->data + pl * pixels, pixels);
 }
 
