@@ -29,8 +29,9 @@
 #              cores share the bandwidth;
 #   scaling    the rest: shared, but under T times faster (load imbalance,
 #              tiles per thread, the shared caches);
-# and the executor's own share (the whole pass less the sum of its nodes:
-# the input check, the loop, the time between nodes).
+# and what the whole pass takes beyond its nodes timed alone (alone, a
+# node's inputs are in its caches from its previous call; in a pass they
+# come from the node before, often from memory; plus the executor's loop).
 # Markdown on stdout, progress on stderr. Exit 0 when a model ran, 1 if none
 # did, 2 on bad usage.
 set -u
@@ -178,7 +179,7 @@ for model in $models; do
                     printf "| %s | %s | %s | %.3f | %.3f | %.2f | %.3f | %s |\n", best, op[best], shp[best], t1[best], tt[best], speed[best], lost[best], reason[best]
                 }
                 printf "\nLost ms by reason: small %.2f, unshared %.2f, memory %.2f, scaling %.2f (nodes %.2f of %.2f ms at %d threads)", why["small"], why["unshared"], why["memory"], why["scaling"], all, tot[2], T
-                if (whole[2] != "") printf "; the executor between nodes: %.2f ms (whole pass %.2f)", whole[2] - tot[2], whole[2]
+                if (whole[2] != "") printf "; the whole pass takes %.2f ms more than its nodes alone (%.2f: inputs from the node before instead of warm caches, and the executor)", whole[2] - tot[2], whole[2]
                 printf ".\n"
             }' "$tmp/l1" "$tmp/lt"
     fi
