@@ -123,7 +123,11 @@ static xcnn_status occlusion_run(xcnn_model *m, const float *x, const xcnn_expla
     occ_grid g;
     grid_of(m, o, &g);
     size_t n = xcnn_ex_input_numel(m), k_out = xcnn_ex_output_numel(m);
-    xcnn_status st = xcnn_ex_forward_target(m, x, o, res, err);
+    /* Forwards only, never a backward: values-only passes, whose convs may
+     * take faster forms (F(4x4) Winograd: 4-5% off the whole method). The
+     * unperturbed forward takes them too, so that a window that changes
+     * nothing gives exactly 0. */
+    xcnn_status st = xcnn_ex_forward_values(m, x, o, m->g->output, res, err);
     if (st) return st;
     int t = res->target;
     double y = res->score;
@@ -146,7 +150,7 @@ static xcnn_status occlusion_run(xcnn_model *m, const float *x, const xcnn_expla
                     for (int64_t i = 0; i < len[2]; i++) row[i] = fill;
                 }
         }
-        st = xcnn_exec_forward(m, m->ex_path, b, err);
+        st = xcnn_exec_forward_values(m, m->ex_path, b, m->g->output, err);
         if (st)
             return xcnn_ex_context(st, err, "occlusion, at windows %lld..%lld (fill %g)",
                                    (long long)k0, (long long)(k0 + b - 1), (double)fill);
