@@ -7,7 +7,9 @@
  *   - integrated gradients and SmoothGrad (which run their passes so)
  *     with the model's views and with the views turned off;
  *   - the first call on a fresh model, whose ops make their weight forms
- *     on first use (sample 0 then runs alone first).
+ *     on first use (sample 0 then runs alone first);
+ *   - the picking passes (targets of -1: each sample's arg-max) and the
+ *     values-only sample forwards of the forward-only explainers.
  * Without OpenMP (make OMP=0) or with one thread there are no views: the
  * batched pass runs, and these comparisons are reported as skipped (the
  * model is asked for 2 threads: without OpenMP it must still make none).
@@ -135,6 +137,44 @@ out:
     xcnn_model_free(mb);
 }
 
+/* xcnn_exec_sample_forwards (occlusion's, RISE's and Score-CAM's batches):
+ * before a batched values-only forward has made the forms it needs it runs
+ * that batched forward itself; after, a sample per thread, every output
+ * equal to the batched values-only forward's, bit for bit. */
+static void test_forwards(const char *dir)
+{
+    enum { B = 5 };
+    size_t n = 0;
+    xcnn_model *ms = load_threads(dir, B), *mb = load_threads(dir, B);
+    float *x = inputs(dir, B, &n);
+    if (!check(ms && mb && x, "%s: loads for sample forwards", dir)) goto out;
+    if (ms->n_views < 2) {
+        check_skip("%s: no sample views (one thread or no OpenMP)", dir);
+        goto out;
+    }
+    xcnn_err err = {{0}};
+    const xcnn_tensor *ys = &ms->g->tensors[ms->g->output], *yb = &mb->g->tensors[mb->g->output];
+    size_t yn = xcnn_tensor_sample_numel(ys) * B;
+    int ok = xcnn_exec_forward_values(mb, x, B, mb->g->output, &err) == XCNN_OK;
+    check(!ms->values_warm, "%s: a fresh model has made no values-only forms", dir);
+    ok = ok && xcnn_exec_sample_forwards(ms, x, B, &err) == XCNN_OK;
+    if (!check(ok, "%s: forwards run (%s)", dir, err.msg)) goto out;
+    check(ms->values_warm, "%s: the first call (batched) made the values-only forms", dir);
+    check(memcmp(ys->data, yb->data, yn * sizeof(float)) == 0,
+          "%s: first call: outputs == the batched values-only forward's, bit for bit", dir);
+    for (size_t i = 0; i < n * B; i++) x[i] = -0.5f * x[i]; /* other values: nothing stale */
+    ok = xcnn_exec_sample_forwards(ms, x, B, &err) == XCNN_OK &&
+         xcnn_exec_forward_values(mb, x, B, mb->g->output, &err) == XCNN_OK;
+    if (check(ok, "%s: second forwards run (%s)", dir, err.msg))
+        check(memcmp(ys->data, yb->data, yn * sizeof(float)) == 0,
+              "%s: 5 samples on 2 threads: outputs == the batched values-only forward's, bit "
+              "for bit", dir);
+out:
+    free(x);
+    xcnn_model_free(ms);
+    xcnn_model_free(mb);
+}
+
 /* An explainer with the model's views, then with them turned off. */
 static void test_method(const char *dir, xcnn_method method)
 {
@@ -179,6 +219,7 @@ int main(void)
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         test_exec(dirs[i], 0);
         test_picking(dirs[i]);
+        test_forwards(dirs[i]);
         test_method(dirs[i], XCNN_INTEGRATED_GRADIENTS);
         test_method(dirs[i], XCNN_SMOOTHGRAD);
     }

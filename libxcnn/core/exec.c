@@ -159,7 +159,11 @@ xcnn_status xcnn_exec_forward_values(xcnn_model *m, const float *input, int batc
     walk_forward(&e, batch);
     m->have_forward = 1;
     m->have_backward = 0;
-    m->ops_warm = 1;
+    /* which forms the ops have made (sample passes must not make any on
+     * two threads at once): a values-only forward makes other forms
+     * below its layer (Winograd F(4x4)) than a gradient-keeping one */
+    if (layer < 0) m->ops_warm = 1;
+    if (layer == g->output) m->values_warm = 1;
     return forward_nonfinite(m, batch, err);
 }
 
@@ -699,6 +703,41 @@ static xcnn_status sample_passes(xcnn_model *m, const float *input, int batch, i
     m->have_forward = m->have_backward = 1;
     st = forward_nonfinite(m, batch, err);
     return st ? st : backward_nonfinite(m, m->g->output, stop, batch, err);
+}
+
+/* Values-only forwards of every node, one sample per thread (model.h). */
+xcnn_status xcnn_exec_sample_forwards(xcnn_model *m, const float *input, int batch,
+                                      xcnn_err *err)
+{
+    xcnn_graph *g = m->g;
+    int threads = m->threads > 0 ? m->threads : xcnn_threads_max();
+    int nv = m->n_views < threads ? m->n_views : threads;
+    if (nv > batch) nv = batch;
+    if (nv < 2 || g->training || !m->values_warm)
+        return xcnn_exec_forward_values(m, input, batch, g->output, err);
+    xcnn_status st = copy_input(m, input, batch, err);
+    if (st) return st;
+    g->values_below = g->tensors[g->output].producer + 1; /* as forward_values(output) */
+    apply_threads(m);
+#pragma omp parallel num_threads(nv)
+    {
+        int t = xcnn_thread_num(), nt = xcnn_team_size();
+#ifdef _OPENMP
+        omp_set_num_threads(1);
+#endif
+        xcnn_sample_view *w = &m->views[t];
+        for (int b = t; b < batch; b += nt) {
+            point_view(m, w, b);
+            w->g.values_below = g->values_below;
+            run_env e = {&w->g, m->compute, m->n_compute, w->scratch, w->reached, w->cleared,
+                         NULL, NULL};
+            walk_forward(&e, 1);
+        }
+    }
+    g->batch = batch;
+    m->have_forward = 1;
+    m->have_backward = 0;
+    return forward_nonfinite(m, batch, err);
 }
 
 xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch,

@@ -85,8 +85,12 @@ struct xcnn_model {
     size_t ex_rule_floats;
     xcnn_sample_view *views; /* one per thread for sample passes (explain.c) */
     int n_views;
-    int ops_warm;          /* a forward has run: the ops made the weight forms
-                              they make on first use (sample passes share them) */
+    int ops_warm;          /* a gradient-keeping forward of every node has run:
+                              the ops made the weight forms they make on first
+                              use (sample passes share them) */
+    int values_warm;       /* a values-only forward of every node has run
+                              (xcnn_exec_forward_values to the output): the
+                              forms sample forwards use are made */
     int warm_from;         /* nodes from this index on have run a backward too
                               (INT_MAX: none); exec.c, sample passes      */
     int have_forward;      /* a forward pass has run since the last reserve */
@@ -223,6 +227,14 @@ xcnn_status xcnn_exec_sample_passes(xcnn_model *m, const float *input, int batch
 xcnn_status xcnn_exec_sample_passes_picking(xcnn_model *m, const float *input, int batch,
                                             int *targets, xcnn_relu_rule rule, int stop,
                                             xcnn_err *err);
+/* xcnn_exec_forward_values(m, input, batch, output) with the samples of the
+ * batch on threads of their own, each a whole values-only forward with its
+ * ops single-threaded (the forward-only explainers' batches: occlusion,
+ * RISE, Score-CAM). Each sample's values are the batched forward's, bit for
+ * bit. Without views, or before a batched values-only forward to the
+ * output has made the ops' values-only forms, it runs that batched forward. */
+xcnn_status xcnn_exec_sample_forwards(xcnn_model *m, const float *input, int batch,
+                                      xcnn_err *err);
 /* (Re)make m->views for the model's threads and max_batch (arena.c). */
 xcnn_status xcnn_exec_reserve_views(xcnn_model *m, xcnn_err *err);
 void xcnn_exec_free_views(xcnn_model *m);

@@ -95,8 +95,8 @@ static xcnn_status scorecam_run(xcnn_model *m, const float *x, const xcnn_explai
         for (int b = 0; b < n; b++)
             masked_input(A + (size_t)(k0 + b) * hw, h, w, x, C, H, W,
                          m->ex_path + (size_t)b * in_n);
-        /* values only everywhere: no backward follows */
-        st = xcnn_exec_forward_values(m, m->ex_path, n, g->output, err);
+        /* values only everywhere (no backward follows), a sample per thread */
+        st = xcnn_exec_sample_forwards(m, m->ex_path, n, err);
         if (st)
             return xcnn_ex_context(st, err, "scorecam, the input masked by channels %d..%d of "
                                    "'%s'", k0, k0 + n - 1, lt->name);

@@ -150,7 +150,7 @@ static xcnn_status occlusion_run(xcnn_model *m, const float *x, const xcnn_expla
                     for (int64_t i = 0; i < len[2]; i++) row[i] = fill;
                 }
         }
-        st = xcnn_exec_forward_values(m, m->ex_path, b, m->g->output, err);
+        st = xcnn_exec_sample_forwards(m, m->ex_path, b, err);
         if (st)
             return xcnn_ex_context(st, err, "occlusion, at windows %lld..%lld (fill %g)",
                                    (long long)k0, (long long)(k0 + b - 1), (double)fill);

@@ -162,7 +162,7 @@ static xcnn_status rise_run(xcnn_model *m, const float *x, const xcnn_explain_op
                                          q, (double)mask[q], e, (double)x[e]);
                 }
         }
-        st = xcnn_exec_forward_values(m, m->ex_path, b, m->g->output, err);
+        st = xcnn_exec_sample_forwards(m, m->ex_path, b, err);
         if (st)
             return xcnn_ex_context(st, err, "rise, at masks %d..%d%s", i0, i0 + b - 1,
                                    o->masks ? " (as given)" : "");
