@@ -617,6 +617,12 @@ static int add_row(many_state *s, long i, int k, const xcnn_explain_result *r,
     return rc ? -1 : 0;
 }
 
+/* Input i's output name for method k: <input stem>.<method>.npy. */
+static void output_name(const many_state *s, long i, int k, char *name, size_t size)
+{
+    snprintf(name, size, "%s.%s.npy", s->list.items[i].stem, s->names[k]);
+}
+
 /* What write_files did: its row has the result or not, a message or not. */
 enum { WROTE_ALL, WROTE_NPY_ONLY, WROTE_NOTHING };
 
@@ -627,10 +633,9 @@ enum { WROTE_ALL, WROTE_NPY_ONLY, WROTE_NOTHING };
 static int write_files(const many_state *s, long i, int k, const float *attr, const float *x,
                        int is_image, char *msg)
 {
-    const many_item *it = &s->list.items[i];
     const xcnn_tensor_view *in = &s->shape.in;
     char name[4200], path[4200];
-    snprintf(name, sizeof name, "%s.%s.npy", it->stem, s->names[k]);
+    output_name(s, i, k, name, sizeof name);
     if (many_path(path, sizeof path, s->a->mo.out_dir, name)) {
         snprintf(msg, MANY_MSG, "the output path is too long");
         return WROTE_NOTHING;
@@ -666,7 +671,7 @@ static int write_done(many_state *s, long i0, int k, int from, int done)
     for (int j = 0; j < done && !rc; j++) {
         long i = s->todo[from + j];
         char name[4200];
-        snprintf(name, sizeof name, "%s.%s.npy", s->list.items[i].stem, s->names[k]);
+        output_name(s, i, k, name, sizeof name);
         int st = s->status[j];
         rc = add_row(s, i, k, st == WROTE_NOTHING ? NULL : &s->res[j],
                      st == WROTE_NOTHING ? "" : name,
