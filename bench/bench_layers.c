@@ -26,7 +26,7 @@
  * gradients, the loop).
  *
  * --inference loads the model as `xcnn predict` does (inference_only:
- * Conv+BN+ReLU fused, Winograd F(4x4), converted weights, activations
+ * Conv+BN+ReLU (or Clip) fused, Winograd F(4x4), converted weights, activations
  * sharing memory by lifetime) and times the forward only. A node called
  * again reads inputs that later nodes may have overwritten: the values
  * differ from a real pass, the work does not.

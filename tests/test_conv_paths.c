@@ -171,6 +171,37 @@ static void check_path(const cfg *k, int batch, size_t scratch, int train, const
     for (size_t i = 0; i < ny; i++) y[i] = y[i] > 0 ? y[i] : 0;
     snprintf(what, sizeof what, "%s: with fused ReLU", label);
     check_close(what, max_rel_error(r.y->data, y, ny), 1e-5);
+    /* Fused Clip (ReLU6 and the like): both bounds bite. */
+    r.n->fused_relu = 0;
+    r.n->fused_clip = 1;
+    r.n->clip_lo = -0.25f;
+    r.n->clip_hi = 0.5f;
+    run_forward(&r);
+    reference(k, &r, y, dx, dw); /* y was passed through the ReLU above */
+    /* errors relative to the largest output before clipping, as above */
+    double largest = 1e-30, err = 0;
+    for (size_t i = 0; i < ny; i++) largest = fmax(largest, fabs(y[i]));
+    for (size_t i = 0; i < ny; i++) {
+        float c = y[i] < -0.25f ? -0.25f : y[i] > 0.5f ? 0.5f : y[i];
+        err = fmax(err, fabs((double)r.y->data[i] - c) / largest);
+        if (isnan(r.y->data[i])) err = INFINITY;
+    }
+    snprintf(what, sizeof what, "%s: with fused Clip", label);
+    check_close(what, err, 1e-5);
+    /* NaN through the fused activations: Clip keeps it (as the Clip op),
+     * a ReLU makes it 0 (as the Relu op). */
+    r.x->data[0] = NAN;
+    run_forward(&r);
+    size_t nan_clip = 0;
+    for (size_t i = 0; i < ny; i++) nan_clip += isnan(r.y->data[i]);
+    r.n->fused_clip = 0;
+    r.n->fused_relu = 1;
+    run_forward(&r);
+    size_t nan_relu = 0;
+    for (size_t i = 0; i < ny; i++) nan_relu += isnan(r.y->data[i]);
+    check(nan_clip > 0 && nan_relu == 0, "%s: a NaN input stays NaN through a fused Clip (%zu "
+          "outputs) and gives 0 through a fused ReLU", label, nan_clip);
+    r.n->fused_relu = 0;
     free(y);
     free(dx);
     free(dw);

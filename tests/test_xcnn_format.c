@@ -18,7 +18,14 @@
  *    match, so the tables' own bounds are what refuses it), huge counts,
  *    lengths and dims, and graphs out of order, cyclic, with duplicate
  *    names or outputs made twice: each refused with its message, never a
- *    crash (this file also runs under ASan/UBSan in make sanitize).
+ *    crash (this file also runs under ASan/UBSan in make sanitize);
+ *  - ReLU6 fused: a MobileNet-style block (Conv, BatchNorm, Clip(0, 6),
+ *    a depthwise stride-2 Conv, a Clip with only an upper bound, a 1x1
+ *    Conv), with Clip's bounds as inputs (opset 13) and as attributes
+ *    (opset 9): loaded inference_only, each Clip is fused into its Conv
+ *    and the predictions equal the unfused model's; the folded .xcnn
+ *    writes both Clips back and predicts bit-identically (NaN through a
+ *    fused Clip: test_conv_paths).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +35,7 @@
 #include "../libxcnn/graph/onnx.h"
 #include "../libxcnn/graph/xcnn_format.h"
 #include "../libxcnn/io/inflate.h"
+#include "onnx_builder.h"
 
 static unsigned char *read_file(const char *path, size_t *n)
 {
@@ -724,6 +732,115 @@ static void test_write_file(void)
     free(back);
 }
 
+/* A MobileNet-style block, Clip's bounds as inputs (opset >= 11) or as
+ * attributes: x [1,4,10,9] -> Conv 3x3 -> BatchNorm -> Clip(0, 6) ->
+ * depthwise Conv 3x3 stride 2 -> Clip(max 6) -> Conv 1x1 -> GAP ->
+ * Flatten [1,3]. */
+static ob_buf relu6_model(int opset, test_rng *r)
+{
+    ob_buf g = ob_new();
+    float w1[8 * 4 * 9], b1[8], sc[8], sh[8], mu[8], var[8], w2[8 * 9], w3[3 * 8];
+    for (size_t i = 0; i < sizeof w1 / sizeof w1[0]; i++) w1[i] = test_rng_uniform(r, -1, 1);
+    for (int i = 0; i < 8; i++) {
+        b1[i] = test_rng_uniform(r, -1, 1);
+        sc[i] = test_rng_uniform(r, 0.5f, 2);
+        sh[i] = test_rng_uniform(r, -1, 1);
+        mu[i] = test_rng_uniform(r, -0.5f, 0.5f);
+        var[i] = test_rng_uniform(r, 0.5f, 2);
+    }
+    for (size_t i = 0; i < sizeof w2 / sizeof w2[0]; i++) w2[i] = test_rng_uniform(r, -1, 1);
+    for (size_t i = 0; i < sizeof w3 / sizeof w3[0]; i++) w3[i] = test_rng_uniform(r, -1, 1);
+    ob_graph_init(&g, ob_tensor_f("w1", 4, (int64_t[]){8, 4, 3, 3}, w1));
+    ob_graph_init(&g, ob_tensor_f("b1", 1, (int64_t[]){8}, b1));
+    ob_graph_init(&g, ob_tensor_f("scale", 1, (int64_t[]){8}, sc));
+    ob_graph_init(&g, ob_tensor_f("shift", 1, (int64_t[]){8}, sh));
+    ob_graph_init(&g, ob_tensor_f("mean", 1, (int64_t[]){8}, mu));
+    ob_graph_init(&g, ob_tensor_f("var", 1, (int64_t[]){8}, var));
+    ob_graph_init(&g, ob_tensor_f("w2", 4, (int64_t[]){8, 1, 3, 3}, w2));
+    ob_graph_init(&g, ob_tensor_f("w3", 4, (int64_t[]){3, 8, 1, 1}, w3));
+    ob_buf a1[] = {ob_attr_ints("pads", (int64_t[]){1, 1, 1, 1}, 4)};
+    ob_graph_node(&g, ob_node("Conv", "conv1", IN("x", "w1", "b1"), OUT("y1"), a1, 1));
+    ob_graph_node(&g, ob_node("BatchNormalization", "bn1",
+                              IN("y1", "scale", "shift", "mean", "var"), OUT("y2"), NULL, 0));
+    if (opset >= 11) {
+        ob_graph_init(&g, ob_tensor_f("lo", 0, NULL, (float[]){0}));
+        ob_graph_init(&g, ob_tensor_f("hi", 0, NULL, (float[]){6}));
+        ob_graph_node(&g, ob_node("Clip", "relu6_1", IN("y2", "lo", "hi"), OUT("y3"), NULL, 0));
+    } else {
+        ob_buf c[] = {ob_attr_float("min", 0), ob_attr_float("max", 6)};
+        ob_graph_node(&g, ob_node("Clip", "relu6_1", IN("y2"), OUT("y3"), c, 2));
+    }
+    ob_buf a2[] = {ob_attr_ints("pads", (int64_t[]){1, 1, 1, 1}, 4),
+                   ob_attr_ints("strides", (int64_t[]){2, 2}, 2), ob_attr_int("group", 8)};
+    ob_graph_node(&g, ob_node("Conv", "dw", IN("y3", "w2"), OUT("y4"), a2, 3));
+    if (opset >= 11) {
+        ob_graph_node(&g, ob_node("Clip", "cap", IN("y4", "", "hi"), OUT("y5"), NULL, 0));
+    } else {
+        ob_buf c[] = {ob_attr_float("max", 6)};
+        ob_graph_node(&g, ob_node("Clip", "cap", IN("y4"), OUT("y5"), c, 1));
+    }
+    ob_graph_node(&g, ob_node("Conv", "pw", IN("y5", "w3"), OUT("y6"), NULL, 0));
+    ob_graph_node(&g, ob_node("GlobalAveragePool", "gap", IN("y6"), OUT("y7"), NULL, 0));
+    ob_graph_node(&g, ob_node("Flatten", "flat", IN("y7"), OUT("y"), NULL, 0));
+    ob_graph_input(&g, ob_value_info("x", 1, 4, (int64_t[]){1, 4, 10, 9}));
+    ob_graph_output(&g, ob_value_info("y", 1, 2, (int64_t[]){1, 3}));
+    return ob_model(opset, &g);
+}
+
+static void test_fused_clip(int opset)
+{
+    test_rng r = {(uint64_t)opset * 77 + 1};
+    ob_buf mb = relu6_model(opset, &r);
+    char err[600] = "", what[64];
+    snprintf(what, sizeof what, "ReLU6 block, opset %d", opset);
+    xcnn_model *plain = load_mem(mb.p, mb.n, 0, err), *fused = load_mem(mb.p, mb.n, 1, err);
+    if (!check(plain && fused, "%s: loads, explainable and inference_only (%s)", what, err)) {
+        xcnn_model_free(plain);
+        xcnn_model_free(fused);
+        ob_free(&mb);
+        return;
+    }
+    int clips = 0, running_clips = 0;
+    for (int i = 0; i < fused->g->n_nodes; i++) {
+        const xcnn_node *n = &fused->g->nodes[i];
+        clips += n->fused_clip;
+        running_clips += !n->folded && !strcmp(n->op_type, "Clip");
+        if (!strcmp(n->name, "conv1") && n->fused_clip)
+            check(n->clip_lo == 0 && n->clip_hi == 6, "%s: conv1 clips to [0, 6]", what);
+        if (!strcmp(n->name, "dw") && n->fused_clip)
+            check(isinf(n->clip_lo) && n->clip_lo < 0 && n->clip_hi == 6,
+                  "%s: the depthwise conv clips to [-inf, 6] (no lower bound given)", what);
+    }
+    check(clips == 2 && running_clips == 0, "%s: both Clips fused into their Convs (%d fused, "
+          "%d left running)", what, clips, running_clips);
+    float x[4 * 10 * 9];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = test_rng_uniform(&r, -3, 3);
+    size_t ka = 0, kb = 0;
+    float *ya = forward(plain, x, &ka), *yb = forward(fused, x, &kb);
+    if (ya && yb && ka == kb) {
+        snprintf(err, sizeof err, "%s: fused predictions equal the unfused model's", what);
+        check_close(err, max_rel_error(yb, ya, ka), 1e-5);
+    } else {
+        check(0, "%s: forward of both", what);
+    }
+    free(ya);
+    free(yb);
+    size_t fn = 0;
+    unsigned char *fb = convert(mb.p, mb.n, 1, &fn);
+    xcnn_model *f = fb ? load_mem(fb, fn, 0, err) : NULL;
+    if (check(f != NULL, "%s: the folded .xcnn loads (%s)", what, f ? "ok" : err)) {
+        int written = 0;
+        for (int i = 0; i < f->g->n_nodes; i++) written += !strcmp(f->g->nodes[i].op_type, "Clip");
+        check(written == 2, "%s: the folded .xcnn has both Clip nodes (%d)", what, written);
+        check(same_forward(fused, f, x), "%s: the folded .xcnn predicts bit-identically", what);
+    }
+    xcnn_model_free(f);
+    free(fb);
+    xcnn_model_free(plain);
+    xcnn_model_free(fused);
+    ob_free(&mb);
+}
+
 int main(void)
 {
     const char *models[] = {
@@ -738,6 +855,8 @@ int main(void)
     test_attributes();
     test_bad_graphs();
     test_write_file();
+    test_fused_clip(13);
+    test_fused_clip(9);
     test_hostile("tests/fixtures/captum_toy/model.onnx");
     test_hostile("data/fashion_resnet.onnx");
     return check_summary();

@@ -7,6 +7,9 @@
  *                                W'[k] = s_k W[k], b'_k = s_k (b_k - mean_k) + B_k
  *   Conv -> Relu                 the conv applies the ReLU to each output
  *                                block while it is still in cache
+ *   Conv -> Clip                 the same with Clip's bounds (ReLU6, after
+ *                                most of MobileNetV2's convs), when they
+ *                                are fixed: attributes, or constant inputs
  *
  * A pair is fused only when the conv's output feeds nothing else and is not
  * the model output, and (for BN) when the conv's weights are its own. The
@@ -97,6 +100,27 @@ static xcnn_status fold_batchnorm(xcnn_graph *g, int ci, int bi, xcnn_err *err)
     return XCNN_OK;
 }
 
+/* A Clip's bounds, when both are fixed: attributes before opset 11 (as
+ * ops/activation.c reads them), after it constant scalar inputs or none.
+ * 0 when a bound is computed. */
+static int clip_bounds(const xcnn_graph *g, const xcnn_node *n, float *lo, float *hi)
+{
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (g->opset >= 1 && g->opset < 11) {
+        *lo = xcnn_attr_float(n, "min", *lo);
+        *hi = xcnn_attr_float(n, "max", *hi);
+        return 1;
+    }
+    for (int k = 1; k <= 2; k++) {
+        int t = k < n->n_in ? n->in[k] : -1;
+        if (t < 0) continue;
+        if (!is_const_vector(g, t, 1)) return 0;
+        *(k == 1 ? lo : hi) = g->tensors[t].data[0];
+    }
+    return 1;
+}
+
 xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err)
 {
     for (int i = 0; i < g->n_nodes; i++) {
@@ -111,6 +135,12 @@ xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err)
         if (uses(g, g->nodes[i].out[0], &next) == 1 && next >= 0 &&
             strcmp(g->nodes[next].op_type, "Relu") == 0) {
             g->nodes[i].fused_relu = 1;
+            bypass(g, i, next);
+        } else if (next >= 0 && strcmp(g->nodes[next].op_type, "Clip") == 0 &&
+                   g->nodes[next].in[0] == g->nodes[i].out[0] &&
+                   clip_bounds(g, &g->nodes[next], &g->nodes[i].clip_lo,
+                               &g->nodes[i].clip_hi)) {
+            g->nodes[i].fused_clip = 1;
             bypass(g, i, next);
         }
     }

@@ -18,7 +18,7 @@ int xcnn_model_affine_entry(const xcnn_model *m)
     if (m->inference_only || m->grad_from >= 0 || xcnn_graph_readers(g, g->input, &reader) != 1)
         return -1;
     const xcnn_node *n = &g->nodes[reader];
-    if (strcmp(n->op_type, "Conv") != 0 || n->fused_relu || n->in[0] != g->input) return -1;
+    if (strcmp(n->op_type, "Conv") != 0 || n->fused_relu || n->fused_clip || n->in[0] != g->input) return -1;
     for (int k = 1; k < n->n_in; k++) /* weights and bias fixed: affine in x */
         if (n->in[k] >= 0 && g->tensors[n->in[k]].kind != XCNN_T_CONST) return -1;
     int cut = n->out[0];

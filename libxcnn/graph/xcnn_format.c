@@ -143,11 +143,12 @@ static void w_str(wbuf *b, const char *s)
     w_u8(b, 0);
 }
 
-/* What is written: the nodes that run, a fused Conv+Relu as the two nodes
+/* What is written: the nodes that run, a fused Conv+Relu (or Clip) as the two nodes
  * it came from, and the tensors they name, renumbered in their order. */
 typedef struct wplan {
     int *tmap;      /* graph tensor -> file tensor, -1 if not written   */
-    int *relu_of;   /* per node: the Relu fused into this Conv, or -1    */
+    int *relu_of;   /* per node: the Relu or Clip fused into this Conv,
+                       or -1                                             */
     int n_tensors, n_nodes;
     uint64_t *offset; /* per graph tensor: its data's offset (consts)    */
     size_t data_offset, total;
@@ -167,8 +168,9 @@ static void mark(wplan *w, int t)
     if (t >= 0) w->tmap[t] = 1;
 }
 
-/* Node i's output k as it is written: a Conv with a fused ReLU writes the
- * tensor its Relu reads (the Relu node follows it in the file). */
+/* Node i's output k as it is written: a Conv with a fused ReLU or Clip
+ * writes the tensor its Relu or Clip reads (that node follows it in the
+ * file). */
 static int out_written(const xcnn_graph *g, const wplan *w, int i, int k)
 {
     const xcnn_node *n = &g->nodes[i];
@@ -202,27 +204,31 @@ static xcnn_status plan_write(const xcnn_graph *g, wplan *w, xcnn_err *err)
     }
     if (g->output < 0 || g->output >= g->n_tensors)
         goto no_output;
-    /* Relus that fuse.c folded into their Conv, by the tensor they made. */
+    /* Relus and Clips that fuse.c folded into their Conv, by the tensor
+     * they made. */
     for (int t = 0; t < g->n_tensors; t++) relu_by_out[t] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         const xcnn_node *n = &g->nodes[i];
         if (n->folded && n->n_in >= 1 && n->n_out >= 1 && n->out[0] >= 0 &&
-            !strcmp(n->op_type, "Relu") && g->tensors[n->out[0]].kind != XCNN_T_CONST)
+            (!strcmp(n->op_type, "Relu") || !strcmp(n->op_type, "Clip")) &&
+            g->tensors[n->out[0]].kind != XCNN_T_CONST)
             relu_by_out[n->out[0]] = i;
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const xcnn_node *n = &g->nodes[i];
         w->relu_of[i] = -1;
         if (n->folded) continue;
-        if (n->fused_relu) {
+        if (n->fused_relu || n->fused_clip) {
             int r = n->out[0] >= 0 ? relu_by_out[n->out[0]] : -1;
             if (r < 0 || g->nodes[r].in[0] < 0) {
                 free(relu_by_out);
-                return xcnn_fail(err, XCNN_ERR_ARG, "node '%s' (%s) has a fused ReLU whose "
-                                 "Relu node is gone: cannot write it", n->name, n->op_type);
+                return xcnn_fail(err, XCNN_ERR_ARG, "node '%s' (%s) has a fused %s whose "
+                                 "node is gone: cannot write it", n->name, n->op_type,
+                                 n->fused_relu ? "Relu" : "Clip");
             }
             w->relu_of[i] = r;
             mark(w, g->nodes[r].out[0]);
+            for (int k = 1; k < g->nodes[r].n_in; k++) mark(w, g->nodes[r].in[k]); /* Clip's bounds */
             w->n_nodes++;
         }
         w->n_nodes++;

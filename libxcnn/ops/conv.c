@@ -290,12 +290,16 @@ static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     float *y = xcnn_out(g, n, 0)->data;
     xcnn_conv_reference_forward(s, batch, xcnn_in(g, n, 0)->data, xcnn_in(g, n, 1)->data,
                                 b ? b->data : NULL, y);
-    /* A Relu that fuse.c folded into this conv (inference-only models):
-     * NaN gives 0, as the Relu op. */
-    if (n->fused_relu) {
-        size_t count = (size_t)batch * s->c_out * s->win.out_h * s->win.out_w;
+    /* A Relu or Clip that fuse.c folded into this conv (inference-only
+     * models): NaN gives 0, as the Relu op. */
+    size_t count = (size_t)batch * s->c_out * s->win.out_h * s->win.out_w;
+    if (n->fused_relu)
         for (size_t i = 0; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0.0f;
-    }
+    if (n->fused_clip) /* as the Clip op: NaN stays, lo > hi gives hi */
+        for (size_t i = 0; i < count; i++) {
+            float v = y[i] < n->clip_lo ? n->clip_lo : y[i];
+            y[i] = v > n->clip_hi ? n->clip_hi : v;
+        }
 }
 
 static void conv_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch,

@@ -43,6 +43,7 @@
 #include "../base/cpu.h"
 #include "../base/config.h"
 #include "../base/threads.h"
+#include "../kernels/depthwise.h"
 #include "../kernels/gemm.h"
 #include "../kernels/winograd.h"
 
@@ -94,6 +95,8 @@ typedef struct conv_params {
     int npix;      /* output pixels of one plane = out_h * out_w         */
     int pointwise; /* 1x1, stride 1, no pad: col is X itself             */
     int depthwise; /* cg == mg == 1: the direct loop                     */
+    size_t dw_slot; /* depthwise: scratch floats of one thread's planes
+                       (kernels/depthwise.h); 0 for the plain loop       */
     int winograd;  /* shape suits Winograd F(2x2, 3x3) (u is allocated)  */
     int u2_ready, u4_ready; /* u2 / u4 hold the transformed weights      */
     /* Winograd forwards: [WINO_GRAD] is the one whose values a backward
@@ -285,6 +288,17 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
      * transposed forward also needs Y^T before it is turned into Y. With a
      * cap (base/config.h), one piece of col. */
     n->scratch_floats = (p->pointwise || p->depthwise) ? 0 : (size_t)kcol * (size_t)npix;
+    if (p->depthwise && xcnn_depthwise_fits(&win)) {
+        /* a slot per thread this process may run (fewer run if threads
+         * are raised later: xcnn_scratch_slots) */
+        size_t slot = xcnn_depthwise_scratch(&win);
+        int threads = xcnn_threads_max();
+        int capped = XCNN_CONV_SCRATCH_FLOATS > 0 && slot > (size_t)XCNN_CONV_SCRATCH_FLOATS;
+        if (!capped && !too_many_floats(slot, (uint64_t)threads)) {
+            p->dw_slot = slot;
+            n->scratch_floats = slot * (size_t)threads;
+        }
+    }
     if (capped_pixels(p)) { /* the transposed forward needs whole planes */
         n->scratch_floats = (size_t)kcol * (size_t)capped_pixels(p);
         p->transposed = 0;
@@ -351,27 +365,6 @@ static void dw_plane_backward(const xcnn_window2d *w, const float *x, const floa
         }
 }
 
-static void dw_forward(const conv_params *p, int batch, const float *x, const float *k,
-                       const float *bias, float *y)
-{
-    size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w, taps = (size_t)p->s.win.k_h * p->s.win.k_w;
-    int planes = batch * p->s.c_out;
-    if (!xcnn_fork_worth((size_t)planes * in_plane * taps > XCNN_PARALLEL_MIN)) {
-        for (int i = 0; i < planes; i++) {
-            int c = i % p->s.c_out;
-            dw_plane_forward(&p->s.win, x + (size_t)i * in_plane, k + c * taps,
-                             bias ? bias[c] : 0, y + (size_t)i * p->npix);
-        }
-        return;
-    }
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < planes; i++) {
-        int c = i % p->s.c_out;
-        dw_plane_forward(&p->s.win, x + (size_t)i * in_plane, k + c * taps, bias ? bias[c] : 0,
-                         y + (size_t)i * p->npix);
-    }
-}
-
 /* Channel c of the depthwise backward, the batch in order. */
 static void dw_channel_backward(const conv_params *p, int batch, int c, const float *x,
                                 const float *k, const float *dy, float *dx, float *dk)
@@ -404,6 +397,24 @@ static void relu_in_place(float *y, size_t count)
     for (size_t i = 0; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0.0f; /* NaN -> 0 */
 }
 
+/* As the Clip op: NaN stays NaN, lo > hi gives hi. */
+XCNN_VECTOR_CLONES
+static void clip_in_place(float *y, size_t count, float lo, float hi)
+{
+    for (size_t i = 0; i < count; i++) {
+        float v = y[i] < lo ? lo : y[i];
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+/* The activation fuse.c folded into this conv (if any), on count outputs
+ * while they are still in cache. */
+static void fused_act(const xcnn_node *n, float *y, size_t count)
+{
+    if (n->fused_relu) relu_in_place(y, count);
+    if (n->fused_clip) clip_in_place(y, count, n->clip_lo, n->clip_hi);
+}
+
 /* ---- Winograd ------------------------------------------------------------ */
 
 /* Forward and dX must equal the reference to rounding (F(4x4)'s transforms
@@ -414,6 +425,72 @@ static void relu_in_place(float *y, size_t count)
 static size_t scratch_room(const xcnn_graph *g, const xcnn_node *n)
 {
     return g->scratch_floats > n->scratch_floats ? g->scratch_floats : n->scratch_floats;
+}
+
+/* The plain loop, for windows the phase planes do not take (dilated) and
+ * for builds that cap a conv's scratch below a plane's. */
+static void dw_plain_forward(const conv_params *p, int batch, const float *x, const float *k,
+                             const float *bias, float *y)
+{
+    size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w, taps = (size_t)p->s.win.k_h * p->s.win.k_w;
+    int planes = batch * p->s.c_out;
+    if (!xcnn_fork_worth((size_t)planes * in_plane * taps > XCNN_PARALLEL_MIN)) {
+        for (int i = 0; i < planes; i++) {
+            int c = i % p->s.c_out;
+            dw_plane_forward(&p->s.win, x + (size_t)i * in_plane, k + c * taps,
+                             bias ? bias[c] : 0, y + (size_t)i * p->npix);
+        }
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < planes; i++) {
+        int c = i % p->s.c_out;
+        dw_plane_forward(&p->s.win, x + (size_t)i * in_plane, k + c * taps, bias ? bias[c] : 0,
+                         y + (size_t)i * p->npix);
+    }
+}
+
+/* Plane i (sample i / c_out, channel i % c_out) over phase planes in
+ * `mine`, then the fused activation while the plane is in cache. */
+static void dw_phase_plane(const xcnn_node *n, int i, const float *x, const float *k,
+                           const float *bias, float *y, float *mine, int simd)
+{
+    const conv_params *p = n->params;
+    size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w, taps = (size_t)p->s.win.k_h * p->s.win.k_w;
+    int c = i % p->s.c_out;
+    float *yi = y + (size_t)i * p->npix;
+    xcnn_depthwise_plane(&p->s.win, x + (size_t)i * in_plane, k + c * taps, bias ? bias[c] : 0,
+                         yi, mine, simd);
+    fused_act(n, yi, (size_t)p->npix);
+}
+
+/* The depthwise forward, planes shared out statically between as many
+ * threads as the scratch has slots for (kernels/depthwise.h); it equals
+ * the plain loop to rounding (the padding's taps add k * 0). */
+static void dw_forward(const xcnn_graph *g, const xcnn_node *n, int batch, const float *x,
+                       const float *k, const float *bias, float *y, float *scratch)
+{
+    const conv_params *p = n->params;
+    if (!p->dw_slot) {
+        dw_plain_forward(p, batch, x, k, bias, y);
+        fused_act(n, y, (size_t)batch * p->s.c_out * p->npix);
+        return;
+    }
+    size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w, taps = (size_t)p->s.win.k_h * p->s.win.k_w;
+    int planes = batch * p->s.c_out, simd = xcnn_depthwise_simd();
+    int slots = xcnn_fork_worth((size_t)planes * in_plane * taps > XCNN_PARALLEL_MIN)
+                    ? xcnn_scratch_slots(scratch_room(g, n), p->dw_slot, planes)
+                    : 1;
+    if (slots == 1) {
+        for (int i = 0; i < planes; i++) dw_phase_plane(n, i, x, k, bias, y, scratch, simd);
+        return;
+    }
+#pragma omp parallel num_threads(slots)
+    {
+        float *mine = scratch + (size_t)xcnn_thread_num() * p->dw_slot;
+#pragma omp for schedule(static)
+        for (int i = 0; i < planes; i++) dw_phase_plane(n, i, x, k, bias, y, mine, simd);
+    }
 }
 
 /* Samples per Winograd call: enough tiles to make the 16 GEMMs wide
@@ -493,6 +570,9 @@ static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
         xcnn_winograd_conv(&f->geo, p->s.c_in, p->s.c_out, nb, x + b * xs, xs, &wu, bias, 0,
                            n->fused_relu, y + b * ys, ys, scratch, scratch_room(g, n));
     }
+    /* The transforms apply a fused Relu while a row is in L1; a fused
+     * Clip (ReLU6, rare after a dense 3x3 conv) is one pass after them. */
+    if (n->fused_clip) fused_act(n, y, (size_t)batch * ys);
 }
 
 /* F(4x4)'s U of the turned kernel W'[c][o] = W[o][c] turned 180 degrees,
@@ -577,15 +657,13 @@ static void gemm_transposed(const xcnn_node *n, const float *w, const float *col
 }
 
 /* Channel m of Y from the pixel-major yt (npix x c_out), with the fused
- * ReLU when there is one. */
-static void untranspose_channel(const conv_params *p, int m, const float *yt, int relu,
-                                float *y)
+ * activation when there is one. */
+static void untranspose_channel(const xcnn_node *n, int m, const float *yt, float *y)
 {
+    const conv_params *p = n->params;
     float *ym = y + (size_t)m * p->npix;
-    for (int i = 0; i < p->npix; i++) {
-        float v = yt[(size_t)i * p->s.c_out + m];
-        ym[i] = relu ? (v > 0 ? v : 0.0f) : v; /* NaN -> 0, as the Relu op */
-    }
+    for (int i = 0; i < p->npix; i++) ym[i] = yt[(size_t)i * p->s.c_out + m];
+    fused_act(n, ym, (size_t)p->npix);
 }
 
 /* One sample: yt starts as the bias (as the plain path starts Y), the
@@ -599,13 +677,12 @@ static void forward_transposed(const xcnn_node *n, const float *col, const float
         for (int i = 0; i < p->npix; i++)
             memcpy(yt + (size_t)i * p->s.c_out, bias, (size_t)p->s.c_out * sizeof(float));
     gemm_transposed(n, w, col, p->npix, bias ? 1.0f : 0.0f, yt);
-    int relu = n->fused_relu;
     if (!xcnn_fork_worth((size_t)p->npix * p->s.c_out > XCNN_PARALLEL_MIN_COPY)) {
-        for (int m = 0; m < p->s.c_out; m++) untranspose_channel(p, m, yt, relu, y);
+        for (int m = 0; m < p->s.c_out; m++) untranspose_channel(n, m, yt, y);
         return;
     }
 #pragma omp parallel for schedule(static)
-    for (int m = 0; m < p->s.c_out; m++) untranspose_channel(p, m, yt, relu, y);
+    for (int m = 0; m < p->s.c_out; m++) untranspose_channel(n, m, yt, y);
 }
 
 /* ---- several samples per GEMM ---------------------------------------------- */
@@ -771,9 +848,7 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
                     for (int i = p0; i < p1; i++) y[(size_t)m * p->npix + i] = bias[m];
             xcnn_sgemm_serial(kind, 0, 0, p->mg, wd, p->kcol, 1.0f, w, p->kcol, col, wd,
                               bias ? 1.0f : 0.0f, y + p0, p->npix);
-            if (n->fused_relu)
-                for (int m = 0; m < p->mg; m++)
-                    relu_in_place(y + (size_t)m * p->npix + p0, (size_t)wd);
+            for (int m = 0; m < p->mg; m++) fused_act(n, y + (size_t)m * p->npix + p0, (size_t)wd);
         }
     }
 }
@@ -799,8 +874,7 @@ static void pointwise_piece(const xcnn_node *n, xcnn_gemm_kind kind, int piece, 
             for (int i = p0; i < p1; i++) y[(size_t)m * p->npix + i] = bias[m];
     xcnn_sgemm_serial(kind, 0, 0, p->mg, wd, p->kcol, 1.0f, w, p->kcol, x + p0, p->npix,
                       bias ? 1.0f : 0.0f, y + p0, p->npix);
-    if (n->fused_relu)
-        for (int m = 0; m < p->mg; m++) relu_in_place(y + (size_t)m * p->npix + p0, (size_t)wd);
+    for (int m = 0; m < p->mg; m++) fused_act(n, y + (size_t)m * p->npix + p0, (size_t)wd);
 }
 
 static void forward_pointwise(const xcnn_node *n, const float *x, const float *w,
@@ -902,15 +976,14 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         return;
     }
     if (p->depthwise) {
-        dw_forward(p, batch, xt->data, wt->data, bias, y);
-        if (n->fused_relu) relu_in_place(y, (size_t)batch * p->s.c_out * p->npix);
+        dw_forward(g, n, batch, xt->data, wt->data, bias, y, scratch);
         return;
     }
     int turned = runs_transposed(p, wt);
     int chunk = im2col_chunk(g, n, p, batch);
     if (chunk) {
         forward_batched(n, batch, chunk, xt->data, wt->data, bias, turned, y, scratch);
-        if (n->fused_relu) relu_in_place(y, (size_t)batch * p->s.c_out * p->npix);
+        fused_act(n, y, (size_t)batch * p->s.c_out * p->npix);
         return;
     }
     size_t in_plane = (size_t)p->s.win.in_h * p->s.win.in_w;
@@ -959,7 +1032,7 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
             xcnn_sgemm(0, 0, p->mg, p->npix, p->kcol, 1.0f, w, p->kcol, col, p->npix,
                        bias ? 1.0f : 0.0f, yg, p->npix);
             /* Fused ReLU (inference only): while this block is in cache. */
-            if (n->fused_relu) relu_in_place(yg, (size_t)p->mg * p->npix);
+            fused_act(n, yg, (size_t)p->mg * p->npix);
         }
 }
 

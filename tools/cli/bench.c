@@ -201,7 +201,7 @@ int cli_bench(int argc, char **argv)
     if (rc) return rc;
     double t_load = now_s();
     /* Plain forward is measured as deployed: loaded inference_only, so with
-     * Conv+BN and Conv+Relu fused and no gradient buffers. */
+     * Conv+BN and Conv+Relu (or Clip) fused and no gradient buffers. */
     cli_input_opts io = {0};
     io.load.inference_only = a.method == RUN_FORWARD;
     io.load.max_arena_bytes = (uint64_t)a.max_arena_mb << 20; /* 0: the default */

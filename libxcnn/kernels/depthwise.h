@@ -1,0 +1,75 @@
+/*
+ * The forward of one depthwise plane (a grouped conv with one input and
+ * one output channel per group: MobileNet's 3x3 and 5x5 convs): arrays in,
+ * arrays out.
+ *
+ * The plain loop (ops/conv_fast.c keeps it for the backward and for
+ * dilated windows) walks the whole output plane once per tap: nine passes
+ * that each load and store every output, and short rows (7 or 14 wide)
+ * that fill a 16-float vector badly. It ran at 1.5-11 GFLOP/s.
+ *
+ * Here the input is first copied into a zero-padded plane, split by
+ * stride into stride_h x stride_w "phase" planes that all share one row
+ * pitch P: phase (a, b) holds padded rows a, a + s, a + 2s, ... and
+ * columns b, b + s, .... Tap (ki, kj) of output (oh, ow) then reads phase
+ * (ki % s, kj % s) at row oh + ki / s and column ow + kj / s, that is at
+ * flat index q + (ki / s) * P + kj / s with q = oh * P + ow. So every tap
+ * is one contiguous loop over q, whatever the plane's width, and the rows
+ * run together; the P - out_w columns q computes past each row's end are
+ * dropped when the result is copied out. Outputs are summed a block of
+ * q at a time, the block staying in L1 across the taps.
+ *
+ * Each output is bias + its taps in (ki, kj) order, as in the plain loop;
+ * the padding's taps add k * 0 where the plain loop skips them. The
+ * plain C here is the reference; on x86 with AVX-512 the same steps in
+ * intrinsics (depthwise_avx512.c) run instead: masked loads and stores
+ * for the copies in and out, whose rows (7 to 114 floats) left the C's
+ * loops mostly remainder, and four vector accumulators for the sums.
+ */
+#ifndef XCNN_DEPTHWISE_H
+#define XCNN_DEPTHWISE_H
+
+#include <stddef.h>
+#include "im2col.h"
+
+/* Outputs summed together, and the multiple every block is rounded up to
+ * (the extra outputs are dropped). */
+#define XCNN_DW_LANES 64
+
+/* 1 when this window runs here: no dilation, and planes the flat index
+ * (an int) can count. */
+int xcnn_depthwise_fits(const xcnn_window2d *w);
+
+/* Floats of scratch one plane's forward needs (its phase planes). */
+size_t xcnn_depthwise_scratch(const xcnn_window2d *w);
+
+/* 1 when this CPU runs the AVX-512 plane (ask once per layer, not per
+ * plane: the question reads a control register). */
+int xcnn_depthwise_simd(void);
+
+/* y (out_h x out_w) = bias + the k_h x k_w taps k over the in_h x in_w
+ * plane x, zero-padded as w says. scratch: xcnn_depthwise_scratch(w)
+ * floats, this call's alone. simd: xcnn_depthwise_simd() (0 runs the
+ * plain C, which tests compare the other with). */
+void xcnn_depthwise_plane(const xcnn_window2d *w, const float *x, const float *k, float bias,
+                          float *y, float *scratch, int simd);
+
+/* The phase planes' shared geometry (for the two implementations). */
+typedef struct xcnn_dw_geom {
+    int sh, sw;      /* strides: sh x sw phase planes                      */
+    int rows, pitch; /* each phase plane: rows x pitch floats, then
+                        XCNN_DW_LANES zeros                                */
+    size_t phase_floats; /* one phase plane with its zeros                */
+    int block_rows;  /* output rows summed per block                       */
+} xcnn_dw_geom;
+
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(XCNN_NO_SIMD)
+#define XCNN_DW_X86 1
+/* depthwise_avx512.c: xcnn_depthwise_plane with AVX-512, for kernels of
+ * at most XCNN_DW_MAX_TAPS taps (7 x 7; larger ones take the plain C). */
+#define XCNN_DW_MAX_TAPS 49
+void xcnn_depthwise_plane_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
+                                 const float *k, float bias, float *y, float *scratch);
+#endif
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * xcnn_depthwise_plane with AVX-512 (see depthwise.h): the plain C's
+ * three steps, each in vectors of 16 floats.
+ *
+ *   copy in   each phase row in vectors: a masked load takes the columns
+ *             that fall inside the input and leaves the padding's lanes
+ *             0 (masked-off lanes are never read, so the load may start
+ *             before the row or end past it); stride 2 loads 32 input
+ *             floats and keeps every other one with one permute;
+ *   sum       64 outputs at a time in four zmm accumulators, one fused
+ *             multiply-add per tap and vector. Each output's sum is a
+ *             chain of dependent adds, 4 cycles each; four independent
+ *             chains keep the FMA unit busy where one waited on its adds;
+ *   copy out  each output row in masked stores.
+ *
+ * Sums in tap order as the plain C, but fused: equal to it to rounding.
+ */
+#include "depthwise.h"
+
+#ifdef XCNN_DW_X86
+#include <stdint.h>
+#include <immintrin.h>
+
+#define TARGET __attribute__((target("avx512f,fma")))
+
+/* Lanes [0, count) of a 16-lane mask (count may be <= 0 or >= 16). */
+static inline __mmask16 first_lanes(int count)
+{
+    return count <= 0 ? 0 : count >= 16 ? 0xFFFF : (__mmask16)((1u << count) - 1);
+}
+
+/* Lanes whose input column base + lane * step lies in [0, in_w). */
+TARGET static inline __mmask16 inside(int base, int step, int in_w)
+{
+    __m512i col = _mm512_add_epi32(_mm512_set1_epi32(base),
+                                   _mm512_mullo_epi32(_mm512_set1_epi32(step),
+                                                      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8,
+                                                                        9, 10, 11, 12, 13, 14,
+                                                                        15)));
+    return _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) &
+           _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32(in_w));
+}
+
+/* The address of input column c of row xr: computed as an integer, as c
+ * may lie before the row (its lanes are masked off). */
+static inline const float *at(const float *xr, int c)
+{
+    return (const float *)((uintptr_t)xr + (uintptr_t)((intptr_t)c * (intptr_t)sizeof(float)));
+}
+
+/* Phase (a, b): row i, column j = input row i * sh + a - pad_top, column
+ * j * sw + b - pad_left, 0 outside the input. Whole vectors are stored,
+ * up to 15 floats past a row's end: the next row overwrites them, and
+ * the last row's land in the zeros after the plane, written last. */
+TARGET static void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
+                              int a, int b, float *ph)
+{
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                            28, 30);
+    int shift = b - w->pad_left;
+    for (int i = 0; i < g->rows; i++) {
+        float *row = ph + (size_t)i * g->pitch;
+        int ir = i * g->sh + a - w->pad_top;
+        if (ir < 0 || ir >= w->in_h) {
+            for (int j = 0; j < g->pitch; j += 16) _mm512_storeu_ps(row + j, _mm512_setzero_ps());
+            continue;
+        }
+        const float *xr = x + (size_t)ir * w->in_w;
+        for (int j = 0; j < g->pitch; j += 16) {
+            int c = j * g->sw + shift; /* input column of lane 0 */
+            __m512 v;
+            if (g->sw == 1) {
+                v = _mm512_maskz_loadu_ps(inside(c, 1, w->in_w), at(xr, c));
+            } else if (g->sw == 2) {
+                __m512 lo = _mm512_maskz_loadu_ps(inside(c, 1, w->in_w), at(xr, c));
+                __m512 hi = _mm512_maskz_loadu_ps(inside(c + 16, 1, w->in_w), at(xr, c + 16));
+                v = _mm512_permutex2var_ps(lo, evens, hi);
+            } else {
+                __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32(g->sw),
+                                                 _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+                                                                   10, 11, 12, 13, 14, 15));
+                v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside(c, g->sw, w->in_w), idx,
+                                             at(xr, c), 4);
+            }
+            _mm512_storeu_ps(row + j, v);
+        }
+    }
+    float *tail = ph + (size_t)g->rows * g->pitch;
+    for (int j = 0; j < XCNN_DW_LANES; j += 16) _mm512_storeu_ps(tail + j, _mm512_setzero_ps());
+}
+
+/* acc[0:n] = bias + sum over taps t of k[t] * phases[off[t] + q0 + i],
+ * n a multiple of XCNN_DW_LANES (64). */
+TARGET static void sum_block(const float *phases, const size_t *off, const float *k, int taps,
+                             float bias, size_t q0, int n, float *acc)
+{
+    for (int i = 0; i < n; i += XCNN_DW_LANES) {
+        __m512 a0 = _mm512_set1_ps(bias), a1 = a0, a2 = a0, a3 = a0;
+        const float *base = phases + q0 + i;
+        for (int t = 0; t < taps; t++) {
+            const float *s = base + off[t];
+            __m512 kv = _mm512_set1_ps(k[t]);
+            a0 = _mm512_fmadd_ps(kv, _mm512_loadu_ps(s), a0);
+            a1 = _mm512_fmadd_ps(kv, _mm512_loadu_ps(s + 16), a1);
+            a2 = _mm512_fmadd_ps(kv, _mm512_loadu_ps(s + 32), a2);
+            a3 = _mm512_fmadd_ps(kv, _mm512_loadu_ps(s + 48), a3);
+        }
+        _mm512_storeu_ps(acc + i, a0);
+        _mm512_storeu_ps(acc + i + 16, a1);
+        _mm512_storeu_ps(acc + i + 32, a2);
+        _mm512_storeu_ps(acc + i + 48, a3);
+    }
+}
+
+TARGET void xcnn_depthwise_plane_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g,
+                                        const float *x, const float *k, float bias, float *y,
+                                        float *scratch)
+{
+    for (int a = 0; a < g->sh; a++)
+        for (int b = 0; b < g->sw; b++)
+            fill_phase(w, g, x, a, b, scratch + (size_t)(a * g->sw + b) * g->phase_floats);
+    /* where tap (ki, kj) reads: phase (ki % sh, kj % sw), row ki / sh,
+     * column kj / sw, kept as counters rather than divided out */
+    size_t off[XCNN_DW_MAX_TAPS];
+    for (int ki = 0, a = 0, r = 0; ki < w->k_h; ki++) {
+        for (int kj = 0, b = 0, c = 0; kj < w->k_w; kj++) {
+            off[ki * w->k_w + kj] =
+                (size_t)(a * g->sw + b) * g->phase_floats + (size_t)r * g->pitch + (size_t)c;
+            if (++b == g->sw) b = 0, c++;
+        }
+        if (++a == g->sh) a = 0, r++;
+    }
+    int taps = w->k_h * w->k_w;
+    float *acc = scratch + (size_t)g->sh * g->sw * g->phase_floats;
+    for (int oh0 = 0; oh0 < w->out_h; oh0 += g->block_rows) {
+        int rows = w->out_h - oh0 < g->block_rows ? w->out_h - oh0 : g->block_rows;
+        int n = (rows - 1) * g->pitch + w->out_w;
+        n = (n + XCNN_DW_LANES - 1) / XCNN_DW_LANES * XCNN_DW_LANES;
+        sum_block(scratch, off, k, taps, bias, (size_t)oh0 * g->pitch, n, acc);
+        for (int r = 0; r < rows; r++) {
+            float *yr = y + (size_t)(oh0 + r) * w->out_w;
+            const float *ar = acc + (size_t)r * g->pitch;
+            for (int j = 0; j < w->out_w; j += 16)
+                _mm512_mask_storeu_ps(yr + j, first_lanes(w->out_w - j), _mm512_loadu_ps(ar + j));
+        }
+    }
+}
+#endif

@@ -1,0 +1,194 @@
+/*
+ * The depthwise plane over phase planes (libxcnn/kernels/depthwise.c):
+ * the plain C and, where the CPU has it, the AVX-512 version, each
+ * against a direct sum in double written here (tolerance 1e-5 of the
+ * largest output), over kernels 1x1 to 9x9 (non-square too), strides 1
+ * to 3, asymmetric pads up to the kernel's size, and planes from 1x1 to
+ * 40x37: widths under, at and over a 16-float vector, rows that leave a
+ * block partial. Each call must write every output, nothing after the
+ * plane, and nothing past its scratch (guard floats around both); its
+ * input is read from a buffer that ends where the plane ends. Then the
+ * Conv op with group == channels on 1 and 2 threads: the same bits.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "check.h"
+#include "gradcheck.h"
+#include "../libxcnn/kernels/depthwise.h"
+#include "../libxcnn/ops/ops.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define GUARD 64
+#define GUARD_VALUE 12345.0f
+
+static int out_size(int in, int k, int s, int p0, int p1) { return (in + p0 + p1 - k) / s + 1; }
+
+/* y = bias + the taps over x, zero padding, in double. */
+static void direct(const xcnn_window2d *w, const float *x, const float *k, float bias, double *y)
+{
+    for (int oh = 0; oh < w->out_h; oh++)
+        for (int ow = 0; ow < w->out_w; ow++) {
+            double s = bias;
+            for (int ki = 0; ki < w->k_h; ki++)
+                for (int kj = 0; kj < w->k_w; kj++) {
+                    int ih = oh * w->stride_h - w->pad_top + ki;
+                    int iw = ow * w->stride_w - w->pad_left + kj;
+                    if (ih >= 0 && ih < w->in_h && iw >= 0 && iw < w->in_w)
+                        s += (double)k[ki * w->k_w + kj] * x[ih * w->in_w + iw];
+                }
+            y[oh * w->out_w + ow] = s;
+        }
+}
+
+static int guard_intact(const float *p)
+{
+    for (int i = 0; i < GUARD; i++)
+        if (p[i] != GUARD_VALUE) return 0;
+    return 1;
+}
+
+/* One geometry, plain and (if available) AVX-512. */
+static void check_geometry(test_rng *r, int in_h, int in_w, int k_h, int k_w, int s_h, int s_w,
+                           const int pads[4])
+{
+    xcnn_window2d w = {in_h, in_w, k_h, k_w, s_h, s_w, 1, 1, pads[0], pads[1], pads[2], pads[3],
+                       0, 0};
+    w.out_h = out_size(in_h, k_h, s_h, pads[0], pads[2]);
+    w.out_w = out_size(in_w, k_w, s_w, pads[1], pads[3]);
+    char label[160];
+    snprintf(label, sizeof label, "depthwise %dx%d k%dx%d s%d,%d pads %d,%d,%d,%d -> %dx%d", in_h,
+             in_w, k_h, k_w, s_h, s_w, pads[0], pads[1], pads[2], pads[3], w.out_h, w.out_w);
+    if (!check(xcnn_depthwise_fits(&w), "%s: fits the phase planes", label)) return;
+    size_t nx = (size_t)in_h * in_w, ny = (size_t)w.out_h * w.out_w;
+    size_t ns = xcnn_depthwise_scratch(&w);
+    /* x ends where the buffer ends: a read past the plane leaves it */
+    float *x = malloc(nx * sizeof *x), *k = malloc((size_t)k_h * k_w * sizeof *k);
+    float *y = malloc((ny + GUARD) * sizeof *y), *scratch = malloc((ns + GUARD) * sizeof *y);
+    double *ref = malloc(ny * sizeof *ref);
+    for (size_t i = 0; i < nx; i++) x[i] = test_rng_uniform(r, -1, 1);
+    for (int i = 0; i < k_h * k_w; i++) k[i] = test_rng_uniform(r, -1, 1);
+    float bias = test_rng_uniform(r, -1, 1);
+    direct(&w, x, k, bias, ref);
+    double largest = 1e-30;
+    for (size_t i = 0; i < ny; i++) largest = fmax(largest, fabs(ref[i]));
+    for (int simd = 0; simd <= 1; simd++) {
+        if (simd && !xcnn_depthwise_simd()) {
+            check_skip("%s: AVX-512 (this CPU has none)", label);
+            continue;
+        }
+        for (size_t i = 0; i < ny; i++) y[i] = NAN; /* every output must be written */
+        for (int i = 0; i < GUARD; i++) y[ny + i] = scratch[ns + i] = GUARD_VALUE;
+        for (size_t i = 0; i < ns; i++) scratch[i] = NAN; /* no read of unwritten scratch counts */
+        xcnn_depthwise_plane(&w, x, k, bias, y, scratch, simd);
+        double err = 0;
+        for (size_t i = 0; i < ny; i++) {
+            double e = fabs((double)y[i] - ref[i]) / largest;
+            err = isnan(y[i]) ? INFINITY : fmax(err, e);
+        }
+        char what[220];
+        snprintf(what, sizeof what, "%s: %s", label, simd ? "AVX-512" : "plain C");
+        check_close(what, err, 1e-5);
+        check(guard_intact(y + ny) && guard_intact(scratch + ns),
+              "%s: nothing written past the plane or the scratch", what);
+    }
+    free(x);
+    free(k);
+    free(y);
+    free(scratch);
+    free(ref);
+}
+
+static void check_geometries(void)
+{
+    test_rng r = {2026};
+    /* the shapes MobileNetV2 runs, and their edges */
+    static const int named[][7] = {
+        /* in_h, in_w, k, stride, pad */
+        {112, 112, 3, 1, 1}, {112, 112, 3, 2, 1}, {56, 56, 3, 1, 1}, {56, 56, 3, 2, 1},
+        {28, 28, 3, 1, 1},   {14, 14, 3, 1, 1},   {14, 14, 3, 2, 1}, {7, 7, 3, 1, 1},
+        {7, 7, 5, 1, 2},     {14, 14, 5, 2, 2},   {1, 1, 3, 1, 1},   {16, 16, 3, 1, 1},
+        {17, 15, 3, 1, 1},   {33, 31, 7, 1, 3},   {32, 32, 9, 1, 4},
+    };
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        const int *c = named[i];
+        int pads[4] = {c[4], c[4], c[4], c[4]};
+        check_geometry(&r, c[0], c[1], c[2], c[2], c[3], c[3], pads);
+    }
+    /* random: non-square kernels and strides, asymmetric pads */
+    for (int t = 0; t < 60; t++) {
+        int k_h = test_rng_int(&r, 1, 7), k_w = test_rng_int(&r, 1, 7);
+        int s_h = test_rng_int(&r, 1, 3), s_w = test_rng_int(&r, 1, 3);
+        int pads[4];
+        for (int a = 0; a < 4; a++) pads[a] = test_rng_int(&r, 0, a % 2 ? k_w : k_h);
+        int in_h = test_rng_int(&r, 1, 40), in_w = test_rng_int(&r, 1, 37);
+        if (in_h + pads[0] + pads[2] < k_h) in_h = k_h;
+        if (in_w + pads[1] + pads[3] < k_w) in_w = k_w;
+        check_geometry(&r, in_h, in_w, k_h, k_w, s_h, s_w, pads);
+    }
+    /* dilated windows are not the phase planes' (the plain loop runs) */
+    xcnn_window2d d = {9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 9, 9};
+    check(!xcnn_depthwise_fits(&d), "a dilated window is left to the plain loop");
+}
+
+#ifdef _OPENMP
+/* The Conv op on a depthwise shape: its planes shared between threads,
+ * each thread in its own scratch slot; 1 and 2 threads, the same bits. */
+static void check_op_threads(void)
+{
+    gc_graph gc;
+    gc_init(&gc, 5);
+    int c = 24;
+    int x = gc_activation(&gc, "x", 4, (int64_t[]){1, c, 56, 56});
+    int w = gc_weight(&gc, "w", 4, (int64_t[]){c, 1, 3, 3});
+    int b = gc_weight(&gc, "b", 1, (int64_t[]){c});
+    int node = gc_node(&gc, "Conv", (int[]){x, w, b}, 3);
+    xcnn_graph *g = gc.g;
+    xcnn_node *n = &g->nodes[node];
+    xcnn_node_add_attr_int(n, "group", c);
+    xcnn_node_add_attr_ints(n, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    xcnn_node_add_attr_ints(n, "strides", (int64_t[]){2, 2}, 2);
+    xcnn_err err = {{0}};
+    n->def = xcnn_op_find("Conv");
+    if (!check(n->def->setup(g, n, &err) == XCNN_OK, "depthwise op: setup (%s)", err.msg)) {
+        gc_free(&gc);
+        return;
+    }
+    int batch = 3;
+    xcnn_tensor *xt = xcnn_in(g, n, 0), *yt = xcnn_out(g, n, 0);
+    size_t nx = xcnn_tensor_sample_numel(xt) * batch, ny = xcnn_tensor_sample_numel(yt) * batch;
+    xt->data = malloc(nx * sizeof(float));
+    yt->data = malloc(ny * sizeof(float));
+    for (size_t i = 0; i < nx; i++) xt->data[i] = test_rng_uniform(&gc.rng, -1, 1);
+    float *scratch = malloc((n->scratch_floats + 1) * sizeof(float));
+    float *one = malloc(ny * sizeof(float));
+    omp_set_num_threads(1);
+    n->def->forward(g, n, batch, scratch);
+    memcpy(one, yt->data, ny * sizeof(float));
+    omp_set_num_threads(2);
+    for (size_t i = 0; i < ny; i++) yt->data[i] = NAN;
+    n->def->forward(g, n, batch, scratch);
+    check(memcmp(one, yt->data, ny * sizeof(float)) == 0,
+          "depthwise op, batch 3, stride 2: 1 and 2 threads give the same bits");
+    free(one);
+    free(scratch);
+    free(xt->data);
+    free(yt->data);
+    xt->data = yt->data = NULL;
+    gc_free(&gc);
+}
+#endif
+
+int main(void)
+{
+    check_geometries();
+#ifdef _OPENMP
+    check_op_threads();
+#else
+    check_skip("depthwise op on 1 and 2 threads (built without OpenMP)");
+#endif
+    return check_summary();
+}
