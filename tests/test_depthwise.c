@@ -7,7 +7,8 @@
  * 40x37: widths under, at and over a 16-float vector, rows that leave a
  * block partial. Each call must write every output, nothing after the
  * plane, and nothing past its scratch (guard floats around both); its
- * input is read from a buffer that ends where the plane ends. Then the
+ * input is read from a buffer that ends where the plane ends. Bands of
+ * rows (as threads share a plane) give the whole plane's bits. Then the
  * Conv op with group == channels on 1 and 2 threads: the same bits.
  */
 #include <math.h>
@@ -94,6 +95,20 @@ static void check_geometry(test_rng *r, int in_h, int in_w, int k_h, int k_w, in
         check_close(what, err, 1e-5);
         check(guard_intact(y + ny) && guard_intact(scratch + ns),
               "%s: nothing written past the plane or the scratch", what);
+        /* three bands of rows (as threads take them), the scratch left as
+         * the band before left it: the whole plane's bits */
+        float *band = malloc((ny + GUARD) * sizeof *band);
+        for (size_t i = 0; i < ny; i++) band[i] = NAN;
+        for (int i = 0; i < GUARD; i++) band[ny + i] = GUARD_VALUE;
+        int cut1 = test_rng_int(r, 0, w.out_h), cut2 = test_rng_int(r, cut1, w.out_h);
+        xcnn_depthwise_rows(&w, x, k, bias, 0, cut1, band, scratch, simd);
+        xcnn_depthwise_rows(&w, x, k, bias, cut1, cut2, band, scratch, simd);
+        xcnn_depthwise_rows(&w, x, k, bias, cut2, w.out_h + 3, band, scratch, simd);
+        check(!memcmp(band, y, ny * sizeof *y) && guard_intact(band + ny) &&
+                  guard_intact(scratch + ns),
+              "%s: in bands of rows [0, %d), [%d, %d), [%d, end): the same bits", what, cut1,
+              cut1, cut2, cut2);
+        free(band);
     }
     free(x);
     free(k);
@@ -135,14 +150,15 @@ static void check_geometries(void)
 }
 
 #ifdef _OPENMP
-/* The Conv op on a depthwise shape: its planes shared between threads,
- * each thread in its own scratch slot; 1 and 2 threads, the same bits. */
-static void check_op_threads(void)
+/* The Conv op on a depthwise shape, shared between threads by bands of
+ * rows (large planes) or by planes (small ones), each thread in its own
+ * scratch slot: 1 and 2 threads give the same bits. */
+static void check_op_threads(int h, int stride, const char *how)
 {
     gc_graph gc;
     gc_init(&gc, 5);
     int c = 24;
-    int x = gc_activation(&gc, "x", 4, (int64_t[]){1, c, 56, 56});
+    int x = gc_activation(&gc, "x", 4, (int64_t[]){1, c, h, h});
     int w = gc_weight(&gc, "w", 4, (int64_t[]){c, 1, 3, 3});
     int b = gc_weight(&gc, "b", 1, (int64_t[]){c});
     int node = gc_node(&gc, "Conv", (int[]){x, w, b}, 3);
@@ -150,7 +166,7 @@ static void check_op_threads(void)
     xcnn_node *n = &g->nodes[node];
     xcnn_node_add_attr_int(n, "group", c);
     xcnn_node_add_attr_ints(n, "pads", (int64_t[]){1, 1, 1, 1}, 4);
-    xcnn_node_add_attr_ints(n, "strides", (int64_t[]){2, 2}, 2);
+    xcnn_node_add_attr_ints(n, "strides", (int64_t[]){stride, stride}, 2);
     xcnn_err err = {{0}};
     n->def = xcnn_op_find("Conv");
     if (!check(n->def->setup(g, n, &err) == XCNN_OK, "depthwise op: setup (%s)", err.msg)) {
@@ -172,7 +188,8 @@ static void check_op_threads(void)
     for (size_t i = 0; i < ny; i++) yt->data[i] = NAN;
     n->def->forward(g, n, batch, scratch);
     check(memcmp(one, yt->data, ny * sizeof(float)) == 0,
-          "depthwise op, batch 3, stride 2: 1 and 2 threads give the same bits");
+          "depthwise op %dx%d stride %d, batch 3 (%s): 1 and 2 threads give the same bits", h, h,
+          stride, how);
     free(one);
     free(scratch);
     free(xt->data);
@@ -186,7 +203,8 @@ int main(void)
 {
     check_geometries();
 #ifdef _OPENMP
-    check_op_threads();
+    check_op_threads(112, 2, "bands of rows");
+    check_op_threads(14, 1, "planes");
 #else
     check_skip("depthwise op on 1 and 2 threads (built without OpenMP)");
 #endif

@@ -55,13 +55,13 @@ int xcnn_depthwise_simd(void)
  * row i * sh + a, column j * sw + b (input row i * sh + a - pad_top).
  * Plain loops, no memcpy or memset: rows of 9 to 114 floats, where a
  * library call per row cost as much as the copy. */
-static inline void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x, int a, int b,
-                       float *ph)
+static inline void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
+                              int a, int b, int i_lo, int i_hi, float *ph)
 {
     int j_lo, j_hi; /* the columns that fall inside the input */
     xcnn_window_tap_range(w->in_w, g->pitch, g->sw, w->pad_left, b, &j_lo, &j_hi);
     int shift = b - w->pad_left; /* column j reads input column j * sw + shift */
-    for (int i = 0; i < g->rows; i++) {
+    for (int i = i_lo; i < i_hi; i++) {
         float *row = ph + (size_t)i * g->pitch;
         int ir = i * g->sh + a - w->pad_top;
         if (ir < 0 || ir >= w->in_h) {
@@ -110,24 +110,31 @@ static void sum_block_plain(const xcnn_window2d *w, const xcnn_dw_geom *g, const
 
 /* Cloned (base/cpu.h) for its copies in and out. */
 XCNN_VECTOR_CLONES
-void xcnn_depthwise_plane(const xcnn_window2d *w, const float *x, const float *k, float bias,
-                          float *y, float *scratch, int simd)
+void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k, float bias,
+                         int oh_lo, int oh_hi, float *y, float *scratch, int simd)
 {
     xcnn_dw_geom g = geom_of(w);
+    if (oh_lo < 0) oh_lo = 0;
+    if (oh_hi > w->out_h) oh_hi = w->out_h;
+    if (oh_lo >= oh_hi) return;
 #ifdef XCNN_DW_X86
     if (simd && w->k_h * w->k_w <= XCNN_DW_MAX_TAPS) {
-        xcnn_depthwise_plane_avx512(w, &g, x, k, bias, y, scratch);
+        xcnn_depthwise_rows_avx512(w, &g, x, k, bias, oh_lo, oh_hi, y, scratch);
         return;
     }
 #else
     (void)simd;
 #endif
+    /* the phase rows these output rows read (the rest are never read
+     * but by outputs that are dropped) */
+    int i_hi = oh_hi + (w->k_h - 1) / g.sh;
     for (int a = 0; a < g.sh; a++)
         for (int b = 0; b < g.sw; b++)
-            fill_phase(w, &g, x, a, b, scratch + (size_t)(a * g.sw + b) * g.phase_floats);
+            fill_phase(w, &g, x, a, b, oh_lo, i_hi,
+                       scratch + (size_t)(a * g.sw + b) * g.phase_floats);
     float *acc = scratch + (size_t)g.sh * g.sw * g.phase_floats;
-    for (int oh0 = 0; oh0 < w->out_h; oh0 += g.block_rows) {
-        int rows = w->out_h - oh0 < g.block_rows ? w->out_h - oh0 : g.block_rows;
+    for (int oh0 = oh_lo; oh0 < oh_hi; oh0 += g.block_rows) {
+        int rows = oh_hi - oh0 < g.block_rows ? oh_hi - oh0 : g.block_rows;
         /* q from oh0 * pitch; the last row ends at its out_w-th column, so
          * no tap reads past its phase plane but for the rounding up to
          * XCNN_DW_LANES, which reads the zeros after it */
@@ -140,4 +147,10 @@ void xcnn_depthwise_plane(const xcnn_window2d *w, const float *x, const float *k
             for (int j = 0; j < w->out_w; j++) yr[j] = ar[j];
         }
     }
+}
+
+void xcnn_depthwise_plane(const xcnn_window2d *w, const float *x, const float *k, float bias,
+                          float *y, float *scratch, int simd)
+{
+    xcnn_depthwise_rows(w, x, k, bias, 0, w->out_h, y, scratch, simd);
 }

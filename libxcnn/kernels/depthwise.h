@@ -54,6 +54,12 @@ int xcnn_depthwise_simd(void);
 void xcnn_depthwise_plane(const xcnn_window2d *w, const float *x, const float *k, float bias,
                           float *y, float *scratch, int simd);
 
+/* Only output rows [oh_lo, oh_hi) of y (clipped to the plane), with the
+ * same bits as in the whole plane: for threads that each take a band of
+ * rows of every plane. */
+void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k, float bias,
+                         int oh_lo, int oh_hi, float *y, float *scratch, int simd);
+
 /* The phase planes' shared geometry (for the two implementations). */
 typedef struct xcnn_dw_geom {
     int sh, sw;      /* strides: sh x sw phase planes                      */
@@ -65,11 +71,12 @@ typedef struct xcnn_dw_geom {
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(XCNN_NO_SIMD)
 #define XCNN_DW_X86 1
-/* depthwise_avx512.c: xcnn_depthwise_plane with AVX-512, for kernels of
+/* depthwise_avx512.c: xcnn_depthwise_rows with AVX-512, for kernels of
  * at most XCNN_DW_MAX_TAPS taps (7 x 7; larger ones take the plain C). */
 #define XCNN_DW_MAX_TAPS 49
-void xcnn_depthwise_plane_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
-                                 const float *k, float bias, float *y, float *scratch);
+void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
+                                const float *k, float bias, int oh_lo, int oh_hi, float *y,
+                                float *scratch);
 #endif
 
 #endif

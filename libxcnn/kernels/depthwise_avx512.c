@@ -1,5 +1,5 @@
 /*
- * xcnn_depthwise_plane with AVX-512 (see depthwise.h): the plain C's
+ * xcnn_depthwise_rows with AVX-512 (see depthwise.h): the plain C's
  * three steps, each in vectors of 16 floats.
  *
  *   copy in   each phase row in vectors: a masked load takes the columns
@@ -53,12 +53,12 @@ static inline const float *at(const float *xr, int c)
  * up to 15 floats past a row's end: the next row overwrites them, and
  * the last row's land in the zeros after the plane, written last. */
 TARGET static void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
-                              int a, int b, float *ph)
+                              int a, int b, int i_lo, int i_hi, float *ph)
 {
     const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                             28, 30);
     int shift = b - w->pad_left;
-    for (int i = 0; i < g->rows; i++) {
+    for (int i = i_lo; i < i_hi; i++) {
         float *row = ph + (size_t)i * g->pitch;
         int ir = i * g->sh + a - w->pad_top;
         if (ir < 0 || ir >= w->in_h) {
@@ -112,13 +112,15 @@ TARGET static void sum_block(const float *phases, const size_t *off, const float
     }
 }
 
-TARGET void xcnn_depthwise_plane_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g,
-                                        const float *x, const float *k, float bias, float *y,
-                                        float *scratch)
+TARGET void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g,
+                                       const float *x, const float *k, float bias, int oh_lo,
+                                       int oh_hi, float *y, float *scratch)
 {
+    int i_hi = oh_hi + (w->k_h - 1) / g->sh; /* the phase rows these outputs read */
     for (int a = 0; a < g->sh; a++)
         for (int b = 0; b < g->sw; b++)
-            fill_phase(w, g, x, a, b, scratch + (size_t)(a * g->sw + b) * g->phase_floats);
+            fill_phase(w, g, x, a, b, oh_lo, i_hi,
+                       scratch + (size_t)(a * g->sw + b) * g->phase_floats);
     /* where tap (ki, kj) reads: phase (ki % sh, kj % sw), row ki / sh,
      * column kj / sw, kept as counters rather than divided out */
     size_t off[XCNN_DW_MAX_TAPS];
@@ -132,8 +134,8 @@ TARGET void xcnn_depthwise_plane_avx512(const xcnn_window2d *w, const xcnn_dw_ge
     }
     int taps = w->k_h * w->k_w;
     float *acc = scratch + (size_t)g->sh * g->sw * g->phase_floats;
-    for (int oh0 = 0; oh0 < w->out_h; oh0 += g->block_rows) {
-        int rows = w->out_h - oh0 < g->block_rows ? w->out_h - oh0 : g->block_rows;
+    for (int oh0 = oh_lo; oh0 < oh_hi; oh0 += g->block_rows) {
+        int rows = oh_hi - oh0 < g->block_rows ? oh_hi - oh0 : g->block_rows;
         int n = (rows - 1) * g->pitch + w->out_w;
         n = (n + XCNN_DW_LANES - 1) / XCNN_DW_LANES * XCNN_DW_LANES;
         sum_block(scratch, off, k, taps, bias, (size_t)oh0 * g->pitch, n, acc);
