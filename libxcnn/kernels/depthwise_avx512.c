@@ -2,16 +2,19 @@
  * xcnn_depthwise_rows with AVX-512 (see depthwise.h): the plain C's
  * three steps, each in vectors of 16 floats.
  *
- *   copy in   each phase row in vectors: a masked load takes the columns
- *             that fall inside the input and leaves the padding's lanes
- *             0 (masked-off lanes are never read, so the load may start
- *             before the row or end past it); stride 2 loads 32 input
- *             floats and keeps every other one with one permute;
+ *   copy in   each phase row in vectors: plain loads inside the row and,
+ *             at its ends, a masked load that takes the columns inside
+ *             the input and leaves the padding's lanes 0 (masked-off lanes
+ *             are never read, so it may start before the row or end past
+ *             it; it is kept to the ends as it is slow: masked loads
+ *             everywhere took a third of a 112 x 112 plane's time);
+ *             stride 2 loads 32 input floats and keeps every other one
+ *             with one permute;
  *   sum       64 outputs at a time in four zmm accumulators, one fused
  *             multiply-add per tap and vector. Each output's sum is a
  *             chain of dependent adds, 4 cycles each; four independent
  *             chains keep the FMA unit busy where one waited on its adds;
- *   copy out  each output row in masked stores.
+ *   copy out  each output row in stores, the last one masked.
  *
  * Sums in tap order as the plain C, but fused: equal to it to rounding.
  */
@@ -51,12 +54,11 @@ static inline const float *at(const float *xr, int c)
 /* Phase (a, b): row i, column j = input row i * sh + a - pad_top, column
  * j * sw + b - pad_left, 0 outside the input. Whole vectors are stored,
  * up to 15 floats past a row's end: the next row overwrites them, and
- * the last row's land in the zeros after the plane, written last. */
+ * the last row's land in the zeros after the plane, written last. For
+ * stride 1, and strides over 2 (a gather); stride 2 is fill_phase_pair. */
 TARGET static void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
                               int a, int b, int i_lo, int i_hi, float *ph)
 {
-    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                            28, 30);
     int shift = b - w->pad_left;
     for (int i = i_lo; i < i_hi; i++) {
         float *row = ph + (size_t)i * g->pitch;
@@ -69,12 +71,10 @@ TARGET static void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, con
         for (int j = 0; j < g->pitch; j += 16) {
             int c = j * g->sw + shift; /* input column of lane 0 */
             __m512 v;
-            if (g->sw == 1) {
+            if (g->sw == 1 && c >= 0 && c + 16 <= w->in_w) {
+                v = _mm512_loadu_ps(xr + c); /* the row's inside: no mask */
+            } else if (g->sw == 1) {
                 v = _mm512_maskz_loadu_ps(inside(c, 1, w->in_w), at(xr, c));
-            } else if (g->sw == 2) {
-                __m512 lo = _mm512_maskz_loadu_ps(inside(c, 1, w->in_w), at(xr, c));
-                __m512 hi = _mm512_maskz_loadu_ps(inside(c + 16, 1, w->in_w), at(xr, c + 16));
-                v = _mm512_permutex2var_ps(lo, evens, hi);
             } else {
                 __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32(g->sw),
                                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
@@ -87,6 +87,47 @@ TARGET static void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, con
     }
     float *tail = ph + (size_t)g->rows * g->pitch;
     for (int j = 0; j < XCNN_DW_LANES; j += 16) _mm512_storeu_ps(tail + j, _mm512_setzero_ps());
+}
+
+/* Stride 2: phases (a, 0) and (a, 1) from one pass over each input row:
+ * 32 input floats from column 2j - pad_left hold phase 0's columns j to
+ * j + 15 at their even places and phase 1's at their odd places. Rows
+ * and the zeros after the planes as fill_phase. */
+TARGET static void fill_phase_pair(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
+                                   int a, int i_lo, int i_hi, float *ph0, float *ph1)
+{
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                            28, 30);
+    const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+    for (int i = i_lo; i < i_hi; i++) {
+        float *row0 = ph0 + (size_t)i * g->pitch, *row1 = ph1 + (size_t)i * g->pitch;
+        int ir = i * g->sh + a - w->pad_top;
+        if (ir < 0 || ir >= w->in_h) {
+            for (int j = 0; j < g->pitch; j += 16) {
+                _mm512_storeu_ps(row0 + j, _mm512_setzero_ps());
+                _mm512_storeu_ps(row1 + j, _mm512_setzero_ps());
+            }
+            continue;
+        }
+        const float *xr = x + (size_t)ir * w->in_w;
+        for (int j = 0; j < g->pitch; j += 16) {
+            int c = 2 * j - w->pad_left; /* input column of lane 0's pair */
+            __m512 lo, hi;
+            if (c >= 0 && c + 32 <= w->in_w) {
+                lo = _mm512_loadu_ps(xr + c);
+                hi = _mm512_loadu_ps(xr + c + 16);
+            } else {
+                lo = _mm512_maskz_loadu_ps(inside(c, 1, w->in_w), at(xr, c));
+                hi = _mm512_maskz_loadu_ps(inside(c + 16, 1, w->in_w), at(xr, c + 16));
+            }
+            _mm512_storeu_ps(row0 + j, _mm512_permutex2var_ps(lo, evens, hi));
+            _mm512_storeu_ps(row1 + j, _mm512_permutex2var_ps(lo, odds, hi));
+        }
+    }
+    for (int j = 0; j < XCNN_DW_LANES; j += 16) {
+        _mm512_storeu_ps(ph0 + (size_t)g->rows * g->pitch + j, _mm512_setzero_ps());
+        _mm512_storeu_ps(ph1 + (size_t)g->rows * g->pitch + j, _mm512_setzero_ps());
+    }
 }
 
 /* acc[0:n] = bias + sum over taps t of k[t] * phases[off[t] + q0 + i],
@@ -117,10 +158,15 @@ TARGET void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geo
                                        int oh_hi, float *y, float *scratch)
 {
     int i_hi = oh_hi + (w->k_h - 1) / g->sh; /* the phase rows these outputs read */
-    for (int a = 0; a < g->sh; a++)
+    for (int a = 0; a < g->sh; a++) {
+        float *row_a = scratch + (size_t)a * g->sw * g->phase_floats; /* phase (a, 0) */
+        if (g->sw == 2) {
+            fill_phase_pair(w, g, x, a, oh_lo, i_hi, row_a, row_a + g->phase_floats);
+            continue;
+        }
         for (int b = 0; b < g->sw; b++)
-            fill_phase(w, g, x, a, b, oh_lo, i_hi,
-                       scratch + (size_t)(a * g->sw + b) * g->phase_floats);
+            fill_phase(w, g, x, a, b, oh_lo, i_hi, row_a + (size_t)b * g->phase_floats);
+    }
     /* where tap (ki, kj) reads: phase (ki % sh, kj % sw), row ki / sh,
      * column kj / sw, kept as counters rather than divided out */
     size_t off[XCNN_DW_MAX_TAPS];
@@ -142,7 +188,9 @@ TARGET void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geo
         for (int r = 0; r < rows; r++) {
             float *yr = y + (size_t)(oh0 + r) * w->out_w;
             const float *ar = acc + (size_t)r * g->pitch;
-            for (int j = 0; j < w->out_w; j += 16)
+            int j = 0;
+            for (; j + 16 <= w->out_w; j += 16) _mm512_storeu_ps(yr + j, _mm512_loadu_ps(ar + j));
+            if (j < w->out_w)
                 _mm512_mask_storeu_ps(yr + j, first_lanes(w->out_w - j), _mm512_loadu_ps(ar + j));
         }
     }
