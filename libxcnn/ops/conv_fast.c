@@ -679,14 +679,25 @@ static void gemm_transposed(const xcnn_node *n, const float *w, const float *col
                       p->s.c_out);
 }
 
-/* Channel m of Y from the pixel-major yt (npix x c_out), with the fused
- * activation when there is one. */
-static void untranspose_channel(const xcnn_node *n, int m, const float *yt, float *y)
+/* Channels [m0, m0 + 16) of Y from the pixel-major yt (npix x c_out),
+ * in tiles of 16 pixels x 16 channels, then the fused activation on those
+ * channels while they are in cache. Read channel by channel, every float
+ * came from a cache line of its own (one pixel's row of yt): MobileNetV2's
+ * 14 x 14 expansions (384 channels) spent 50 of their 120 us turning Y
+ * back. A tile reads 16 whole lines and writes 16 runs of 16 floats. */
+#define UNTRANSPOSE_TILE 16
+
+static void untranspose_channels(const xcnn_node *n, int m0, const float *yt, float *y)
 {
     const conv_params *p = n->params;
-    float *ym = y + (size_t)m * p->npix;
-    for (int i = 0; i < p->npix; i++) ym[i] = yt[(size_t)i * p->s.c_out + m];
-    fused_act(n, ym, (size_t)p->npix);
+    int c_out = p->s.c_out, npix = p->npix;
+    int m1 = m0 + UNTRANSPOSE_TILE < c_out ? m0 + UNTRANSPOSE_TILE : c_out;
+    for (int i0 = 0; i0 < npix; i0 += UNTRANSPOSE_TILE) {
+        int i1 = i0 + UNTRANSPOSE_TILE < npix ? i0 + UNTRANSPOSE_TILE : npix;
+        for (int i = i0; i < i1; i++)
+            for (int m = m0; m < m1; m++) y[(size_t)m * npix + i] = yt[(size_t)i * c_out + m];
+    }
+    for (int m = m0; m < m1; m++) fused_act(n, y + (size_t)m * npix, (size_t)npix);
 }
 
 /* One sample: yt starts as the bias (as the plain path starts Y), the
@@ -700,12 +711,13 @@ static void forward_transposed(const xcnn_node *n, const float *col, const float
         for (int i = 0; i < p->npix; i++)
             memcpy(yt + (size_t)i * p->s.c_out, bias, (size_t)p->s.c_out * sizeof(float));
     gemm_transposed(n, w, col, p->npix, bias ? 1.0f : 0.0f, yt);
+    int blocks = (p->s.c_out + UNTRANSPOSE_TILE - 1) / UNTRANSPOSE_TILE;
     if (!xcnn_fork_worth((size_t)p->npix * p->s.c_out > XCNN_PARALLEL_MIN_COPY)) {
-        for (int m = 0; m < p->s.c_out; m++) untranspose_channel(n, m, yt, y);
+        for (int b = 0; b < blocks; b++) untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, y);
         return;
     }
 #pragma omp parallel for schedule(static)
-    for (int m = 0; m < p->s.c_out; m++) untranspose_channel(n, m, yt, y);
+    for (int b = 0; b < blocks; b++) untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, y);
 }
 
 /* ---- several samples per GEMM ---------------------------------------------- */
