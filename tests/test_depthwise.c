@@ -8,7 +8,9 @@
  * block partial. Each call must write every output, nothing after the
  * plane, and nothing past its scratch (guard floats around both); its
  * input is read from a buffer that ends where the plane ends. Bands of
- * rows (as threads share a plane) give the whole plane's bits. Then the
+ * rows (as threads share a plane) give the whole plane's bits. MaxPool
+ * on the same phase planes has its scan rule's bits (ties, signed zeros,
+ * NaNs with two payloads). Then the
  * Conv op with group == channels on 1 and 2 threads: the same bits.
  */
 #include <math.h>
@@ -43,6 +45,21 @@ static void direct(const xcnn_window2d *w, const float *x, const float *k, float
                 }
             y[oh * w->out_w + ow] = s;
         }
+}
+
+/* MaxPool's scan rule (ops/pool.c): the taps inside the input in row
+ * order, a later one taken only if larger, or NaN; -inf to start. */
+static float scan_max(const xcnn_window2d *w, const float *x, int oh, int ow)
+{
+    float m = -INFINITY;
+    for (int ki = 0; ki < w->k_h; ki++)
+        for (int kj = 0; kj < w->k_w; kj++) {
+            int ih = oh * w->stride_h - w->pad_top + ki, iw = ow * w->stride_w - w->pad_left + kj;
+            if (ih < 0 || ih >= w->in_h || iw < 0 || iw >= w->in_w) continue;
+            float v = x[ih * w->in_w + iw];
+            if (v > m || isnan(v)) m = v;
+        }
+    return m;
 }
 
 static int guard_intact(const float *p)
@@ -109,6 +126,36 @@ static void check_geometry(test_rng *r, int in_h, int in_w, int k_h, int k_w, in
               "%s: in bands of rows [0, %d), [%d, %d), [%d, end): the same bits", what, cut1,
               cut1, cut2, cut2);
         free(band);
+    }
+    /* MaxPool on the same planes: ties, signed zeros, infinities and NaNs
+     * with two payloads, against the scan rule bit for bit (windows made
+     * only of padding have no max: skipped, as pool.c refuses them) */
+    const float vals[8] = {-INFINITY, -1.0f, -0.0f, 0.0f, 1.0f, NAN, -nanf("7"), INFINITY};
+    for (size_t i = 0; i < nx; i++) {
+        int v = test_rng_int(r, 0, 29);
+        x[i] = v < 8 ? vals[v] : (float)(v % 4);
+    }
+    int empty = 0;
+    for (int oh = 0; oh < w.out_h; oh++)
+        for (int ow = 0; ow < w.out_w; ow++) {
+            int any = 0;
+            for (int ki = 0; ki < k_h; ki++)
+                for (int kj = 0; kj < k_w; kj++) {
+                    int ih = oh * s_h - pads[0] + ki, iw = ow * s_w - pads[1] + kj;
+                    any |= ih >= 0 && ih < in_h && iw >= 0 && iw < in_w;
+                }
+            empty |= !any;
+            y[oh * w.out_w + ow] = scan_max(&w, x, oh, ow);
+        }
+    for (int simd = 0; simd <= 1 && !empty; simd++) {
+        if (simd && !xcnn_depthwise_simd()) continue;
+        float *m = malloc((ny + GUARD) * sizeof *m);
+        for (size_t i = 0; i < ny; i++) m[i] = 42.0f;
+        for (int i = 0; i < GUARD; i++) m[ny + i] = scratch[ns + i] = GUARD_VALUE;
+        xcnn_maxpool_rows(&w, x, 0, w.out_h, m, scratch, simd);
+        check(!memcmp(m, y, ny * sizeof *m) && guard_intact(m + ny) && guard_intact(scratch + ns),
+              "%s: max pool, %s: the scan rule's bits", label, simd ? "AVX-512" : "plain C");
+        free(m);
     }
     free(x);
     free(k);

@@ -151,6 +151,17 @@ static void describe(const pool_cfg *k, char *buf, size_t size)
 
 /* Setup + forward at `batch` on input x; the output is returned in a
  * malloc'ed array, its size in *ny. NULL if setup failed. */
+/* The op's forward with the scratch its setup asked for (MaxPool's phase
+ * planes), filled with NaN: no output may depend on what was there. */
+static void forward_with_scratch(xcnn_graph *g, xcnn_node *n, int batch)
+{
+    size_t ns = n->scratch_floats ? n->scratch_floats : 1;
+    float *scratch = malloc(ns * sizeof(float));
+    for (size_t i = 0; i < ns; i++) scratch[i] = NAN;
+    n->def->forward(g, n, batch, scratch);
+    free(scratch);
+}
+
 static float *run_forward(const pool_cfg *k, int batch, const float *x, size_t *ny,
                           const char *label)
 {
@@ -175,7 +186,7 @@ static float *run_forward(const pool_cfg *k, int batch, const float *x, size_t *
     xt->data = (float *)x;
     yt->data = malloc(*ny * sizeof(float));
     for (size_t i = 0; i < *ny; i++) yt->data[i] = NAN;
-    n->def->forward(g, n, batch, NULL);
+    forward_with_scratch(g, n, batch);
     float *y = yt->data;
     xt->data = yt->data = NULL;
     gc_free(&gc);
@@ -334,7 +345,7 @@ static void check_first_max(void)
     xt->grad_on = 1;
     yt->data = y;
     yt->grad = dy;
-    n->def->forward(g, n, 1, NULL);
+    forward_with_scratch(g, n, 1);
     xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
     n->def->backward(g, n, 1, NULL, &ctx);
     /* Windows start at rows/cols -1, 1, 3; the first in-input element of
@@ -413,7 +424,7 @@ static void check_maxpool_exact(const pool_cfg *k, test_rng *r, const char *labe
         xt->grad_on = 1;
         yt->data = y;
         yt->grad = dy;
-        n->def->forward(g, n, batch, NULL);
+        forward_with_scratch(g, n, batch);
         xcnn_bwd_ctx ctx = {XCNN_RELU_GRADIENT, NULL, NULL};
         n->def->backward(g, n, batch, NULL, &ctx);
         check(memcmp(y, y_ref, ny * sizeof(float)) == 0, "%s: forward has the scan rule's bits",
@@ -526,7 +537,7 @@ static void check_global(void)
         }
         xt->data = x_data;
         yt->data = y;
-        n->def->forward(g, n, batch, NULL);
+        forward_with_scratch(g, n, batch);
         xt->data = yt->data = NULL;
         char what[64];
         snprintf(what, sizeof what, "globalaveragepool rank %d: forward vs naive", rank);

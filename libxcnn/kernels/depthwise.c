@@ -2,6 +2,7 @@
  * One depthwise plane's forward over phase planes (see depthwise.h).
  */
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 #include "depthwise.h"
 #include "../base/cpu.h"
@@ -51,12 +52,12 @@ int xcnn_depthwise_simd(void)
 #endif
 }
 
-/* Phase (a, b) of the zero-padded input: row i, column j holds padded
+/* Phase (a, b) of the padded input (0 for a conv, -inf for MaxPool): row i, column j holds padded
  * row i * sh + a, column j * sw + b (input row i * sh + a - pad_top).
  * Plain loops, no memcpy or memset: rows of 9 to 114 floats, where a
  * library call per row cost as much as the copy. */
 static inline void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
-                              int a, int b, int i_lo, int i_hi, float *ph)
+                              int a, int b, int i_lo, int i_hi, float pad, float *ph)
 {
     int j_lo, j_hi; /* the columns that fall inside the input */
     xcnn_window_tap_range(w->in_w, g->pitch, g->sw, w->pad_left, b, &j_lo, &j_hi);
@@ -65,20 +66,20 @@ static inline void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, con
         float *row = ph + (size_t)i * g->pitch;
         int ir = i * g->sh + a - w->pad_top;
         if (ir < 0 || ir >= w->in_h) {
-            for (int j = 0; j < g->pitch; j++) row[j] = 0.0f;
+            for (int j = 0; j < g->pitch; j++) row[j] = pad;
             continue;
         }
         const float *xr = x + (size_t)ir * w->in_w;
-        for (int j = 0; j < j_lo; j++) row[j] = 0.0f;
+        for (int j = 0; j < j_lo; j++) row[j] = pad;
         if (g->sw == 1)
             for (int j = j_lo; j < j_hi; j++) row[j] = xr[j + shift];
         else if (g->sw == 2) /* a constant stride: vectorised with shuffles */
             for (int j = j_lo; j < j_hi; j++) row[j] = xr[2 * j + shift];
         else
             for (int j = j_lo; j < j_hi; j++) row[j] = xr[j * g->sw + shift];
-        for (int j = j_hi; j < g->pitch; j++) row[j] = 0.0f;
+        for (int j = j_hi; j < g->pitch; j++) row[j] = pad;
     }
-    for (int j = 0; j < XCNN_DW_LANES; j++) ph[(size_t)g->rows * g->pitch + j] = 0.0f;
+    for (int j = 0; j < XCNN_DW_LANES; j++) ph[(size_t)g->rows * g->pitch + j] = pad;
 }
 
 /* Where tap (ki, kj) reads, from the first phase plane: phase
@@ -108,10 +109,30 @@ static void sum_block_plain(const xcnn_window2d *w, const xcnn_dw_geom *g, const
         }
 }
 
-/* Cloned (base/cpu.h) for its copies in and out. */
+/* The plain max block: acc[0:n] = the max over the taps by MaxPool's
+ * rule (a later tap wins only if it is larger, or NaN; the padding is
+ * -inf, which never wins): the bits of its scan, tap by tap in (ki, kj)
+ * order. */
 XCNN_VECTOR_CLONES
-void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k, float bias,
-                         int oh_lo, int oh_hi, float *y, float *scratch, int simd)
+static void max_block_plain(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *phases,
+                            size_t q0, int n, float *restrict acc)
+{
+    for (int i = 0; i < n; i++) acc[i] = -INFINITY;
+    for (int ki = 0; ki < w->k_h; ki++)
+        for (int kj = 0; kj < w->k_w; kj++) {
+            const float *restrict src = phases + tap_offset(g, ki, kj) + q0;
+            for (int i = 0; i < n; i += 16)
+                for (int l = 0; l < 16; l++) {
+                    float v = src[i + l];
+                    acc[i + l] = (v > acc[i + l]) | (v != v) ? v : acc[i + l]; /* v != v: NaN */
+                }
+        }
+}
+
+/* Cloned (base/cpu.h) for its copies in and out. k NULL: MaxPool. */
+XCNN_VECTOR_CLONES
+static void window_rows(const xcnn_window2d *w, const float *x, const float *k, float bias,
+                        int oh_lo, int oh_hi, float *y, float *scratch, int simd)
 {
     xcnn_dw_geom g = geom_of(w);
     if (oh_lo < 0) oh_lo = 0;
@@ -130,7 +151,7 @@ void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k,
     int i_hi = oh_hi + (w->k_h - 1) / g.sh;
     for (int a = 0; a < g.sh; a++)
         for (int b = 0; b < g.sw; b++)
-            fill_phase(w, &g, x, a, b, oh_lo, i_hi,
+            fill_phase(w, &g, x, a, b, oh_lo, i_hi, k ? 0.0f : -INFINITY,
                        scratch + (size_t)(a * g.sw + b) * g.phase_floats);
     float *acc = scratch + (size_t)g.sh * g.sw * g.phase_floats;
     for (int oh0 = oh_lo; oh0 < oh_hi; oh0 += g.block_rows) {
@@ -140,7 +161,10 @@ void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k,
          * XCNN_DW_LANES, which reads the zeros after it */
         int n = (rows - 1) * g.pitch + w->out_w;
         n = (n + XCNN_DW_LANES - 1) / XCNN_DW_LANES * XCNN_DW_LANES;
-        sum_block_plain(w, &g, scratch, k, bias, (size_t)oh0 * g.pitch, n, acc);
+        if (k)
+            sum_block_plain(w, &g, scratch, k, bias, (size_t)oh0 * g.pitch, n, acc);
+        else
+            max_block_plain(w, &g, scratch, (size_t)oh0 * g.pitch, n, acc);
         for (int r = 0; r < rows; r++) {
             float *yr = y + (size_t)(oh0 + r) * w->out_w;
             const float *ar = acc + (size_t)r * g.pitch;
@@ -149,8 +173,20 @@ void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k,
     }
 }
 
+void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k, float bias,
+                         int oh_lo, int oh_hi, float *y, float *scratch, int simd)
+{
+    window_rows(w, x, k, bias, oh_lo, oh_hi, y, scratch, simd);
+}
+
 void xcnn_depthwise_plane(const xcnn_window2d *w, const float *x, const float *k, float bias,
                           float *y, float *scratch, int simd)
 {
-    xcnn_depthwise_rows(w, x, k, bias, 0, w->out_h, y, scratch, simd);
+    window_rows(w, x, k, bias, 0, w->out_h, y, scratch, simd);
+}
+
+void xcnn_maxpool_rows(const xcnn_window2d *w, const float *x, int oh_lo, int oh_hi, float *y,
+                       float *scratch, int simd)
+{
+    window_rows(w, x, NULL, 0.0f, oh_lo, oh_hi, y, scratch, simd);
 }

@@ -21,6 +21,7 @@
 #include "depthwise.h"
 
 #ifdef XCNN_DW_X86
+#include <math.h>
 #include <stdint.h>
 #include <immintrin.h>
 
@@ -57,14 +58,15 @@ static inline const float *at(const float *xr, int c)
  * the last row's land in the zeros after the plane, written last. For
  * stride 1, and strides over 2 (a gather); stride 2 is fill_phase_pair. */
 TARGET static void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
-                              int a, int b, int i_lo, int i_hi, float *ph)
+                              int a, int b, int i_lo, int i_hi, float pad, float *ph)
 {
+    const __m512 padv = _mm512_set1_ps(pad);
     int shift = b - w->pad_left;
     for (int i = i_lo; i < i_hi; i++) {
         float *row = ph + (size_t)i * g->pitch;
         int ir = i * g->sh + a - w->pad_top;
         if (ir < 0 || ir >= w->in_h) {
-            for (int j = 0; j < g->pitch; j += 16) _mm512_storeu_ps(row + j, _mm512_setzero_ps());
+            for (int j = 0; j < g->pitch; j += 16) _mm512_storeu_ps(row + j, padv);
             continue;
         }
         const float *xr = x + (size_t)ir * w->in_w;
@@ -74,19 +76,19 @@ TARGET static void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, con
             if (g->sw == 1 && c >= 0 && c + 16 <= w->in_w) {
                 v = _mm512_loadu_ps(xr + c); /* the row's inside: no mask */
             } else if (g->sw == 1) {
-                v = _mm512_maskz_loadu_ps(inside(c, 1, w->in_w), at(xr, c));
+                v = _mm512_mask_loadu_ps(padv, inside(c, 1, w->in_w), at(xr, c));
             } else {
                 __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32(g->sw),
                                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
                                                                    10, 11, 12, 13, 14, 15));
-                v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside(c, g->sw, w->in_w), idx,
+                v = _mm512_mask_i32gather_ps(padv, inside(c, g->sw, w->in_w), idx,
                                              at(xr, c), 4);
             }
             _mm512_storeu_ps(row + j, v);
         }
     }
     float *tail = ph + (size_t)g->rows * g->pitch;
-    for (int j = 0; j < XCNN_DW_LANES; j += 16) _mm512_storeu_ps(tail + j, _mm512_setzero_ps());
+    for (int j = 0; j < XCNN_DW_LANES; j += 16) _mm512_storeu_ps(tail + j, padv);
 }
 
 /* Stride 2: phases (a, 0) and (a, 1) from one pass over each input row:
@@ -94,8 +96,9 @@ TARGET static void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, con
  * j + 15 at their even places and phase 1's at their odd places. Rows
  * and the zeros after the planes as fill_phase. */
 TARGET static void fill_phase_pair(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
-                                   int a, int i_lo, int i_hi, float *ph0, float *ph1)
+                                   int a, int i_lo, int i_hi, float pad, float *ph0, float *ph1)
 {
+    const __m512 padv = _mm512_set1_ps(pad);
     const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                             28, 30);
     const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
@@ -104,8 +107,8 @@ TARGET static void fill_phase_pair(const xcnn_window2d *w, const xcnn_dw_geom *g
         int ir = i * g->sh + a - w->pad_top;
         if (ir < 0 || ir >= w->in_h) {
             for (int j = 0; j < g->pitch; j += 16) {
-                _mm512_storeu_ps(row0 + j, _mm512_setzero_ps());
-                _mm512_storeu_ps(row1 + j, _mm512_setzero_ps());
+                _mm512_storeu_ps(row0 + j, padv);
+                _mm512_storeu_ps(row1 + j, padv);
             }
             continue;
         }
@@ -117,16 +120,16 @@ TARGET static void fill_phase_pair(const xcnn_window2d *w, const xcnn_dw_geom *g
                 lo = _mm512_loadu_ps(xr + c);
                 hi = _mm512_loadu_ps(xr + c + 16);
             } else {
-                lo = _mm512_maskz_loadu_ps(inside(c, 1, w->in_w), at(xr, c));
-                hi = _mm512_maskz_loadu_ps(inside(c + 16, 1, w->in_w), at(xr, c + 16));
+                lo = _mm512_mask_loadu_ps(padv, inside(c, 1, w->in_w), at(xr, c));
+                hi = _mm512_mask_loadu_ps(padv, inside(c + 16, 1, w->in_w), at(xr, c + 16));
             }
             _mm512_storeu_ps(row0 + j, _mm512_permutex2var_ps(lo, evens, hi));
             _mm512_storeu_ps(row1 + j, _mm512_permutex2var_ps(lo, odds, hi));
         }
     }
     for (int j = 0; j < XCNN_DW_LANES; j += 16) {
-        _mm512_storeu_ps(ph0 + (size_t)g->rows * g->pitch + j, _mm512_setzero_ps());
-        _mm512_storeu_ps(ph1 + (size_t)g->rows * g->pitch + j, _mm512_setzero_ps());
+        _mm512_storeu_ps(ph0 + (size_t)g->rows * g->pitch + j, padv);
+        _mm512_storeu_ps(ph1 + (size_t)g->rows * g->pitch + j, padv);
     }
 }
 
@@ -153,19 +156,42 @@ TARGET static void sum_block(const float *phases, const size_t *off, const float
     }
 }
 
+/* acc[0:n] = the max over taps t of phases[off[t] + q0 + i] by MaxPool's
+ * rule: a later tap wins only if it is larger, or NaN (the padding is
+ * -inf, which never wins). The same taps in the same order as the plain
+ * C, and no arithmetic: the same bits. */
+TARGET static void max_block(const float *phases, const size_t *off, int taps, size_t q0, int n,
+                             float *acc)
+{
+    for (int i = 0; i < n; i += XCNN_DW_LANES) {
+        __m512 m[4];
+        for (int v = 0; v < 4; v++) m[v] = _mm512_set1_ps(-INFINITY);
+        const float *base = phases + q0 + i;
+        for (int t = 0; t < taps; t++)
+            for (int v = 0; v < 4; v++) {
+                __m512 x = _mm512_loadu_ps(base + off[t] + 16 * v);
+                __mmask16 take = _mm512_cmp_ps_mask(x, m[v], _CMP_GT_OQ) |
+                                 _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+                m[v] = _mm512_mask_mov_ps(m[v], take, x);
+            }
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(acc + i + 16 * v, m[v]);
+    }
+}
+
 TARGET void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g,
                                        const float *x, const float *k, float bias, int oh_lo,
                                        int oh_hi, float *y, float *scratch)
 {
+    float pad = k ? 0.0f : -INFINITY; /* k NULL: MaxPool */
     int i_hi = oh_hi + (w->k_h - 1) / g->sh; /* the phase rows these outputs read */
     for (int a = 0; a < g->sh; a++) {
         float *row_a = scratch + (size_t)a * g->sw * g->phase_floats; /* phase (a, 0) */
         if (g->sw == 2) {
-            fill_phase_pair(w, g, x, a, oh_lo, i_hi, row_a, row_a + g->phase_floats);
+            fill_phase_pair(w, g, x, a, oh_lo, i_hi, pad, row_a, row_a + g->phase_floats);
             continue;
         }
         for (int b = 0; b < g->sw; b++)
-            fill_phase(w, g, x, a, b, oh_lo, i_hi, row_a + (size_t)b * g->phase_floats);
+            fill_phase(w, g, x, a, b, oh_lo, i_hi, pad, row_a + (size_t)b * g->phase_floats);
     }
     /* where tap (ki, kj) reads: phase (ki % sh, kj % sw), row ki / sh,
      * column kj / sw, kept as counters rather than divided out */
@@ -184,7 +210,10 @@ TARGET void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geo
         int rows = oh_hi - oh0 < g->block_rows ? oh_hi - oh0 : g->block_rows;
         int n = (rows - 1) * g->pitch + w->out_w;
         n = (n + XCNN_DW_LANES - 1) / XCNN_DW_LANES * XCNN_DW_LANES;
-        sum_block(scratch, off, k, taps, bias, (size_t)oh0 * g->pitch, n, acc);
+        if (k)
+            sum_block(scratch, off, k, taps, bias, (size_t)oh0 * g->pitch, n, acc);
+        else
+            max_block(scratch, off, taps, (size_t)oh0 * g->pitch, n, acc);
         for (int r = 0; r < rows; r++) {
             float *yr = y + (size_t)(oh0 + r) * w->out_w;
             const float *ar = acc + (size_t)r * g->pitch;

@@ -24,7 +24,9 @@
  * input are scanned several outputs at a time, one output per vector lane.
  * That fast path must give the reference's bits (maxpool_reference_argmax:
  * every tap of the window tested in scan order), which g->reference
- * (make REFERENCE=1) runs instead. AveragePool and GlobalAveragePool have
+ * (make REFERENCE=1) runs instead. The forward needs no argmax: it runs
+ * on kernels/depthwise.h's phase planes padded with -inf, the same rule
+ * tap by tap (the scan below remains for dilated windows). AveragePool and GlobalAveragePool have
  * no fast path: their loops are the formulas above as written (the threads
  * only share out the planes), and so are their own reference.
  */
@@ -35,6 +37,9 @@
 #include "ops.h"
 #include "window.h"
 #include "../base/config.h"
+#include "../base/cpu.h"
+#include "../base/threads.h"
+#include "../kernels/depthwise.h"
 
 typedef struct pool_params {
     xcnn_window2d win;
@@ -47,6 +52,9 @@ typedef struct pool_params {
      * which are never copied. */
     int *row_lo, *row_hi, *col_lo, *col_hi;
     int inner_lo, inner_hi;
+    /* MaxPool's forward over phase planes (kernels/depthwise.h): the
+     * scratch floats of one thread's plane, 0 for the scan below */
+    size_t phase_slot;
     int taps[];
 } pool_params;
 
@@ -166,6 +174,18 @@ static xcnn_status pool_setup(xcnn_graph *g, xcnn_node *n, const char *op, int i
     xcnn_node_free_mem(n, n->params);
     n->params = p;
     n->scratch_floats = 0;
+    if (is_max && xcnn_depthwise_fits(&w)) {
+        /* a slot per thread this process may run; small builds, whose
+         * scratch is capped (base/config.h), keep the scan when a plane
+         * needs more */
+        size_t slot = xcnn_depthwise_scratch(&w);
+        int threads = xcnn_threads_max();
+        int capped = XCNN_CONV_SCRATCH_FLOATS > 0 && slot > (size_t)XCNN_CONV_SCRATCH_FLOATS;
+        if (!capped && slot <= SIZE_MAX / sizeof(float) / (size_t)threads) {
+            p->phase_slot = slot;
+            n->scratch_floats = slot * (size_t)threads;
+        }
+    }
     n->n_params = 0;
     n->flops = (double)x->dims[1] * w.out_h * w.out_w * w.k_h * w.k_w;
     return XCNN_OK;
@@ -294,9 +314,89 @@ static void segment_argmax(const pool_params *p, const float *x, int oh, int ow0
     for (int ow = lo + run; ow < ow0 + count; ow++) best[ow - ow0] = window_argmax(p, x, oh, ow);
 }
 
+/* The forward needs the maxima, not where they are: run_argmax's rule
+ * (a later tap wins only if larger, or NaN), so each y is x at the argmax
+ * bit for bit, without the offsets. Tracking them as well, in memory
+ * beside the maxima, kept the loop from vectorising: ResNet-18's pool
+ * took 1.4 ms, as long as one of its 3x3 convs. Cloned (base/cpu.h):
+ * its stride-2 loads vectorise with AVX-512's permutes. */
+XCNN_VECTOR_CLONES
+static void run_max(const pool_params *p, const float *x, int oh, int ow0, int n, float *y)
+{
+    const xcnn_window2d *w = &p->win;
+    const int hlo = p->row_lo[oh], hhi = p->row_hi[oh];
+    const int corner = (oh * w->stride_h - w->pad_top) * w->in_w + ow0 * w->stride_w -
+                       w->pad_left;
+    float maxval[MAXPOOL_SEGMENT];
+    for (int j = 0; j < n; j++) maxval[j] = -INFINITY;
+    for (int i = hlo; i < hhi; i++)
+        for (int t = 0; t < w->k_w; t++) {
+            const float *xt = x + (corner + i * w->dil_h * w->in_w + t * w->dil_w);
+            /* strides 1 and 2 spelled out: a stride the compiler knows is
+             * a shuffle of whole vectors, one it does not a gather */
+            if (w->stride_w == 1)
+                for (int j = 0; j < n; j++) {
+                    float v = xt[j];
+                    maxval[j] = (v > maxval[j]) | (v != v) ? v : maxval[j]; /* v != v: isnan */
+                }
+            else if (w->stride_w == 2)
+                for (int j = 0; j < n; j++) {
+                    float v = xt[2 * j];
+                    maxval[j] = (v > maxval[j]) | (v != v) ? v : maxval[j];
+                }
+            else
+                for (int j = 0; j < n; j++) {
+                    float v = xt[j * w->stride_w];
+                    maxval[j] = (v > maxval[j]) | (v != v) ? v : maxval[j];
+                }
+        }
+    for (int j = 0; j < n; j++) y[j] = maxval[j];
+}
+
+/* y for outputs (oh, ow0 + j), j < count <= MAXPOOL_SEGMENT: the
+ * full-width windows by run_max, all of them (this build is -O3 and the
+ * clones have their own remainder loops), the others one by one. */
+static void segment_max(const pool_params *p, const float *x, int oh, int ow0, int count,
+                        float *y)
+{
+    int lo = p->inner_lo > ow0 ? p->inner_lo : ow0;
+    int hi = p->inner_hi < ow0 + count ? p->inner_hi : ow0 + count;
+    int run = hi > lo ? hi - lo : 0;
+    if (run == 0) lo = ow0;
+    for (int ow = ow0; ow < lo; ow++) y[ow - ow0] = x[window_argmax(p, x, oh, ow)];
+    if (run > 0) run_max(p, x, oh, lo, run, y + (lo - ow0));
+    for (int ow = lo + run; ow < ow0 + count; ow++) y[ow - ow0] = x[window_argmax(p, x, oh, ow)];
+}
+
+/* The forward over phase planes, planes shared out statically between as
+ * many threads as the scratch has slots for. */
+static void maxpool_phase_forward(const xcnn_graph *g, const xcnn_node *n, int planes,
+                                  const float *x, float *y, float *scratch)
+{
+    const pool_params *p = n->params;
+    const xcnn_window2d *w = &p->win;
+    size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
+    size_t room = g->scratch_floats > n->scratch_floats ? g->scratch_floats : n->scratch_floats;
+    int simd = xcnn_depthwise_simd();
+    int slots = xcnn_fork_worth((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
+                    ? xcnn_scratch_slots(room, p->phase_slot, planes)
+                    : 1;
+    if (slots == 1) {
+        for (int pl = 0; pl < planes; pl++)
+            xcnn_maxpool_rows(w, x + pl * in_plane, 0, w->out_h, y + pl * out_plane, scratch, simd);
+        return;
+    }
+#pragma omp parallel num_threads(slots)
+    {
+        float *mine = scratch + (size_t)xcnn_thread_num() * p->phase_slot;
+#pragma omp for schedule(static)
+        for (int pl = 0; pl < planes; pl++)
+            xcnn_maxpool_rows(w, x + pl * in_plane, 0, w->out_h, y + pl * out_plane, mine, simd);
+    }
+}
+
 static void maxpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
-    (void)scratch;
     const pool_params *p = n->params;
     const xcnn_window2d *w = &p->win;
     const float *x = xcnn_in(g, n, 0)->data;
@@ -307,18 +407,19 @@ static void maxpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         maxpool_reference(p, planes, x, y, NULL, NULL);
         return;
     }
+    if (p->phase_slot) {
+        maxpool_phase_forward(g, n, planes, x, y, scratch);
+        return;
+    }
 #pragma omp parallel for schedule(static) if ((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN)
     for (int pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * in_plane;
         float *yp = y + pl * out_plane;
-        int best[MAXPOOL_SEGMENT];
         for (int oh = 0; oh < w->out_h; oh++)
             for (int ow0 = 0; ow0 < w->out_w; ow0 += MAXPOOL_SEGMENT) {
                 int count = w->out_w - ow0;
                 if (count > MAXPOOL_SEGMENT) count = MAXPOOL_SEGMENT;
-                segment_argmax(p, xp, oh, ow0, count, best);
-                float *yr = yp + (size_t)oh * w->out_w + ow0;
-                for (int j = 0; j < count; j++) yr[j] = xp[best[j]];
+                segment_max(p, xp, oh, ow0, count, yp + (size_t)oh * w->out_w + ow0);
             }
     }
 }
