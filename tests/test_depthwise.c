@@ -197,9 +197,9 @@ static void check_geometries(void)
 }
 
 #ifdef _OPENMP
-/* The Conv op on a depthwise shape, shared between threads by bands of
- * rows (large planes) or by planes (small ones), each thread in its own
- * scratch slot: 1 and 2 threads give the same bits. */
+/* The Conv op on a depthwise shape, its planes shared between threads,
+ * each thread in its own scratch slot: 1 and 2 threads give the same
+ * bits. */
 static void check_op_threads(int h, int stride, const char *how)
 {
     gc_graph gc;
@@ -250,8 +250,8 @@ int main(void)
 {
     check_geometries();
 #ifdef _OPENMP
-    check_op_threads(112, 2, "bands of rows");
-    check_op_threads(14, 1, "planes");
+    check_op_threads(112, 2, "large planes");
+    check_op_threads(14, 1, "small planes");
 #else
     check_skip("depthwise op on 1 and 2 threads (built without OpenMP)");
 #endif

@@ -465,21 +465,13 @@ static void dw_phase_rows(const xcnn_node *n, int i, int r0, int r1, const float
     fused_act(n, yi + (size_t)r0 * p->s.win.out_w, (size_t)(r1 - r0) * p->s.win.out_w);
 }
 
-/* Output rows per thread from which a depthwise forward is shared out by
- * bands of rows rather than by planes. */
-#define DW_BAND_MIN_ROWS 16
-
-/* The depthwise forward (kernels/depthwise.h), each thread in its own
- * slot of the scratch; it equals the plain loop to rounding (the
- * padding's taps add k * 0), with the same bits for any thread count.
- * Large planes are shared by bands of rows: each thread takes the same
- * band of every plane, the part of the image that the 1x1 convs before
- * and after it (forward_pointwise: pixels in order) give that thread, so
- * the data stays in that core's cache from one layer to the next. Shared
- * by planes, half of every plane a thread read had been written by the
- * other core: MobileNetV2's 112 x 112 and 56 x 56 stages took ~1 ms more
- * on two threads than their layers alone. Small planes (14 x 14, 7 x 7)
- * are shared by planes, as a band would repeat each plane's setup. */
+/* The depthwise forward (kernels/depthwise.h), planes shared out
+ * statically, each thread in its own slot of the scratch; it equals the
+ * plain loop to rounding (the padding's taps add k * 0), with the same
+ * bits for any thread count. (Sharing large planes by bands of rows
+ * instead, each thread the same part of the image as in the 1x1 convs
+ * around it, measured no different on this 2-core VM: 8.5 against
+ * 8.6 ms for MobileNetV2 on two threads, inside the noise.) */
 static void dw_forward(const xcnn_graph *g, const xcnn_node *n, int batch, const float *x,
                        const float *k, const float *bias, float *y, float *scratch)
 {
@@ -496,16 +488,6 @@ static void dw_forward(const xcnn_graph *g, const xcnn_node *n, int batch, const
                     : 1;
     if (slots == 1) {
         for (int i = 0; i < planes; i++) dw_phase_rows(n, i, 0, out_h, x, k, bias, y, scratch, simd);
-        return;
-    }
-    if (out_h >= DW_BAND_MIN_ROWS * slots) {
-#pragma omp parallel num_threads(slots)
-        {
-            int t = xcnn_thread_num(), team = xcnn_team_size();
-            int r0 = (int)((int64_t)out_h * t / team), r1 = (int)((int64_t)out_h * (t + 1) / team);
-            float *mine = scratch + (size_t)t * p->dw_slot;
-            for (int i = 0; i < planes; i++) dw_phase_rows(n, i, r0, r1, x, k, bias, y, mine, simd);
-        }
         return;
     }
 #pragma omp parallel num_threads(slots)
@@ -920,11 +902,10 @@ static void forward_pointwise(const xcnn_node *n, const float *x, const float *w
     if (piece < 64) piece = 64;
     int pieces = (p->npix + piece - 1) / piece, threads = xcnn_threads_max();
     if (threads > 1 && pieces > 1) {
-        /* a multiple of the thread count, each thread a band of the plane
-         * (static sharing hands out contiguous runs): the same part of the
-         * image for every layer, as the depthwise convs share theirs
-         * (dw_forward); 3 pieces on one thread and 2 on the other had also
-         * left a core idle for a fifth of MobileNetV2's projections */
+        /* a multiple of the thread count: 3 pieces on one thread and 2 on
+         * the other had left a core idle for a fifth of MobileNetV2's
+         * 56 x 56 projections (expansions alone, 2 threads: 0.30 -> 0.20
+         * ms) */
         pieces = (pieces + threads - 1) / threads * threads;
         piece = ((p->npix + pieces - 1) / pieces + 31) / 32 * 32;
         pieces = (p->npix + piece - 1) / piece;
