@@ -1,5 +1,5 @@
 /*
- * AVX-512 micro-kernel, 12 x 32 (contract in gemm_kernels.h).
+ * AVX-512 micro-kernels, 12 x 32 and 8 x 32 (contract in gemm_kernels.h).
  *
  * Each k step loads one row of the B panel as two zmm registers (32
  * floats), broadcasts each of the 12 A values and does 24 fused
@@ -8,6 +8,12 @@
  * core, and only 14 loads per 24 FMAs. The rows are spelled out with a
  * macro so the accumulators are plain variables the compiler keeps in
  * registers (an array would be spilled unless fully unrolled).
+ *
+ * The 8-row kernel is the same code over 8 rows (10 loads per 16 FMAs),
+ * for products whose rows 12-row tiles fill badly: 64 output channels
+ * (ResNet's stem and layer1, MobileNet's projections) fill them only to
+ * 89%, 16 to 67% (gemm.c's kernel_for chooses). Both sum each element in
+ * the same order with the same fused multiply-adds: the same bits.
  */
 #include "gemm_kernels.h"
 
@@ -16,9 +22,10 @@
 #include <immintrin.h>
 
 #define TARGET __attribute__((target("avx512f,fma")))
-enum { MR = 12, NR = 32 };
+enum { NR = 32 };
 
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define ROWS12(X) ROWS8(X) X(8) X(9) X(10) X(11)
 #define DECLARE(r) __m512 c##r##a = _mm512_setzero_ps(), c##r##b = _mm512_setzero_ps();
 /* One row's two multiply-adds with A value v. */
 #define FMA_ROW(r, v)                                                                    \
@@ -48,32 +55,38 @@ enum { MR = 12, NR = 32 };
         _mm512_mask_storeu_ps(row + 16, m1, _mm512_add_ps(hi, c##r##b));                 \
     }
 
-TARGET static void avx512_12x32(int kc, const float *a, size_t rs, size_t cs,
-                                const float *pb, size_t ldp, float *C, int ldc, int mr, int nr,
-                                int add)
-{
-    ROWS(DECLARE)
-    if (rs == 1) {
-        for (int k = 0; k < kc; k++, a += cs, pb += ldp) {
-            __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
-            ROWS(UPDATE_ADJ)
-        }
-    } else {
-        ROWS(ROW_PTR)
-        for (int k = 0; k < kc; k++, pb += ldp) {
-            __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
-            ROWS(UPDATE_ROW)
-        }
+/* The kernel for MR rows, ROWS(X) naming them: written once, made twice. */
+#define KERNEL(name, MR, ROWS)                                                           \
+    TARGET static void name(int kc, const float *a, size_t rs, size_t cs, const float *pb, \
+                            size_t ldp, float *C, int ldc, int mr, int nr, int add)      \
+    {                                                                                    \
+        ROWS(DECLARE)                                                                    \
+        if (rs == 1) {                                                                   \
+            for (int k = 0; k < kc; k++, a += cs, pb += ldp) {                           \
+                __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);          \
+                ROWS(UPDATE_ADJ)                                                         \
+            }                                                                            \
+        } else {                                                                         \
+            ROWS(ROW_PTR)                                                                \
+            for (int k = 0; k < kc; k++, pb += ldp) {                                    \
+                __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);          \
+                ROWS(UPDATE_ROW)                                                         \
+            }                                                                            \
+        }                                                                                \
+        __m512 zero = _mm512_setzero_ps();                                               \
+        if (mr == MR && nr == NR) {                                                      \
+            ROWS(STORE)                                                                  \
+        } else {                                                                         \
+            __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);              \
+            __mmask16 m1 =                                                               \
+                (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);   \
+            ROWS(STORE_MASKED)                                                           \
+        }                                                                                \
     }
-    __m512 zero = _mm512_setzero_ps();
-    if (mr == MR && nr == NR) {
-        ROWS(STORE)
-    } else {
-        __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xffff : (1u << nr) - 1);
-        __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
-        ROWS(STORE_MASKED)
-    }
-}
 
-const xcnn_gemm_kernel xcnn_gemm_kernel_avx512 = {"avx512", MR, NR, avx512_12x32};
+KERNEL(avx512_12x32, 12, ROWS12)
+KERNEL(avx512_8x32, 8, ROWS8)
+
+const xcnn_gemm_kernel xcnn_gemm_kernel_avx512 = {"avx512", 12, NR, avx512_12x32};
+const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_8x32 = {"avx512 8x32", 8, NR, avx512_8x32};
 #endif

@@ -46,6 +46,9 @@ extern const xcnn_gemm_kernel xcnn_gemm_kernel_portable;
  * when cpu.c says the CPU and OS support them. */
 extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx2;
 extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx512;
+/* gemm_avx512.c too: 8 x 32, for products whose rows fill 8-row tiles
+ * better than 12-row ones (64 rows: 100% against 89%). */
+extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_8x32;
 /* gemm_avx512_7x48.c: for products with few rows (xcnn_sgemm_small_m). */
 extern const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_7x48;
 #endif
