@@ -71,8 +71,10 @@ static const xcnn_gemm_kernel *kernel_of(xcnn_gemm_kind kind)
     }
 }
 
+#ifdef XCNN_GEMM_X86
 /* Rows of padding that tiles of mr rows add to M. */
 static int row_waste(int M, int mr) { return (M + mr - 1) / mr * mr - M; }
+#endif
 
 /* The kernel for a product of M rows: on AVX-512 the 8-row one where the
  * 12-row one's tiles would be over a tenth padding and its own less (64
@@ -87,6 +89,8 @@ static const xcnn_gemm_kernel *kernel_for(xcnn_gemm_kind kind, int M)
     int pad12 = row_waste(M, 12);
     if (kind == XCNN_GEMM_AVX512 && 10 * pad12 > M + pad12 && row_waste(M, 8) < pad12)
         return &xcnn_gemm_kernel_avx512_8x32;
+#else
+    (void)M;
 #endif
     return kernel_of(kind);
 }
