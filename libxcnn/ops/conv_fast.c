@@ -289,14 +289,15 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
      * cap (base/config.h), one piece of col. */
     n->scratch_floats = (p->pointwise || p->depthwise) ? 0 : (size_t)kcol * (size_t)npix;
     if (p->depthwise && xcnn_depthwise_fits(&win)) {
-        /* a slot per thread this process may run (fewer run if threads
-         * are raised later: xcnn_scratch_slots) */
+        /* One thread's slot: the plan must not depend on the thread count
+         * (xcnn_model_plan sizes a static buffer for a later load). Threads
+         * take as many slots as the arena's scratch holds, which is sized
+         * for its largest node (MobileNetV2's first conv: 25 slots). */
         size_t slot = xcnn_depthwise_scratch(&win);
-        int threads = xcnn_threads_max();
         int capped = XCNN_CONV_SCRATCH_FLOATS > 0 && slot > (size_t)XCNN_CONV_SCRATCH_FLOATS;
-        if (!capped && !too_many_floats(slot, (uint64_t)threads)) {
+        if (!capped && !too_many_floats(slot, 1)) {
             p->dw_slot = slot;
-            n->scratch_floats = slot * (size_t)threads;
+            n->scratch_floats = slot;
         }
     }
     if (capped_pixels(p)) { /* the transposed forward needs whole planes */

@@ -175,15 +175,15 @@ static xcnn_status pool_setup(xcnn_graph *g, xcnn_node *n, const char *op, int i
     n->params = p;
     n->scratch_floats = 0;
     if (is_max && xcnn_depthwise_fits(&w)) {
-        /* a slot per thread this process may run; small builds, whose
-         * scratch is capped (base/config.h), keep the scan when a plane
-         * needs more */
+        /* One thread's slot, as the depthwise conv's (ops/conv_fast.c):
+         * threads take as many as the arena's scratch holds. Small builds,
+         * whose scratch is capped (base/config.h), keep the scan when a
+         * plane needs more. */
         size_t slot = xcnn_depthwise_scratch(&w);
-        int threads = xcnn_threads_max();
         int capped = XCNN_CONV_SCRATCH_FLOATS > 0 && slot > (size_t)XCNN_CONV_SCRATCH_FLOATS;
-        if (!capped && slot <= SIZE_MAX / sizeof(float) / (size_t)threads) {
+        if (!capped && slot <= SIZE_MAX / sizeof(float)) {
             p->phase_slot = slot;
-            n->scratch_floats = slot * (size_t)threads;
+            n->scratch_floats = slot;
         }
     }
     n->n_params = 0;
