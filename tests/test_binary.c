@@ -225,9 +225,64 @@ static void test_refusals(void)
     gc_free(&gc);
 }
 
+/* Add with a Relu fuse.c folded into it (inference-only ResNets): the bits
+ * of relu(a + b), NaN giving 0 as the Relu op, on a plane large enough to
+ * be shared between threads, same-shape and broadcast, at 1 and 2 threads,
+ * and on the reference path. */
+static void test_fused_relu(void)
+{
+    static const int64_t full[4] = {1, 64, 56, 56}, chan[4] = {1, 64, 1, 1};
+    for (int bcast = 0; bcast < 2; bcast++)
+        for (int reference = 0; reference < 2; reference++)
+            for (int threads = 1; threads <= 2; threads++) {
+                gc_graph gc;
+                gc_init(&gc, 77);
+                int ta = operand(&gc, "a", 0, 4, full);
+                int tb = operand(&gc, "b", 0, 4, bcast ? chan : full);
+                int node = gc_node(&gc, "Add", (int[]){ta, tb}, 2);
+                xcnn_graph *g = gc.g;
+                xcnn_node *n = &g->nodes[node];
+                xcnn_err err = {{0}};
+                n->def = xcnn_op_find("Add");
+                if (!check(n->def->setup(g, n, &err) == XCNN_OK, "fused Add: setup")) {
+                    gc_free(&gc);
+                    return;
+                }
+                n->fused_relu = 1;
+                g->reference = reference;
+                xcnn_tensor *a = xcnn_in(g, n, 0), *b = xcnn_in(g, n, 1), *y = xcnn_out(g, n, 0);
+                size_t na = xcnn_tensor_sample_numel(a), nb = xcnn_tensor_sample_numel(b);
+                a->data = malloc(na * sizeof(float));
+                b->data = malloc(nb * sizeof(float));
+                y->data = malloc(na * sizeof(float));
+                for (size_t i = 0; i < na; i++) a->data[i] = test_rng_uniform(&gc.rng, -1, 1);
+                for (size_t i = 0; i < nb; i++) b->data[i] = test_rng_uniform(&gc.rng, -1, 1);
+                a->data[5] = NAN;
+#ifdef _OPENMP
+                omp_set_num_threads(threads);
+#endif
+                n->def->forward(g, n, 1, NULL);
+                int same = 1;
+                for (size_t i = 0; i < na; i++) {
+                    float v = a->data[i] + b->data[bcast ? i / (56 * 56) : i];
+                    float want = v > 0 ? v : 0.0f;
+                    same &= memcmp(&want, &y->data[i], sizeof want) == 0;
+                }
+                check(same, "Add with a fused Relu%s%s, %d thread(s): relu(a + b)'s bits, NaN -> 0",
+                      bcast ? ", b per channel" : "", reference ? ", reference path" : "",
+                      threads);
+                free(a->data);
+                free(b->data);
+                free(y->data);
+                a->data = b->data = y->data = NULL;
+                gc_free(&gc);
+            }
+}
+
 int main(void)
 {
     test_forward_values();
+    test_fused_relu();
     test_cnn_shapes();
     test_random_broadcasts();
     test_thread_independence();

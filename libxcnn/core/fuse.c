@@ -10,6 +10,8 @@
  *   Conv -> Clip                 the same with Clip's bounds (ReLU6, after
  *                                most of MobileNetV2's convs), when they
  *                                are fixed: attributes, or constant inputs
+ *   Add -> Relu                  the Add applies the ReLU to each piece of
+ *                                its output (ResNet's relu(block + skip))
  *
  * A pair is fused only when the conv's output feeds nothing else and is not
  * the model output, and (for BN) when the conv's weights are its own. The
@@ -123,6 +125,16 @@ static int clip_bounds(const xcnn_graph *g, const xcnn_node *n, float *lo, float
 
 xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err)
 {
+    for (int i = 0; i < g->n_nodes; i++) {
+        int next = -1;
+        if (!g->nodes[i].folded && strcmp(g->nodes[i].op_type, "Add") == 0 &&
+            g->nodes[i].n_out == 1 && uses(g, g->nodes[i].out[0], &next) == 1 && next >= 0 &&
+            strcmp(g->nodes[next].op_type, "Relu") == 0 &&
+            g->nodes[next].in[0] == g->nodes[i].out[0]) {
+            g->nodes[i].fused_relu = 1;
+            bypass(g, i, next);
+        }
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].folded || strcmp(g->nodes[i].op_type, "Conv") != 0) continue;
         int next = -1;

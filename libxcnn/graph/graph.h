@@ -96,9 +96,10 @@ typedef struct xcnn_node {
     double flops;      /* forward FLOPs at batch 1, from setup()           */
     int folded;        /* evaluated at load (shape subgraph), or fused into
                           its producer (fuse.c): not run                   */
-    /* Conv only: the activation fuse.c folded into it, on its output */
-    int fused_relu;    /* a Relu (NaN gives 0)                             */
-    int fused_clip;    /* a Clip to [clip_lo, clip_hi] (ReLU6; NaN stays)  */
+    /* The activation fuse.c folded into it, on its output */
+    int fused_relu;    /* a Relu (NaN gives 0): Conv, Add                  */
+    int fused_clip;    /* a Clip to [clip_lo, clip_hi] (ReLU6; NaN stays):
+                          Conv only                                        */
     float clip_lo, clip_hi;
 } xcnn_node;
 

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include "ops.h"
 #include "../base/config.h"
+#include "../base/cpu.h"
 
 typedef enum bin_op { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV } bin_op;
 
@@ -188,6 +189,7 @@ static void row_offsets(const bin_view *v, size_t row, size_t off[3])
  * three are contiguous along the row (same-shape operands: their view is
  * one long row) or b is one value for the row (a per-channel scale), the
  * op is switched on once, outside a loop the compiler can vectorise. */
+XCNN_VECTOR_CLONES /* AVX2 and AVX-512 copies of the same C: the same bits (base/cpu.h) */
 static void forward_row(bin_op op, const float *a, size_t sa, const float *b, size_t sb,
                         float *y, size_t sy, size_t len)
 {
@@ -227,11 +229,37 @@ static void forward_row(bin_op op, const float *a, size_t sa, const float *b, si
     for (size_t j = 0; j < len; j++) y[j * sy] = bin_apply(op, a[j * sa], b[j * sb]);
 }
 
+/* A Relu that fuse.c folded into this Add (inference-only models: ResNet's
+ * y = relu(block + skip)), on one row of the output while it is in cache;
+ * NaN gives 0, as the Relu op. */
+XCNN_VECTOR_CLONES
+static void relu_row(float *y, size_t sy, size_t len)
+{
+    if (sy == 1) {
+        for (size_t j = 0; j < len; j++) y[j] = y[j] > 0 ? y[j] : 0.0f;
+        return;
+    }
+    for (size_t j = 0; j < len; j++) y[j * sy] = y[j * sy] > 0 ? y[j * sy] : 0.0f;
+}
+
+/* One row (or a piece of one) of the forward, then the fused Relu. */
+static void forward_piece(const xcnn_node *n, bin_op op, const float *a, size_t sa,
+                          const float *b, size_t sb, float *y, size_t sy, size_t len)
+{
+    forward_row(op, a, sa, b, sb, y, sy, len);
+    if (n->fused_relu) relu_row(y, sy, len);
+}
+
 static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     (void)scratch;
     if (g->reference) {
         bin_reference(g, n, batch, NULL, NULL, NULL);
+        if (n->fused_relu) {
+            float *y = xcnn_out(g, n, 0)->data;
+            size_t count = xcnn_tensor_sample_numel(xcnn_out(g, n, 0)) * (size_t)batch;
+            for (size_t i = 0; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0.0f;
+        }
         return;
     }
     bin_op op = ((const bin_params *)n->params)->op;
@@ -247,7 +275,7 @@ static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
         for (size_t r = 0; r < rows; r++) {
             size_t off[3];
             row_offsets(&v, r, off);
-            forward_row(op, a + off[1], sa, b + off[2], sb, y + off[0], sy, len);
+            forward_piece(n, op, a + off[1], sa, b + off[2], sb, y + off[0], sy, len);
         }
         return;
     }
@@ -256,8 +284,8 @@ static void bin_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scr
         size_t off[3], j0 = t % pieces * BIN_PIECE;
         size_t n_j = len - j0 < BIN_PIECE ? len - j0 : BIN_PIECE;
         row_offsets(&v, t / pieces, off);
-        forward_row(op, a + off[1] + j0 * sa, sa, b + off[2] + j0 * sb, sb,
-                    y + off[0] + j0 * sy, sy, n_j);
+        forward_piece(n, op, a + off[1] + j0 * sa, sa, b + off[2] + j0 * sb, sb,
+                      y + off[0] + j0 * sy, sy, n_j);
     }
 }
 
