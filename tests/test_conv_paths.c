@@ -10,7 +10,8 @@
  *     scratch has room, forward, dX and dW;
  *   - few pixels: the forward transposed, col^T W^T with W^T packed once,
  *     one sample and several side by side; bit for bit the plain GEMM's;
- *   - large planes: the forward's im2col and GEMM piece by piece;
+ *   - large planes: the forward's im2col and GEMM piece by piece; 1x1
+ *     convs over smaller planes in pieces when threads share them;
  *   - Winograd with few tiles: the products transposed from U^T packed,
  *     against the reference and bit for bit against U.
  * Tolerance 1e-5, max error relative to the largest reference value.
@@ -497,6 +498,15 @@ int main(void)
         check_path(&k, 1, 0, 0, "winograd in bands c16 m16 96x95");
 #ifdef _OPENMP
         check_threads(&k, 1, 0, "winograd in bands");
+#endif
+    }
+    {   /* a 1x1 conv on a 28 x 28 plane: whole on one thread, in pieces of
+         * pixels on two (forward_pointwise); the same sums either way */
+        cfg k = {.c = 64, .m = 128, .h = 28, .w = 28, .k = 1, .stride = 1, .dil = 1, .bias = 1,
+                 .pads = {0, 0, 0, 0}, .inference_only = 1};
+        check_path(&k, 1, 0, 0, "1x1 c64 m128 28x28");
+#ifdef _OPENMP
+        check_threads(&k, 1, 0, "1x1 c64 m128 28x28 (pieces on two threads)");
 #endif
     }
     check_winograd_packed_bits(2, 16, 48, 14, 14);
