@@ -514,8 +514,12 @@ int main(void)
     check_winograd_packed_bits(4, 16, 40, 28, 28);
     /* Few pixels, many output channels: forward transposed with W^T
      * packed (7x7 planes, stride 2, 1x1, a plane of 36 = not whole 7-row
-     * tiles, output channels not a multiple of 48). */
+     * tiles, output channels not a multiple of 48; the bias added as Y is
+     * turned back, and with 288 rows of col, more than one K slice, the
+     * bias first). */
     cfg few[] = {
+        {.c = 32, .m = 48, .h = 7, .w = 7, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+         .pads = {1, 1, 1, 1}},
         {.c = 8, .m = 48, .h = 7, .w = 7, .k = 3, .stride = 1, .dil = 1, .bias = 1,
          .pads = {1, 1, 1, 1}},
         {.c = 5, .m = 96, .h = 14, .w = 13, .k = 3, .stride = 2, .dil = 1, .bias = 0,
