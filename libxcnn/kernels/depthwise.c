@@ -124,7 +124,7 @@ static void max_block_plain(const xcnn_window2d *w, const xcnn_dw_geom *g, const
             for (int i = 0; i < n; i += 16)
                 for (int l = 0; l < 16; l++) {
                     float v = src[i + l];
-                    acc[i + l] = (v > acc[i + l]) | (v != v) ? v : acc[i + l]; /* v != v: NaN */
+                    acc[i + l] = ((v > acc[i + l]) | (v != v)) ? v : acc[i + l]; /* v != v: NaN */
                 }
         }
 }

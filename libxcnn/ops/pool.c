@@ -337,17 +337,17 @@ static void run_max(const pool_params *p, const float *x, int oh, int ow0, int n
             if (w->stride_w == 1)
                 for (int j = 0; j < n; j++) {
                     float v = xt[j];
-                    maxval[j] = (v > maxval[j]) | (v != v) ? v : maxval[j]; /* v != v: isnan */
+                    maxval[j] = ((v > maxval[j]) | (v != v)) ? v : maxval[j]; /* v != v: isnan */
                 }
             else if (w->stride_w == 2)
                 for (int j = 0; j < n; j++) {
                     float v = xt[2 * j];
-                    maxval[j] = (v > maxval[j]) | (v != v) ? v : maxval[j];
+                    maxval[j] = ((v > maxval[j]) | (v != v)) ? v : maxval[j];
                 }
             else
                 for (int j = 0; j < n; j++) {
                     float v = xt[j * w->stride_w];
-                    maxval[j] = (v > maxval[j]) | (v != v) ? v : maxval[j];
+                    maxval[j] = ((v > maxval[j]) | (v != v)) ? v : maxval[j];
                 }
         }
     for (int j = 0; j < n; j++) y[j] = maxval[j];
