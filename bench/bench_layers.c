@@ -20,10 +20,14 @@
  * GFLOP/s = node FLOPs (forward, batch 1, multiply-add = 2) * B / time.
  * A conv run by Winograd counts the FLOPs of the direct conv it replaces,
  * so its figure is an effective rate and can pass the hardware's peak.
+ * "in pass" is the node's forward inside N whole passes (median; timed by
+ * xcnn_model_set_profiling, wall clock): above the node alone when its
+ * weights and input come from memory or from the other core's cache, as
+ * in a real pass, instead of from its own warm caches.
  * At the end: totals per op type, and the sum of the node medians next to
- * the median of N whole passes (xcnn_exec_forward / xcnn_exec_backward),
- * whose difference is the executor's own cost (input check, clearing the
- * gradients, the loop).
+ * the sum of the in-pass medians and the median of N whole passes
+ * (xcnn_exec_forward / xcnn_exec_backward), whose difference is the
+ * executor's own cost (input check, clearing the gradients, the loop).
  *
  * --inference loads the model as `xcnn predict` does (inference_only:
  * Conv+BN+ReLU (or Clip) fused, Winograd F(4x4), converted weights, activations
@@ -99,6 +103,21 @@ static double time_pass(xcnn_model *m, const float *x, int batch, const int *tar
     return median(t, iters);
 }
 
+/* Each compute node's median ms inside `iters` whole forward passes (after
+ * one warm-up pass), timed by the executor's profiling; t holds iters * nc. */
+static int time_in_pass(xcnn_model *m, const float *x, int batch, int iters, double *t,
+                        double *in_pass, xcnn_err *err)
+{
+    int nc = m->n_compute;
+    if (xcnn_model_set_profiling(m, 1) != XCNN_OK) return -1;
+    for (int i = -1; i < iters; i++) {
+        if (xcnn_exec_forward(m, x, batch, err) != XCNN_OK) return -1;
+        for (int k = 0; k < nc && i >= 0; k++) t[(size_t)k * iters + i] = 1e3 * m->prof_seconds[k];
+    }
+    for (int k = 0; k < nc; k++) in_pass[k] = median(t + (size_t)k * iters, iters);
+    return xcnn_model_set_profiling(m, 0) == XCNN_OK ? 0 : -1;
+}
+
 /* "1x3x224x224" or "3,224,224" into o->input_dims[1..]; -1 if malformed. */
 static int parse_shape(const char *s, xcnn_load_options *o)
 {
@@ -160,10 +179,12 @@ int main(int argc, char **argv)
     int *targets = calloc((size_t)batch, sizeof *targets);
     double *t = malloc((size_t)iters * sizeof *t);
     double *fwd = calloc((size_t)nc, sizeof *fwd), *bwd = calloc((size_t)nc, sizeof *bwd);
+    double *in_pass = calloc((size_t)nc, sizeof *in_pass);
+    double *t_pass = malloc((size_t)iters * (size_t)nc * sizeof *t_pass);
     op_total *ops = calloc((size_t)nc + 1, sizeof *ops);
     xcnn_err err = {{0}};
     int rc = 1;
-    if (!x || !targets || !t || !fwd || !bwd || !ops) {
+    if (!x || !targets || !t || !fwd || !bwd || !ops || !in_pass || !t_pass) {
         fprintf(stderr, "bench_layers: out of memory\n");
         goto done;
     }
@@ -206,14 +227,21 @@ int main(int argc, char **argv)
         if (len > name_w) name_w = len > 40 ? 40 : len;
     }
 
+    if (time_in_pass(m, x, batch, iters, t_pass, in_pass, &err) != 0) {
+        fprintf(stderr, "bench_layers: %s\n", err.msg[0] ? err.msg : "profiling failed");
+        goto done;
+    }
+    double sum_in_pass = 0;
+    for (int i = 0; i < nc; i++) sum_in_pass += in_pass[i];
+
     xcnn_cpu_info cpu;
     xcnn_cpu_detect(&cpu);
     printf("model: %s\ncpu: %s\nthreads: %d, batch %d, median of %d calls per node%s, %s\n\n",
            path, cpu.brand[0] ? cpu.brand : "unknown", threads, batch, iters,
            param_grads ? ", weight gradients on" : inference ? ", inference only (fused)" : "",
            threads == 1 ? "thread CPU time" : "wall time");
-    printf("%-*s %-18s %-16s %9s %8s %9s %6s %6s\n", name_w, "node", "op", "output", "fwd ms",
-           "GFLOP/s", "bwd ms", "%fwd", "%bwd");
+    printf("%-*s %-18s %-16s %9s %8s %8s %9s %6s %6s\n", name_w, "node", "op", "output",
+           "fwd ms", "GFLOP/s", "in pass", "bwd ms", "%fwd", "%bwd");
     for (int i = 0; i < nc; i++) {
         const xcnn_node *n = &g->nodes[m->compute[i]];
         const xcnn_tensor *o = &g->tensors[n->out[0]];
@@ -228,14 +256,15 @@ int main(int argc, char **argv)
         printf(" %-18.18s %-16s %9.3f ", n->op_type, shape, fwd[i]);
         if (n->flops > 0) printf("%8.1f ", n->flops * batch / (fwd[i] * 1e6));
         else printf("%8s ", "-");
+        printf("%8.3f ", in_pass[i]);
         if (bwd[i] >= 0) printf("%9.3f ", bwd[i]);
         else printf("%9s ", "-");
         printf("%5.1f%% ", 100 * fwd[i] / sum_f);
         if (bwd[i] >= 0) printf("%5.1f%%\n", sum_b > 0 ? 100 * bwd[i] / sum_b : 0);
         else printf("%6s\n", "-");
     }
-    printf("%-*s %-18s %-16s %9.3f %8.1f %9.3f\n\n", name_w, "total", "", "", sum_f,
-           sum_flops / (sum_f * 1e6), sum_b);
+    printf("%-*s %-18s %-16s %9.3f %8.1f %8.3f %9.3f\n\n", name_w, "total", "", "", sum_f,
+           sum_flops / (sum_f * 1e6), sum_in_pass, sum_b);
 
     printf("%-18s %5s %9s %6s %9s %6s\n", "op type", "nodes", "fwd ms", "%fwd", "bwd ms", "%bwd");
     for (int k = 0; k < n_ops; k++)
@@ -250,6 +279,7 @@ int main(int argc, char **argv)
     }
     printf("\n%-30s %9s %9s\n", "", "forward", "backward");
     printf("%-30s %9.3f %9.3f\n", "sum of node medians, ms", sum_f, sum_b);
+    printf("%-30s %9.3f %9s\n", "sum of in-pass medians, ms", sum_in_pass, "-");
     printf("%-30s %9.3f %9.3f\n", "whole pass (median), ms", pass_f, pass_b);
     printf("%-30s %8.1f%% %8.1f%%\n", "overhead", 100 * (pass_f - sum_f) / pass_f,
            pass_b > 0 ? 100 * (pass_b - sum_b) / pass_b : 0.0);
@@ -258,6 +288,8 @@ done:
     free(x);
     free(targets);
     free(t);
+    free(t_pass);
+    free(in_pass);
     free(fwd);
     free(bwd);
     free(ops);

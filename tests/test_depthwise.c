@@ -10,7 +10,9 @@
  * input is read from a buffer that ends where the plane ends. Bands of
  * rows (as threads share a plane) give the whole plane's bits. MaxPool
  * on the same phase planes has its scan rule's bits (ties, signed zeros,
- * NaNs with two payloads). Then the
+ * NaNs with two payloads). Small planes' channel form (16 channels at a
+ * time, depthwise_channels.c), plain C and AVX-512, has the phase planes'
+ * bits for 16 channels and for fewer. Then the
  * Conv op with group == channels on 1 and 2 threads: the same bits.
  */
 #include <math.h>
@@ -69,6 +71,46 @@ static int guard_intact(const float *p)
     return 1;
 }
 
+/* The channel form (xcnn_depthwise_channels) on nc channels of one
+ * geometry, plain C and AVX-512: each channel's output has the bits of
+ * the phase planes' plain C (xcnn_depthwise_plane), every output is
+ * written, nothing past the planes or the scratch; without a bias, the
+ * planes' bias 0. */
+static void check_channels(test_rng *r, const xcnn_window2d *w, int nc, int with_bias,
+                           const char *label)
+{
+    size_t nx = (size_t)w->in_h * w->in_w, ny = (size_t)w->out_h * w->out_w;
+    size_t taps = (size_t)w->k_h * w->k_w, ns = xcnn_depthwise_channels_scratch(w);
+    size_t np = xcnn_depthwise_scratch(w);
+    /* the planes end where the buffer ends: a read past them leaves it */
+    float *x = malloc(nc * nx * sizeof *x), *k = malloc(nc * taps * sizeof *k);
+    float *bias = malloc(nc * sizeof *bias), *want = malloc(nc * ny * sizeof *want);
+    float *y = malloc((nc * ny + GUARD) * sizeof *y), *scratch = malloc((ns + np + GUARD) * sizeof *y);
+    for (size_t i = 0; i < nc * nx; i++) x[i] = test_rng_uniform(r, -1, 1);
+    for (size_t i = 0; i < nc * taps; i++) k[i] = test_rng_uniform(r, -1, 1);
+    for (int l = 0; l < nc; l++) bias[l] = with_bias ? test_rng_uniform(r, -1, 1) : 0.0f;
+    for (int l = 0; l < nc; l++)
+        xcnn_depthwise_plane(w, x + l * nx, k + l * taps, bias[l], want + l * ny, scratch, 0);
+    for (int simd = 0; simd <= 1; simd++) {
+        if (simd && !xcnn_depthwise_simd()) continue;
+        for (size_t i = 0; i < nc * ny; i++) y[i] = NAN;
+        for (size_t i = 0; i < ns; i++) scratch[i] = NAN;
+        for (int i = 0; i < GUARD; i++) y[nc * ny + i] = scratch[ns + i] = GUARD_VALUE;
+        xcnn_depthwise_channels(w, x, nx, k, with_bias ? bias : NULL, nc, y, ny, scratch, simd);
+        check(!memcmp(y, want, nc * ny * sizeof *y) && guard_intact(y + nc * ny) &&
+                  guard_intact(scratch + ns),
+              "%s: %d channels at a time%s, %s: the phase planes' bits, nothing written past "
+              "the planes or the scratch", label, nc, with_bias ? "" : " (no bias)",
+              simd ? "AVX-512" : "plain C");
+    }
+    free(x);
+    free(k);
+    free(bias);
+    free(want);
+    free(y);
+    free(scratch);
+}
+
 /* One geometry, plain and (if available) AVX-512. */
 static void check_geometry(test_rng *r, int in_h, int in_w, int k_h, int k_w, int s_h, int s_w,
                            const int pads[4])
@@ -81,6 +123,11 @@ static void check_geometry(test_rng *r, int in_h, int in_w, int k_h, int k_w, in
     snprintf(label, sizeof label, "depthwise %dx%d k%dx%d s%d,%d pads %d,%d,%d,%d -> %dx%d", in_h,
              in_w, k_h, k_w, s_h, s_w, pads[0], pads[1], pads[2], pads[3], w.out_h, w.out_w);
     if (!check(xcnn_depthwise_fits(&w), "%s: fits the phase planes", label)) return;
+    if (xcnn_depthwise_channels_fit(&w)) {
+        check_channels(r, &w, XCNN_DW_CHANNELS, 1, label);
+        check_channels(r, &w, test_rng_int(r, 1, XCNN_DW_CHANNELS - 1), test_rng_int(r, 0, 1),
+                       label);
+    }
     size_t nx = (size_t)in_h * in_w, ny = (size_t)w.out_h * w.out_w;
     size_t ns = xcnn_depthwise_scratch(&w);
     /* x ends where the buffer ends: a read past the plane leaves it */
@@ -254,7 +301,8 @@ int main(void)
     check_geometries();
 #ifdef _OPENMP
     check_op_threads(112, 2, "large planes");
-    check_op_threads(14, 1, "small planes");
+    check_op_threads(14, 1, "small planes, 16 channels at a time");
+    check_op_threads(28, 2, "16 channels at a time, stride 2");
 #else
     check_skip("depthwise op on 1 and 2 threads (built without OpenMP)");
 #endif

@@ -75,6 +75,28 @@ void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k,
 void xcnn_maxpool_rows(const xcnn_window2d *w, const float *x, int oh_lo, int oh_hi, float *y,
                        float *scratch, int simd);
 
+/* Small planes, 16 channels at a time (depthwise_channels.c): the vector
+ * runs along the channels, through one zero-padded plane of 16-float
+ * pixels, instead of along each plane's pixels. The same bits as
+ * xcnn_depthwise_plane. */
+#define XCNN_DW_CHANNELS 16
+
+/* 1 when this window takes the channel form: no dilation, and an output
+ * plane of at most 28 x 28 (where each plane's own costs dominated). */
+int xcnn_depthwise_channels_fit(const xcnn_window2d *w);
+
+/* Floats of scratch one call needs. */
+size_t xcnn_depthwise_channels_scratch(const xcnn_window2d *w);
+
+/* Channels [0, nc) (nc <= 16): plane l of x at x + l * in_plane, its
+ * taps at k + l * k_h * k_w, its bias bias[l] (0 with bias NULL), its
+ * output at y + l * out_plane. scratch: xcnn_depthwise_channels_scratch
+ * floats. simd: xcnn_depthwise_simd() (0: the plain C copies, which tests
+ * compare the AVX-512 ones with). */
+void xcnn_depthwise_channels(const xcnn_window2d *w, const float *x, size_t in_plane,
+                             const float *k, const float *bias, int nc, float *y,
+                             size_t out_plane, float *scratch, int simd);
+
 /* The phase planes' shared geometry (for the two implementations). */
 typedef struct xcnn_dw_geom {
     int sh, sw;      /* strides: sh x sw phase planes                      */

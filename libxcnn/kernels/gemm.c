@@ -248,30 +248,37 @@ static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, i
     }
 }
 
-/* How C is cut into tasks for `threads` threads: nb column blocks of
- * width bw (a multiple of nr, at most block_cols), each possibly split
- * into ms row ranges of rh rows (a multiple of mr). */
+/* How C is cut into `threads` tasks or more: nb column blocks, each
+ * possibly split into ms row ranges. Blocks are whole nr-column panels and
+ * ranges whole mr-row tiles, shared out as evenly as whole units allow
+ * (split_bounds): in blocks of one fixed width, ResNet-50's 784-pixel
+ * convs gave one thread 224 + 224 columns and the other 224 + 112. */
 typedef struct split {
-    int nb, bw, ms, rh;
+    int nb, ms, panels, tiles;
 } split;
 
 static split plan_split(int M, int N, int mr, int nr, int threads)
 {
     split s;
-    int nc_max = block_cols(nr);
-    s.nb = (N + nc_max - 1) / nc_max;
+    s.panels = (N + nr - 1) / nr;
+    s.tiles = (M + mr - 1) / mr;
+    int per_block = block_cols(nr) / nr;
+    s.nb = (s.panels + per_block - 1) / per_block;
     /* A multiple of the thread count, while blocks stay >= 4 panels wide. */
     int even = (s.nb + threads - 1) / threads * threads;
-    if (even != s.nb && (N + even - 1) / even >= 4 * nr) s.nb = even;
-    s.bw = ((N + s.nb - 1) / s.nb + nr - 1) / nr * nr;
-    s.nb = (N + s.bw - 1) / s.bw;
+    if (even != s.nb && s.panels / even >= 4) s.nb = even;
     /* Too few column blocks for the threads: cut rows too. */
     s.ms = s.nb >= threads ? 1 : (threads + s.nb - 1) / s.nb;
-    int tiles = (M + mr - 1) / mr;
-    if (s.ms > tiles) s.ms = tiles;
-    s.rh = (tiles + s.ms - 1) / s.ms * mr;
-    s.ms = (M + s.rh - 1) / s.rh;
+    if (s.ms > s.tiles) s.ms = s.tiles;
     return s;
+}
+
+/* Part k of n of `units` units of `size` elements each, clipped to `total`. */
+static void split_bounds(int units, int n, int k, int size, int total, int *lo, int *hi)
+{
+    *lo = (int)((long)units * k / n) * size;
+    *hi = (int)((long)units * (k + 1) / n) * size;
+    if (*hi > total) *hi = total;
 }
 
 /* Task: rows [i0, i1) x columns [j0, j1) of C, over all of K. The first
@@ -321,8 +328,9 @@ static void split_task(const xcnn_gemm_kernel *kern, const split *s, int t, int 
                        const float *B, int ldb, float *C, int ldc, int overwrite)
 {
     float pa[MC * KC], pb[KC * NC];
-    int i0 = (t % s->ms) * s->rh, j0 = (t / s->ms) * s->bw;
-    int i1 = i0 + s->rh < M ? i0 + s->rh : M, j1 = j0 + s->bw < N ? j0 + s->bw : N;
+    int i0, i1, j0, j1;
+    split_bounds(s->tiles, s->ms, t % s->ms, kern->mr, M, &i0, &i1);
+    split_bounds(s->panels, s->nb, t / s->ms, kern->nr, N, &j0, &j1);
     run_task(kern, trans_a, trans_b, i0, i1, j0, j1, K, alpha, A, lda, B, ldb, C, ldc, pa, pb,
              overwrite);
 }
