@@ -11,7 +11,9 @@
  * multiply-adds: each is checked bit for bit against the sum it must
  * compute, an element's chain of fmaf (SIMD kernels) or of a * b + s
  * (portable) over k, one partial sum per K slice, whatever the layout
- * of A and B.
+ * of A and B. The epilogue products (a bias per row, then ReLU and/or
+ * Clip, as convolutions store their outputs) have the bits of the
+ * separate passes they replace, on one thread and on three.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +323,72 @@ static void test_packed(xcnn_gemm_kind kind, test_rng *r)
     check_close(what, worst, 1e-5);
 }
 
+/* xcnn_sgemm_serial_epilogue: the bits of filling C with the bias,
+ * xcnn_sgemm_serial with beta 1 (beta 0 without a bias), then the
+ * activation's loops (conv_fast.c's): for ReLU, Clip (lo > hi too) and
+ * both, with and without a bias, rows that fill the 12- and the 8-row
+ * kernels and ragged ones, K in one slice and in two, NaNs and signed
+ * zeros in A; nothing written outside C's columns. */
+static void test_epilogue(xcnn_gemm_kind kind, test_rng *r)
+{
+    static const int shapes[][3] = {{64, 100, 24}, {96, 224, 16}, {37, 45, 300}, {12, 32, 1},
+                                    {5, 7, 260}, {130, 70, 70}};
+    const char *kn = xcnn_gemm_name(kind);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int form = 0; form < 5; form++) {
+            int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], ldc = N + 3;
+            float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+            float *bias = malloc(sizeof(float) * M);
+            float *want = malloc(sizeof(float) * M * ldc), *got = malloc(sizeof(float) * M * ldc);
+            fill(r, A, (size_t)M * K);
+            fill(r, B, (size_t)K * N);
+            fill(r, bias, (size_t)M);
+            A[0] = NAN;      /* row 0: NaN through every activation */
+            bias[M - 1] = -0.0f;
+            xcnn_gemm_epilogue ep = {form == 4 ? NULL : bias, form == 1 || form == 3,
+                                     form >= 2, -0.25f, 0.5f};
+            if (form == 3) ep.lo = 0.75f; /* lo > hi: Clip gives hi */
+            for (int i = 0; i < M * ldc; i++) want[i] = got[i] = 7.0f;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) want[i * ldc + j] = ep.bias ? ep.bias[i] : 0.0f;
+            xcnn_sgemm_serial(kind, 0, 0, M, N, K, 1.0f, A, K, B, N, ep.bias ? 1.0f : 0.0f,
+                              want, ldc);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    float *v = &want[i * ldc + j];
+                    if (ep.relu) *v = *v > 0 ? *v : 0.0f;
+                    if (ep.clip) {
+                        float c = *v < ep.lo ? ep.lo : *v;
+                        *v = c > ep.hi ? ep.hi : c;
+                    }
+                }
+            xcnn_sgemm_serial_epilogue(kind, M, N, K, A, K, B, N, &ep, got, ldc);
+            static const char *names[5] = {"bias", "bias + relu", "bias + clip",
+                                           "bias + relu + clip (lo > hi)", "clip, no bias"};
+            check(!memcmp(want, got, sizeof(float) * M * ldc),
+                  "sgemm %s epilogue %s, %dx%dx%d: the bits of bias fill, GEMM, activation",
+                  kn, names[form], M, N, K);
+            /* shared between threads (3 where OpenMP is built in): the same bits */
+            for (int i = 0; i < M * ldc; i++) got[i] = 7.0f;
+#ifdef _OPENMP
+            int saved = omp_get_max_threads();
+            omp_set_num_threads(3);
+#endif
+            xcnn_sgemm_epilogue(kind, M, N, K, A, K, B, N, &ep, got, ldc);
+#ifdef _OPENMP
+            omp_set_num_threads(saved);
+#endif
+            check(!memcmp(want, got, sizeof(float) * M * ldc),
+                  "sgemm %s epilogue %s, %dx%dx%d, threaded: the same bits", kn, names[form], M,
+                  N, K);
+            free(A);
+            free(B);
+            free(bias);
+            free(want);
+            free(got);
+        }
+}
+
 int main(void)
 {
     /* The dispatch's cheap checks agree with the full cpuid detection. */
@@ -348,6 +416,7 @@ int main(void)
             test_bits((xcnn_gemm_kind)k, &r);
             test_small_m((xcnn_gemm_kind)k, &r);
             test_packed((xcnn_gemm_kind)k, &r);
+            test_epilogue((xcnn_gemm_kind)k, &r);
         }
         else check_skip("gemm kernel %s: not available on this CPU/build",
                         xcnn_gemm_name((xcnn_gemm_kind)k));

@@ -218,11 +218,47 @@ static void pack_edge(const a_view *v, const float *tile, int h, int mr, int kc,
             edge[(size_t)k * mr + r] = r < h ? tile[r * v->rs + (size_t)k * v->cs] : 0.0f;
 }
 
+/* The epilogue's activation on an h x w tile of C (for kernels without an
+ * _ep form): conv_fast.c's loops, so the same bits. */
+static void activate_tile(float *C, int ldc, int h, int w, const xcnn_gemm_epilogue *act)
+{
+    for (int r = 0; r < h; r++) {
+        float *row = C + (size_t)r * ldc;
+        if (act->relu)
+            for (int c = 0; c < w; c++) row[c] = row[c] > 0 ? row[c] : 0.0f;
+        if (act->clip)
+            for (int c = 0; c < w; c++) {
+                float v = row[c] < act->lo ? act->lo : row[c];
+                row[c] = v > act->hi ? act->hi : v;
+            }
+    }
+}
+
+/* One tile with an epilogue: bias (rows of this tile, or NULL) where the
+ * tile starts, act (or NULL) as it ends. A kernel without an _ep form
+ * gets its tile filled with the bias first and the activation after,
+ * while the tile is in L1: the same sums, so the same bits. */
+static void run_tile_ep(const xcnn_gemm_kernel *kern, int kc, const float *a, size_t rs,
+                        size_t cs, const float *b, size_t ldp, float *C, int ldc, int h, int w,
+                        int add, const float *bias, const xcnn_gemm_epilogue *act)
+{
+    if (kern->run_ep) {
+        kern->run_ep(kc, a, rs, cs, b, ldp, C, ldc, h, w, add, bias, act);
+        return;
+    }
+    if (!add && bias)
+        for (int r = 0; r < h; r++)
+            for (int c = 0; c < w; c++) C[(size_t)r * ldc + c] = bias[r];
+    kern->run(kc, a, rs, cs, b, ldp, C, ldc, h, w, add || bias);
+    if (act) activate_tile(C, ldc, h, w, act);
+}
+
 /* Tiles of rows [0, mc) x B panels [q0, q1): for each row tile (its A rows
- * stay in L1), every B panel (streamed from L2). */
+ * stay in L1), every B panel (streamed from L2). bias (rows [0, mc), or
+ * NULL) and act (or NULL): the epilogue of this K slice. */
 static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, int q0, int q1,
                          const a_view *v, const b_view *bv, float *C, int ldc, float *edge,
-                         int add)
+                         int add, const float *bias, const xcnn_gemm_epilogue *act)
 {
     int mr = kern->mr, nr = kern->nr;
     for (int i = 0; i < mc; i += mr) {
@@ -243,7 +279,11 @@ static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, i
                 b = bv->direct + j;
                 ldp = bv->ldb;
             }
-            kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w, add);
+            if (bias || act)
+                run_tile_ep(kern, kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w,
+                            add, bias ? bias + i : NULL, act);
+            else
+                kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w, add);
         }
     }
 }
@@ -286,7 +326,7 @@ static void split_bounds(int units, int n, int k, int size, int total, int *lo, 
 static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int i0, int i1,
                      int j0, int j1, int K, float alpha, const float *A, int lda,
                      const float *B, int ldb, float *C, int ldc, float *pa, float *pb,
-                     int overwrite)
+                     int overwrite, const xcnn_gemm_epilogue *ep)
 {
     int mr = kern->mr, nr = kern->nr, mc_max = block_rows(mr), nc_max = block_cols(nr);
     /* Rows of A read in place must start on whole cache lines to be cheap:
@@ -314,9 +354,14 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
                     pack_a(A, lda, trans_a, alpha, ic, mc, pc, kc, mr, pa);
                     v = (a_view){pa, (size_t)kc, 1, (size_t)mr};
                 }
-                /* pa is free for the ragged edge tile when A is direct. */
+                /* pa is free for the ragged edge tile when A is direct. The
+                 * epilogue's bias starts the first K slice, its activation
+                 * ends the last. */
+                const float *bias = ep && ep->bias && pc == 0 ? ep->bias + ic : NULL;
+                const xcnn_gemm_epilogue *act =
+                    ep && (ep->relu || ep->clip) && pc + kc >= K ? ep : NULL;
                 macro_kernel(kern, mc, nc, kc, 0, npanels, &v, &bv, C + (size_t)ic * ldc + jc,
-                             ldc, pa, pc > 0 || !overwrite);
+                             ldc, pa, pc > 0 || !overwrite, bias, act);
             }
         }
     }
@@ -325,14 +370,15 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
 /* Task t of split s: its block of C, packing into its own pa and pb. */
 static void split_task(const xcnn_gemm_kernel *kern, const split *s, int t, int trans_a,
                        int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                       const float *B, int ldb, float *C, int ldc, int overwrite)
+                       const float *B, int ldb, float *C, int ldc, int overwrite,
+                       const xcnn_gemm_epilogue *ep)
 {
     float pa[MC * KC], pb[KC * NC];
     int i0, i1, j0, j1;
     split_bounds(s->tiles, s->ms, t % s->ms, kern->mr, M, &i0, &i1);
     split_bounds(s->panels, s->nb, t / s->ms, kern->nr, N, &j0, &j1);
     run_task(kern, trans_a, trans_b, i0, i1, j0, j1, K, alpha, A, lda, B, ldb, C, ldc, pa, pb,
-             overwrite);
+             overwrite, ep);
 }
 
 /* One parallel region, one loop over independent tasks, no barrier inside:
@@ -341,7 +387,7 @@ static void split_task(const xcnn_gemm_kernel *kern, const split *s, int t, int 
  * its own pa and pb (on its stack; their size is config.h's). */
 static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int M, int N,
                      int K, float alpha, const float *A, int lda, const float *B, int ldb,
-                     float *C, int ldc, int serial, int overwrite)
+                     float *C, int ldc, int serial, int overwrite, const xcnn_gemm_epilogue *ep)
 {
     /* Below ~8 MFLOP the region costs more than it saves (see XCNN_PARALLEL_MIN). */
     int threads = (double)M * N * K > 4e6 && !serial ? xcnn_threads_max() : 1;
@@ -354,13 +400,13 @@ static void run_gemm(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
     if (!xcnn_fork_worth(threads > 1 && ntasks > 1)) {
         for (int t = 0; t < ntasks; t++)
             split_task(kern, &s, t, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc,
-                       overwrite);
+                       overwrite, ep);
         return;
     }
 #pragma omp parallel for schedule(static)
     for (int t = 0; t < ntasks; t++)
         split_task(kern, &s, t, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc,
-                   overwrite);
+                   overwrite, ep);
 }
 
 static void sgemm(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,
@@ -375,7 +421,35 @@ static void sgemm(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, i
     if (!overwrite) scale_c(C, ldc, M, N, beta);
     if (K <= 0 || alpha == 0.0f) return;
     run_gemm(kernel_for(kind, M), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc,
-             serial, overwrite);
+             serial, overwrite, NULL);
+}
+
+static void sgemm_epilogue(xcnn_gemm_kind kind, int M, int N, int K, const float *A, int lda,
+                           const float *B, int ldb, const xcnn_gemm_epilogue *ep, float *C,
+                           int ldc, int serial)
+{
+    if (M <= 0 || N <= 0) return;
+    if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
+    if (K <= 0) { /* no product: the bias, then the activation */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = ep->bias ? ep->bias[i] : 0.0f;
+        if (ep->relu || ep->clip) activate_tile(C, ldc, M, N, ep);
+        return;
+    }
+    run_gemm(kernel_for(kind, M), 0, 0, M, N, K, 1.0f, A, lda, B, ldb, C, ldc, serial, 1, ep);
+}
+
+void xcnn_sgemm_epilogue(xcnn_gemm_kind kind, int M, int N, int K, const float *A, int lda,
+                         const float *B, int ldb, const xcnn_gemm_epilogue *ep, float *C, int ldc)
+{
+    sgemm_epilogue(kind, M, N, K, A, lda, B, ldb, ep, C, ldc, 0);
+}
+
+void xcnn_sgemm_serial_epilogue(xcnn_gemm_kind kind, int M, int N, int K, const float *A,
+                                int lda, const float *B, int ldb, const xcnn_gemm_epilogue *ep,
+                                float *C, int ldc)
+{
+    sgemm_epilogue(kind, M, N, K, A, lda, B, ldb, ep, C, ldc, 1);
 }
 
 void xcnn_sgemm_with(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int N, int K,

@@ -14,8 +14,13 @@
  * (ResNet's stem and layer1, MobileNet's projections) fill them only to
  * 89%, 16 to 67% (gemm.c's kernel_for chooses). Both sum each element in
  * the same order with the same fused multiply-adds: the same bits.
+ *
+ * Each is made with an epilogue (the _ep form, gemm_kernels.h): a row's
+ * bias to start from and a ReLU or Clip, applied in the registers as the
+ * tile is stored; the plain form calls it without either.
  */
 #include "gemm_kernels.h"
+#include "gemm.h"
 
 #ifdef XCNN_GEMM_X86
 #include <stddef.h>
@@ -37,28 +42,44 @@ enum { NR = 32 };
 #define UPDATE_ADJ(r) FMA_ROW(r, a[r])        /* rs == 1 */
 #define UPDATE_ROW(r) FMA_ROW(r, row##r[k])   /* cs == 1 */
 #define ROW_PTR(r) const float *row##r = a + (size_t)(r) * rs;
-/* Full tile: add straight into C. */
+/* Where row r starts: C itself (add), its bias, or 0. */
+#define START(r, at) (add ? _mm512_loadu_ps(at) : bias ? _mm512_set1_ps(bias[r]) : zero)
+#define START_MASKED(r, m, at) (add ? _mm512_maskz_loadu_ps(m, at) : bias ? _mm512_set1_ps(bias[r]) : zero)
+/* The fused activation, as conv_fast.c's loops: max(y, 0) is y > 0 ? y : 0
+ * (NaN -> 0), max(lo, y) is y < lo ? lo : y and min(hi, y) is
+ * y > hi ? hi : y (NaN stays): x86's max and min return their second
+ * operand when the comparison is false. */
+static inline __attribute__((target("avx512f"))) __m512
+activate(__m512 v, const xcnn_gemm_epilogue *act)
+{
+    if (!act) return v;
+    if (act->relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    if (act->clip) v = _mm512_min_ps(_mm512_set1_ps(act->hi), _mm512_max_ps(_mm512_set1_ps(act->lo), v));
+    return v;
+}
+/* Full tile: into C. */
 #define STORE(r)                                                                         \
     {                                                                                    \
         float *row = C + (size_t)(r) * ldc;                                              \
-        _mm512_storeu_ps(row, _mm512_add_ps(add ? _mm512_loadu_ps(row) : zero, c##r##a)); \
+        _mm512_storeu_ps(row, activate(_mm512_add_ps(START(r, row), c##r##a), act));     \
         _mm512_storeu_ps(row + 16,                                                       \
-                         _mm512_add_ps(add ? _mm512_loadu_ps(row + 16) : zero, c##r##b));\
+                         activate(_mm512_add_ps(START(r, row + 16), c##r##b), act));     \
     }
 /* Edge tile: masked columns, rows below mr only. */
 #define STORE_MASKED(r)                                                                  \
     if ((r) < mr) {                                                                      \
         float *row = C + (size_t)(r) * ldc;                                              \
-        __m512 lo = add ? _mm512_maskz_loadu_ps(m0, row) : zero;                          \
-        __m512 hi = add ? _mm512_maskz_loadu_ps(m1, row + 16) : zero;                     \
-        _mm512_mask_storeu_ps(row, m0, _mm512_add_ps(lo, c##r##a));                      \
-        _mm512_mask_storeu_ps(row + 16, m1, _mm512_add_ps(hi, c##r##b));                 \
+        __m512 lo = START_MASKED(r, m0, row), hi = START_MASKED(r, m1, row + 16);         \
+        _mm512_mask_storeu_ps(row, m0, activate(_mm512_add_ps(lo, c##r##a), act));       \
+        _mm512_mask_storeu_ps(row + 16, m1, activate(_mm512_add_ps(hi, c##r##b), act));  \
     }
 
 /* The kernel for MR rows, ROWS(X) naming them: written once, made twice. */
 #define KERNEL(name, MR, ROWS)                                                           \
-    TARGET static void name(int kc, const float *a, size_t rs, size_t cs, const float *pb, \
-                            size_t ldp, float *C, int ldc, int mr, int nr, int add)      \
+    TARGET static void name##_ep(int kc, const float *a, size_t rs, size_t cs,           \
+                                 const float *pb, size_t ldp, float *C, int ldc, int mr, \
+                                 int nr, int add, const float *bias,                     \
+                                 const xcnn_gemm_epilogue *act)                          \
     {                                                                                    \
         ROWS(DECLARE)                                                                    \
         if (rs == 1) {                                                                   \
@@ -82,11 +103,18 @@ enum { NR = 32 };
                 (__mmask16)(nr >= 32 ? 0xffff : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);   \
             ROWS(STORE_MASKED)                                                           \
         }                                                                                \
+    }                                                                                    \
+    TARGET static void name(int kc, const float *a, size_t rs, size_t cs, const float *pb, \
+                            size_t ldp, float *C, int ldc, int mr, int nr, int add)      \
+    {                                                                                    \
+        name##_ep(kc, a, rs, cs, pb, ldp, C, ldc, mr, nr, add, NULL, NULL);              \
     }
 
 KERNEL(avx512_12x32, 12, ROWS12)
 KERNEL(avx512_8x32, 8, ROWS8)
 
-const xcnn_gemm_kernel xcnn_gemm_kernel_avx512 = {"avx512", 12, NR, avx512_12x32};
-const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_8x32 = {"avx512 8x32", 8, NR, avx512_8x32};
+const xcnn_gemm_kernel xcnn_gemm_kernel_avx512 = {"avx512", 12, NR, avx512_12x32,
+                                                   avx512_12x32_ep};
+const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_8x32 = {"avx512 8x32", 8, NR, avx512_8x32,
+                                                        avx512_8x32_ep};
 #endif

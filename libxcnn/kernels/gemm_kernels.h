@@ -31,10 +31,20 @@ typedef void (*xcnn_ukernel_fn)(int kc, const float *a, size_t rs, size_t cs,
                                 const float *pb, size_t ldp, float *c, int ldc, int mr,
                                 int nr, int add);
 
+/* The same with an epilogue (gemm.h's xcnn_gemm_epilogue): without add,
+ * row r starts at bias[r] (bias NULL: at 0) instead of 0; with act, its
+ * activation is applied before the store. */
+struct xcnn_gemm_epilogue;
+typedef void (*xcnn_ukernel_ep_fn)(int kc, const float *a, size_t rs, size_t cs,
+                                   const float *pb, size_t ldp, float *c, int ldc, int mr,
+                                   int nr, int add, const float *bias,
+                                   const struct xcnn_gemm_epilogue *act);
+
 typedef struct xcnn_gemm_kernel {
     const char *name;
     int mr, nr;         /* register tile                                    */
     xcnn_ukernel_fn run;
+    xcnn_ukernel_ep_fn run_ep; /* NULL: gemm.c applies the epilogue itself  */
 } xcnn_gemm_kernel;
 
 /* gemm_portable.c: plain C, always built. */

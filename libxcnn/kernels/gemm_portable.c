@@ -25,4 +25,4 @@ static void portable_8x8(int kc, const float *a, size_t rs, size_t cs, const flo
             C[(size_t)r * ldc + c] = (add ? C[(size_t)r * ldc + c] : 0.0f) + acc[r][c];
 }
 
-const xcnn_gemm_kernel xcnn_gemm_kernel_portable = {"portable", MR, NR, portable_8x8};
+const xcnn_gemm_kernel xcnn_gemm_kernel_portable = {"portable", MR, NR, portable_8x8, NULL};

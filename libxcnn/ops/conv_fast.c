@@ -424,6 +424,14 @@ static void fused_act(const xcnn_node *n, float *y, size_t count)
     if (n->fused_clip) clip_in_place(y, count, n->clip_lo, n->clip_hi);
 }
 
+/* The bias and the fused activation as a GEMM epilogue (kernels/gemm.h):
+ * applied as each tile of Y leaves the registers, the bits of filling Y
+ * with the bias, multiplying into it and passing fused_act over it. */
+static xcnn_gemm_epilogue conv_epilogue(const xcnn_node *n, const float *bias)
+{
+    return (xcnn_gemm_epilogue){bias, n->fused_relu, n->fused_clip, n->clip_lo, n->clip_hi};
+}
+
 /* ---- Winograd ------------------------------------------------------------ */
 
 /* Forward and dX must equal the reference to rounding (F(4x4)'s transforms
@@ -940,6 +948,7 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
     /* a multiple of the slots: ResNet's stem had 31 pieces, 16 on one thread */
     int pieces = piece_count(p->npix, unit, piece, slots);
     xcnn_gemm_kind kind = xcnn_gemm_selected();
+    xcnn_gemm_epilogue ep = conv_epilogue(n, bias);
 #pragma omp parallel num_threads(slots) if (slots > 1)
     {
         float *col = scratch + (size_t)xcnn_thread_num() * per_slot;
@@ -949,12 +958,8 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
             piece_span(p->npix, unit, pieces, k, &p0, &p1);
             int wd = p1 - p0;
             xcnn_im2col_pixels(&p->s.win, p->cg, x, p0, p1, col, (size_t)wd);
-            if (bias)
-                for (int m = 0; m < p->mg; m++)
-                    for (int i = p0; i < p1; i++) y[(size_t)m * p->npix + i] = bias[m];
-            xcnn_sgemm_serial(kind, 0, 0, p->mg, wd, p->kcol, 1.0f, w, p->kcol, col, wd,
-                              bias ? 1.0f : 0.0f, y + p0, p->npix);
-            for (int m = 0; m < p->mg; m++) fused_act(n, y + (size_t)m * p->npix + p0, (size_t)wd);
+            xcnn_sgemm_serial_epilogue(kind, p->mg, wd, p->kcol, w, p->kcol, col, wd, &ep,
+                                       y + p0, p->npix);
         }
     }
 }
@@ -976,13 +981,9 @@ static void pointwise_piece(const xcnn_node *n, xcnn_gemm_kind kind, int pieces,
     const conv_params *p = n->params;
     int p0, p1;
     piece_span(p->npix, 32, pieces, k, &p0, &p1);
-    int wd = p1 - p0;
-    if (bias)
-        for (int m = 0; m < p->mg; m++)
-            for (int i = p0; i < p1; i++) y[(size_t)m * p->npix + i] = bias[m];
-    xcnn_sgemm_serial(kind, 0, 0, p->mg, wd, p->kcol, 1.0f, w, p->kcol, x + p0, p->npix,
-                      bias ? 1.0f : 0.0f, y + p0, p->npix);
-    for (int m = 0; m < p->mg; m++) fused_act(n, y + (size_t)m * p->npix + p0, (size_t)wd);
+    xcnn_gemm_epilogue ep = conv_epilogue(n, bias);
+    xcnn_sgemm_serial_epilogue(kind, p->mg, p1 - p0, p->kcol, w, p->kcol, x + p0, p->npix, &ep,
+                               y + p0, p->npix);
 }
 
 /* Whether a 1x1 conv runs in pieces: over large planes always; over
@@ -1153,14 +1154,11 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
                 forward_transposed(n, col, w, bias, yg, yt);
                 continue;
             }
-            if (bias)
-                for (int m = 0; m < p->mg; m++)
-                    for (int i = 0; i < p->npix; i++)
-                        yg[(size_t)m * p->npix + i] = bias[gi * p->mg + m];
-            xcnn_sgemm(0, 0, p->mg, p->npix, p->kcol, 1.0f, w, p->kcol, col, p->npix,
-                       bias ? 1.0f : 0.0f, yg, p->npix);
-            /* Fused ReLU (inference only): while this block is in cache. */
-            fused_act(n, yg, (size_t)p->mg * p->npix);
+            /* bias and fused activation (inference only) in the GEMM's
+             * registers */
+            xcnn_gemm_epilogue ep = conv_epilogue(n, bias ? bias + gi * p->mg : NULL);
+            xcnn_sgemm_epilogue(XCNN_GEMM_AUTO, p->mg, p->npix, p->kcol, w, p->kcol, col,
+                                p->npix, &ep, yg, p->npix);
         }
 }
 
