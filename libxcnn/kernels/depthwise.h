@@ -75,14 +75,14 @@ void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k,
 void xcnn_maxpool_rows(const xcnn_window2d *w, const float *x, int oh_lo, int oh_hi, float *y,
                        float *scratch, int simd);
 
-/* Small planes, 16 channels at a time (depthwise_channels.c): the vector
- * runs along the channels, through one zero-padded plane of 16-float
- * pixels, instead of along each plane's pixels. The same bits as
- * xcnn_depthwise_plane. */
+/* 16 channels at a time (depthwise_channels.c): the vector runs along the
+ * channels, through a zero-padded plane of 16-float pixels (in bands of
+ * output rows on large planes), instead of along each plane's pixels. The
+ * same bits as xcnn_depthwise_plane. */
 #define XCNN_DW_CHANNELS 16
 
-/* 1 when this window takes the channel form: no dilation, and an output
- * plane of at most 28 x 28 (where each plane's own costs dominated). */
+/* 1 when this window takes the channel form: no dilation, an output
+ * plane of at most 112 x 112, and one output row's padded rows in a band. */
 int xcnn_depthwise_channels_fit(const xcnn_window2d *w);
 
 /* Floats of scratch one call needs. */

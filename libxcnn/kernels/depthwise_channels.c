@@ -1,6 +1,5 @@
 /*
- * Depthwise convolution over small planes, 16 channels at a time (see
- * depthwise.h).
+ * Depthwise convolution 16 channels at a time (see depthwise.h).
  *
  * The phase planes (depthwise.c) vectorise along a plane's pixels, so
  * each plane pays for its own copy in, its taps' setup and its copy out:
@@ -10,8 +9,12 @@
  * Runtime's NCHWc blocks do): 16 planes are copied into one zero-padded
  * plane of 16-float pixels, every output pixel is then 16 channels' sums
  * in one vector, tap after tap, and the result is copied back out to the
- * 16 NCHW planes. The copies are the cost (strided on one side: the
- * compiler's gathers); the sums themselves have no edges and no setup.
+ * 16 NCHW planes. The copies are the cost (16 x 16 transposes in
+ * registers on AVX-512); the sums themselves have no edges and no setup.
+ * Large planes go in bands of output rows, each band's padded rows
+ * within 64 x 64 pixels (MobileNetV2's 112 x 112 stride-2 layer: 17 rows a
+ * band; one thread 0.30 -> 0.27 ms against the phase planes, and the
+ * 112 x 112 stride-1 one 0.204 -> 0.195).
  *
  * Each output is bias + its taps in (ki, kj) order, the padding's taps
  * adding k * 0, each tap a multiply then an add: the sums of the phase
@@ -22,28 +25,41 @@
 #include "depthwise.h"
 #include "../base/cpu.h"
 
-enum { L = XCNN_DW_CHANNELS };
+enum {
+    L = XCNN_DW_CHANNELS,
+    BAND_PIXELS = 64 * 64, /* padded pixels of one band                       */
+    MAX_PLANE = 112 * 112  /* output pixels of the largest plane taken         */
+};
 
 /* The padded plane the taps read: rows x cols pixels of L floats, pixel
  * (r, c) being input (r - pad_top, c - pad_left) or 0 outside it. */
 static int padded_rows(const xcnn_window2d *w) { return (w->out_h - 1) * w->stride_h + w->k_h; }
 static int padded_cols(const xcnn_window2d *w) { return (w->out_w - 1) * w->stride_w + w->k_w; }
 
+/* Output rows per band: as many as keep the band's padded rows within
+ * 64 x 64 pixels of 16 floats (256 KB, with its outputs, in L2), at least one. */
+static int band_rows(const xcnn_window2d *w)
+{
+    int fit = BAND_PIXELS / padded_cols(w) - w->k_h;
+    int rows = fit > 0 ? fit / w->stride_h + 1 : 1;
+    return rows < w->out_h ? rows : w->out_h;
+}
+
 int xcnn_depthwise_channels_fit(const xcnn_window2d *w)
 {
     if (w->dil_h != 1 || w->dil_w != 1 || w->stride_h < 1 || w->stride_w < 1 ||
         w->out_h < 1 || w->out_w < 1 || w->k_h < 1 || w->k_w < 1)
         return 0;
-    /* small planes only: there the phase planes' per-plane costs dominate,
-     * and the padded plane of 16 channels stays in L2 (28 x 28: 140 KB) */
-    return (long long)w->out_h * w->out_w <= 56 * 56 &&
-           (long long)padded_rows(w) * padded_cols(w) <= 64 * 64;
+    /* one output row's padded rows in the band's room */
+    return (long long)padded_cols(w) * w->k_h <= BAND_PIXELS &&
+           (long long)w->out_h * w->out_w <= MAX_PLANE;
 }
 
 size_t xcnn_depthwise_channels_scratch(const xcnn_window2d *w)
 {
-    size_t in = (size_t)padded_rows(w) * (size_t)padded_cols(w);
-    size_t out = (size_t)w->out_h * (size_t)w->out_w;
+    int rows = band_rows(w);
+    size_t in = (size_t)((rows - 1) * w->stride_h + w->k_h) * (size_t)padded_cols(w);
+    size_t out = (size_t)rows * (size_t)w->out_w;
     size_t taps = (size_t)w->k_h * (size_t)w->k_w;
     return (in + out + taps + 1) * L;
 }
@@ -264,24 +280,36 @@ void xcnn_depthwise_channels(const xcnn_window2d *w, const float *x, size_t in_p
     if (nc < 1) return;
     if (nc > L) nc = L;
     size_t taps = (size_t)w->k_h * (size_t)w->k_w;
+    int rows = band_rows(w);
     float *t = scratch;
-    float *o = t + (size_t)padded_rows(w) * (size_t)padded_cols(w) * L;
-    float *kt = o + (size_t)w->out_h * (size_t)w->out_w * L, *b = kt + taps * L;
+    float *o = t + (size_t)((rows - 1) * w->stride_h + w->k_h) * (size_t)padded_cols(w) * L;
+    float *kt = o + (size_t)rows * (size_t)w->out_w * L, *b = kt + taps * L;
     /* the taps and the bias as 16-lane vectors (lanes past nc: 0) */
     for (size_t i = 0; i < taps; i++)
         for (int l = 0; l < L; l++) kt[i * L + l] = l < nc ? k[(size_t)l * taps + i] : 0.0f;
     for (int l = 0; l < L; l++) b[l] = l < nc && bias ? bias[l] : 0.0f;
 #ifndef XCNN_DW_X86
     (void)simd;
-#else
-    if (simd) {
-        copy_in_avx512(w, x, in_plane, nc, t);
-        sum_pixels_avx512(w, t, kt, b, o);
-        copy_out_avx512(o, w->out_h * w->out_w, nc, y, out_plane);
-        return;
-    }
 #endif
-    copy_in(w, x, in_plane, nc, t);
-    sum_pixels(w, t, kt, b, o);
-    copy_out(o, w->out_h * w->out_w, nc, y, out_plane);
+    /* Band by band of output rows: the band's window is the plane's with
+     * its rows shifted up (pad_top less the rows before the band, which
+     * may go below 0) and only the band's rows out. */
+    for (int oh0 = 0; oh0 < w->out_h; oh0 += rows) {
+        xcnn_window2d band = *w;
+        band.out_h = w->out_h - oh0 < rows ? w->out_h - oh0 : rows;
+        band.pad_top = w->pad_top - oh0 * w->stride_h;
+        float *yb = y + (size_t)oh0 * w->out_w;
+        int npix = band.out_h * w->out_w;
+#ifdef XCNN_DW_X86
+        if (simd) {
+            copy_in_avx512(&band, x, in_plane, nc, t);
+            sum_pixels_avx512(&band, t, kt, b, o);
+            copy_out_avx512(o, npix, nc, yb, out_plane);
+            continue;
+        }
+#endif
+        copy_in(&band, x, in_plane, nc, t);
+        sum_pixels(&band, t, kt, b, o);
+        copy_out(o, npix, nc, yb, out_plane);
+    }
 }

@@ -97,7 +97,7 @@ typedef struct conv_params {
     int depthwise; /* cg == mg == 1: the direct loop                     */
     size_t dw_slot; /* depthwise: scratch floats of one thread's planes
                        (kernels/depthwise.h); 0 for the plain loop       */
-    int dw_channels; /* depthwise on small planes: 16 channels at a time */
+    int dw_channels; /* depthwise, 16 channels at a time (planes <= 112^2) */
     int winograd;  /* shape suits Winograd F(2x2, 3x3) (u is allocated)  */
     int u2_ready, u4_ready; /* u2 / u4 hold the transformed weights      */
     /* Winograd forwards: [WINO_GRAD] is the one whose values a backward
@@ -482,7 +482,7 @@ static void dw_phase_rows(const xcnn_node *n, int i, int r0, int r1, const float
     fused_act(n, yi + (size_t)r0 * p->s.win.out_w, (size_t)(r1 - r0) * p->s.win.out_w);
 }
 
-/* Small planes: blocks of up to 16 channels (kernels/depthwise.h,
+/* Blocks of up to 16 channels (kernels/depthwise.h,
  * xcnn_depthwise_channels), then the fused activation on each block while
  * it is in cache. With threads, each sample's channels are first cut
  * into one range per thread, each range into blocks: 144 channels in
