@@ -79,15 +79,9 @@ static void copy_in(const xcnn_window2d *w, const float *x, size_t in_plane, int
         }
         const float *xr = x + (size_t)ir * w->in_w;
         for (int c = 0; c < cols; c++) {
-            int ic = c - w->pad_left;
+            int ic = c - w->pad_left, inside = ic >= 0 && ic < w->in_w;
             float *px = tr + (size_t)c * L;
-            if (ic < 0 || ic >= w->in_w || nc < L) {
-                for (int l = 0; l < L; l++) px[l] = 0.0f;
-                if (ic < 0 || ic >= w->in_w) continue;
-                for (int l = 0; l < nc; l++) px[l] = xr[(size_t)l * in_plane + ic];
-                continue;
-            }
-            for (int l = 0; l < L; l++) px[l] = xr[(size_t)l * in_plane + ic];
+            for (int l = 0; l < L; l++) px[l] = inside && l < nc ? xr[(size_t)l * in_plane + ic] : 0.0f;
         }
     }
 }

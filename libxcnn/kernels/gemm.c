@@ -218,20 +218,34 @@ static void pack_edge(const a_view *v, const float *tile, int h, int mr, int kc,
             edge[(size_t)k * mr + r] = r < h ? tile[r * v->rs + (size_t)k * v->cs] : 0.0f;
 }
 
-/* The epilogue's activation on an h x w tile of C (for kernels without an
- * _ep form): conv_fast.c's loops, so the same bits. */
+/* The epilogue's activations (gemm.h), one loop each, cloned for x86's
+ * vector widths (base/cpu.h). */
+XCNN_VECTOR_CLONES
+static void relu_span(float *y, size_t count)
+{
+    for (size_t i = 0; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0.0f; /* NaN -> 0 */
+}
+
+/* As the Clip op: NaN stays NaN, lo > hi gives hi. */
+XCNN_VECTOR_CLONES
+static void clip_span(float *y, size_t count, float lo, float hi)
+{
+    for (size_t i = 0; i < count; i++) {
+        float v = y[i] < lo ? lo : y[i];
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+void xcnn_gemm_activate(float *y, size_t count, const xcnn_gemm_epilogue *act)
+{
+    if (act->relu) relu_span(y, count);
+    if (act->clip) clip_span(y, count, act->lo, act->hi);
+}
+
+/* The activation on an h x w tile of C (for kernels without an _ep form). */
 static void activate_tile(float *C, int ldc, int h, int w, const xcnn_gemm_epilogue *act)
 {
-    for (int r = 0; r < h; r++) {
-        float *row = C + (size_t)r * ldc;
-        if (act->relu)
-            for (int c = 0; c < w; c++) row[c] = row[c] > 0 ? row[c] : 0.0f;
-        if (act->clip)
-            for (int c = 0; c < w; c++) {
-                float v = row[c] < act->lo ? act->lo : row[c];
-                row[c] = v > act->hi ? act->hi : v;
-            }
-    }
+    for (int r = 0; r < h; r++) xcnn_gemm_activate(C + (size_t)r * ldc, (size_t)w, act);
 }
 
 /* One tile with an epilogue: bias (rows of this tile, or NULL) where the

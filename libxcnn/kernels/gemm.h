@@ -69,6 +69,10 @@ typedef struct xcnn_gemm_epilogue {
  * xcnn_sgemm_serial with beta 1, then the activation over C: three passes
  * over C that the 1x1 convs of MobileNetV2 (K = 16 to 24) spent a sixth of
  * their time in. */
+/* The epilogue's activation alone (its bias is not read) over count
+ * floats: for outputs that no GEMM stores (depthwise convs, Winograd). */
+void xcnn_gemm_activate(float *y, size_t count, const xcnn_gemm_epilogue *act);
+
 void xcnn_sgemm_epilogue(xcnn_gemm_kind kind, int M, int N, int K, const float *A, int lda,
                          const float *B, int ldb, const xcnn_gemm_epilogue *ep, float *C,
                          int ldc);

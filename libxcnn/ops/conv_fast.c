@@ -400,36 +400,21 @@ static void dw_backward(const conv_params *p, int batch, const float *x, const f
     for (int c = 0; c < p->s.c_out; c++) dw_channel_backward(p, batch, c, x, k, dy, dx, dk);
 }
 
-XCNN_VECTOR_CLONES
-static void relu_in_place(float *y, size_t count)
-{
-    for (size_t i = 0; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0.0f; /* NaN -> 0 */
-}
-
-/* As the Clip op: NaN stays NaN, lo > hi gives hi. */
-XCNN_VECTOR_CLONES
-static void clip_in_place(float *y, size_t count, float lo, float hi)
-{
-    for (size_t i = 0; i < count; i++) {
-        float v = y[i] < lo ? lo : y[i];
-        y[i] = v > hi ? hi : v;
-    }
-}
-
-/* The activation fuse.c folded into this conv (if any), on count outputs
- * while they are still in cache. */
-static void fused_act(const xcnn_node *n, float *y, size_t count)
-{
-    if (n->fused_relu) relu_in_place(y, count);
-    if (n->fused_clip) clip_in_place(y, count, n->clip_lo, n->clip_hi);
-}
-
-/* The bias and the fused activation as a GEMM epilogue (kernels/gemm.h):
- * applied as each tile of Y leaves the registers, the bits of filling Y
- * with the bias, multiplying into it and passing fused_act over it. */
+/* The bias and the activation fuse.c folded into this conv (if any) as a
+ * GEMM epilogue (kernels/gemm.h): applied as each tile of Y leaves the
+ * registers, the bits of filling Y with the bias, multiplying into it and
+ * passing fused_act over it. */
 static xcnn_gemm_epilogue conv_epilogue(const xcnn_node *n, const float *bias)
 {
     return (xcnn_gemm_epilogue){bias, n->fused_relu, n->fused_clip, n->clip_lo, n->clip_hi};
+}
+
+/* The fused activation (if any) on count outputs while they are still in
+ * cache, for the paths whose outputs no GEMM stores. */
+static void fused_act(const xcnn_node *n, float *y, size_t count)
+{
+    xcnn_gemm_epilogue act = conv_epilogue(n, NULL);
+    xcnn_gemm_activate(y, count, &act);
 }
 
 /* ---- Winograd ------------------------------------------------------------ */
@@ -498,7 +483,6 @@ static void dw_channel_blocks(const xcnn_node *n, int batch, int slots, const fl
     int c = p->s.c_out, ranges = slots < c ? slots : c;
     int per_range = ((c + ranges - 1) / ranges + XCNN_DW_CHANNELS - 1) / XCNN_DW_CHANNELS;
     int tasks = batch * ranges * per_range, simd = xcnn_depthwise_simd();
-    (void)slots; /* only the pragma reads it */
 #pragma omp parallel num_threads(slots) if (slots > 1)
     {
         float *mine = scratch + (size_t)xcnn_thread_num() * p->dw_slot;
