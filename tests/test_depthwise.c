@@ -102,6 +102,22 @@ static void check_channels(test_rng *r, const xcnn_window2d *w, int nc, int with
               "%s: %d channels at a time%s, %s: the phase planes' bits, nothing written past "
               "the planes or the scratch", label, nc, with_bias ? "" : " (no bias)",
               simd ? "AVX-512" : "plain C");
+        /* pixel-major input: the nc channels among `stride` per pixel,
+         * ending where the buffer ends (a read past the last pixel's
+         * channels leaves it) */
+        size_t stride = (size_t)nc + 3;
+        float *xp = malloc((nx * stride - (stride - nc)) * sizeof *xp);
+        for (size_t i = 0; i < nx; i++)
+            for (size_t l = 0; l < stride && i * stride + l < nx * stride - (stride - nc); l++)
+                xp[i * stride + l] = l < (size_t)nc ? x[l * nx + i] : NAN;
+        for (size_t i = 0; i < nc * ny; i++) y[i] = NAN;
+        xcnn_depthwise_channels_pixel_major(w, xp, stride, k, with_bias ? bias : NULL, nc, y, ny,
+                                            scratch, simd);
+        check(!memcmp(y, want, nc * ny * sizeof *y) && guard_intact(y + nc * ny) &&
+                  guard_intact(scratch + ns),
+              "%s: %d channels at a time from pixel-major input (%zu floats a pixel), %s: the "
+              "same bits", label, nc, stride, simd ? "AVX-512" : "plain C");
+        free(xp);
     }
     free(x);
     free(k);

@@ -96,6 +96,14 @@ size_t xcnn_depthwise_channels_scratch(const xcnn_window2d *w);
 void xcnn_depthwise_channels(const xcnn_window2d *w, const float *x, size_t in_plane,
                              const float *k, const float *bias, int nc, float *y,
                              size_t out_plane, float *scratch, int simd);
+/* The same from pixel-major input (NHWC, as a transposed 1x1 conv leaves
+ * it: ops/conv_fast.c): channel l of input pixel p at
+ * x[p * pixel_stride + l]. The same bits; the copy in is one short run
+ * per pixel instead of a transpose. */
+void xcnn_depthwise_channels_pixel_major(const xcnn_window2d *w, const float *x,
+                                         size_t pixel_stride, const float *k,
+                                         const float *bias, int nc, float *y,
+                                         size_t out_plane, float *scratch, int simd);
 
 /* The phase planes' shared geometry (for the two implementations). */
 typedef struct xcnn_dw_geom {

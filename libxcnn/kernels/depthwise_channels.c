@@ -86,6 +86,36 @@ static void copy_in(const xcnn_window2d *w, const float *x, size_t in_plane, int
     }
 }
 
+/* copy_in from pixel-major input (pixel p's channel l at
+ * x[p * pixel_stride + l]): every pixel's nc channels are already side by
+ * side, so each is one short copy instead of a transpose. */
+XCNN_VECTOR_CLONES
+static void copy_in_pixels(const xcnn_window2d *w, const float *x, size_t pixel_stride, int nc,
+                           float *t)
+{
+    int rows = padded_rows(w), cols = padded_cols(w);
+    for (int r = 0; r < rows; r++) {
+        int ir = r - w->pad_top;
+        float *tr = t + (size_t)r * cols * L;
+        for (int c = 0; c < cols; c++) {
+            int ic = c - w->pad_left;
+            float *px = tr + (size_t)c * L;
+            if (ir < 0 || ir >= w->in_h || ic < 0 || ic >= w->in_w) {
+                memset(px, 0, L * sizeof(float));
+                continue;
+            }
+            /* whole 16-float copies the compiler turns into one vector */
+            const float *src = x + ((size_t)ir * w->in_w + ic) * pixel_stride;
+            if (nc == L) {
+                for (int l = 0; l < L; l++) px[l] = src[l];
+            } else {
+                for (int l = 0; l < nc; l++) px[l] = src[l];
+                for (int l = nc; l < L; l++) px[l] = 0.0f;
+            }
+        }
+    }
+}
+
 /* o (out_h x out_w pixels of L floats) = bias + the taps kt over t. Four
  * pixels at a time: four independent chains of adds. */
 XCNN_VECTOR_CLONES
@@ -163,6 +193,31 @@ TARGET static inline void transpose16(__m512 r[16])
         r[8 + m] = _mm512_shuffle_f32x4(v, v2, 0xDD);
         r[4 + m] = _mm512_shuffle_f32x4(w, w2, 0x88);
         r[12 + m] = _mm512_shuffle_f32x4(w, w2, 0xDD);
+    }
+}
+
+/* copy_in_pixels with AVX-512: one masked load per pixel, the padding
+ * columns and rows stored as zero vectors. */
+TARGET static void copy_in_pixels_avx512(const xcnn_window2d *w, const float *x,
+                                         size_t pixel_stride, int nc, float *t)
+{
+    int rows = padded_rows(w), cols = padded_cols(w);
+    __m512 zero = _mm512_setzero_ps();
+    __mmask16 m = (__mmask16)(nc >= 16 ? 0xffff : (1u << nc) - 1);
+    int c_lo = w->pad_left < cols ? w->pad_left : cols;
+    int c_hi = w->pad_left + w->in_w < cols ? w->pad_left + w->in_w : cols;
+    for (int r = 0; r < rows; r++) {
+        int ir = r - w->pad_top;
+        float *tr = t + (size_t)r * cols * L;
+        if (ir < 0 || ir >= w->in_h) {
+            for (int c = 0; c < cols; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
+            continue;
+        }
+        for (int c = 0; c < c_lo; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
+        for (int c = c_hi; c < cols; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
+        const float *xr = x + ((size_t)ir * w->in_w + (size_t)(c_lo - w->pad_left)) * pixel_stride;
+        for (int c = c_lo; c < c_hi; c++, xr += pixel_stride)
+            _mm512_storeu_ps(tr + (size_t)c * L, _mm512_maskz_loadu_ps(m, xr));
     }
 }
 
@@ -267,9 +322,11 @@ TARGET static void copy_out_avx512(const float *o, int npix, int nc, float *y, s
 }
 #endif
 
-void xcnn_depthwise_channels(const xcnn_window2d *w, const float *x, size_t in_plane,
-                             const float *k, const float *bias, int nc, float *y,
-                             size_t out_plane, float *scratch, int simd)
+/* Both input layouts: planes in_plane apart (pixel_stride 0), or
+ * pixel-major with pixel_stride floats per pixel. */
+static void channels_run(const xcnn_window2d *w, const float *x, size_t in_plane,
+                         size_t pixel_stride, const float *k, const float *bias, int nc,
+                         float *y, size_t out_plane, float *scratch, int simd)
 {
     if (nc < 1) return;
     if (nc > L) nc = L;
@@ -296,14 +353,32 @@ void xcnn_depthwise_channels(const xcnn_window2d *w, const float *x, size_t in_p
         int npix = band.out_h * w->out_w;
 #ifdef XCNN_DW_X86
         if (simd) {
-            copy_in_avx512(&band, x, in_plane, nc, t);
+            if (pixel_stride) copy_in_pixels_avx512(&band, x, pixel_stride, nc, t);
+            else copy_in_avx512(&band, x, in_plane, nc, t);
             sum_pixels_avx512(&band, t, kt, b, o);
             copy_out_avx512(o, npix, nc, yb, out_plane);
             continue;
         }
 #endif
-        copy_in(&band, x, in_plane, nc, t);
+        if (pixel_stride) copy_in_pixels(&band, x, pixel_stride, nc, t);
+        else copy_in(&band, x, in_plane, nc, t);
         sum_pixels(&band, t, kt, b, o);
         copy_out(o, npix, nc, yb, out_plane);
     }
+}
+
+void xcnn_depthwise_channels(const xcnn_window2d *w, const float *x, size_t in_plane,
+                             const float *k, const float *bias, int nc, float *y,
+                             size_t out_plane, float *scratch, int simd)
+{
+    channels_run(w, x, in_plane, 0, k, bias, nc, y, out_plane, scratch, simd);
+}
+
+void xcnn_depthwise_channels_pixel_major(const xcnn_window2d *w, const float *x,
+                                         size_t pixel_stride, const float *k,
+                                         const float *bias, int nc, float *y,
+                                         size_t out_plane, float *scratch, int simd)
+{
+    channels_run(w, x, 0, pixel_stride ? pixel_stride : 1, k, bias, nc, y, out_plane, scratch,
+                 simd);
 }

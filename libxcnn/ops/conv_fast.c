@@ -112,6 +112,10 @@ typedef struct conv_params {
     int u4_dx_ready;
     int transposed; /* few pixels: forward as Y^T = col^T W^T (see below)  */
     packed_form wt_packed; /* W^T, for xcnn_sgemm_packed                  */
+    /* Inference only: a transposed 1x1 conv whose sole reader is a
+     * depthwise conv in the channel form leaves Y pixel-major (Y^T, not
+     * turned back), and that conv reads it so (see hand_off) */
+    int pixel_major_out, pixel_major_in;
     float u[];     /* F(2x2, 3x3)'s 16 x c_out x c_in (dX, small planes) */
 } conv_params;
 
@@ -494,9 +498,15 @@ static void dw_channel_blocks(const xcnn_node *n, int batch, int slots, const fl
             if (c0 >= hi) continue;
             int nc = hi - c0 < XCNN_DW_CHANNELS ? hi - c0 : XCNN_DW_CHANNELS;
             float *yb = y + ((size_t)b * c + c0) * p->npix;
-            xcnn_depthwise_channels(&p->s.win, x + ((size_t)b * c + c0) * in_plane, in_plane,
-                                    k + c0 * taps, bias ? bias + c0 : NULL, nc, yb,
-                                    (size_t)p->npix, mine, simd);
+            if (p->pixel_major_in) /* sample b's in_plane x c floats */
+                xcnn_depthwise_channels_pixel_major(&p->s.win, x + (size_t)b * c * in_plane + c0,
+                                                    (size_t)c, k + c0 * taps,
+                                                    bias ? bias + c0 : NULL, nc, yb,
+                                                    (size_t)p->npix, mine, simd);
+            else
+                xcnn_depthwise_channels(&p->s.win, x + ((size_t)b * c + c0) * in_plane,
+                                        in_plane, k + c0 * taps, bias ? bias + c0 : NULL, nc,
+                                        yb, (size_t)p->npix, mine, simd);
             fused_act(n, yb, (size_t)nc * p->npix);
         }
     }
@@ -757,6 +767,67 @@ static void forward_transposed(const xcnn_node *n, const float *col, const float
 #pragma omp parallel for schedule(static)
     for (int b = 0; b < blocks; b++)
         untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, bias_after, y);
+}
+
+/* Pixels [i0, i1) of one sample's pixel-major output yt (npix x c_out):
+ * yt = col^T W^T plus the bias, then the fused activation, while those
+ * rows are in cache. The bias is added after the GEMM when K is one
+ * slice, else it starts the sums (as forward_transposed does, so the
+ * bits are the plain path's). */
+static void pixel_major_rows(const xcnn_node *n, xcnn_gemm_kind kind, const float *col,
+                             const float *bias, float *yt, int i0, int i1)
+{
+    const conv_params *p = n->params;
+    size_t c_out = (size_t)p->s.c_out;
+    int bias_first = bias && p->kcol > XCNN_GEMM_KC;
+    float *rows = yt + (size_t)i0 * c_out;
+    if (bias_first)
+        for (int i = i0; i < i1; i++) memcpy(yt + (size_t)i * c_out, bias, c_out * sizeof(float));
+    xcnn_sgemm_packed_serial(kind, 1, i1 - i0, p->s.c_out, p->kcol, col + i0, p->npix,
+                             p->wt_packed.data, bias_first ? 1.0f : 0.0f, rows, p->s.c_out);
+    if (bias && !bias_first)
+        for (int i = i0; i < i1; i++) {
+            float *row = yt + (size_t)i * c_out;
+            for (size_t m = 0; m < c_out; m++) row[m] += bias[m];
+        }
+    fused_act(n, rows, (size_t)(i1 - i0) * c_out);
+}
+
+/* The pixel-major forward (pixel_major_out): per sample, Y^T = col^T W^T
+ * plus the bias straight into the output, which the depthwise conv after
+ * it reads as it is. This skips turning Y back (untranspose_channels) and
+ * that conv's transposes into 16-channel pixels.
+ *
+ * Threads take contiguous ranges of pixels, all channels each: every
+ * thread writes one block of memory. Shared by channels (each thread half
+ * of every pixel's row, as the transposed GEMM shares its panels) the
+ * same work took 3 to 5 times as long on two threads of this VM: cores
+ * writing alternate runs of under ~4 KB of one region pull each other's
+ * lines back and forth (a 300 KB update: 9 us in two blocks, 41 us in
+ * 768-byte halves of each row, 8 us on one thread alone). */
+static void forward_pixel_major(const xcnn_node *n, int batch, const float *x, const float *w,
+                                const float *bias, float *y)
+{
+    const conv_params *p = n->params;
+    size_t sample = (size_t)p->npix * (size_t)p->s.c_out;
+    xcnn_gemm_kind kind = packed_wt(n, w); /* packs W^T here, before any thread */
+    /* whole 7-row tiles of the AVX-512 few-rows kernel (gemm.c) per range */
+    int tiles = (p->npix + 6) / 7, ranges = xcnn_threads_max();
+    if (ranges > tiles) ranges = tiles;
+    double work = (double)p->npix * p->s.c_out * p->kcol;
+    for (int b = 0; b < batch; b++) {
+        const float *col = x + (size_t)b * p->kcol * p->npix;
+        float *yt = y + (size_t)b * sample;
+        if (!xcnn_fork_worth(ranges > 1 && work > 4e6)) {
+            pixel_major_rows(n, kind, col, bias, yt, 0, p->npix);
+            continue;
+        }
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < ranges; r++) {
+            int i0 = tiles * r / ranges * 7, i1 = tiles * (r + 1) / ranges * 7;
+            pixel_major_rows(n, kind, col, bias, yt, i0, i1 < p->npix ? i1 : p->npix);
+        }
+    }
 }
 
 /* ---- several samples per GEMM ---------------------------------------------- */
@@ -1098,6 +1169,10 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         dw_forward(g, n, batch, xt->data, wt->data, bias, y, scratch);
         return;
     }
+    if (p->pixel_major_out) {
+        forward_pixel_major(n, batch, xt->data, wt->data, bias, y);
+        return;
+    }
     int turned = runs_transposed(p, wt);
     int chunk = im2col_chunk(g, n, p, batch);
     if (chunk) {
@@ -1249,11 +1324,36 @@ void xcnn_conv_fast_backward(xcnn_graph *g, const xcnn_node *n, int batch, float
         }
 }
 
+/* The pixel-major hand-off (pixel_major_out / _in): between a transposed
+ * 1x1 conv (few pixels: MobileNetV2's 14 x 14 and 7 x 7 expansions) and
+ * the depthwise conv that alone reads its output, in the channel form.
+ * Inference-only loads only: there no one else reads the tensor between
+ * them (xcnn.h: after a forward only the input's and output's views hold
+ * values), and no backward runs. */
+static void hand_off(xcnn_graph *g, xcnn_node *n)
+{
+    conv_params *p = n->params;
+    int next = -1, t = n->out[0];
+    if (!p->transposed || !p->pointwise || p->s.group != 1 || t == g->output ||
+        xcnn_graph_readers(g, t, &next) != 1 || next < 0)
+        return;
+    xcnn_node *d = &g->nodes[next];
+    const conv_params *q = d->params;
+    if (d->folded || d->def != n->def || !q || !q->s.fast || d->in[0] != t ||
+        (d->n_in > 1 && d->in[1] == t) || (d->n_in > 2 && d->in[2] == t))
+        return;
+    if (!q->depthwise || !q->dw_channels || !q->dw_slot || q->s.c_in != p->s.c_out)
+        return;
+    p->pixel_major_out = 1;
+    ((conv_params *)d->params)->pixel_major_in = 1;
+}
+
 xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
 {
     (void)err;
     conv_params *p = n->params;
     xcnn_tensor *w = xcnn_in(g, n, 1);
+    if (g->inference_only && !w->grad) hand_off(g, n);
     if (!g->inference_only || w->grad || !(p->winograd || p->transposed)) return XCNN_OK;
     wino_form *f = &p->fwd[WINO_GRAD];
     if (p->winograd && f->packed) winograd_packed(p, f, w->data);
@@ -1266,3 +1366,8 @@ xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_e
     return XCNN_OK;
 }
 
+int xcnn_conv_fast_pixel_major(const xcnn_node *n)
+{
+    const conv_params *p = n->params;
+    return !p || !p->s.fast ? 0 : p->pixel_major_out ? 1 : p->pixel_major_in ? 2 : 0;
+}
