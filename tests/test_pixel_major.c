@@ -94,7 +94,6 @@ static xcnn_model *load(const block *b, int inference_only)
         ob_graph_node(&gr, ob_node("Conv", "expand", IN("x", "we"), OUT("e"), NULL, 0));
     activation(&gr, b, "act_e", "e", "ea");
     depthwise(&gr, b, "dw", "ea", "wd", "bd", "d");
-    const char *into_projection = "da";
     if (b->shared) {
         depthwise(&gr, b, "dw2", "ea", "wd2", "bd", "d2");
         ob_graph_node(&gr, ob_node("Add", "sum", IN("d", "d2"), OUT("ds"), NULL, 0));
@@ -102,7 +101,7 @@ static xcnn_model *load(const block *b, int inference_only)
     } else {
         activation(&gr, b, "act_d", "d", "da");
     }
-    ob_graph_node(&gr, ob_node("Conv", "project", IN(into_projection, "wp"), OUT("y"), NULL, 0));
+    ob_graph_node(&gr, ob_node("Conv", "project", IN("da", "wp"), OUT("y"), NULL, 0));
     ob_graph_input(&gr, ob_value_info("x", OB_FLOAT, 4, (int64_t[]){1, b->c_in, b->size, b->size}));
     if (b->mid_output) /* the model output (the first), compared below */
         ob_graph_output(&gr, ob_value_info("ea", OB_FLOAT, 4, (int64_t[]){1, cm, b->size, b->size}));

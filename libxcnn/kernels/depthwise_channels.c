@@ -196,25 +196,40 @@ TARGET static inline void transpose16(__m512 r[16])
     }
 }
 
-/* copy_in_pixels with AVX-512: one masked load per pixel, the padding
- * columns and rows stored as zero vectors. */
+/* Padded columns [c_lo, c_hi) hold input columns c - pad_left. */
+static void input_cols(const xcnn_window2d *w, int *c_lo, int *c_hi)
+{
+    int cols = padded_cols(w);
+    *c_lo = w->pad_left < cols ? w->pad_left : cols;
+    *c_hi = w->pad_left + w->in_w < cols ? w->pad_left + w->in_w : cols;
+}
+
+/* Row r of the padded plane, tr: its padding stored as zero vectors (all
+ * of it when r is outside the input). Returns its input row, or -1. */
+TARGET static int pad_row_avx512(const xcnn_window2d *w, int r, int c_lo, int c_hi, float *tr)
+{
+    int cols = padded_cols(w), ir = r - w->pad_top;
+    __m512 zero = _mm512_setzero_ps();
+    if (ir < 0 || ir >= w->in_h) {
+        for (int c = 0; c < cols; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
+        return -1;
+    }
+    for (int c = 0; c < c_lo; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
+    for (int c = c_hi; c < cols; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
+    return ir;
+}
+
+/* copy_in_pixels with AVX-512: one masked load per pixel. */
 TARGET static void copy_in_pixels_avx512(const xcnn_window2d *w, const float *x,
                                          size_t pixel_stride, int nc, float *t)
 {
-    int rows = padded_rows(w), cols = padded_cols(w);
-    __m512 zero = _mm512_setzero_ps();
+    int rows = padded_rows(w), cols = padded_cols(w), c_lo, c_hi;
     __mmask16 m = (__mmask16)(nc >= 16 ? 0xffff : (1u << nc) - 1);
-    int c_lo = w->pad_left < cols ? w->pad_left : cols;
-    int c_hi = w->pad_left + w->in_w < cols ? w->pad_left + w->in_w : cols;
+    input_cols(w, &c_lo, &c_hi);
     for (int r = 0; r < rows; r++) {
-        int ir = r - w->pad_top;
         float *tr = t + (size_t)r * cols * L;
-        if (ir < 0 || ir >= w->in_h) {
-            for (int c = 0; c < cols; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
-            continue;
-        }
-        for (int c = 0; c < c_lo; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
-        for (int c = c_hi; c < cols; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
+        int ir = pad_row_avx512(w, r, c_lo, c_hi, tr);
+        if (ir < 0) continue;
         const float *xr = x + ((size_t)ir * w->in_w + (size_t)(c_lo - w->pad_left)) * pixel_stride;
         for (int c = c_lo; c < c_hi; c++, xr += pixel_stride)
             _mm512_storeu_ps(tr + (size_t)c * L, _mm512_maskz_loadu_ps(m, xr));
@@ -227,20 +242,13 @@ TARGET static void copy_in_pixels_avx512(const xcnn_window2d *w, const float *x,
 TARGET static void copy_in_avx512(const xcnn_window2d *w, const float *x, size_t in_plane,
                                   int nc, float *t)
 {
-    int rows = padded_rows(w), cols = padded_cols(w);
+    int rows = padded_rows(w), cols = padded_cols(w), c_lo, c_hi;
     __m512 zero = _mm512_setzero_ps();
-    /* padded columns [c_lo, c_hi) hold input columns c - pad_left */
-    int c_lo = w->pad_left < cols ? w->pad_left : cols;
-    int c_hi = w->pad_left + w->in_w < cols ? w->pad_left + w->in_w : cols;
+    input_cols(w, &c_lo, &c_hi);
     for (int r = 0; r < rows; r++) {
-        int ir = r - w->pad_top;
         float *tr = t + (size_t)r * cols * L;
-        if (ir < 0 || ir >= w->in_h) {
-            for (int c = 0; c < cols; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
-            continue;
-        }
-        for (int c = 0; c < c_lo; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
-        for (int c = c_hi; c < cols; c++) _mm512_storeu_ps(tr + (size_t)c * L, zero);
+        int ir = pad_row_avx512(w, r, c_lo, c_hi, tr);
+        if (ir < 0) continue;
         const float *xr = x + (size_t)ir * w->in_w + (c_lo - w->pad_left);
         for (int c0 = c_lo; c0 < c_hi; c0 += 16) {
             int n = c_hi - c0 < 16 ? c_hi - c0 : 16;

@@ -1339,14 +1339,14 @@ static void hand_off(xcnn_graph *g, xcnn_node *n)
         xcnn_graph_readers(g, t, &next) != 1 || next < 0)
         return;
     xcnn_node *d = &g->nodes[next];
-    const conv_params *q = d->params;
+    conv_params *q = d->params;
     if (d->folded || d->def != n->def || !q || !q->s.fast || d->in[0] != t ||
         (d->n_in > 1 && d->in[1] == t) || (d->n_in > 2 && d->in[2] == t))
         return;
     if (!q->depthwise || !q->dw_channels || !q->dw_slot || q->s.c_in != p->s.c_out)
         return;
     p->pixel_major_out = 1;
-    ((conv_params *)d->params)->pixel_major_in = 1;
+    q->pixel_major_in = 1;
 }
 
 xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
