@@ -127,6 +127,36 @@ static void check_channels(test_rng *r, const xcnn_window2d *w, int nc, int with
     free(scratch);
 }
 
+/* ResNet's stem pool straight from the plane (maxpool_3x3s2.c): the scan
+ * rule's bits `want`, in three bands of rows as threads would take them,
+ * nothing written past the plane. */
+static void check_maxpool_3x3s2(test_rng *r, const xcnn_window2d *w, const float *x,
+                                const float *want, const char *label)
+{
+#ifdef XCNN_DW_X86
+    if (!xcnn_depthwise_simd()) {
+        check_skip("%s: max pool 3x3/2 from the plane (this CPU has no AVX-512)", label);
+        return;
+    }
+    size_t ny = (size_t)w->out_h * w->out_w;
+    float *m = malloc((ny + GUARD) * sizeof *m);
+    for (size_t i = 0; i < ny; i++) m[i] = 42.0f;
+    for (int i = 0; i < GUARD; i++) m[ny + i] = GUARD_VALUE;
+    int cut1 = test_rng_int(r, 0, w->out_h), cut2 = test_rng_int(r, cut1, w->out_h);
+    xcnn_maxpool_3x3s2_rows(w, x, 0, cut1, m);
+    xcnn_maxpool_3x3s2_rows(w, x, cut1, cut2, m);
+    xcnn_maxpool_3x3s2_rows(w, x, cut2, w->out_h + 3, m);
+    check(!memcmp(m, want, ny * sizeof *m) && guard_intact(m + ny),
+          "%s: max pool 3x3/2 from the plane, rows [0, %d), [%d, %d), [%d, end): the scan "
+          "rule's bits",
+          label, cut1, cut1, cut2, cut2);
+    free(m);
+#else
+    (void)r, (void)w, (void)x, (void)want;
+    check_skip("%s: max pool 3x3/2 from the plane (x86 only)", label);
+#endif
+}
+
 /* One geometry, plain and (if available) AVX-512. */
 static void check_geometry(test_rng *r, int in_h, int in_w, int k_h, int k_w, int s_h, int s_w,
                            const int pads[4])
@@ -220,6 +250,7 @@ static void check_geometry(test_rng *r, int in_h, int in_w, int k_h, int k_w, in
               "%s: max pool, %s: the scan rule's bits", label, simd ? "AVX-512" : "plain C");
         free(m);
     }
+    if (!empty && xcnn_maxpool_3x3s2_fits(&w)) check_maxpool_3x3s2(r, &w, x, y, label);
     free(x);
     free(k);
     free(y);
@@ -254,6 +285,17 @@ static void check_geometries(void)
         if (in_w + pads[1] + pads[3] < k_w) in_w = k_w;
         check_geometry(&r, in_h, in_w, k_h, k_w, s_h, s_w, pads);
     }
+    /* MaxPool 3x3/2 with the left pad 1 (ResNet's stem pool, read from
+     * the plane): every width to 40 (1, 2 or 3 blocks of 16 outputs, the
+     * last partly), the top pad 0-2, right and bottom pads 0-2 */
+    for (int in_w = 1; in_w <= 40; in_w++) {
+        int pads[4] = {test_rng_int(&r, 0, 2), 1, test_rng_int(&r, 0, 2), test_rng_int(&r, 0, 2)};
+        int in_h = test_rng_int(&r, 1, 12);
+        if (in_h + pads[0] + pads[2] < 3) in_h = 3;
+        if (in_w + pads[1] + pads[3] < 3) continue;
+        check_geometry(&r, in_h, in_w, 3, 3, 2, 2, pads);
+    }
+    check_geometry(&r, 113, 111, 3, 3, 2, 2, (const int[4]){1, 1, 1, 1});
     /* dilated windows are not the phase planes' (the plain loop runs) */
     xcnn_window2d d = {9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 9, 9};
     check(!xcnn_depthwise_fits(&d), "a dilated window is left to the plain loop");

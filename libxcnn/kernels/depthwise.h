@@ -75,6 +75,11 @@ void xcnn_depthwise_rows(const xcnn_window2d *w, const float *x, const float *k,
 void xcnn_maxpool_rows(const xcnn_window2d *w, const float *x, int oh_lo, int oh_hi, float *y,
                        float *scratch, int simd);
 
+/* maxpool_3x3s2.c: MaxPool 3x3, stride 2, left pad 1 (ResNet's stem
+ * pool) read straight from the plane, no phase planes: 1 when w is that
+ * window. */
+int xcnn_maxpool_3x3s2_fits(const xcnn_window2d *w);
+
 /* 16 channels at a time (depthwise_channels.c): the vector runs along the
  * channels, through a zero-padded plane of 16-float pixels (in bands of
  * output rows on large planes), instead of along each plane's pixels. The
@@ -123,6 +128,10 @@ typedef struct xcnn_dw_geom {
 void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
                                 const float *k, float bias, int oh_lo, int oh_hi, float *y,
                                 float *scratch);
+/* Rows [oh_lo, oh_hi) (clipped to the plane) of xcnn_maxpool_rows's y for a window that
+ * xcnn_maxpool_3x3s2_fits, with AVX-512 and no scratch: the same bits. */
+void xcnn_maxpool_3x3s2_rows(const xcnn_window2d *w, const float *x, int oh_lo, int oh_hi,
+                             float *y);
 #endif
 
 #endif

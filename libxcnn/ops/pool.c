@@ -395,6 +395,19 @@ static void maxpool_phase_forward(const xcnn_graph *g, const xcnn_node *n, int p
     }
 }
 
+#ifdef XCNN_DW_X86
+/* ResNet's stem pool (3x3, stride 2) read straight from the planes with
+ * AVX-512 (kernels/maxpool_3x3s2.c): no phase planes, no scratch. Planes
+ * shared out statically, each thread writing whole planes of y. */
+static void maxpool_3x3s2_forward(int planes, const xcnn_window2d *w, const float *x, float *y)
+{
+    size_t in_plane = (size_t)w->in_h * w->in_w, out_plane = (size_t)w->out_h * w->out_w;
+#pragma omp parallel for schedule(static) if (xcnn_fork_worth((size_t)planes * (in_plane + out_plane) > XCNN_PARALLEL_MIN))
+    for (int pl = 0; pl < planes; pl++)
+        xcnn_maxpool_3x3s2_rows(w, x + pl * in_plane, 0, w->out_h, y + pl * out_plane);
+}
+#endif
+
 static void maxpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     const pool_params *p = n->params;
@@ -407,6 +420,12 @@ static void maxpool_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         maxpool_reference(p, planes, x, y, NULL, NULL);
         return;
     }
+#ifdef XCNN_DW_X86
+    if (xcnn_maxpool_3x3s2_fits(w) && xcnn_depthwise_simd()) {
+        maxpool_3x3s2_forward(planes, w, x, y);
+        return;
+    }
+#endif
     if (p->phase_slot) {
         maxpool_phase_forward(g, n, planes, x, y, scratch);
         return;
