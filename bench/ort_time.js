@@ -3,7 +3,7 @@
 // bench/compare_ort.sh sets beside `xcnn bench` (issue #20).
 //
 //   node bench/ort_time.js MODEL.onnx [--threads T] [--iters N] [--warm W]
-//                          [--batch B] [--shape 1,3,224,224]
+//                          [--batch B] [--shape 1,3,224,224] [--profile]
 //
 // One InferenceSession on the CPU, configured as a deployment would be:
 // intraOpNumThreads=T (default 1), interOpNumThreads=1, graph optimisation
@@ -18,12 +18,23 @@
 // includes node itself; node_rss_mb is the RSS before ONNX Runtime was
 // loaded, i.e. the part that is node's and not ORT's.
 //
+// --profile turns ONNX Runtime's own profiler on and, before the last
+// line, prints for each node of its optimised graph (execution order) the
+// median over the timed calls of its kernel time:
+//   node<TAB>0.123<TAB>Conv<TAB>/layer1/layer1.0/relu/Relu_output_0_nchwc
+// (ms, op, the node's name: ORT names a fused node after the output it
+// writes, `_nchwc` marking its channel-blocked layout), to set beside
+// `bench_layers MODEL --inference`'s in-pass column. The profile's JSON
+// goes to a temporary directory, removed afterwards. The profiler adds a
+// little to each call: take the plain times from a run without it.
+//
 // The input shape comes from the model's metadata (batch axis set to B,
 // default 1); --shape overrides it, and is needed when a dimension other
 // than the batch is symbolic. Exit codes: 0 ok, 1 error, 2 usage,
 // 3 onnxruntime-node not installed (run `sh tools/fetch_models.sh`).
 'use strict';
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
 // RSS before anything heavy is loaded: node's own share of the peak.
@@ -32,12 +43,12 @@ const nodeRssMb = process.memoryUsage().rss / (1024 * 1024);
 function usage(msg) {
   process.stderr.write(`ort_time: ${msg}\n` +
     'usage: node bench/ort_time.js MODEL.onnx [--threads T] [--iters N] [--warm W]\n' +
-    '                              [--batch B] [--shape 1,3,224,224]\n');
+    '                              [--batch B] [--shape 1,3,224,224] [--profile]\n');
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const a = { model: null, threads: 1, iters: 10, warm: 1, batch: 1, shape: null };
+  const a = { model: null, threads: 1, iters: 10, warm: 1, batch: 1, shape: null, profile: false };
   const ints = { '--threads': 'threads', '--iters': 'iters', '--warm': 'warm', '--batch': 'batch' };
   for (let i = 0; i < argv.length; i++) {
     const f = argv[i];
@@ -52,6 +63,8 @@ function parseArgs(argv) {
       const v = argv[++i];
       if (v === undefined || !/^\d+(,\d+)*$/.test(v)) usage('--shape needs sizes like 1,3,224,224');
       a.shape = v.split(',').map(Number);
+    } else if (f === '--profile') {
+      a.profile = true;
     } else if (f.startsWith('-')) {
       usage(`unknown option '${f}'`);
     } else if (a.model === null) {
@@ -129,6 +142,28 @@ function inputShape(session, a) {
   return dims;
 }
 
+function median(v) {
+  const s = v.slice().sort((x, y) => x - y);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+// The per-node lines of --profile from the profiler's JSON: kernel-time
+// events, one per node per call; the first `skip` calls are the warm-up.
+function printProfile(file, skip) {
+  const per = new Map();
+  for (const e of JSON.parse(fs.readFileSync(file, 'utf8'))) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const name = e.name.slice(0, -'_kernel_time'.length);
+    if (!per.has(name)) per.set(name, { op: e.args && e.args.op_name, us: [] });
+    per.get(name).us.push(e.dur);
+  }
+  for (const [name, v] of per) {
+    const ms = median(v.us.slice(skip)) / 1000;
+    process.stdout.write(`node\t${ms.toFixed(3)}\t${v.op}\t${name}\n`);
+  }
+}
+
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   if (!fs.existsSync(a.model)) {
@@ -136,13 +171,27 @@ async function main() {
     process.exit(1);
   }
   const ort = loadOrt();
-  const session = await ort.InferenceSession.create(a.model, {
+  const options = {
     executionProviders: ['cpu'],
     intraOpNumThreads: a.threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
-  });
+  };
+  const profileDir = a.profile ? fs.mkdtempSync(path.join(os.tmpdir(), 'ort_time_')) : null;
+  if (profileDir) {
+    options.enableProfiling = true;
+    options.profileFilePrefix = path.join(profileDir, 'profile');
+  }
+  try {
+    await timeModel(ort, options, a, profileDir);
+  } finally {
+    if (profileDir) fs.rmSync(profileDir, { recursive: true, force: true });
+  }
+}
+
+async function timeModel(ort, options, a, profileDir) {
+  const session = await ort.InferenceSession.create(a.model, options);
   const dims = inputShape(session, a);
   const n = dims.reduce((p, d) => p * d, 1);
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', benchInput(n), dims) };
@@ -158,11 +207,14 @@ async function main() {
     times.push(ms);
     process.stdout.write(`ms=${ms.toFixed(3)}\n`);
   }
-  times.sort((x, y) => x - y);
-  const h = times.length >> 1;
-  const median = times.length % 2 ? times[h] : (times[h - 1] + times[h]) / 2;
+  if (profileDir) {
+    session.endProfiling();
+    const files = fs.readdirSync(profileDir).filter((f) => f.endsWith('.json'));
+    if (files.length !== 1) throw new Error(`expected one profile in ${profileDir}, found ${files.length}`);
+    printProfile(path.join(profileDir, files[0]), a.warm);
+  }
   const peak = peakRssMb();
-  process.stdout.write(`median_ms=${median.toFixed(3)}` +
+  process.stdout.write(`median_ms=${median(times).toFixed(3)}` +
     (peak === null ? '' : ` peak_rss_mb=${peak.toFixed(1)}`) +
     ` node_rss_mb=${nodeRssMb.toFixed(1)}\n`);
   await session.release();
