@@ -123,6 +123,12 @@ typedef struct xcnn_dw_geom {
 
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(XCNN_NO_SIMD)
 #define XCNN_DW_X86 1
+/* The 16-lane mask of lanes [0, count) (count may be <= 0 or >= 16): for
+ * the AVX-512 kernels' masked loads and stores at the ends of rows. */
+static inline unsigned short xcnn_dw_first_lanes(int count)
+{
+    return count <= 0 ? 0 : count >= 16 ? 0xFFFF : (unsigned short)((1u << count) - 1);
+}
 /* depthwise_avx512.c: xcnn_depthwise_rows (or, with k NULL,
  * xcnn_maxpool_rows) with AVX-512, for windows of at most
  * XCNN_DW_MAX_TAPS taps (7 x 7; larger ones take the plain C). */

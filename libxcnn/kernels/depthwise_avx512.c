@@ -27,12 +27,6 @@
 
 #define TARGET __attribute__((target("avx512f,fma")))
 
-/* Lanes [0, count) of a 16-lane mask (count may be <= 0 or >= 16). */
-static inline __mmask16 first_lanes(int count)
-{
-    return count <= 0 ? 0 : count >= 16 ? 0xFFFF : (__mmask16)((1u << count) - 1);
-}
-
 /* Lanes whose input column base + lane * step lies in [0, in_w). */
 TARGET static inline __mmask16 inside(int base, int step, int in_w)
 {
@@ -220,7 +214,7 @@ TARGET void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geo
             int j = 0;
             for (; j + 16 <= w->out_w; j += 16) _mm512_storeu_ps(yr + j, _mm512_loadu_ps(ar + j));
             if (j < w->out_w)
-                _mm512_mask_storeu_ps(yr + j, first_lanes(w->out_w - j), _mm512_loadu_ps(ar + j));
+                _mm512_mask_storeu_ps(yr + j, xcnn_dw_first_lanes(w->out_w - j), _mm512_loadu_ps(ar + j));
         }
     }
 }

@@ -47,20 +47,14 @@ TARGET static inline __m512 keep_max(__m512 m, __m512 v)
     return _mm512_mask_blend_ps(later, m, v);
 }
 
-/* Lanes [0, count) of a 16-lane mask (count may be <= 0 or >= 16). */
-static inline __mmask16 first_lanes(int count)
-{
-    return count <= 0 ? 0 : count >= 16 ? 0xFFFF : (__mmask16)((1u << count) - 1);
-}
-
 /* Outputs ox0 .. ox0 + 15 of one input row's three taps, in tap order. */
 TARGET static inline __m512 row_taps(const float *row, int in_w, int ox0, __m512i even,
                                      __m512i odd)
 {
     const __m512 none = _mm512_set1_ps(-INFINITY);
     int c0 = 2 * ox0, left = in_w - c0; /* input columns from c0 on */
-    __m512 lo = _mm512_mask_loadu_ps(none, first_lanes(left), row + c0);
-    __m512 hi = _mm512_mask_loadu_ps(none, first_lanes(left - 16), row + c0 + 16);
+    __m512 lo = _mm512_mask_loadu_ps(none, xcnn_dw_first_lanes(left), row + c0);
+    __m512 hi = _mm512_mask_loadu_ps(none, xcnn_dw_first_lanes(left - 16), row + c0 + 16);
     __m512 tap1 = _mm512_permutex2var_ps(lo, even, hi); /* column 2 ox     */
     __m512 tap2 = _mm512_permutex2var_ps(lo, odd, hi);  /* column 2 ox + 1 */
     /* column 2 ox - 1: tap 2 one lane up, lane 0 the column before c0 */
@@ -82,7 +76,7 @@ TARGET void xcnn_maxpool_3x3s2_rows(const xcnn_window2d *w, const float *x, int 
      * of one output row is the first of the next, so its taps are kept
      * (carry) instead of computed twice. */
     for (int ox0 = 0; ox0 < out_w; ox0 += 16) {
-        __mmask16 store = first_lanes(out_w - ox0);
+        __mmask16 store = xcnn_dw_first_lanes(out_w - ox0);
         __m512 carry = _mm512_setzero_ps();
         int carry_row = -1; /* the input row whose taps carry holds */
         for (int oh = oh_lo; oh < oh_hi; oh++) {
