@@ -13,7 +13,10 @@
  *   - large planes: the forward's im2col and GEMM piece by piece; 1x1
  *     convs over smaller planes in pieces when threads share them;
  *   - Winograd with few tiles: the products transposed from U^T packed,
- *     against the reference and bit for bit against U.
+ *     against the reference and bit for bit against U;
+ *   - strided windows direct, with no col (kernels/conv_direct.h): frozen
+ *     weights, on every kernel that reads A at strides, edge tiles, ragged
+ *     tiles, chunks of channels, partial panels, taps in the padding.
  * Tolerance 1e-5, max error relative to the largest reference value.
  * Plus: each path gives the same bits for 1 and 2 threads, and the
  * transformed weights follow weights that gained gradients (training).
@@ -22,6 +25,7 @@
 #include <string.h>
 #include "check.h"
 #include "gradcheck.h"
+#include "../libxcnn/kernels/conv_direct.h"
 #include "../libxcnn/kernels/gemm.h"
 #include "../libxcnn/ops/conv.h"
 #include "../libxcnn/ops/ops.h"
@@ -391,6 +395,39 @@ static void check_weights_change(void)
     rig_free(&r);
 }
 
+/* The direct forward (frozen weights) on each kernel that reads A at
+ * strides (AVX-512's 7 x 48 where the CPU has it, and the portable 8 x 8)
+ * against the reference, and the same bits for 1 and 2 threads; with
+ * trained weights the conv takes im2col instead. */
+static void check_direct(const cfg *k, const char *what)
+{
+    for (int kind = 0; kind < XCNN_GEMM_N_KINDS; kind++) {
+        if (!xcnn_gemm_available((xcnn_gemm_kind)kind) ||
+            !xcnn_conv_direct_runs((xcnn_gemm_kind)kind) || kind == XCNN_GEMM_AUTO)
+            continue;
+        setenv("XCNN_GEMM", xcnn_gemm_name((xcnn_gemm_kind)kind), 1);
+        char label[200];
+        snprintf(label, sizeof label, "direct %s c%d m%d %dx%d k%d s%d d%d pads %d,%d,%d,%d, %s",
+                 what, k->c, k->m, k->h, k->w, k->k, k->stride, k->dil, k->pads[0], k->pads[1],
+                 k->pads[2], k->pads[3], xcnn_gemm_name((xcnn_gemm_kind)kind));
+        rig r;
+        if (rig_init(&r, k, 1, 5, 0)) {
+            check(xcnn_conv_fast_direct(r.gc.g, r.n), "%s: runs direct", label);
+            r.w->grad = calloc(xcnn_tensor_numel(r.w), sizeof(float));
+            check(!xcnn_conv_fast_direct(r.gc.g, r.n), "%s: not with trained weights", label);
+            rig_free(&r);
+        }
+        check_path(k, 1, 0, 0, label);
+        strcat(label, ", batch 2");
+        check_path(k, 2, 0, 0, label);
+        check_batch_bits(k, 2, 0, label);
+#ifdef _OPENMP
+        check_threads(k, 2, 0, label);
+#endif
+    }
+    unsetenv("XCNN_GEMM");
+}
+
 int main(void)
 {
     const size_t big = 1u << 22; /* room for several samples per call */
@@ -568,6 +605,30 @@ int main(void)
         };
         check_batch_bits(&deep[0], 3, big, "transposed c40 m48 7x7 k3 (kcol 360), batch 3");
         check_batch_bits(&deep[1], 4, big, "batched im2col c32 m20 9x9 k3 s2 (kcol 288), batch 4");
+    }
+    {   /* strided windows, direct */
+        cfg direct[] = {
+            /* ResNet's 3x3 stride 2: the left padding in the first tile */
+            {.c = 16, .m = 20, .h = 14, .w = 14, .k = 3, .stride = 2, .dil = 1, .bias = 1,
+             .pads = {1, 1, 1, 1}},
+            /* two chunks of channels (130 > 128), a partial panel, 8 x 8
+             * outputs (a 7-pixel tile and a ragged one of 1) */
+            {.c = 130, .m = 50, .h = 16, .w = 16, .k = 3, .stride = 2, .dil = 1, .bias = 1,
+             .pads = {1, 1, 1, 1}},
+            /* odd plane: the right padding, and the last rows' strided
+             * reads would leave the plane (gathered) */
+            {.c = 16, .m = 16, .h = 13, .w = 13, .k = 3, .stride = 2, .dil = 1, .bias = 0,
+             .pads = {1, 1, 1, 1}},
+            /* 5x5, stride 3, dilation 2, uneven pads, taps wholly in the
+             * padding at the top and bottom */
+            {.c = 17, .m = 33, .h = 23, .w = 29, .k = 5, .stride = 3, .dil = 2, .bias = 1,
+             .pads = {4, 2, 0, 3}},
+            /* wide right padding: the first tap already sees the input
+             * for only part of a tile, and none at all for a last tile */
+            {.c = 16, .m = 24, .h = 9, .w = 15, .k = 3, .stride = 2, .dil = 1, .bias = 1,
+             .pads = {0, 0, 2, 4}},
+        };
+        for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) check_direct(&direct[i], "");
     }
     check_weights_change();
 #ifdef _OPENMP

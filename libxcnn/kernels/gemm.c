@@ -493,6 +493,13 @@ static const xcnn_gemm_kernel *small_m_kernel(xcnn_gemm_kind kind)
     return kernel_of(kind);
 }
 
+const xcnn_gemm_kernel *xcnn_gemm_strided_kernel(xcnn_gemm_kind kind)
+{
+    if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
+    const xcnn_gemm_kernel *kern = small_m_kernel(kind);
+    return kern->strided ? kern : NULL;
+}
+
 /* One thread's share: B panels [q0, q1), all rows, K in KC slices. The
  * whole of op(A)'s slice (M x KC, a few dozen rows) stays in L1/L2 and
  * each B panel is read once per slice: in place from B (packed == NULL),

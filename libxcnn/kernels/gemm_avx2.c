@@ -66,5 +66,5 @@ TARGET static void avx2_6x16(int kc, const float *a, size_t rs, size_t cs,
     }
 }
 
-const xcnn_gemm_kernel xcnn_gemm_kernel_avx2 = {"avx2", MR, NR, avx2_6x16, NULL};
+const xcnn_gemm_kernel xcnn_gemm_kernel_avx2 = {"avx2", MR, NR, avx2_6x16, NULL, 0};
 #endif

@@ -158,7 +158,7 @@ KERNEL(avx512_12x32, 12, ROWS12)
 KERNEL(avx512_8x32, 8, ROWS8)
 
 const xcnn_gemm_kernel xcnn_gemm_kernel_avx512 = {"avx512", 12, NR, avx512_12x32,
-                                                   avx512_12x32_ep};
+                                                   avx512_12x32_ep, 0};
 const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_8x32 = {"avx512 8x32", 8, NR, avx512_8x32,
-                                                        avx512_8x32_ep};
+                                                        avx512_8x32_ep, 0};
 #endif

@@ -8,7 +8,8 @@
  * Each k step loads one row of the B panel as three zmm registers (48
  * floats), broadcasts each of the 7 A values and does 21 fused multiply-
  * adds: 21 accumulators + 3 + 1 of the 32 registers, and 10 loads per 21
- * FMAs.
+ * FMAs. It takes A at any strides (a direct convolution's pixels under one
+ * tap, rs floats apart along an input row, cs a channel plane apart).
  */
 #include "gemm_kernels.h"
 
@@ -32,6 +33,7 @@ enum { MR = 7, NR = 48 };
     }
 #define UPDATE_ADJ(r) FMA_ROW(r, a[r])        /* rs == 1 */
 #define UPDATE_ROW(r) FMA_ROW(r, row##r[k])   /* cs == 1 */
+#define UPDATE_ANY(r) FMA_ROW(r, a[(r) * rs])  /* any other */
 #define ROW_PTR(r) const float *row##r = a + (size_t)(r) * rs;
 /* Masked loads and stores for every part: an edge tile clips columns
  * (nr < 48) and rows (r >= mr are skipped). Full masks cost nothing. */
@@ -62,6 +64,12 @@ TARGET static void avx512_7x48(int kc, const float *a, size_t rs, size_t cs, con
             __m512 b2 = _mm512_loadu_ps(pb + 32);
             ROWS(UPDATE_ADJ)
         }
+    } else if (cs != 1) {
+        for (int k = 0; k < kc; k++, a += cs, pb += ldp) {
+            __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+            __m512 b2 = _mm512_loadu_ps(pb + 32);
+            ROWS(UPDATE_ANY)
+        }
     } else {
         ROWS(ROW_PTR)
         for (int k = 0; k < kc; k++, pb += ldp) {
@@ -75,5 +83,5 @@ TARGET static void avx512_7x48(int kc, const float *a, size_t rs, size_t cs, con
     ROWS(STORE)
 }
 
-const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_7x48 = {"avx512-7x48", MR, NR, avx512_7x48, NULL};
+const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_7x48 = {"avx512-7x48", MR, NR, avx512_7x48, NULL, 1};
 #endif

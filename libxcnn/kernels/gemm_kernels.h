@@ -8,8 +8,11 @@
  *   rs == 1: the MR values of one k are adjacent, the next k is cs further
  *            on (a packed panel, cs = MR; or op(A) = A^T read directly);
  *   cs == 1: each row is contiguous in k, rows rs apart (A read directly).
- * All MR rows must be readable (the driver packs ragged edge rows, zero-
- * padded, into a small buffer). pb holds kc rows of NR values (NR columns
+ * Kernels whose `strided` flag is set also take any other rs and cs
+ * (a direct convolution reads A, the input pixels under one tap, straight
+ * from the image: rs the stride along a row, cs a channel plane;
+ * conv_direct.c). All MR rows must be readable (the driver packs ragged
+ * edge rows, zero-padded, into a small buffer). pb holds kc rows of NR values (NR columns
  * of op(B)), ldp floats apart: a packed, zero-padded panel (ldp = NR) or
  * B itself when it is not transposed and the panel is whole (ldp = ldb).
  * The kernel always computes a full tile and only clips the store to
@@ -26,6 +29,7 @@
 #define XCNN_GEMM_KERNELS_H
 
 #include <stddef.h>
+#include "gemm.h"
 
 typedef void (*xcnn_ukernel_fn)(int kc, const float *a, size_t rs, size_t cs,
                                 const float *pb, size_t ldp, float *c, int ldc, int mr,
@@ -45,7 +49,12 @@ typedef struct xcnn_gemm_kernel {
     int mr, nr;         /* register tile                                    */
     xcnn_ukernel_fn run;
     xcnn_ukernel_ep_fn run_ep; /* NULL: gemm.c applies the epilogue itself  */
+    int strided;        /* 1: run takes A at any rs and cs (see above)      */
 } xcnn_gemm_kernel;
+
+/* The few-rows kernel of `kind` (the one xcnn_sgemm_small_m runs) if it is
+ * strided, else NULL (gemm.c). */
+const xcnn_gemm_kernel *xcnn_gemm_strided_kernel(xcnn_gemm_kind kind);
 
 /* gemm_portable.c: plain C, always built. */
 extern const xcnn_gemm_kernel xcnn_gemm_kernel_portable;

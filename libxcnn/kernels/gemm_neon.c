@@ -93,5 +93,5 @@ static void neon_12x8(int kc, const float *a, size_t rs, size_t cs, const float 
     }
 }
 
-const xcnn_gemm_kernel xcnn_gemm_kernel_neon = {"neon", MR, NR, neon_12x8, NULL};
+const xcnn_gemm_kernel xcnn_gemm_kernel_neon = {"neon", MR, NR, neon_12x8, NULL, 0};
 #endif

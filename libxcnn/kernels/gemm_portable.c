@@ -2,7 +2,8 @@
  * The portable micro-kernel (contract in gemm_kernels.h): an 8 x 8 tile of
  * accumulators whose inner j-loop of fixed length the compiler can
  * vectorise with whatever the target has. It is the reference the SIMD
- * kernels are tested against, and what `make SIMD=0` builds alone.
+ * kernels are tested against, and what `make SIMD=0` builds alone. It
+ * reads A at any strides.
  */
 #include <stddef.h>
 #include "gemm_kernels.h"
@@ -25,4 +26,4 @@ static void portable_8x8(int kc, const float *a, size_t rs, size_t cs, const flo
             C[(size_t)r * ldc + c] = (add ? C[(size_t)r * ldc + c] : 0.0f) + acc[r][c];
 }
 
-const xcnn_gemm_kernel xcnn_gemm_kernel_portable = {"portable", MR, NR, portable_8x8, NULL};
+const xcnn_gemm_kernel xcnn_gemm_kernel_portable = {"portable", MR, NR, portable_8x8, NULL, 1};

@@ -53,5 +53,8 @@ xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_e
 /* For tests: 1 when this conv writes its output pixel-major for the
  * depthwise conv after it, 2 when it is that depthwise conv, else 0. */
 int xcnn_conv_fast_pixel_major(const xcnn_node *n);
+/* For tests: 1 when this conv's forward runs direct, with no col
+ * (kernels/conv_direct.h), on the weights and kernel it has now. */
+int xcnn_conv_fast_direct(xcnn_graph *g, const xcnn_node *n);
 
 #endif

@@ -43,6 +43,7 @@
 #include "../base/cpu.h"
 #include "../base/config.h"
 #include "../base/threads.h"
+#include "../kernels/conv_direct.h"
 #include "../kernels/depthwise.h"
 #include "../kernels/gemm.h"
 #include "../kernels/winograd.h"
@@ -111,7 +112,9 @@ typedef struct conv_params {
                       when wg_bwd.m == 4; made at the first backward      */
     int u4_dx_ready;
     int transposed; /* few pixels: forward as Y^T = col^T W^T (see below)  */
-    packed_form wt_packed; /* W^T, for xcnn_sgemm_packed                  */
+    int direct;     /* strided: forward as Y^T with no col (conv_direct.h) */
+    packed_form wt_packed; /* W^T, for xcnn_sgemm_packed (transposed) or
+                              tap by tap (direct)                         */
     /* Inference only: a transposed 1x1 conv whose sole reader is a
      * depthwise conv in the channel form leaves Y pixel-major (Y^T, not
      * turned back), and that conv reads it so (see hand_off) */
@@ -152,6 +155,18 @@ static int transposed_pays(int64_t npix, int64_t c_out)
     double cols = (double)c_out / (double)((c_out + 47) / 48 * 48);
     double plain = (double)npix / (double)((npix + 31) / 32 * 32);
     return npix <= 1024 && rows * cols > plain + 0.05;
+}
+
+/* The direct forward (kernels/conv_direct.h) where the im2col it skips
+ * is dear: strided windows, whose col is a strided gather (ResNet's 3x3
+ * stride-2 convs: 0.34 ms of im2col for 1.2 of GEMM, then 1.22 ms in all
+ * without it), with channels enough for the micro-kernel's k loop and
+ * output rows at least one 7-pixel tile wide. The stem (3 channels) keeps
+ * im2col in pieces. */
+static int use_direct(const xcnn_window2d *w, int64_t c_in, int64_t c_out, int64_t group)
+{
+    return group == 1 && (w->stride_h > 1 || w->stride_w > 1) && w->k_h * w->k_w > 1 &&
+           c_in >= 16 && c_out >= 16 && w->out_w >= 7;
 }
 
 /* Floats for W^T packed for any kernel's panel width (16, 48 or 8, all
@@ -224,8 +239,11 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
                 win.in_w >= WINOGRAD_F4_MIN;
     uint64_t per_xi = (uint64_t)c_out * (uint64_t)c_in;
     uint64_t u_floats = winograd ? (16 + (f4 ? 36 : 0) + (f4_dx ? 36 : 0)) * per_xi : 0;
-    int transposed = XCNN_CONV_PACKED && !winograd && group == 1 && transposed_pays(npix, c_out);
-    uint64_t wt_floats = transposed ? packed_wt_floats(kcol, c_out) : 0;
+    int direct = XCNN_CONV_PACKED && !winograd && use_direct(&win, c_in, c_out, group);
+    int transposed = XCNN_CONV_PACKED && !winograd && !direct && group == 1 &&
+                     transposed_pays(npix, c_out);
+    /* the direct form's rows are W^T's in another order: the same room */
+    uint64_t wt_floats = transposed || direct ? packed_wt_floats(kcol, c_out) : 0;
     /* Tile sizes of the two forwards, and whether each runs from packed
      * U^T (few tiles: winograd.h). */
     int m_of[2] = {f4 && g->inference_only ? 4 : 2, f4 ? 4 : 2};
@@ -247,7 +265,8 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
      * three Winograd scratches, the weights' forms. Each term is below
      * 2^63: kcol, npix, c_out <= INT_MAX (conv.c), weights <= 2^40. */
     uint64_t room_floats = u_floats + wt_floats + wp_floats[0] + wp_floats[1] + 16;
-    int too_big = too_many_floats((uint64_t)npix, (uint64_t)(kcol + (transposed ? c_out : 0))) ||
+    int too_big = too_many_floats((uint64_t)npix,
+                                  (uint64_t)(kcol + (transposed || direct ? c_out : 0))) ||
                   too_many_floats(room_floats + sizeof(conv_params), 1);
     for (int k = 0; winograd && k < 3; k++)
         too_big |= too_many_floats(k < 2 ? winograd_cells(m_of[k], win.out_h, win.out_w)
@@ -278,7 +297,8 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
         room += wp_floats[k];
     }
     p->transposed = transposed;
-    p->wt_packed.data = transposed ? cache_line(p->u + u_floats) : NULL;
+    p->direct = direct;
+    p->wt_packed.data = transposed || direct ? cache_line(p->u + u_floats) : NULL;
     p->cg = (int)(c_in / group);
     p->mg = (int)(c_out / group);
     p->kcol = (int)kcol;
@@ -315,8 +335,12 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
     if (capped_pixels(p)) { /* the transposed forward needs whole planes */
         n->scratch_floats = (size_t)kcol * (size_t)capped_pixels(p);
         p->transposed = 0;
+        p->direct = 0;
     }
     if (p->transposed) n->scratch_floats += (size_t)npix * (size_t)p->s.c_out;
+    /* the direct forward's Y^T; col stays for a backward's im2col */
+    if (p->direct && (size_t)npix * (size_t)p->s.c_out > n->scratch_floats)
+        n->scratch_floats = (size_t)npix * (size_t)p->s.c_out;
     if (p->winograd) {
         /* dX of a stride-1 conv is a conv of dY padded by 2 - pad. */
         p->wg_bwd = (xcnn_winograd_geom){win.out_h, win.out_w, 2 - win.pad_top,
@@ -740,6 +764,20 @@ static void untranspose_channels(const xcnn_node *n, int m0, const float *yt,
     for (int m = m0; m < m1; m++) fused_act(n, y + (size_t)m * npix, (size_t)npix);
 }
 
+/* Y from the pixel-major yt of one sample, bias (or NULL) added as it is
+ * turned, then the fused activation. */
+static void turn_back(const xcnn_node *n, const float *yt, const float *bias, float *y)
+{
+    const conv_params *p = n->params;
+    int blocks = (p->s.c_out + UNTRANSPOSE_TILE - 1) / UNTRANSPOSE_TILE;
+    if (!xcnn_fork_worth((size_t)p->npix * p->s.c_out > XCNN_PARALLEL_MIN_COPY)) {
+        for (int b = 0; b < blocks; b++) untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, bias, y);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int b = 0; b < blocks; b++) untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, bias, y);
+}
+
 /* One sample: Y = yt^T (and the fused activation), yt = col^T W^T plus
  * the bias. Every output is the plain path's sum, in the same order: the
  * same bits. With K in one slice of the GEMM (XCNN_GEMM_KC) the bias is
@@ -758,15 +796,7 @@ static void forward_transposed(const xcnn_node *n, const float *col, const float
         for (int i = 0; i < p->npix; i++)
             memcpy(yt + (size_t)i * p->s.c_out, bias, (size_t)p->s.c_out * sizeof(float));
     gemm_transposed(n, w, col, p->npix, bias && !bias_after ? 1.0f : 0.0f, yt);
-    int blocks = (p->s.c_out + UNTRANSPOSE_TILE - 1) / UNTRANSPOSE_TILE;
-    if (!xcnn_fork_worth((size_t)p->npix * p->s.c_out > XCNN_PARALLEL_MIN_COPY)) {
-        for (int b = 0; b < blocks; b++)
-            untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, bias_after, y);
-        return;
-    }
-#pragma omp parallel for schedule(static)
-    for (int b = 0; b < blocks; b++)
-        untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, bias_after, y);
+    turn_back(n, yt, bias_after, y);
 }
 
 /* Pixels [i0, i1) of one sample's pixel-major output yt (npix x c_out):
@@ -828,6 +858,56 @@ static void forward_pixel_major(const xcnn_node *n, int batch, const float *x, c
             int i0 = tiles * r / ranges * 7, i1 = tiles * (r + 1) / ranges * 7;
             pixel_major_rows(n, kind, col, bias, yt, i0, i1 < p->npix ? i1 : p->npix);
         }
+    }
+}
+
+/* ---- strided windows: no col ------------------------------------------------ */
+
+/* Equal to the reference to rounding (kernels/conv_direct.h: its sums run
+ * tap by tap, im2col's channel by channel). */
+
+/* Frozen weights (as runs_transposed) of a conv set up for the direct
+ * forward, on a kernel that reads A at strides (AVX2 and NEON builds
+ * keep im2col; released weights were packed for such a kernel). */
+static int runs_direct(const conv_params *p, const xcnn_tensor *w)
+{
+    return p->direct && !w->grad && (!w->data || xcnn_conv_direct_runs(xcnn_gemm_selected()));
+}
+
+/* W^T packed tap by tap (see packed_form), and the kernel to run it with. */
+static xcnn_gemm_kind packed_direct(const xcnn_node *n, const float *w)
+{
+    conv_params *p = n->params;
+    int make;
+    xcnn_gemm_kind kind = packed_kind(&p->wt_packed, w, &make);
+    if (make)
+        xcnn_conv_direct_pack(kind, w, p->s.c_out, p->s.c_in, p->s.win.k_h * p->s.win.k_w,
+                              p->wt_packed.data);
+    return kind;
+}
+
+/* Per sample: Y^T into yt (the scratch), the threads each a part of its
+ * tiles, then Y from it with the bias and the fused activation. */
+static void forward_direct(const xcnn_node *n, int batch, const float *x, const float *w,
+                           const float *bias, float *y, float *yt)
+{
+    const conv_params *p = n->params;
+    xcnn_gemm_kind kind = packed_direct(n, w); /* before any thread */
+    size_t x_sample = (size_t)p->s.c_in * p->s.win.in_h * p->s.win.in_w;
+    size_t y_sample = (size_t)p->s.c_out * p->npix;
+    const float *packed = p->wt_packed.data;
+    int parts = xcnn_threads_max();
+    double work = (double)p->npix * p->s.c_out * p->kcol;
+    for (int b = 0; b < batch; b++) {
+        const float *xs = x + (size_t)b * x_sample;
+        if (!xcnn_fork_worth(parts > 1 && work > 4e6)) {
+            xcnn_conv_direct(kind, &p->s.win, p->s.c_in, p->s.c_out, xs, packed, yt, 0, 1);
+        } else {
+#pragma omp parallel for schedule(static)
+            for (int k = 0; k < parts; k++)
+                xcnn_conv_direct(kind, &p->s.win, p->s.c_in, p->s.c_out, xs, packed, yt, k, parts);
+        }
+        turn_back(n, yt, bias, y + (size_t)b * y_sample);
     }
 }
 
@@ -1174,6 +1254,10 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         forward_pixel_major(n, batch, xt->data, wt->data, bias, y);
         return;
     }
+    if (runs_direct(p, wt)) { /* applies the bias and fused activation itself */
+        forward_direct(n, batch, xt->data, wt->data, bias, y, scratch);
+        return;
+    }
     int turned = runs_transposed(p, wt);
     int chunk = im2col_chunk(g, n, p, batch);
     if (chunk) {
@@ -1355,10 +1439,14 @@ xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_e
     conv_params *p = n->params;
     xcnn_tensor *w = xcnn_in(g, n, 1);
     if (g->inference_only && !w->grad) hand_off(g, n);
-    if (!g->inference_only || w->grad || !(p->winograd || p->transposed)) return XCNN_OK;
+    /* a direct conv on a kernel without strided reads keeps im2col and W */
+    if (p->direct && !xcnn_conv_direct_runs(xcnn_gemm_selected())) p->direct = 0;
+    if (!g->inference_only || w->grad || !(p->winograd || p->transposed || p->direct))
+        return XCNN_OK;
     wino_form *f = &p->fwd[WINO_GRAD];
     if (p->winograd && f->packed) winograd_packed(p, f, w->data);
     else if (p->winograd) winograd_weights(n, w->data, f->geo.m);
+    else if (p->direct) packed_direct(n, w->data);
     else packed_wt(n, w->data);
     if (xcnn_graph_readers(g, n->in[1], NULL) == 1) { /* no other node reads it */
         if (!w->borrowed) xcnn_graph_free_mem(g, w->data);
@@ -1371,4 +1459,10 @@ int xcnn_conv_fast_pixel_major(const xcnn_node *n)
 {
     const conv_params *p = n->params;
     return !p || !p->s.fast ? 0 : p->pixel_major_out ? 1 : p->pixel_major_in ? 2 : 0;
+}
+
+int xcnn_conv_fast_direct(xcnn_graph *g, const xcnn_node *n)
+{
+    const conv_params *p = n->params;
+    return p && p->s.fast && runs_direct(p, xcnn_in(g, n, 1));
 }
