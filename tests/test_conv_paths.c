@@ -14,9 +14,10 @@
  *     convs over smaller planes in pieces when threads share them;
  *   - Winograd with few tiles: the products transposed from U^T packed,
  *     against the reference and bit for bit against U;
- *   - strided windows direct, with no col (kernels/conv_direct.h): frozen
- *     weights, on every kernel that reads A at strides, edge tiles, ragged
- *     tiles, chunks of channels, partial panels, taps in the padding.
+ *   - strided windows and few pixels direct, with no col
+ *     (kernels/conv_direct.h): frozen weights, on every kernel that reads
+ *     A at strides; edge tiles, ragged tiles, chunks of channels, partial
+ *     panels, taps in the padding.
  * Tolerance 1e-5, max error relative to the largest reference value.
  * Plus: each path gives the same bits for 1 and 2 threads, and the
  * transformed weights follow weights that gained gradients (training).
@@ -554,8 +555,8 @@ int main(void)
      * tiles, output channels not a multiple of 48; the bias added as Y is
      * turned back, and with 288 rows of col, more than one K slice, the
      * bias first). */
-    cfg few[] = {
-        {.c = 32, .m = 48, .h = 7, .w = 7, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+    cfg few[] = { /* (16+ channels and rows of 7+ pixels run direct) */
+        {.c = 32, .m = 48, .h = 6, .w = 6, .k = 3, .stride = 1, .dil = 1, .bias = 1,
          .pads = {1, 1, 1, 1}},
         {.c = 8, .m = 48, .h = 7, .w = 7, .k = 3, .stride = 1, .dil = 1, .bias = 1,
          .pads = {1, 1, 1, 1}},
@@ -598,12 +599,12 @@ int main(void)
     {   /* more than one K slice of the GEMM (kcol > 256): the sum's order
          * depends on where the bias comes in */
         cfg deep[] = {
-            {.c = 40, .m = 48, .h = 7, .w = 7, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+            {.c = 40, .m = 48, .h = 6, .w = 6, .k = 3, .stride = 1, .dil = 1, .bias = 1,
              .pads = {1, 1, 1, 1}},
             {.c = 32, .m = 20, .h = 9, .w = 9, .k = 3, .stride = 2, .dil = 1, .bias = 1,
              .pads = {1, 1, 1, 1}},
         };
-        check_batch_bits(&deep[0], 3, big, "transposed c40 m48 7x7 k3 (kcol 360), batch 3");
+        check_batch_bits(&deep[0], 3, big, "transposed c40 m48 6x6 k3 (kcol 360), batch 3");
         check_batch_bits(&deep[1], 4, big, "batched im2col c32 m20 9x9 k3 s2 (kcol 288), batch 4");
     }
     {   /* strided windows, direct */
@@ -623,6 +624,9 @@ int main(void)
              * padding at the top and bottom */
             {.c = 17, .m = 33, .h = 23, .w = 29, .k = 5, .stride = 3, .dil = 2, .bias = 1,
              .pads = {4, 2, 0, 3}},
+            /* stride 1, few pixels (ResNet's layer4: 7 x 7) */
+            {.c = 32, .m = 48, .h = 7, .w = 7, .k = 3, .stride = 1, .dil = 1, .bias = 1,
+             .pads = {1, 1, 1, 1}},
             /* wide right padding: the first tap already sees the input
              * for only part of a tile, and none at all for a last tile */
             {.c = 16, .m = 24, .h = 9, .w = 15, .k = 3, .stride = 2, .dil = 1, .bias = 1,

@@ -157,16 +157,22 @@ static int transposed_pays(int64_t npix, int64_t c_out)
     return npix <= 1024 && rows * cols > plain + 0.05;
 }
 
-/* The direct forward (kernels/conv_direct.h) where the im2col it skips
- * is dear: strided windows, whose col is a strided gather (ResNet's 3x3
- * stride-2 convs: 0.34 ms of im2col for 1.2 of GEMM, then 1.22 ms in all
- * without it), with channels enough for the micro-kernel's k loop and
- * output rows at least one 7-pixel tile wide. The stem (3 channels) keeps
- * im2col in pieces. */
+/* The direct forward (kernels/conv_direct.h) for windows wider than 1x1
+ * that Winograd does not take, where the im2col it skips is dear:
+ *   - strided windows, whose col is a strided gather (ResNet-50's 3x3
+ *     stride-2 convs, one thread: 1.57, 1.53, 1.73 -> 1.37, 1.41, 1.48 ms);
+ *   - few pixels, where the transposed GEMM would run (ResNet's 3x3 convs
+ *     on 7 x 7: 1.55 -> 1.46 ms).
+ * It needs channels enough for the micro-kernel's k loop and output rows
+ * at least one 7-pixel tile wide. The stem (3 channels) keeps im2col in
+ * pieces; 1x1 stride-2 convs keep it too (as direct, ResNet-50's layer2
+ * downsample went 1.10 -> 1.62 ms). */
 static int use_direct(const xcnn_window2d *w, int64_t c_in, int64_t c_out, int64_t group)
 {
-    return group == 1 && (w->stride_h > 1 || w->stride_w > 1) && w->k_h * w->k_w > 1 &&
-           c_in >= 16 && c_out >= 16 && w->out_w >= 7;
+    int strided = w->stride_h > 1 || w->stride_w > 1;
+    int64_t npix = (int64_t)w->out_h * w->out_w;
+    return group == 1 && w->k_h * w->k_w > 1 && c_in >= 16 && c_out >= 16 && w->out_w >= 7 &&
+           (strided || transposed_pays(npix, c_out));
 }
 
 /* Floats for W^T packed for any kernel's panel width (16, 48 or 8, all
