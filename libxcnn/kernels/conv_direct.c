@@ -141,16 +141,29 @@ void xcnn_conv_direct(xcnn_gemm_kind kind, const xcnn_window2d *w, int channels,
                     (size_t)w->in_h * w->in_w, (size_t)channels * w->k_h * w->k_w,
                     x, packed, yt};
     long tiles = (long)j.row_tiles * w->out_h, panels = (c_out + nr - 1) / nr;
-    /* units in (tile, panel) order: a part is a run of whole output rows
-     * of Y^T where it can be, one block of memory per thread */
+    /* The parts split the units (tile, panel) in one of two orders, so
+     * that the larger of the two operands is the one cut between them,
+     * each part reading all of the smaller one: tile by tile where the
+     * input is larger (each part a run of rows of Y^T), panel by panel
+     * where the weights are (ResNet's layer4: 9.4 MB of W^T against
+     * 0.4 MB of input; both threads reading all of it took 1.10 ms where
+     * one took 1.46). */
+    int by_panel = (double)j.k_rows * c_out > (double)j.plane * channels;
     long units = tiles * panels, u0 = units * part / parts, u1 = units * (part + 1) / parts;
     float edge[XCNN_GEMM_MAX_MR * DIRECT_CHUNK];
     for (int c0 = 0; c0 < channels; c0 += DIRECT_CHUNK) {
         int kc = channels - c0 < DIRECT_CHUNK ? channels - c0 : DIRECT_CHUNK;
         /* panel by panel: its part of W^T stays in L2 across the tiles */
         for (long q = 0; q < panels; q++) {
-            long t0 = u0 > q ? (u0 - q + panels - 1) / panels : 0;
-            for (long t = t0; t * panels + q < u1; t++) tile_panel(&j, (int)t, (int)q, c0, kc, edge);
+            long t0, t1; /* this part's tiles of panel q */
+            if (by_panel) {
+                t0 = u0 > q * tiles ? u0 - q * tiles : 0;
+                t1 = u1 < (q + 1) * tiles ? u1 - q * tiles : tiles;
+            } else {
+                t0 = u0 > q ? (u0 - q + panels - 1) / panels : 0;
+                t1 = u1 > q ? (u1 - q + panels - 1) / panels : 0;
+            }
+            for (long t = t0; t < t1; t++) tile_panel(&j, (int)t, (int)q, c0, kc, edge);
         }
     }
 }
