@@ -429,6 +429,56 @@ static void check_direct(const cfg *k, const char *what)
     unsetenv("XCNN_GEMM");
 }
 
+/* xcnn_conv_direct in parts (as threads run it, here one after another):
+ * for 1 to 5 parts, every output written, and the bits of one part. The
+ * first geometry splits its tiles, the second (weights larger than the
+ * input) its panels. */
+static void check_direct_parts(void)
+{
+    const xcnn_window2d geo[] = {
+        {.in_h = 14, .in_w = 14, .k_h = 3, .k_w = 3, .stride_h = 2, .stride_w = 2, .dil_h = 1,
+         .dil_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1, .out_h = 7,
+         .out_w = 7},
+        {.in_h = 7, .in_w = 7, .k_h = 3, .k_w = 3, .stride_h = 1, .stride_w = 1, .dil_h = 1,
+         .dil_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1, .out_h = 7,
+         .out_w = 7},
+    };
+    const int chans[] = {16, 40}, outs[] = {20, 100};
+    for (int gi = 0; gi < 2; gi++)
+        for (int kind = 0; kind < XCNN_GEMM_N_KINDS; kind++) {
+            if (!xcnn_gemm_available((xcnn_gemm_kind)kind) ||
+                !xcnn_conv_direct_runs((xcnn_gemm_kind)kind))
+                continue;
+            const xcnn_window2d *w = &geo[gi];
+            int c = chans[gi], m = outs[gi], npix = w->out_h * w->out_w;
+            size_t nx = (size_t)c * w->in_h * w->in_w, nw = (size_t)m * c * 9;
+            size_t np = xcnn_conv_direct_packed_floats((xcnn_gemm_kind)kind, c, 9, m);
+            test_rng rng = {77u + (uint64_t)gi};
+            float *x = malloc(nx * sizeof(float)), *wt = malloc(nw * sizeof(float));
+            float *packed = malloc(np * sizeof(float));
+            float *one = malloc((size_t)npix * m * sizeof(float));
+            float *yt = malloc((size_t)npix * m * sizeof(float));
+            for (size_t i = 0; i < nx; i++) x[i] = test_rng_uniform(&rng, -1, 1);
+            for (size_t i = 0; i < nw; i++) wt[i] = test_rng_uniform(&rng, -1, 1);
+            xcnn_conv_direct_pack((xcnn_gemm_kind)kind, wt, m, c, 9, packed);
+            xcnn_conv_direct((xcnn_gemm_kind)kind, w, c, m, x, packed, one, 0, 1);
+            int same = 1;
+            for (int parts = 2; parts <= 5; parts++) {
+                for (size_t i = 0; i < (size_t)npix * m; i++) yt[i] = NAN;
+                for (int k = 0; k < parts; k++)
+                    xcnn_conv_direct((xcnn_gemm_kind)kind, w, c, m, x, packed, yt, k, parts);
+                same &= memcmp(one, yt, (size_t)npix * m * sizeof(float)) == 0;
+            }
+            check(same, "direct in 2 to 5 parts: the bits of one part (c%d m%d %dx%d, %s)", c, m,
+                  w->in_h, w->in_w, xcnn_gemm_name((xcnn_gemm_kind)kind));
+            free(x);
+            free(wt);
+            free(packed);
+            free(one);
+            free(yt);
+        }
+}
+
 int main(void)
 {
     const size_t big = 1u << 22; /* room for several samples per call */
@@ -633,6 +683,7 @@ int main(void)
              .pads = {0, 0, 2, 4}},
         };
         for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) check_direct(&direct[i], "");
+        check_direct_parts();
     }
     check_weights_change();
 #ifdef _OPENMP
