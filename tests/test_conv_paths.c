@@ -596,6 +596,14 @@ int main(void)
 #ifdef _OPENMP
         check_threads(&k, 1, 0, "1x1 c64 m128 28x28 (pieces on two threads)");
 #endif
+        /* weights larger than the input (ResNet-50's 14 x 14 convs): one
+         * GEMM whose threads share W's rows */
+        cfg heavy = {.c = 256, .m = 256, .h = 14, .w = 14, .k = 1, .stride = 1, .dil = 1,
+                     .bias = 1, .pads = {0, 0, 0, 0}, .inference_only = 1};
+        check_path(&heavy, 1, 0, 0, "1x1 c256 m256 14x14");
+#ifdef _OPENMP
+        check_threads(&heavy, 1, 0, "1x1 c256 m256 14x14 (one GEMM on two threads)");
+#endif
     }
     check_winograd_packed_bits(2, 16, 48, 14, 14);
     check_winograd_packed_bits(2, 24, 100, 13, 14);

@@ -1135,16 +1135,20 @@ static void pointwise_piece(const xcnn_node *n, xcnn_gemm_kind kind, int pieces,
 }
 
 /* Whether a 1x1 conv runs in pieces: over large planes always; over
- * smaller ones when threads share it. Run whole, its bias fill and its
- * fused activation are passes on the calling thread over all of Y, around
- * a GEMM whose threads then read what the other core wrote: MobileNetV2's
- * 28 x 28 expansions (192 x 784 outputs) took 0.093 ms on two threads
- * where one took 0.065. The pieces give each output the same sum, so the
- * bits do not depend on which way it runs. */
+ * smaller ones when threads share it and its input outweighs its weights.
+ * Pieces of pixels give each thread its own columns of Y to write while
+ * they are in its cache, but every thread reads all of W: MobileNetV2's
+ * 28 x 28 expansions (W 192 x 32, X 32 x 784) took 0.093 ms on two
+ * threads as one GEMM, where one thread took 0.065. ResNet-50's 14 x 14
+ * convs are the other way round (W 1024 x 256, X 256 x 196), and there
+ * the GEMM, whose threads share W's rows, wins (two threads, in the pass:
+ * 0.38-0.44 ms in pieces, 0.31-0.32 as one GEMM). Both give each output
+ * the same sum, so the bits do not depend on which way it runs. */
 static int pointwise_in_pieces(const conv_params *p)
 {
     double work = (double)p->npix * p->s.c_out * p->kcol;
-    return p->npix >= 2048 || (xcnn_threads_max() > 1 && work > 4e6);
+    double weights = (double)p->s.c_out * p->kcol, input = (double)p->kcol * p->npix;
+    return p->npix >= 2048 || (xcnn_threads_max() > 1 && work > 4e6 && weights < input);
 }
 
 static void forward_pointwise(const xcnn_node *n, const float *x, const float *w,
