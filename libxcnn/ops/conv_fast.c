@@ -245,7 +245,9 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
                 win.in_w >= WINOGRAD_F4_MIN;
     uint64_t per_xi = (uint64_t)c_out * (uint64_t)c_in;
     uint64_t u_floats = winograd ? (16 + (f4 ? 36 : 0) + (f4_dx ? 36 : 0)) * per_xi : 0;
-    int direct = XCNN_CONV_PACKED && !winograd && use_direct(&win, c_in, c_out, group);
+    /* where the kernel cannot run it (AVX2, NEON), few pixels stay transposed */
+    int direct = XCNN_CONV_PACKED && !winograd && use_direct(&win, c_in, c_out, group) &&
+                 xcnn_conv_direct_runs(xcnn_gemm_selected());
     int transposed = XCNN_CONV_PACKED && !winograd && !direct && group == 1 &&
                      transposed_pays(npix, c_out);
     /* the direct form's rows are W^T's in another order: the same room */
