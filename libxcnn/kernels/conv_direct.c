@@ -86,6 +86,12 @@ static void inside_rows(int iw0, int stride, int in_w, int h, int *lo, int *hi)
     if (*hi < *lo) *hi = *lo;
 }
 
+/* Rows [r0, r1) of a tile of Y^T, wd floats each, set to 0. */
+static void zero_rows(float *c, size_t ldc, int r0, int r1, int wd)
+{
+    for (int r = r0; r < r1; r++) memset(c + r * ldc, 0, (size_t)wd * sizeof(float));
+}
+
 /* Tile t x panel q over channels [c0, c0 + kc), tap by tap: the first
  * call stores (for the first chunk), the others add. A tap adds only to
  * the tile rows whose pixel it sees inside the input (the micro-kernel
@@ -116,8 +122,8 @@ static void tile_panel(const direct_job *j, int t, int q, int c0, int kc, float 
         long first = (long)ih * w->in_w + iw0 + (long)lo * w->stride_w;
         if (first + (long)(mr - 1) * w->stride_w < (long)j->plane) {
             if (!add) {
-                for (int r = 0; r < lo; r++) memset(c + r * ldc, 0, (size_t)wd * sizeof(float));
-                for (int r = hi; r < h; r++) memset(c + r * ldc, 0, (size_t)wd * sizeof(float));
+                zero_rows(c, ldc, 0, lo, wd);
+                zero_rows(c, ldc, hi, h, wd);
             }
             j->kern->run(kc, row + iw0 + (long)lo * w->stride_w, (size_t)w->stride_w, j->plane, b,
                          (size_t)nr, c + lo * ldc, j->c_out, hi - lo, wd, add);
@@ -127,8 +133,7 @@ static void tile_panel(const direct_job *j, int t, int q, int c0, int kc, float 
         }
         add = 1;
     }
-    if (!add)
-        for (int r = 0; r < h; r++) memset(c + r * ldc, 0, (size_t)wd * sizeof(float));
+    if (!add) zero_rows(c, ldc, 0, h, wd);
 }
 
 void xcnn_conv_direct(xcnn_gemm_kind kind, const xcnn_window2d *w, int channels, int c_out,

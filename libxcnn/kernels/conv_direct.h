@@ -41,8 +41,8 @@ int xcnn_conv_direct_runs(xcnn_gemm_kind kind);
 size_t xcnn_conv_direct_packed_floats(xcnn_gemm_kind kind, int channels, int taps, int c_out);
 
 /* w: c_out x channels x taps (ONNX's OIHW). packed: panels of NR output
- * channels, each (taps x channels) rows of NR, tap-major, zero-padded past
- * c_out. */
+ * channels, each (channels x taps) rows of NR, zero-padded past c_out: in
+ * chunks of channels, a chunk's rows tap by tap (conv_direct.c). */
 void xcnn_conv_direct_pack(xcnn_gemm_kind kind, const float *w, int c_out, int channels,
                            int taps, float *packed);
 

@@ -83,5 +83,6 @@ TARGET static void avx512_7x48(int kc, const float *a, size_t rs, size_t cs, con
     ROWS(STORE)
 }
 
-const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_7x48 = {"avx512-7x48", MR, NR, avx512_7x48, NULL, 1};
+const xcnn_gemm_kernel xcnn_gemm_kernel_avx512_7x48 = {"avx512-7x48", MR, NR, avx512_7x48,
+                                                        NULL, 1};
 #endif

@@ -12,9 +12,10 @@
  * (a direct convolution reads A, the input pixels under one tap, straight
  * from the image: rs the stride along a row, cs a channel plane;
  * conv_direct.c). All MR rows must be readable (the driver packs ragged
- * edge rows, zero-padded, into a small buffer). pb holds kc rows of NR values (NR columns
- * of op(B)), ldp floats apart: a packed, zero-padded panel (ldp = NR) or
- * B itself when it is not transposed and the panel is whole (ldp = ldb).
+ * edge rows, zero-padded, into a small buffer). pb holds kc rows of NR
+ * values (NR columns of op(B)), ldp floats apart: a packed, zero-padded
+ * panel (ldp = NR) or B itself when it is not transposed and the panel is
+ * whole (ldp = ldb).
  * The kernel always computes a full tile and only clips the store to
  * mr <= MR rows and nr <= NR columns. With add = 0 it stores 0 + the sum
  * without reading C (the first K slice of a product with beta = 0: no
