@@ -17,7 +17,10 @@
  *   - strided windows and few pixels direct, with no col
  *     (kernels/conv_direct.h): frozen weights, on every kernel that reads
  *     A at strides; edge tiles, ragged tiles, chunks of channels, partial
- *     panels, taps in the padding.
+ *     panels, taps in the padding;
+ *   - few input channels (the stem, kernels/conv_stem.h): frozen weights
+ *     on AVX-512, its plain C and AVX-512 sums each against the
+ *     reference, in parts, with ragged bands, blocks and rows.
  * Tolerance 1e-5, max error relative to the largest reference value.
  * Plus: each path gives the same bits for 1 and 2 threads, and the
  * transformed weights follow weights that gained gradients (training).
@@ -27,6 +30,7 @@
 #include "check.h"
 #include "gradcheck.h"
 #include "../libxcnn/kernels/conv_direct.h"
+#include "../libxcnn/kernels/conv_stem.h"
 #include "../libxcnn/kernels/gemm.h"
 #include "../libxcnn/ops/conv.h"
 #include "../libxcnn/ops/ops.h"
@@ -479,6 +483,96 @@ static void check_direct_parts(void)
         }
 }
 
+/* The stem form through the op: chosen for frozen weights only, equal to
+ * the reference (with fused ReLU, Clip, NaN), batch and thread bits. Only
+ * where the CPU runs its AVX-512 sums: elsewhere setup keeps im2col. */
+static void check_stem(const cfg *k)
+{
+    char label[200];
+    snprintf(label, sizeof label, "stem c%d m%d %dx%d k%d s%d pads %d,%d,%d,%d", k->c, k->m,
+             k->h, k->w, k->k, k->stride, k->pads[0], k->pads[1], k->pads[2], k->pads[3]);
+    if (!xcnn_conv_stem_simd()) {
+        check_skip("%s: this CPU has no AVX-512, the stem form does not run", label);
+        return;
+    }
+    rig r;
+    if (rig_init(&r, k, 1, 5, 0)) {
+        check(xcnn_conv_fast_stem(r.gc.g, r.n), "%s: runs in the stem form", label);
+        r.w->grad = calloc(xcnn_tensor_numel(r.w), sizeof(float));
+        check(!xcnn_conv_fast_stem(r.gc.g, r.n), "%s: not with trained weights", label);
+        rig_free(&r);
+    }
+    check_path(k, 1, 0, 0, label);
+    strcat(label, ", batch 2");
+    check_path(k, 2, 0, 0, label);
+    check_batch_bits(k, 2, 0, label);
+#ifdef _OPENMP
+    check_threads(k, 2, 0, label);
+#endif
+}
+
+/* xcnn_conv_stem itself, plain C and (where it runs) AVX-512: against a
+ * double sum with bias and ReLU, and in 2 to 5 parts the bits of one. */
+static void check_stem_kernel(const xcnn_window2d *w, int c, int m)
+{
+    int taps = w->k_h * w->k_w, npix = w->out_h * w->out_w;
+    size_t nx = (size_t)c * w->in_h * w->in_w, ny = (size_t)m * npix;
+    test_rng rng = {1234u + (uint64_t)c * 7 + (uint64_t)m};
+    float *x = malloc(nx * sizeof(float)), *wt = malloc((size_t)m * c * taps * sizeof(float));
+    float *bias = malloc((size_t)m * sizeof(float)), *ref = malloc(ny * sizeof(float));
+    float *packed = malloc(xcnn_conv_stem_packed_floats(c, taps, m) * sizeof(float));
+    float *phases = malloc(xcnn_conv_stem_phase_floats(w, c) * sizeof(float));
+    size_t band = xcnn_conv_stem_band_floats(w);
+    float *bands = malloc(5 * band * sizeof(float));
+    float *one = malloc(ny * sizeof(float)), *y = malloc(ny * sizeof(float));
+    for (size_t i = 0; i < nx; i++) x[i] = test_rng_uniform(&rng, -1, 1);
+    for (size_t i = 0; i < (size_t)m * c * taps; i++) wt[i] = test_rng_uniform(&rng, -1, 1);
+    for (int i = 0; i < m; i++) bias[i] = test_rng_uniform(&rng, -1, 1);
+    for (int o = 0; o < m; o++)
+        for (int oh = 0; oh < w->out_h; oh++)
+            for (int ow = 0; ow < w->out_w; ow++) {
+                double sum = bias[o];
+                for (int ci = 0; ci < c; ci++)
+                    for (int ki = 0; ki < w->k_h; ki++)
+                        for (int kj = 0; kj < w->k_w; kj++) {
+                            int ih = oh * w->stride_h - w->pad_top + ki;
+                            int iw = ow * w->stride_w - w->pad_left + kj;
+                            if (ih >= 0 && ih < w->in_h && iw >= 0 && iw < w->in_w)
+                                sum += (double)wt[((size_t)o * c + ci) * taps + ki * w->k_w + kj] *
+                                       x[((size_t)ci * w->in_h + ih) * w->in_w + iw];
+                        }
+                ref[(size_t)o * npix + oh * w->out_w + ow] = (float)(sum > 0 ? sum : 0);
+            }
+    xcnn_conv_stem_pack(wt, m, c, taps, packed);
+    xcnn_gemm_epilogue ep = {bias, 1, 0, 0.0f, 0.0f};
+    for (int simd = 0; simd <= xcnn_conv_stem_simd(); simd++) {
+        for (int k = 0; k < xcnn_conv_stem_fill_pieces(w, c); k++)
+            xcnn_conv_stem_fill(w, k, x, phases, simd);
+        for (size_t i = 0; i < ny; i++) one[i] = NAN;
+        xcnn_conv_stem(w, c, m, phases, packed, &ep, one, bands, 0, 1, simd);
+        check_close("stem sums", max_rel_error(one, ref, ny), 1e-5);
+        int same = 1;
+        for (int parts = 2; parts <= 5; parts++) {
+            for (size_t i = 0; i < ny; i++) y[i] = NAN;
+            for (int k = 0; k < parts; k++)
+                xcnn_conv_stem(w, c, m, phases, packed, &ep, y, bands + (size_t)k * band, k,
+                               parts, simd);
+            same &= memcmp(one, y, ny * sizeof(float)) == 0;
+        }
+        check(same, "stem in 2 to 5 parts: the bits of one part (c%d m%d %dx%d k%dx%d s%d, %s)",
+              c, m, w->in_h, w->in_w, w->k_h, w->k_w, w->stride_h, simd ? "AVX-512" : "plain C");
+    }
+    free(x);
+    free(wt);
+    free(bias);
+    free(ref);
+    free(packed);
+    free(phases);
+    free(bands);
+    free(one);
+    free(y);
+}
+
 int main(void)
 {
     const size_t big = 1u << 22; /* room for several samples per call */
@@ -692,6 +786,42 @@ int main(void)
         };
         for (size_t i = 0; i < sizeof direct / sizeof direct[0]; i++) check_direct(&direct[i], "");
         check_direct_parts();
+    }
+    {
+        const cfg stem[] = {
+            /* ResNet's 7x7 stride 2, pad 3, on a smaller plane: 28 x 28
+             * outputs, rows of 28 in bands of several, work enough for
+             * two threads */
+            {.c = 3, .m = 64, .h = 56, .w = 56, .k = 7, .stride = 2, .dil = 1, .bias = 1,
+             .pads = {3, 3, 3, 3}},
+            /* 5x5 stride 2 to 32 channels, odd plane */
+            {.c = 3, .m = 32, .h = 35, .w = 35, .k = 5, .stride = 2, .dil = 1, .bias = 0,
+             .pads = {2, 2, 2, 2}},
+            /* one grey channel, stride 1, uneven pads, 13 outputs (a
+             * partial block of 8) */
+            {.c = 1, .m = 13, .h = 18, .w = 21, .k = 7, .stride = 1, .dil = 1, .bias = 1,
+             .pads = {3, 0, 2, 4}},
+            /* four channels, stride 3 */
+            {.c = 4, .m = 9, .h = 50, .w = 52, .k = 5, .stride = 3, .dil = 1, .bias = 1,
+             .pads = {0, 1, 2, 0}},
+        };
+        for (size_t i = 0; i < sizeof stem / sizeof stem[0]; i++) check_stem(&stem[i]);
+        const xcnn_window2d geo[] = {
+            /* ResNet's stem on 64 x 48: 32 x 24 outputs */
+            {.in_h = 64, .in_w = 48, .k_h = 7, .k_w = 7, .stride_h = 2, .stride_w = 2,
+             .dil_h = 1, .dil_w = 1, .pad_top = 3, .pad_left = 3, .pad_bottom = 3,
+             .pad_right = 3, .out_h = 32, .out_w = 24},
+            /* rows of exactly 16, 3x5 taps, stride 1 then 2 across */
+            {.in_h = 9, .in_w = 35, .k_h = 3, .k_w = 5, .stride_h = 1, .stride_w = 2,
+             .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1,
+             .pad_right = 1, .out_h = 9, .out_w = 16},
+            /* a wide row: 150 outputs, several 48-output sums per row */
+            {.in_h = 6, .in_w = 150, .k_h = 3, .k_w = 3, .stride_h = 1, .stride_w = 1,
+             .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1,
+             .pad_right = 1, .out_h = 6, .out_w = 150},
+        };
+        const int chans[] = {3, 2, 1}, outs[] = {64, 20, 8};
+        for (int i = 0; i < 3; i++) check_stem_kernel(&geo[i], chans[i], outs[i]);
     }
     check_weights_change();
 #ifdef _OPENMP

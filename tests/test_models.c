@@ -205,8 +205,9 @@ int main(void)
 #else
         test_model(big);
         /* layer1-2 run Winograd F(4x4, 3x3), layer4 transposed with W^T
-         * packed (its layer4.1.conv2 weight is released); conv1 keeps W. */
-        test_inference_only(big, "onnx::Conv_250", "onnx::Conv_193");
+         * packed (its layer4.1.conv2 weight is released); layer2's 1x1
+         * stride-2 downsample runs im2col and keeps W. */
+        test_inference_only(big, "onnx::Conv_250", "onnx::Conv_214");
 #endif
     } else
         check_skip("torchvision ResNet-18 vs PyTorch: %s/model.onnx not found (install "

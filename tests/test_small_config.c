@@ -58,6 +58,7 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
 #define xcnn_conv_fast_prepare_inference small_conv_fast_prepare_inference
 #define xcnn_conv_fast_pixel_major small_conv_fast_pixel_major
 #define xcnn_conv_fast_direct small_conv_fast_direct
+#define xcnn_conv_fast_stem small_conv_fast_stem
 #include "../libxcnn/ops/conv_fast.c"
 
 static float *random_floats(test_rng *rng, size_t n)

@@ -11,7 +11,7 @@
  * floats (2 KB: the block and the rows its taps read stay in L1). */
 #define DW_BLOCK_FLOATS 512
 
-static xcnn_dw_geom geom_of(const xcnn_window2d *w)
+xcnn_dw_geom xcnn_dw_geometry(const xcnn_window2d *w)
 {
     xcnn_dw_geom g;
     g.sh = w->stride_h;
@@ -39,7 +39,7 @@ int xcnn_depthwise_fits(const xcnn_window2d *w)
 
 size_t xcnn_depthwise_scratch(const xcnn_window2d *w)
 {
-    xcnn_dw_geom g = geom_of(w);
+    xcnn_dw_geom g = xcnn_dw_geometry(w);
     return (size_t)g.sh * g.sw * g.phase_floats + (size_t)g.block_rows * g.pitch + XCNN_DW_LANES;
 }
 
@@ -80,6 +80,24 @@ static inline void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, con
         for (int j = j_hi; j < g->pitch; j++) row[j] = pad;
     }
     for (int j = 0; j < XCNN_DW_LANES; j++) ph[(size_t)g->rows * g->pitch + j] = pad;
+}
+
+/* Cloned (base/cpu.h) for the plain copies: AVX2 machines run them. */
+XCNN_VECTOR_CLONES
+void xcnn_dw_fill_phases(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x, int a,
+                         int i_lo, int i_hi, float pad, float *phases, int simd)
+{
+#ifdef XCNN_DW_X86
+    if (simd) {
+        xcnn_dw_fill_phases_avx512(w, g, x, a, i_lo, i_hi, pad, phases);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    for (int b = 0; b < g->sw; b++)
+        fill_phase(w, g, x, a, b, i_lo, i_hi, pad,
+                   phases + (size_t)(a * g->sw + b) * g->phase_floats);
 }
 
 /* Where tap (ki, kj) reads, from the first phase plane: phase
@@ -134,7 +152,7 @@ XCNN_VECTOR_CLONES
 static void window_rows(const xcnn_window2d *w, const float *x, const float *k, float bias,
                         int oh_lo, int oh_hi, float *y, float *scratch, int simd)
 {
-    xcnn_dw_geom g = geom_of(w);
+    xcnn_dw_geom g = xcnn_dw_geometry(w);
     if (oh_lo < 0) oh_lo = 0;
     if (oh_hi > w->out_h) oh_hi = w->out_h;
     if (oh_lo >= oh_hi) return;
@@ -148,11 +166,9 @@ static void window_rows(const xcnn_window2d *w, const float *x, const float *k, 
 #endif
     /* the phase rows these output rows read (the rest are never read
      * but by outputs that are dropped) */
-    int i_hi = oh_hi + (w->k_h - 1) / g.sh;
     for (int a = 0; a < g.sh; a++)
-        for (int b = 0; b < g.sw; b++)
-            fill_phase(w, &g, x, a, b, oh_lo, i_hi, k ? 0.0f : -INFINITY,
-                       scratch + (size_t)(a * g.sw + b) * g.phase_floats);
+        xcnn_dw_fill_phases(w, &g, x, a, oh_lo, oh_hi + (w->k_h - 1) / g.sh,
+                            k ? 0.0f : -INFINITY, scratch, 0);
     float *acc = scratch + (size_t)g.sh * g.sw * g.phase_floats;
     for (int oh0 = oh_lo; oh0 < oh_hi; oh0 += g.block_rows) {
         int rows = oh_hi - oh0 < g.block_rows ? oh_hi - oh0 : g.block_rows;

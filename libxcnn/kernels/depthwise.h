@@ -121,6 +121,19 @@ typedef struct xcnn_dw_geom {
     int block_rows;  /* output rows summed per block                       */
 } xcnn_dw_geom;
 
+/* The phase planes' geometry for window w (no dilation). */
+xcnn_dw_geom xcnn_dw_geometry(const xcnn_window2d *w);
+
+/* Phase rows [i_lo, i_hi) of the phase planes (a, 0) to (a, sw - 1) of
+ * the plane x (phase (a, b) at phases + (a * sw + b) * g->phase_floats),
+ * padding with pad, and the XCNN_DW_LANES floats after each plane. The
+ * AVX-512 fill stores whole vectors past a row's end into the next row:
+ * one thread fills all of a plane's rows (the stem conv,
+ * kernels/conv_stem.h, shares its planes out by channel and a).
+ * simd: xcnn_depthwise_simd(). */
+void xcnn_dw_fill_phases(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x, int a,
+                         int i_lo, int i_hi, float pad, float *phases, int simd);
+
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(XCNN_NO_SIMD)
 #define XCNN_DW_X86 1
 /* The 16-lane mask of lanes [0, count) (count may be <= 0 or >= 16): for
@@ -133,6 +146,8 @@ static inline unsigned short xcnn_dw_first_lanes(int count)
  * xcnn_maxpool_rows) with AVX-512, for windows of at most
  * XCNN_DW_MAX_TAPS taps (7 x 7; larger ones take the plain C). */
 #define XCNN_DW_MAX_TAPS 49
+void xcnn_dw_fill_phases_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
+                                int a, int i_lo, int i_hi, float pad, float *phases);
 void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
                                 const float *k, float bias, int oh_lo, int oh_hi, float *y,
                                 float *scratch);

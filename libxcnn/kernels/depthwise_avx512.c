@@ -172,21 +172,27 @@ TARGET static void max_block(const float *phases, const size_t *off, int taps, s
     }
 }
 
+TARGET void xcnn_dw_fill_phases_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g,
+                                       const float *x, int a, int i_lo, int i_hi, float pad,
+                                       float *phases)
+{
+    float *row_a = phases + (size_t)a * g->sw * g->phase_floats; /* phase (a, 0) */
+    if (g->sw == 2) {
+        fill_phase_pair(w, g, x, a, i_lo, i_hi, pad, row_a, row_a + g->phase_floats);
+        return;
+    }
+    for (int b = 0; b < g->sw; b++)
+        fill_phase(w, g, x, a, b, i_lo, i_hi, pad, row_a + (size_t)b * g->phase_floats);
+}
+
 TARGET void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g,
                                        const float *x, const float *k, float bias, int oh_lo,
                                        int oh_hi, float *y, float *scratch)
 {
     float pad = k ? 0.0f : -INFINITY; /* k NULL: MaxPool */
-    int i_hi = oh_hi + (w->k_h - 1) / g->sh; /* the phase rows these outputs read */
-    for (int a = 0; a < g->sh; a++) {
-        float *row_a = scratch + (size_t)a * g->sw * g->phase_floats; /* phase (a, 0) */
-        if (g->sw == 2) {
-            fill_phase_pair(w, g, x, a, oh_lo, i_hi, pad, row_a, row_a + g->phase_floats);
-            continue;
-        }
-        for (int b = 0; b < g->sw; b++)
-            fill_phase(w, g, x, a, b, oh_lo, i_hi, pad, row_a + (size_t)b * g->phase_floats);
-    }
+    /* the phase rows these outputs read */
+    for (int a = 0; a < g->sh; a++)
+        xcnn_dw_fill_phases_avx512(w, g, x, a, oh_lo, oh_hi + (w->k_h - 1) / g->sh, pad, scratch);
     /* where tap (ki, kj) reads: phase (ki % sh, kj % sw), row ki / sh,
      * column kj / sw, kept as counters rather than divided out */
     size_t off[XCNN_DW_MAX_TAPS];

@@ -56,5 +56,7 @@ int xcnn_conv_fast_pixel_major(const xcnn_node *n);
 /* For tests: 1 when this conv's forward runs direct, with no col
  * (kernels/conv_direct.h), on the weights and kernel it has now. */
 int xcnn_conv_fast_direct(xcnn_graph *g, const xcnn_node *n);
+/* For tests: 1 when it runs in the stem form (kernels/conv_stem.h). */
+int xcnn_conv_fast_stem(xcnn_graph *g, const xcnn_node *n);
 
 #endif

@@ -44,6 +44,7 @@
 #include "../base/config.h"
 #include "../base/threads.h"
 #include "../kernels/conv_direct.h"
+#include "../kernels/conv_stem.h"
 #include "../kernels/depthwise.h"
 #include "../kernels/gemm.h"
 #include "../kernels/winograd.h"
@@ -113,8 +114,9 @@ typedef struct conv_params {
     int u4_dx_ready;
     int transposed; /* few pixels: forward as Y^T = col^T W^T (see below)  */
     int direct;     /* strided: forward as Y^T with no col (conv_direct.h) */
+    int stem;       /* few input channels: over phase planes (conv_stem.h) */
     packed_form wt_packed; /* W^T, for xcnn_sgemm_packed (transposed) or
-                              tap by tap (direct)                         */
+                              tap by tap (direct); W in blocks (stem)     */
     /* Inference only: a transposed 1x1 conv whose sole reader is a
      * depthwise conv in the channel form leaves Y pixel-major (Y^T, not
      * turned back), and that conv reads it so (see hand_off) */
@@ -173,6 +175,21 @@ static int use_direct(const xcnn_window2d *w, int64_t c_in, int64_t c_out, int64
     int64_t npix = (int64_t)w->out_h * w->out_w;
     return group == 1 && w->k_h * w->k_w > 1 && c_in >= 16 && c_out >= 16 && w->out_w >= 7 &&
            (strided || transposed_pays(npix, c_out));
+}
+
+/* The stem form (kernels/conv_stem.h) for convs over few input channels
+ * (an image's RGB) on a machine with AVX-512, where the plain C would be
+ * slower than im2col and the GEMM. ResNet's 7x7 stride-2 stem, one
+ * thread: 1.80 ms as im2col in pieces and the GEMM, 1.38 ms here. Only
+ * with enough terms per output to outweigh a sum's start, store and copy
+ * out: MobileNetV2's 3x3 stem (27 terms) took 0.26-0.36 ms in the pass
+ * where im2col and the GEMM take 0.23-0.24. */
+#define STEM_MIN_TERMS 48
+
+static int use_stem(const xcnn_window2d *w, int64_t c_in, int64_t group)
+{
+    return group == 1 && c_in * w->k_h * w->k_w >= STEM_MIN_TERMS &&
+           xcnn_conv_stem_fits(w, (int)c_in) && xcnn_conv_stem_simd();
 }
 
 /* Floats for W^T packed for any kernel's panel width (16, 48 or 8, all
@@ -248,10 +265,12 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
     /* where the kernel cannot run it (AVX2, NEON), few pixels stay transposed */
     int direct = XCNN_CONV_PACKED && !winograd && use_direct(&win, c_in, c_out, group) &&
                  xcnn_conv_direct_runs(xcnn_gemm_selected());
-    int transposed = XCNN_CONV_PACKED && !winograd && !direct && group == 1 &&
+    int stem = XCNN_CONV_PACKED && !winograd && !direct && use_stem(&win, c_in, group);
+    int transposed = XCNN_CONV_PACKED && !winograd && !direct && !stem && group == 1 &&
                      transposed_pays(npix, c_out);
-    /* the direct form's rows are W^T's in another order: the same room */
-    uint64_t wt_floats = transposed || direct ? packed_wt_floats(kcol, c_out) : 0;
+    /* the direct form's rows are W^T's in another order: the same room;
+     * the stem's blocks of 8 channels need no more */
+    uint64_t wt_floats = transposed || direct || stem ? packed_wt_floats(kcol, c_out) : 0;
     /* Tile sizes of the two forwards, and whether each runs from packed
      * U^T (few tiles: winograd.h). */
     int m_of[2] = {f4 && g->inference_only ? 4 : 2, f4 ? 4 : 2};
@@ -306,7 +325,8 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
     }
     p->transposed = transposed;
     p->direct = direct;
-    p->wt_packed.data = transposed || direct ? cache_line(p->u + u_floats) : NULL;
+    p->stem = stem;
+    p->wt_packed.data = transposed || direct || stem ? cache_line(p->u + u_floats) : NULL;
     p->cg = (int)(c_in / group);
     p->mg = (int)(c_out / group);
     p->kcol = (int)kcol;
@@ -344,11 +364,18 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
         n->scratch_floats = (size_t)kcol * (size_t)capped_pixels(p);
         p->transposed = 0;
         p->direct = 0;
+        p->stem = 0;
     }
     if (p->transposed) n->scratch_floats += (size_t)npix * (size_t)p->s.c_out;
     /* the direct forward's Y^T; col stays for a backward's im2col */
     if (p->direct && (size_t)npix * (size_t)p->s.c_out > n->scratch_floats)
         n->scratch_floats = (size_t)npix * (size_t)p->s.c_out;
+    /* the stem's phase planes and one part's band (more parts where the
+     * arena's scratch has room: forward_stem) */
+    if (p->stem) {
+        size_t need = xcnn_conv_stem_phase_floats(&win, (int)c_in) + xcnn_conv_stem_band_floats(&win);
+        if (need > n->scratch_floats) n->scratch_floats = need;
+    }
     if (p->winograd) {
         /* dX of a stride-1 conv is a conv of dY padded by 2 - pad. */
         p->wg_bwd = (xcnn_winograd_geom){win.out_h, win.out_w, 2 - win.pad_top,
@@ -919,6 +946,62 @@ static void forward_direct(const xcnn_node *n, int batch, const float *x, const 
     }
 }
 
+/* ---- few input channels: the stem form ---------------------------------- */
+
+/* Frozen weights (as runs_direct), where setup chose the form. */
+static int runs_stem(const conv_params *p, const xcnn_tensor *w)
+{
+    return p->stem && !w->grad;
+}
+
+/* W in blocks of output channels (kernels/conv_stem.h), made once. */
+static void packed_stem(const xcnn_node *n, const float *w)
+{
+    conv_params *p = n->params;
+    if (w && p->wt_packed.nr != XCNN_STEM_BLOCK) {
+        xcnn_conv_stem_pack(w, p->s.c_out, p->s.c_in, p->s.win.k_h * p->s.win.k_w,
+                            p->wt_packed.data);
+        p->wt_packed.nr = XCNN_STEM_BLOCK;
+    }
+}
+
+/* Per sample: the phase planes, shared out in pieces, then the output in
+ * parts, each thread with its band after the planes in the scratch. Equal
+ * to the reference to rounding, the same bits for any thread count. */
+static void forward_stem(const xcnn_graph *g, const xcnn_node *n, int batch, const float *x,
+                         const float *w, const float *bias, float *y, float *scratch)
+{
+    const conv_params *p = n->params;
+    packed_stem(n, w); /* before any thread */
+    const xcnn_window2d *win = &p->s.win;
+    int c_in = p->s.c_in, simd = xcnn_conv_stem_simd(), pieces = xcnn_conv_stem_fill_pieces(win, c_in);
+    size_t phases = xcnn_conv_stem_phase_floats(win, c_in), band = xcnn_conv_stem_band_floats(win);
+    size_t x_sample = (size_t)c_in * win->in_h * win->in_w, y_sample = (size_t)p->s.c_out * p->npix;
+    xcnn_gemm_epilogue ep = conv_epilogue(n, bias);
+    int parts = xcnn_fork_worth((double)p->npix * p->s.c_out * p->kcol > 4e6)
+                    ? xcnn_scratch_slots(scratch_room(g, n) - phases, band, xcnn_threads_max())
+                    : 1;
+    for (int b = 0; b < batch; b++) {
+        const float *xs = x + (size_t)b * x_sample;
+        float *ys = y + (size_t)b * y_sample;
+        if (parts == 1) {
+            for (int k = 0; k < pieces; k++) xcnn_conv_stem_fill(win, k, xs, scratch, simd);
+            xcnn_conv_stem(win, c_in, p->s.c_out, scratch, p->wt_packed.data, &ep, ys,
+                           scratch + phases, 0, 1, simd);
+            continue;
+        }
+#pragma omp parallel num_threads(parts)
+        {
+#pragma omp for schedule(static)
+            for (int k = 0; k < pieces; k++) xcnn_conv_stem_fill(win, k, xs, scratch, simd);
+#pragma omp for schedule(static)
+            for (int k = 0; k < parts; k++)
+                xcnn_conv_stem(win, c_in, p->s.c_out, scratch, p->wt_packed.data, &ep, ys,
+                               scratch + phases + (size_t)k * band, k, parts, simd);
+        }
+    }
+}
+
 /* ---- several samples per GEMM ---------------------------------------------- */
 
 /* Must give each sample's batch-1 bits (so the reference's values to
@@ -1270,6 +1353,10 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         forward_direct(n, batch, xt->data, wt->data, bias, y, scratch);
         return;
     }
+    if (runs_stem(p, wt)) { /* the same */
+        forward_stem(g, n, batch, xt->data, wt->data, bias, y, scratch);
+        return;
+    }
     int turned = runs_transposed(p, wt);
     int chunk = im2col_chunk(g, n, p, batch);
     if (chunk) {
@@ -1453,12 +1540,13 @@ xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_e
     if (g->inference_only && !w->grad) hand_off(g, n);
     /* a direct conv on a kernel without strided reads keeps im2col and W */
     if (p->direct && !xcnn_conv_direct_runs(xcnn_gemm_selected())) p->direct = 0;
-    if (!g->inference_only || w->grad || !(p->winograd || p->transposed || p->direct))
+    if (!g->inference_only || w->grad || !(p->winograd || p->transposed || p->direct || p->stem))
         return XCNN_OK;
     wino_form *f = &p->fwd[WINO_GRAD];
     if (p->winograd && f->packed) winograd_packed(p, f, w->data);
     else if (p->winograd) winograd_weights(n, w->data, f->geo.m);
     else if (p->direct) packed_direct(n, w->data);
+    else if (p->stem) packed_stem(n, w->data);
     else packed_wt(n, w->data);
     if (xcnn_graph_readers(g, n->in[1], NULL) == 1) { /* no other node reads it */
         if (!w->borrowed) xcnn_graph_free_mem(g, w->data);
@@ -1477,4 +1565,10 @@ int xcnn_conv_fast_direct(xcnn_graph *g, const xcnn_node *n)
 {
     const conv_params *p = n->params;
     return p && p->s.fast && runs_direct(p, xcnn_in(g, n, 1));
+}
+
+int xcnn_conv_fast_stem(xcnn_graph *g, const xcnn_node *n)
+{
+    const conv_params *p = n->params;
+    return p && p->s.fast && runs_stem(p, xcnn_in(g, n, 1));
 }
