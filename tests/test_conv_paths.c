@@ -400,6 +400,29 @@ static void check_weights_change(void)
     rig_free(&r);
 }
 
+/* A form that runs on frozen weights only (runs: the op's query for it):
+ * taken with them and not once the weights have a gradient, then against
+ * the reference at batch 1 and 2, batch bits and thread bits. label has
+ * room for 200 chars. */
+static void check_frozen_form(const cfg *k, char *label,
+                              int (*runs)(xcnn_graph *, const xcnn_node *), const char *form)
+{
+    rig r;
+    if (rig_init(&r, k, 1, 5, 0)) {
+        check(runs(r.gc.g, r.n), "%s: runs %s", label, form);
+        r.w->grad = calloc(xcnn_tensor_numel(r.w), sizeof(float));
+        check(!runs(r.gc.g, r.n), "%s: not with trained weights", label);
+        rig_free(&r);
+    }
+    check_path(k, 1, 0, 0, label);
+    strcat(label, ", batch 2");
+    check_path(k, 2, 0, 0, label);
+    check_batch_bits(k, 2, 0, label);
+#ifdef _OPENMP
+    check_threads(k, 2, 0, label);
+#endif
+}
+
 /* The direct forward (frozen weights) on each kernel that reads A at
  * strides (AVX-512's 7 x 48 where the CPU has it, and the portable 8 x 8)
  * against the reference, and the same bits for 1 and 2 threads; with
@@ -415,20 +438,7 @@ static void check_direct(const cfg *k, const char *what)
         snprintf(label, sizeof label, "direct %s c%d m%d %dx%d k%d s%d d%d pads %d,%d,%d,%d, %s",
                  what, k->c, k->m, k->h, k->w, k->k, k->stride, k->dil, k->pads[0], k->pads[1],
                  k->pads[2], k->pads[3], xcnn_gemm_name((xcnn_gemm_kind)kind));
-        rig r;
-        if (rig_init(&r, k, 1, 5, 0)) {
-            check(xcnn_conv_fast_direct(r.gc.g, r.n), "%s: runs direct", label);
-            r.w->grad = calloc(xcnn_tensor_numel(r.w), sizeof(float));
-            check(!xcnn_conv_fast_direct(r.gc.g, r.n), "%s: not with trained weights", label);
-            rig_free(&r);
-        }
-        check_path(k, 1, 0, 0, label);
-        strcat(label, ", batch 2");
-        check_path(k, 2, 0, 0, label);
-        check_batch_bits(k, 2, 0, label);
-#ifdef _OPENMP
-        check_threads(k, 2, 0, label);
-#endif
+        check_frozen_form(k, label, xcnn_conv_fast_direct, "direct");
     }
     unsetenv("XCNN_GEMM");
 }
@@ -495,20 +505,7 @@ static void check_stem(const cfg *k)
         check_skip("%s: this CPU has no AVX-512, the stem form does not run", label);
         return;
     }
-    rig r;
-    if (rig_init(&r, k, 1, 5, 0)) {
-        check(xcnn_conv_fast_stem(r.gc.g, r.n), "%s: runs in the stem form", label);
-        r.w->grad = calloc(xcnn_tensor_numel(r.w), sizeof(float));
-        check(!xcnn_conv_fast_stem(r.gc.g, r.n), "%s: not with trained weights", label);
-        rig_free(&r);
-    }
-    check_path(k, 1, 0, 0, label);
-    strcat(label, ", batch 2");
-    check_path(k, 2, 0, 0, label);
-    check_batch_bits(k, 2, 0, label);
-#ifdef _OPENMP
-    check_threads(k, 2, 0, label);
-#endif
+    check_frozen_form(k, label, xcnn_conv_fast_stem, "in the stem form");
 }
 
 /* xcnn_conv_stem itself, plain C and (where it runs) AVX-512: against a

@@ -130,7 +130,8 @@ void xcnn_conv_stem(const xcnn_window2d *w, int channels, int c_out, const float
     for (long u = u0; u < u1; u++) {
         int oh0 = (int)(u / blocks) * rows, b = (int)(u % blocks);
         int nr = w->out_h - oh0 < rows ? w->out_h - oh0 : rows, n = band_width(w, &g, nr);
-        int m0 = b * XCNN_STEM_BLOCK, nm = c_out - m0 < XCNN_STEM_BLOCK ? c_out - m0 : XCNN_STEM_BLOCK;
+        int m0 = b * XCNN_STEM_BLOCK;
+        int nm = c_out - m0 < XCNN_STEM_BLOCK ? c_out - m0 : XCNN_STEM_BLOCK;
         const float *wk = packed + (size_t)b * terms * XCNN_STEM_BLOCK;
         const float *src = phases + (size_t)oh0 * g.pitch;
         int i = 0;

@@ -373,7 +373,8 @@ xcnn_status xcnn_conv_fast_setup(xcnn_graph *g, xcnn_node *n, const xcnn_conv_sh
     /* the stem's phase planes and one part's band (more parts where the
      * arena's scratch has room: forward_stem) */
     if (p->stem) {
-        size_t need = xcnn_conv_stem_phase_floats(&win, (int)c_in) + xcnn_conv_stem_band_floats(&win);
+        size_t need = xcnn_conv_stem_phase_floats(&win, (int)c_in) +
+                      xcnn_conv_stem_band_floats(&win);
         if (need > n->scratch_floats) n->scratch_floats = need;
     }
     if (p->winograd) {
@@ -974,7 +975,8 @@ static void forward_stem(const xcnn_graph *g, const xcnn_node *n, int batch, con
     const conv_params *p = n->params;
     packed_stem(n, w); /* before any thread */
     const xcnn_window2d *win = &p->s.win;
-    int c_in = p->s.c_in, simd = xcnn_conv_stem_simd(), pieces = xcnn_conv_stem_fill_pieces(win, c_in);
+    int c_in = p->s.c_in, simd = xcnn_conv_stem_simd();
+    int pieces = xcnn_conv_stem_fill_pieces(win, c_in);
     size_t phases = xcnn_conv_stem_phase_floats(win, c_in), band = xcnn_conv_stem_band_floats(win);
     size_t x_sample = (size_t)c_in * win->in_h * win->in_w, y_sample = (size_t)p->s.c_out * p->npix;
     xcnn_gemm_epilogue ep = conv_epilogue(n, bias);
