@@ -82,8 +82,17 @@ static inline void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, con
     for (int j = 0; j < XCNN_DW_LANES; j++) ph[(size_t)g->rows * g->pitch + j] = pad;
 }
 
-/* Cloned (base/cpu.h) for the plain copies: AVX2 machines run them. */
+/* Cloned (base/cpu.h) for the plain copies: AVX2 machines run them.
+ * Static: clang does not export a cloned function under its own name. */
 XCNN_VECTOR_CLONES
+static void fill_phases_plain(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
+                              int a, int i_lo, int i_hi, float pad, float *phases)
+{
+    for (int b = 0; b < g->sw; b++)
+        fill_phase(w, g, x, a, b, i_lo, i_hi, pad,
+                   phases + (size_t)(a * g->sw + b) * g->phase_floats);
+}
+
 void xcnn_dw_fill_phases(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x, int a,
                          int i_lo, int i_hi, float pad, float *phases, int simd)
 {
@@ -95,9 +104,7 @@ void xcnn_dw_fill_phases(const xcnn_window2d *w, const xcnn_dw_geom *g, const fl
 #else
     (void)simd;
 #endif
-    for (int b = 0; b < g->sw; b++)
-        fill_phase(w, g, x, a, b, i_lo, i_hi, pad,
-                   phases + (size_t)(a * g->sw + b) * g->phase_floats);
+    fill_phases_plain(w, g, x, a, i_lo, i_hi, pad, phases);
 }
 
 /* Where tap (ki, kj) reads, from the first phase plane: phase
