@@ -14,8 +14,8 @@
 
 int xcnn_conv_stem_fits(const xcnn_window2d *w, int channels)
 {
-    return channels >= 1 && channels <= XCNN_STEM_MAX_CHANNELS && w->k_h * w->k_w <= 49 &&
-           w->out_w >= 16 && xcnn_depthwise_fits(w) &&
+    return channels >= 1 && channels <= XCNN_STEM_MAX_CHANNELS &&
+           w->k_h * w->k_w <= XCNN_STEM_MAX_TAPS && w->out_w >= 16 && xcnn_depthwise_fits(w) &&
            /* every channel's phases, indexed as size_t but sized as ints */
            (double)xcnn_conv_stem_phase_floats(w, channels) < (double)INT_MAX;
 }
@@ -114,7 +114,7 @@ void xcnn_conv_stem(const xcnn_window2d *w, int channels, int c_out, const float
     int taps = w->k_h * w->k_w, terms = channels * taps;
     /* where term (channel, ki, kj) reads, from q: its channel's planes,
      * phase (ki % sh, kj % sw), row ki / sh, column kj / sw */
-    size_t koff[XCNN_STEM_MAX_CHANNELS * 49];
+    size_t koff[XCNN_STEM_MAX_CHANNELS * XCNN_STEM_MAX_TAPS];
     for (int c = 0; c < channels; c++)
         for (int ki = 0; ki < w->k_h; ki++)
             for (int kj = 0; kj < w->k_w; kj++)

@@ -35,9 +35,10 @@
 
 #define XCNN_STEM_MAX_CHANNELS 4 /* input channels it takes            */
 #define XCNN_STEM_BLOCK 8        /* output channels summed together     */
+#define XCNN_STEM_MAX_TAPS 49    /* 7 x 7: the term offsets' stack room */
 
 /* 1 when this window over `channels` input channels takes the stem form:
- * at most XCNN_STEM_MAX_CHANNELS, no dilation, at most 7 x 7 taps, output
+ * at most XCNN_STEM_MAX_CHANNELS, no dilation, at most XCNN_STEM_MAX_TAPS taps, output
  * rows of 16 or more, and planes the phase planes' int index counts. */
 int xcnn_conv_stem_fits(const xcnn_window2d *w, int channels);
 
