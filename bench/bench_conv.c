@@ -61,7 +61,7 @@ static void run(int alg, const layer *l, buffers *b)
     case ALG_F2:
     case ALG_F4: {
         xcnn_winograd_u wu = {b->u, 0, NULL, XCNN_GEMM_AUTO};
-        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 0, 0, b->y, 0, b->scratch,
+        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 0, 0, NULL, b->y, 0, b->scratch,
                            b->scratch_floats);
         break;
     }
@@ -72,13 +72,13 @@ static void run(int alg, const layer *l, buffers *b)
         break;
     case ALG_F2_PACKED: {
         xcnn_winograd_u wu = {NULL, 0, b->up, xcnn_gemm_selected()};
-        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 0, 0, b->y, 0, b->scratch,
+        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 0, 0, NULL, b->y, 0, b->scratch,
                            b->scratch_floats);
         break;
     }
     default: { /* dX: dY convolved with the turned kernel, added into dX */
         xcnn_winograd_u wu = {b->u, 1, NULL, XCNN_GEMM_AUTO};
-        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 1, 0, b->y, 0, b->scratch,
+        xcnn_winograd_conv(&geo, c, c, 1, b->x, 0, &wu, NULL, 1, 0, NULL, b->y, 0, b->scratch,
                            b->scratch_floats);
         break;
     }

@@ -321,9 +321,10 @@ static void check_winograd_packed_bits(int m, int c_in, int c_out, int h, int w)
         xcnn_winograd_u turned = {NULL, 0, packed, (xcnn_gemm_kind)k};
         /* the plain path runs the selected kernel: force it to k */
         setenv("XCNN_GEMM", xcnn_gemm_name((xcnn_gemm_kind)k), 1);
-        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &plain, NULL, 0, 1, y1, 0, scratch, 0);
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &plain, NULL, 0, 1, NULL, y1, 0, scratch, 0);
         unsetenv("XCNN_GEMM");
-        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &turned, NULL, 0, 1, y2, 0, scratch, 0);
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &turned, NULL, 0, 1, NULL, y2, 0, scratch,
+                           0);
         check(memcmp(y1, y2, ny * sizeof(float)) == 0,
               "winograd F(%dx%d) c%d m%d %dx%d, %s: U^T packed gives U's bits", m, m, c_in,
               c_out, h, w, xcnn_gemm_name((xcnn_gemm_kind)k));
@@ -360,9 +361,9 @@ static void check_winograd_band_bits(void)
     check(band > 0, "winograd 16x16 channels on 96x96: runs in bands (%zu scratch floats)", band);
     for (int acc = 0; acc < 2; acc++) {
         for (size_t i = 0; i < ny; i++) y1[i] = y2[i] = (float)(i % 7);
-        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &wu, acc ? NULL : b, acc, !acc, y1, 0,
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &wu, acc ? NULL : b, acc, !acc, NULL, y1, 0,
                            scratch, 0); /* no room for bands: whole */
-        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &wu, acc ? NULL : b, acc, !acc, y2, 0,
+        xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &wu, acc ? NULL : b, acc, !acc, NULL, y2, 0,
                            scratch, whole > band ? whole : band);
         check(memcmp(y1, y2, ny * sizeof(float)) == 0,
               "winograd in bands gives the whole call's bits (%s)",
@@ -541,7 +542,7 @@ static void check_stem_kernel(const xcnn_window2d *w, int c, int m)
                 ref[(size_t)o * npix + oh * w->out_w + ow] = (float)(sum > 0 ? sum : 0);
             }
     xcnn_conv_stem_pack(wt, m, c, taps, packed);
-    xcnn_gemm_epilogue ep = {bias, 1, 0, 0.0f, 0.0f};
+    xcnn_gemm_epilogue ep = {bias, 1, 0, 0.0f, 0.0f, NULL};
     for (int simd = 0; simd <= xcnn_conv_stem_simd(); simd++) {
         for (int k = 0; k < xcnn_conv_stem_fill_pieces(w, c); k++)
             xcnn_conv_stem_fill(w, k, x, phases, simd);

@@ -335,18 +335,22 @@ static void test_epilogue(xcnn_gemm_kind kind, test_rng *r)
                                     {5, 7, 260}, {130, 70, 70}};
     const char *kn = xcnn_gemm_name(kind);
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
-        for (int form = 0; form < 5; form++) {
+        for (int form = 0; form < 7; form++) {
             int M = shapes[si][0], N = shapes[si][1], K = shapes[si][2], ldc = N + 3;
             float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
             float *bias = malloc(sizeof(float) * M);
             float *want = malloc(sizeof(float) * M * ldc), *got = malloc(sizeof(float) * M * ldc);
+            float *res = malloc(sizeof(float) * M * ldc);
+            fill(r, res, (size_t)M * ldc);
             fill(r, A, (size_t)M * K);
             fill(r, B, (size_t)K * N);
             fill(r, bias, (size_t)M);
             A[0] = NAN;      /* row 0: NaN through every activation */
             bias[M - 1] = -0.0f;
-            xcnn_gemm_epilogue ep = {form == 4 ? NULL : bias, form == 1 || form == 3,
-                                     form >= 2, -0.25f, 0.5f};
+            xcnn_gemm_epilogue ep = {form == 4 || form == 6 ? NULL : bias,
+                                     form == 1 || form == 3 || form == 5,
+                                     form >= 2 && form != 5, -0.25f, 0.5f,
+                                     form >= 5 ? res : NULL};
             if (form == 3) ep.lo = 0.75f; /* lo > hi: Clip gives hi */
             for (int i = 0; i < M * ldc; i++) want[i] = got[i] = 7.0f;
             for (int i = 0; i < M; i++)
@@ -356,6 +360,7 @@ static void test_epilogue(xcnn_gemm_kind kind, test_rng *r)
             for (int i = 0; i < M; i++)
                 for (int j = 0; j < N; j++) {
                     float *v = &want[i * ldc + j];
+                    if (ep.residual) *v += res[i * ldc + j]; /* as an Add after the GEMM */
                     if (ep.relu) *v = *v > 0 ? *v : 0.0f;
                     if (ep.clip) {
                         float c = *v < ep.lo ? ep.lo : *v;
@@ -363,8 +368,9 @@ static void test_epilogue(xcnn_gemm_kind kind, test_rng *r)
                     }
                 }
             xcnn_sgemm_serial_epilogue(kind, M, N, K, A, K, B, N, &ep, got, ldc);
-            static const char *names[5] = {"bias", "bias + relu", "bias + clip",
-                                           "bias + relu + clip (lo > hi)", "clip, no bias"};
+            static const char *names[7] = {"bias", "bias + relu", "bias + clip",
+                                           "bias + relu + clip (lo > hi)", "clip, no bias",
+                                           "bias + residual + relu", "residual + clip, no bias"};
             check(!memcmp(want, got, sizeof(float) * M * ldc),
                   "sgemm %s epilogue %s, %dx%dx%d: the bits of bias fill, GEMM, activation",
                   kn, names[form], M, N, K);
@@ -384,6 +390,7 @@ static void test_epilogue(xcnn_gemm_kind kind, test_rng *r)
             free(A);
             free(B);
             free(bias);
+            free(res);
             free(want);
             free(got);
         }

@@ -48,8 +48,8 @@ void xcnn_winograd_weights(const float *w, int c_out, int c_in, int m, float *u)
 size_t xcnn_winograd_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples);
 void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
                         const float *x, size_t x_stride, const xcnn_winograd_u *wu,
-                        const float *bias, int accumulate, int relu, float *y,
-                        size_t y_stride, float *scratch, size_t scratch_floats);
+                        const float *bias, int accumulate, int relu, const float *residual,
+                        float *y, size_t y_stride, float *scratch, size_t scratch_floats);
 
 /* ---- a second copy of conv_fast.c with the scratch capped ---- */
 #define xcnn_conv_fast_setup small_conv_fast_setup
@@ -59,6 +59,7 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
 #define xcnn_conv_fast_pixel_major small_conv_fast_pixel_major
 #define xcnn_conv_fast_direct small_conv_fast_direct
 #define xcnn_conv_fast_stem small_conv_fast_stem
+#define xcnn_conv_fast_takes_residual small_conv_fast_takes_residual
 #include "../libxcnn/ops/conv_fast.c"
 
 static float *random_floats(test_rng *rng, size_t n)
@@ -101,9 +102,9 @@ static void winograd_case(int m, int h, int w, int pad, int accumulate, int relu
     size_t sf = xcnn_winograd_scratch(&geo, c_in, c_out, 1);
     float *scratch = malloc(sf * sizeof(float));
     xcnn_winograd_conv(&geo, c_in, c_out, 1, x, 0, &wu, accumulate ? NULL : b, accumulate, relu,
-                       y1, 0, scratch, sf);
+                       NULL, y1, 0, scratch, sf);
     small_winograd_conv(&geo, c_in, c_out, 1, x, 0, &wu, accumulate ? NULL : b, accumulate,
-                        relu, y2, 0, scratch, sf);
+                        relu, NULL, y2, 0, scratch, sf);
     check(memcmp(y1, y2, ys * sizeof(float)) == 0,
           "winograd F(%dx%d) %dx%d pad %d%s%s%s: row buffers of a few tiles give the same bits",
           m, m, h, w, pad, accumulate ? " accumulate" : "", relu ? " relu" : "",

@@ -12,6 +12,12 @@
  *                                are fixed: attributes, or constant inputs
  *   Add -> Relu                  the Add applies the ReLU to each piece of
  *                                its output (ResNet's relu(block + skip))
+ *   Conv -> Add                  the conv adds the Add's other input (the
+ *                                skip) to each block of its output, then
+ *                                the Add's ReLU, while the block is in
+ *                                cache: ResNet's and MobileNetV2's residual
+ *                                Adds no longer read and write the whole
+ *                                tensor again (ONNX Runtime's Conv + Sum)
  *
  * A pair is fused only when the conv's output feeds nothing else and is not
  * the model output, and (for BN) when the conv's weights are its own. The
@@ -25,6 +31,7 @@
 #include <string.h>
 #include "model.h"
 #include "../base/format.h"
+#include "../ops/ops.h"
 
 /* How many running nodes read tensor t (the model output counts as one). */
 static int uses(const xcnn_graph *g, int t, int *only)
@@ -123,6 +130,40 @@ static int clip_bounds(const xcnn_graph *g, const xcnn_node *n, float *lo, float
     return 1;
 }
 
+/* Conv i, whose output only Add a reads, takes a in (fused_add): the
+ * Add's other input becomes the conv's in[3]. Only where that input has
+ * the output's shape (no broadcast), is computed before the conv (nodes
+ * are in topological order) and the conv's paths all add a residual. Of
+ * a block's two convs into one Add (ResNet's downsample), the later one
+ * takes it. */
+static xcnn_status fuse_residual(xcnn_graph *g, int i, int a, xcnn_err *err)
+{
+    xcnn_node *conv = &g->nodes[i];
+    const xcnn_node *add = &g->nodes[a];
+    int y = conv->out[0];
+    int had = conv->n_in; /* 2 or 3: X, W[, B] */
+    if (add->n_in != 2 || add->n_out != 1 || had < 2 || had > 3 || conv->fused_relu ||
+        conv->fused_clip || (add->in[0] == y) == (add->in[1] == y))
+        return XCNN_OK;
+    int skip = add->in[0] == y ? add->in[1] : add->in[0];
+    const xcnn_tensor *ts = skip >= 0 ? &g->tensors[skip] : NULL, *ty = &g->tensors[y];
+    if (!ts || ts->dtype != XCNN_DT_FLOAT || ty->dtype != XCNN_DT_FLOAT ||
+        !(ts->kind == XCNN_T_ACTIVATION || skip == g->input) || ts->producer >= i ||
+        ts->ndim != ty->ndim || memcmp(ts->dims, ty->dims, (size_t)ty->ndim * sizeof ty->dims[0]) ||
+        !xcnn_conv_takes_residual(conv))
+        return XCNN_OK;
+    int *in = xcnn_mem_realloc(g->mem, conv->in, (size_t)had * sizeof(int), 4 * sizeof(int));
+    if (!in) return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory fusing '%s'", conv->name);
+    conv->in = in;
+    if (had == 2) conv->in[2] = -1; /* no bias */
+    conv->in[3] = skip;
+    conv->n_in = 4;
+    conv->fused_add = 1;
+    conv->fused_relu = add->fused_relu;
+    bypass(g, i, a);
+    return XCNN_OK;
+}
+
 xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err)
 {
     for (int i = 0; i < g->n_nodes; i++) {
@@ -154,6 +195,10 @@ xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err)
                                &g->nodes[i].clip_hi)) {
             g->nodes[i].fused_clip = 1;
             bypass(g, i, next);
+        } else if (next >= 0 && strcmp(g->nodes[next].op_type, "Add") == 0 &&
+                   !g->nodes[next].folded) {
+            xcnn_status st = fuse_residual(g, i, next, err);
+            if (st) return st;
         }
     }
     return XCNN_OK;

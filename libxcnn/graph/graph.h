@@ -101,6 +101,9 @@ typedef struct xcnn_node {
     int fused_clip;    /* a Clip to [clip_lo, clip_hi] (ReLU6; NaN stays):
                           Conv only                                        */
     float clip_lo, clip_hi;
+    /* An Add fuse.c folded into it (Conv only): in[3] is the Add's other
+     * input, of the output's shape, added before the activation */
+    int fused_add;
 } xcnn_node;
 
 typedef struct xcnn_graph {

@@ -144,11 +144,13 @@ static void w_str(wbuf *b, const char *s)
 }
 
 /* What is written: the nodes that run, a fused Conv+Relu (or Clip) as the two nodes
- * it came from, and the tensors they name, renumbered in their order. */
+ * it came from (Conv+Add+Relu as the three), and the tensors they name,
+ * renumbered in their order. */
 typedef struct wplan {
     int *tmap;      /* graph tensor -> file tensor, -1 if not written   */
     int *relu_of;   /* per node: the Relu or Clip fused into this Conv,
                        or -1                                             */
+    int *add_of;    /* per node: the Add fused into this Conv, or -1    */
     int n_tensors, n_nodes;
     uint64_t *offset; /* per graph tensor: its data's offset (consts)    */
     size_t data_offset, total;
@@ -158,6 +160,7 @@ static void wplan_free(wplan *w)
 {
     free(w->tmap);
     free(w->relu_of);
+    free(w->add_of);
     free(w->offset);
 }
 
@@ -168,14 +171,50 @@ static void mark(wplan *w, int t)
     if (t >= 0) w->tmap[t] = 1;
 }
 
-/* Node i's output k as it is written: a Conv with a fused ReLU or Clip
- * writes the tensor its Relu or Clip reads (that node follows it in the
- * file). */
+/* The input of fused Add a that its Conv computed: the one that is not
+ * the Conv's residual (in[3]). */
+static int add_conv_input(const xcnn_node *a, const xcnn_node *conv)
+{
+    return a->in[0] == conv->in[3] ? a->in[1] : a->in[0];
+}
+
+/* Node i's output k as it is written: a Conv with a fused Add writes the
+ * Add's other input, else one with a fused ReLU or Clip writes the tensor
+ * its Relu or Clip reads (those nodes follow it in the file). */
 static int out_written(const xcnn_graph *g, const wplan *w, int i, int k)
 {
     const xcnn_node *n = &g->nodes[i];
+    if (k == 0 && w->add_of[i] >= 0) return add_conv_input(&g->nodes[w->add_of[i]], n);
     if (k == 0 && w->relu_of[i] >= 0) return g->nodes[w->relu_of[i]].in[0];
     return n->out[k];
+}
+
+/* The fused Add's output as it is written: what the Relu or Clip after it
+ * reads, if there is one. */
+static int add_out_written(const xcnn_graph *g, const wplan *w, int i)
+{
+    if (w->relu_of[i] >= 0) return g->nodes[w->relu_of[i]].in[0];
+    return g->nodes[w->add_of[i]].out[0];
+}
+
+/* The Add fused into Conv n (fuse.c's fused_add): the folded Add whose
+ * output the conv now writes and that reads n's residual; -1 if none is
+ * left. */
+static int find_fused_add(const xcnn_graph *g, const xcnn_node *n)
+{
+    for (int j = 0; j < g->n_nodes; j++) {
+        const xcnn_node *a = &g->nodes[j];
+        if (a->folded && a->n_in == 2 && a->n_out == 1 && !strcmp(a->op_type, "Add") &&
+            a->out[0] == n->out[0] && (a->in[0] == n->in[3] || a->in[1] == n->in[3]))
+            return j;
+    }
+    return -1;
+}
+
+/* Inputs written for node n: a Conv with a fused Add without its residual. */
+static int inputs_written(const xcnn_node *n)
+{
+    return n->fused_add ? (n->in[2] >= 0 ? 3 : 2) : n->n_in;
 }
 
 static xcnn_status check_const(const xcnn_tensor *t, xcnn_err *err)
@@ -196,9 +235,10 @@ static xcnn_status plan_write(const xcnn_graph *g, wplan *w, xcnn_err *err)
     size_t nt = (size_t)(g->n_tensors ? g->n_tensors : 1), nn = (size_t)(g->n_nodes ? g->n_nodes : 1);
     w->tmap = calloc(nt, sizeof(int));
     w->relu_of = malloc(nn * sizeof(int));
+    w->add_of = malloc(nn * sizeof(int));
     w->offset = calloc(nt, sizeof(uint64_t));
     int *relu_by_out = malloc(nt * sizeof(int));
-    if (!w->tmap || !w->relu_of || !w->offset || !relu_by_out) {
+    if (!w->tmap || !w->relu_of || !w->add_of || !w->offset || !relu_by_out) {
         free(relu_by_out);
         return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory writing .xcnn");
     }
@@ -216,8 +256,20 @@ static xcnn_status plan_write(const xcnn_graph *g, wplan *w, xcnn_err *err)
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const xcnn_node *n = &g->nodes[i];
-        w->relu_of[i] = -1;
+        w->relu_of[i] = w->add_of[i] = -1;
         if (n->folded) continue;
+        if (n->fused_add) {
+            int a = n->n_in == 4 ? find_fused_add(g, n) : -1;
+            if (a < 0) {
+                free(relu_by_out);
+                return xcnn_fail(err, XCNN_ERR_ARG, "node '%s' (%s) has a fused Add whose "
+                                 "node is gone: cannot write it", n->name, n->op_type);
+            }
+            w->add_of[i] = a;
+            mark(w, g->nodes[a].in[0]);
+            mark(w, g->nodes[a].in[1]);
+            w->n_nodes++;
+        }
         if (n->fused_relu || n->fused_clip) {
             int r = n->out[0] >= 0 ? relu_by_out[n->out[0]] : -1;
             if (r < 0 || g->nodes[r].in[0] < 0) {
@@ -227,12 +279,13 @@ static xcnn_status plan_write(const xcnn_graph *g, wplan *w, xcnn_err *err)
                                  n->fused_relu ? "Relu" : "Clip");
             }
             w->relu_of[i] = r;
+            mark(w, g->nodes[r].in[0]); /* what the conv, or its fused Add, writes */
             mark(w, g->nodes[r].out[0]);
             for (int k = 1; k < g->nodes[r].n_in; k++) mark(w, g->nodes[r].in[k]); /* Clip's bounds */
             w->n_nodes++;
         }
         w->n_nodes++;
-        for (int k = 0; k < n->n_in; k++) mark(w, n->in[k]);
+        for (int k = 0; k < inputs_written(n); k++) mark(w, n->in[k]);
         for (int k = 0; k < n->n_out; k++) {
             int t = out_written(g, w, i, k);
             if (t < 0) {
@@ -290,17 +343,20 @@ static void put_tensor(wbuf *b, const xcnn_graph *g, const wplan *w, int t, int 
     }
 }
 
+/* Node n; node_index >= 0: a running node (its outputs as out_written
+ * says), else a fused node written after it, output 0 being out0. */
 static void put_node(wbuf *b, const xcnn_graph *g, const wplan *w, const xcnn_node *n,
-                     int node_index)
+                     int node_index, int out0)
 {
+    int n_in = inputs_written(n);
     w_str(b, n->name);
     w_str(b, n->op_type);
-    w_u32(b, (uint32_t)n->n_in);
+    w_u32(b, (uint32_t)n_in);
     w_u32(b, (uint32_t)n->n_out);
     w_u32(b, (uint32_t)n->n_attr);
-    for (int k = 0; k < n->n_in; k++) w_u32(b, (uint32_t)(n->in[k] >= 0 ? w->tmap[n->in[k]] : -1));
+    for (int k = 0; k < n_in; k++) w_u32(b, (uint32_t)(n->in[k] >= 0 ? w->tmap[n->in[k]] : -1));
     for (int k = 0; k < n->n_out; k++) {
-        int t = node_index >= 0 ? out_written(g, w, node_index, k) : n->out[k];
+        int t = node_index >= 0 ? out_written(g, w, node_index, k) : k == 0 ? out0 : n->out[k];
         w_u32(b, (uint32_t)w->tmap[t]);
     }
     for (int a = 0; a < n->n_attr; a++) {
@@ -346,8 +402,13 @@ static void put_tables(wbuf *b, const xcnn_graph *g, const wplan *w)
         if (w->tmap[t] >= 0) put_tensor(b, g, w, t, t == g->input);
     for (int i = 0; i < g->n_nodes; i++) {
         if (g->nodes[i].folded) continue;
-        put_node(b, g, w, &g->nodes[i], i);
-        if (w->relu_of[i] >= 0) put_node(b, g, w, &g->nodes[w->relu_of[i]], -1);
+        put_node(b, g, w, &g->nodes[i], i, -1);
+        if (w->add_of[i] >= 0)
+            put_node(b, g, w, &g->nodes[w->add_of[i]], -1, add_out_written(g, w, i));
+        if (w->relu_of[i] >= 0) {
+            const xcnn_node *r = &g->nodes[w->relu_of[i]];
+            put_node(b, g, w, r, -1, r->out[0]);
+        }
     }
     for (int i = 0; i < g->n_meta; i++) {
         w_str(b, g->meta_key[i]);

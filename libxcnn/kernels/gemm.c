@@ -242,10 +242,57 @@ void xcnn_gemm_activate(float *y, size_t count, const xcnn_gemm_epilogue *act)
     if (act->clip) clip_span(y, count, act->lo, act->hi);
 }
 
+XCNN_VECTOR_CLONES
+static void add_span(float *y, const float *r, size_t count)
+{
+    for (size_t i = 0; i < count; i++) y[i] += r[i];
+}
+
+void xcnn_gemm_add_activate(float *y, const float *r, size_t count,
+                            const xcnn_gemm_epilogue *act)
+{
+    add_span(y, r, count);
+    xcnn_gemm_activate(y, count, act);
+}
+
 /* The activation on an h x w tile of C (for kernels without an _ep form). */
 static void activate_tile(float *C, int ldc, int h, int w, const xcnn_gemm_epilogue *act)
 {
     for (int r = 0; r < h; r++) xcnn_gemm_activate(C + (size_t)r * ldc, (size_t)w, act);
+}
+
+/* The residual (laid out as C, ldc apart: res the tile's own first
+ * float), then the activation, on an h x w tile while it is in L1: one
+ * loop nest, the activation's rules as relu_span's and clip_span's. */
+XCNN_VECTOR_CLONES
+static void residual_tile(float *C, int ldc, int h, int w, const float *res,
+                          const xcnn_gemm_epilogue *act)
+{
+    int relu = act->relu, clip = act->clip;
+    float lo = act->lo, hi = act->hi;
+    for (int r = 0; r < h; r++) {
+        float *c = C + (size_t)r * ldc;
+        const float *x = res + (size_t)r * ldc;
+        for (int j = 0; j < w; j++) {
+            float v = c[j] + x[j];
+            if (relu) v = v > 0 ? v : 0.0f;
+            if (clip) {
+                v = v < lo ? lo : v;
+                v = v > hi ? hi : v;
+            }
+            c[j] = v;
+        }
+    }
+}
+
+/* The residual rows of an h x w tile, asked for before the tile's sums
+ * so that they arrive while it is computed: rows ldc apart are too far
+ * apart for the hardware prefetchers, and read on demand after the sums
+ * they made the fused Add slower than the Add it replaced. */
+static void prefetch_tile(const float *res, int ldc, int h, int w)
+{
+    for (int r = 0; r < h; r++)
+        for (int j = 0; j < w; j += 16) __builtin_prefetch(res + (size_t)r * ldc + j, 0, 3);
 }
 
 /* One tile with an epilogue: bias (rows of this tile, or NULL) where the
@@ -269,10 +316,12 @@ static void run_tile_ep(const xcnn_gemm_kernel *kern, int kc, const float *a, si
 
 /* Tiles of rows [0, mc) x B panels [q0, q1): for each row tile (its A rows
  * stay in L1), every B panel (streamed from L2). bias (rows [0, mc), or
- * NULL) and act (or NULL): the epilogue of this K slice. */
+ * NULL) and act (or NULL): the epilogue of this K slice; res (or NULL):
+ * its residual where C starts, added to each finished tile before act. */
 static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, int q0, int q1,
                          const a_view *v, const b_view *bv, float *C, int ldc, float *edge,
-                         int add, const float *bias, const xcnn_gemm_epilogue *act)
+                         int add, const float *bias, const xcnn_gemm_epilogue *act,
+                         const float *res)
 {
     int mr = kern->mr, nr = kern->nr;
     for (int i = 0; i < mc; i += mr) {
@@ -293,9 +342,15 @@ static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, i
                 b = bv->direct + j;
                 ldp = bv->ldb;
             }
-            if (bias || act)
-                run_tile_ep(kern, kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w,
-                            add, bias ? bias + i : NULL, act);
+            float *tile = C + (size_t)i * ldc + j;
+            if (res) { /* the sum with its bias stored, then residual and act */
+                prefetch_tile(res + (size_t)i * ldc + j, ldc, h, w);
+                run_tile_ep(kern, kc, a, rs, cs, b, ldp, tile, ldc, h, w, add,
+                            bias ? bias + i : NULL, NULL);
+                residual_tile(tile, ldc, h, w, res + (size_t)i * ldc + j, act);
+            } else if (bias || act)
+                run_tile_ep(kern, kc, a, rs, cs, b, ldp, tile, ldc, h, w, add,
+                            bias ? bias + i : NULL, act);
             else
                 kern->run(kc, a, rs, cs, b, ldp, C + (size_t)i * ldc + j, ldc, h, w, add);
         }
@@ -369,13 +424,16 @@ static void run_task(const xcnn_gemm_kernel *kern, int trans_a, int trans_b, int
                     v = (a_view){pa, (size_t)kc, 1, (size_t)mr};
                 }
                 /* pa is free for the ragged edge tile when A is direct. The
-                 * epilogue's bias starts the first K slice, its activation
-                 * ends the last. */
+                 * epilogue's bias starts the first K slice, its residual
+                 * and activation end the last. */
                 const float *bias = ep && ep->bias && pc == 0 ? ep->bias + ic : NULL;
+                int last = pc + kc >= K;
                 const xcnn_gemm_epilogue *act =
-                    ep && (ep->relu || ep->clip) && pc + kc >= K ? ep : NULL;
+                    ep && (ep->relu || ep->clip || ep->residual) && last ? ep : NULL;
+                const float *res = act && ep->residual
+                                       ? ep->residual + (size_t)ic * ldc + jc : NULL;
                 macro_kernel(kern, mc, nc, kc, 0, npanels, &v, &bv, C + (size_t)ic * ldc + jc,
-                             ldc, pa, pc > 0 || !overwrite, bias, act);
+                             ldc, pa, pc > 0 || !overwrite, bias, act, res);
             }
         }
     }
@@ -444,10 +502,11 @@ static void sgemm_epilogue(xcnn_gemm_kind kind, int M, int N, int K, const float
 {
     if (M <= 0 || N <= 0) return;
     if (!xcnn_gemm_available(kind)) kind = xcnn_gemm_selected();
-    if (K <= 0) { /* no product: the bias, then the activation */
+    if (K <= 0) { /* no product: the bias, the residual, then the activation */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = ep->bias ? ep->bias[i] : 0.0f;
-        if (ep->relu || ep->clip) activate_tile(C, ldc, M, N, ep);
+        if (ep->residual) residual_tile(C, ldc, M, N, ep->residual, ep);
+        else if (ep->relu || ep->clip) activate_tile(C, ldc, M, N, ep);
         return;
     }
     run_gemm(kernel_for(kind, M), 0, 0, M, N, K, 1.0f, A, lda, B, ldb, C, ldc, serial, 1, ep);

@@ -53,12 +53,17 @@ void xcnn_sgemm_serial(xcnn_gemm_kind kind, int trans_a, int trans_b, int M, int
                        float beta, float *C, int ldc);
 
 /* What a convolution does to its product before storing it: a bias per
- * row of C to start from, then its fused activation (fuse.c). */
+ * row of C to start from, a residual to add (a fused Add), then its fused
+ * activation (fuse.c). */
 typedef struct xcnn_gemm_epilogue {
     const float *bias; /* row i of C starts at bias[i] (NULL: at 0)       */
     int relu;          /* then y > 0 ? y : 0 (a NaN becomes 0)            */
     int clip;          /* then Clip's rule: y < lo ? lo : y, > hi ? hi : y */
     float lo, hi;
+    /* Before the activation, y += residual[i * ldc + j]: laid out as C
+     * (its first float where C's is, the same ldc). NULL: none. Added to
+     * the finished sum, as an Add after the conv would. */
+    const float *residual;
 } xcnn_gemm_epilogue;
 
 /* C = act(bias + A * B), A (M x K) and B (K x N) not transposed, shared
@@ -69,9 +74,15 @@ typedef struct xcnn_gemm_epilogue {
  * xcnn_sgemm_serial with beta 1, then the activation over C: three passes
  * over C that the 1x1 convs of MobileNetV2 (K = 16 to 24) spent a sixth of
  * their time in. */
-/* The epilogue's activation alone (its bias is not read) over count
- * floats: for outputs that no GEMM stores (depthwise convs, Winograd). */
+/* The epilogue's activation alone (its bias and residual are not read)
+ * over count floats: for outputs that no GEMM stores (depthwise convs,
+ * Winograd). */
 void xcnn_gemm_activate(float *y, size_t count, const xcnn_gemm_epilogue *act);
+
+/* y[i] += r[i], then the epilogue's activation, over count floats: the
+ * residual step for outputs that no GEMM stores. */
+void xcnn_gemm_add_activate(float *y, const float *r, size_t count,
+                            const xcnn_gemm_epilogue *act);
 
 void xcnn_sgemm_epilogue(xcnn_gemm_kind kind, int M, int N, int K, const float *A, int lda,
                          const float *B, int ldb, const xcnn_gemm_epilogue *ep, float *C,

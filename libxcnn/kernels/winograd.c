@@ -178,7 +178,7 @@ static void transform_input_plane(const xcnn_winograd_geom *geo, const float *pl
 XCNN_VECTOR_CLONES
 static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m,
                                    size_t m_stride, int ty0, int ty1, float bias,
-                                   int accumulate, int relu, float *y)
+                                   int accumulate, int relu, const float *res, float *y)
 {
     xcnn_winograd_chunks ch = xcnn_winograd_chunking(tiles_w(geo), XCNN_WINOGRAD_CHUNK_TILES,
                                                      XCNN_WINOGRAD_ROW_TILES);
@@ -221,11 +221,15 @@ static void transform_output_plane(const xcnn_winograd_geom *geo, const float *m
                             yr[2 * tx + 1] = o[tx] + bias;
                         }
                         if (pfull < cw) yr[2 * pfull] = e[pfull] + bias;
-                        if (relu) { /* while the row is in L1; NaN -> 0 as the Relu op */
-                            int xn = geo->out_w - 2 * tx0 < 2 * cw ? geo->out_w - 2 * tx0
-                                                                   : 2 * cw;
-                            for (int x = 0; x < xn; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
+                        /* while the row is in L1: a fused Add's residual
+                         * (laid out as y), then ReLU (NaN -> 0 as the op) */
+                        int xn = geo->out_w - 2 * tx0 < 2 * cw ? geo->out_w - 2 * tx0 : 2 * cw;
+                        if (res) {
+                            const float *rr = res + (yr - y);
+                            for (int x = 0; x < xn; x++) yr[x] += rr[x];
                         }
+                        if (relu)
+                            for (int x = 0; x < xn; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
                     }
                 }
         }
@@ -264,6 +268,8 @@ typedef struct wino_call {
     xcnn_gemm_kind kind;
     const float *bias;
     int accumulate, relu;
+    const float *residual; /* a fused Add's, laid out as y0 (or NULL) */
+    const float *y0;       /* the output this call writes */
 } wino_call;
 
 /* Tile rows [ty0, ty1) of input plane `plane` into v (stride between
@@ -279,10 +285,12 @@ static void output_rows(const wino_call *k, const float *m, size_t m_stride, int
                         int channel, float *y)
 {
     float b = k->bias ? k->bias[channel] : 0.0f;
+    const float *r = k->residual ? k->residual + (y - k->y0) : NULL; /* y's plane of it */
     if (k->f4)
-        xcnn_winograd4_output_plane(k->geo, m, m_stride, ty0, ty1, b, k->accumulate, k->relu, y);
+        xcnn_winograd4_output_plane(k->geo, m, m_stride, ty0, ty1, b, k->accumulate, k->relu,
+                                    r, y);
     else
-        transform_output_plane(k->geo, m, m_stride, ty0, ty1, b, k->accumulate, k->relu, y);
+        transform_output_plane(k->geo, m, m_stride, ty0, ty1, b, k->accumulate, k->relu, r, y);
 }
 
 /* M[xi] (c_out x width) = U[xi] V[xi] (c_in x width), on this thread. */
@@ -432,7 +440,7 @@ static void run_whole(const wino_call *k, int samples, const float *x, size_t x_
 size_t xcnn_winograd_band_scratch(const xcnn_winograd_geom *geo, int c_in, int c_out, int threads)
 {
     wino_call k = {geo, c_in, c_out, xcnn_winograd_positions(geo->m), geo->m == 4,
-                   NULL, XCNN_GEMM_AUTO, NULL, 0, 0};
+                   NULL, XCNN_GEMM_AUTO, NULL, 0, 0, NULL, NULL};
     int tw = (geo->out_w + geo->m - 1) / geo->m;
     int rows = band_rows(&k, (size_t)tw, xcnn_winograd_tiles(geo), 1);
     if (!rows) return 0;
@@ -441,11 +449,11 @@ size_t xcnn_winograd_band_scratch(const xcnn_winograd_geom *geo, int c_in, int c
 
 void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
                         const float *x, size_t x_stride, const xcnn_winograd_u *wu,
-                        const float *bias, int accumulate, int relu, float *y,
-                        size_t y_stride, float *scratch, size_t scratch_floats)
+                        const float *bias, int accumulate, int relu, const float *residual,
+                        float *y, size_t y_stride, float *scratch, size_t scratch_floats)
 {
     wino_call k = {geo, c_in, c_out, xcnn_winograd_positions(geo->m), geo->m == 4,
-                   wu, xcnn_gemm_selected(), bias, accumulate, relu};
+                   wu, xcnn_gemm_selected(), bias, accumulate, relu, residual, y};
     int tw = (geo->out_w + geo->m - 1) / geo->m, threads = xcnn_threads_max();
     int rows = band_rows(&k, (size_t)tw, xcnn_winograd_tiles(geo), samples);
     size_t need = (size_t)threads * k.xis * ((size_t)c_in + c_out) * (size_t)rows * tw;

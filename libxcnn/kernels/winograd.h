@@ -110,7 +110,8 @@ typedef struct xcnn_winograd_u {
  * Convolve `samples` samples: x holds c_in planes per sample (samples
  * x_stride floats apart), y gets c_out planes per sample (y_stride
  * apart), with the weights wu. accumulate = 0: y = conv + bias (bias may
- * be NULL), then max(y, 0) if relu (a fused Relu); 1: y += conv.
+ * be NULL), plus residual (a fused Add's, laid out as y; or NULL), then
+ * max(y, 0) if relu (a fused Relu); 1: y += conv.
  * scratch holds scratch_floats, at least xcnn_winograd_scratch(geo, c_in,
  * c_out, samples). Large planes with small U run in bands of tile rows,
  * each band's V and M in one thread's cache, when the scratch has room
@@ -119,8 +120,8 @@ typedef struct xcnn_winograd_u {
  */
 void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int samples,
                         const float *x, size_t x_stride, const xcnn_winograd_u *wu,
-                        const float *bias, int accumulate, int relu, float *y,
-                        size_t y_stride, float *scratch, size_t scratch_floats);
+                        const float *bias, int accumulate, int relu, const float *residual,
+                        float *y, size_t y_stride, float *scratch, size_t scratch_floats);
 
 /* Scratch floats for bands on `threads` threads, or 0 when this shape
  * runs whole (see xcnn_winograd_conv). */
@@ -195,6 +196,6 @@ void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plan
                                 int ty1, float *v, size_t v_stride);
 void xcnn_winograd4_output_plane(const xcnn_winograd_geom *geo, const float *m,
                                  size_t m_stride, int ty0, int ty1, float bias, int accumulate,
-                                 int relu, float *y);
+                                 int relu, const float *res, float *y);
 
 #endif

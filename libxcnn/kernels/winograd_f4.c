@@ -136,7 +136,8 @@ static void input_plane(const xcnn_winograd_geom *geo, const float *plane, int t
  * plane, clipped at its right and bottom edges. */
 XCNN_VECTOR_CLONES
 static void output_plane(const xcnn_winograd_geom *geo, const float *m, size_t m_stride,
-                         int ty0, int ty1, float bias, int accumulate, int relu, float *y)
+                         int ty0, int ty1, float bias, int accumulate, int relu,
+                         const float *res, float *y)
 {
     xcnn_winograd_chunks ch = xcnn_winograd_chunking(
         (geo->out_w + 3) / 4, XCNN_WINOGRAD4_CHUNK_TILES, XCNN_WINOGRAD4_ROW_TILES);
@@ -183,6 +184,10 @@ static void output_plane(const xcnn_winograd_geom *geo, const float *m, size_t m
                         for (int x = 0; x < xn; x++) yr[x] += line[x];
                     } else {
                         for (int x = 0; x < xn; x++) yr[x] = line[x] + bias;
+                        if (res) { /* a fused Add's residual, laid out as y */
+                            const float *rr = res + (yr - y);
+                            for (int x = 0; x < xn; x++) yr[x] += rr[x];
+                        }
                         if (relu) /* NaN -> 0 as the Relu op */
                             for (int x = 0; x < xn; x++) yr[x] = yr[x] > 0 ? yr[x] : 0.0f;
                     }
@@ -199,7 +204,7 @@ void xcnn_winograd4_input_plane(const xcnn_winograd_geom *geo, const float *plan
 
 void xcnn_winograd4_output_plane(const xcnn_winograd_geom *geo, const float *m,
                                  size_t m_stride, int ty0, int ty1, float bias, int accumulate,
-                                 int relu, float *y)
+                                 int relu, const float *res, float *y)
 {
-    output_plane(geo, m, m_stride, ty0, ty1, bias, accumulate, relu, y);
+    output_plane(geo, m, m_stride, ty0, ty1, bias, accumulate, relu, res, y);
 }

@@ -290,9 +290,13 @@ static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *sc
     float *y = xcnn_out(g, n, 0)->data;
     xcnn_conv_reference_forward(s, batch, xcnn_in(g, n, 0)->data, xcnn_in(g, n, 1)->data,
                                 b ? b->data : NULL, y);
-    /* A Relu or Clip that fuse.c folded into this conv (inference-only
-     * models): NaN gives 0, as the Relu op. */
+    /* An Add, then a Relu or Clip, that fuse.c folded into this conv
+     * (inference-only models): NaN gives 0, as the Relu op. */
     size_t count = (size_t)batch * s->c_out * s->win.out_h * s->win.out_w;
+    if (n->fused_add) { /* an Add folded in: its other input, before the activation */
+        const float *r = xcnn_in(g, n, 3)->data;
+        for (size_t i = 0; i < count; i++) y[i] += r[i];
+    }
     if (n->fused_relu)
         for (size_t i = 0; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0.0f;
     if (n->fused_clip) /* as the Clip op: NaN stays, lo > hi gives hi */
@@ -322,6 +326,14 @@ xcnn_status xcnn_conv_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *e
 {
     const xcnn_conv_shape *s = n->params;
     return s->fast ? xcnn_conv_fast_prepare_inference(g, n, err) : XCNN_OK;
+}
+
+/* The reference adds a residual as it applies the activation, after the
+ * whole output; the fast paths say for themselves. */
+int xcnn_conv_takes_residual(const xcnn_node *n)
+{
+    const xcnn_conv_shape *s = n->params;
+    return s && (!s->fast || xcnn_conv_fast_takes_residual(n));
 }
 
 /* Every attribute of ONNX Conv (opsets 1 to 22), all read by setup. */

@@ -464,21 +464,38 @@ static void dw_backward(const conv_params *p, int batch, const float *x, const f
     for (int c = 0; c < p->s.c_out; c++) dw_channel_backward(p, batch, c, x, k, dy, dx, dk);
 }
 
-/* The bias and the activation fuse.c folded into this conv (if any) as a
- * GEMM epilogue (kernels/gemm.h): applied as each tile of Y leaves the
- * registers, the bits of filling Y with the bias, multiplying into it and
- * passing fused_act over it. */
-static xcnn_gemm_epilogue conv_epilogue(const xcnn_node *n, const float *bias)
+/* The bias, the residual of a fused Add (res: laid out as the C the
+ * GEMM stores, or NULL) and the activation fuse.c folded into this conv
+ * (if any) as a GEMM epilogue (kernels/gemm.h): applied as each tile of Y
+ * leaves the registers, the bits of filling Y with the bias, multiplying
+ * into it, adding the residual and passing fused_act over it. */
+static xcnn_gemm_epilogue conv_epilogue(const xcnn_node *n, const float *bias,
+                                        const float *res)
 {
-    return (xcnn_gemm_epilogue){bias, n->fused_relu, n->fused_clip, n->clip_lo, n->clip_hi};
+    return (xcnn_gemm_epilogue){bias, n->fused_relu, n->fused_clip, n->clip_lo, n->clip_hi, res};
 }
 
 /* The fused activation (if any) on count outputs while they are still in
  * cache, for the paths whose outputs no GEMM stores. */
 static void fused_act(const xcnn_node *n, float *y, size_t count)
 {
-    xcnn_gemm_epilogue act = conv_epilogue(n, NULL);
+    xcnn_gemm_epilogue act = conv_epilogue(n, NULL, NULL);
     xcnn_gemm_activate(y, count, &act);
+}
+
+/* The same after adding the residual r of a fused Add (core/fuse.c) to
+ * those outputs, when there is one (r not NULL). */
+static void residual_act(const xcnn_node *n, float *y, const float *r, size_t count)
+{
+    xcnn_gemm_epilogue act = conv_epilogue(n, NULL, NULL);
+    if (r) xcnn_gemm_add_activate(y, r, count, &act);
+    else xcnn_gemm_activate(y, count, &act);
+}
+
+/* The residual of sample b's output, or NULL (no fused Add). */
+static const float *sample_residual(const conv_params *p, const float *res, int b)
+{
+    return res ? res + (size_t)b * p->s.c_out * p->npix : NULL;
 }
 
 /* ---- Winograd ------------------------------------------------------------ */
@@ -672,7 +689,7 @@ static wino_form *forward_form(const xcnn_graph *g, const xcnn_node *n)
 
 static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
                              const float *x, const float *w, const float *bias, float *y,
-                             float *scratch)
+                             float *scratch, const float *res)
 {
     const conv_params *p = n->params;
     wino_form *f = forward_form(g, n);
@@ -684,10 +701,12 @@ static void winograd_forward(const xcnn_graph *g, const xcnn_node *n, int batch,
     for (int b = 0; b < batch; b += chunk) {
         int nb = batch - b < chunk ? batch - b : chunk;
         xcnn_winograd_conv(&f->geo, p->s.c_in, p->s.c_out, nb, x + b * xs, xs, &wu, bias, 0,
-                           n->fused_relu, y + b * ys, ys, scratch, scratch_room(g, n));
+                           n->fused_relu, sample_residual(p, res, b), y + b * ys, ys, scratch,
+                           scratch_room(g, n));
     }
-    /* The transforms apply a fused Relu while a row is in L1; a fused
-     * Clip (ReLU6, rare after a dense 3x3 conv) is one pass after them. */
+    /* The transforms add a fused Add's residual and apply a fused Relu
+     * while a row is in L1; a fused Clip (ReLU6, rare after a dense 3x3
+     * conv) is one pass after them. */
     if (n->fused_clip) fused_act(n, y, (size_t)batch * ys);
 }
 
@@ -728,7 +747,7 @@ static void winograd_backward(const xcnn_graph *g, const xcnn_node *n, int batch
     for (int b = 0; b < batch; b += chunk) {
         int nb = batch - b < chunk ? batch - b : chunk;
         xcnn_winograd_conv(&p->wg_bwd, p->s.c_out, p->s.c_in, nb, dy + b * ys, ys, &wu, NULL, 1,
-                           0, dx + b * xs, xs, scratch, scratch_room(g, n));
+                           0, NULL, dx + b * xs, xs, scratch, scratch_room(g, n));
     }
 }
 
@@ -781,7 +800,7 @@ static void gemm_transposed(const xcnn_node *n, const float *w, const float *col
 #define UNTRANSPOSE_TILE 16
 
 static void untranspose_channels(const xcnn_node *n, int m0, const float *yt,
-                                 const float *bias, float *y)
+                                 const float *bias, float *y, const float *res)
 {
     const conv_params *p = n->params;
     int c_out = p->s.c_out, npix = p->npix;
@@ -797,21 +816,25 @@ static void untranspose_channels(const xcnn_node *n, int m0, const float *yt,
                 for (int m = m0; m < m1; m++)
                     y[(size_t)m * npix + i] = yt[(size_t)i * c_out + m];
     }
-    for (int m = m0; m < m1; m++) fused_act(n, y + (size_t)m * npix, (size_t)npix);
+    for (int m = m0; m < m1; m++)
+        residual_act(n, y + (size_t)m * npix, res ? res + (size_t)m * npix : NULL, (size_t)npix);
 }
 
 /* Y from the pixel-major yt of one sample, bias (or NULL) added as it is
- * turned, then the fused activation. */
-static void turn_back(const xcnn_node *n, const float *yt, const float *bias, float *y)
+ * turned, then the residual res (or NULL) and the fused activation. */
+static void turn_back(const xcnn_node *n, const float *yt, const float *bias, float *y,
+                      const float *res)
 {
     const conv_params *p = n->params;
     int blocks = (p->s.c_out + UNTRANSPOSE_TILE - 1) / UNTRANSPOSE_TILE;
     if (!xcnn_fork_worth((size_t)p->npix * p->s.c_out > XCNN_PARALLEL_MIN_COPY)) {
-        for (int b = 0; b < blocks; b++) untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, bias, y);
+        for (int b = 0; b < blocks; b++)
+            untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, bias, y, res);
         return;
     }
 #pragma omp parallel for schedule(static)
-    for (int b = 0; b < blocks; b++) untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, bias, y);
+    for (int b = 0; b < blocks; b++)
+        untranspose_channels(n, b * UNTRANSPOSE_TILE, yt, bias, y, res);
 }
 
 /* One sample: Y = yt^T (and the fused activation), yt = col^T W^T plus
@@ -824,7 +847,7 @@ static void turn_back(const xcnn_node *n, const float *yt, const float *bias, fl
  * GEMM's other thread then read from this core's cache (MobileNetV2's
  * 14 x 14 expansions: 0.82-0.96x on two threads against one). */
 static void forward_transposed(const xcnn_node *n, const float *col, const float *w,
-                               const float *bias, float *y, float *yt)
+                               const float *bias, float *y, float *yt, const float *res)
 {
     const conv_params *p = n->params;
     const float *bias_after = bias && p->kcol <= XCNN_GEMM_KC ? bias : NULL;
@@ -832,7 +855,7 @@ static void forward_transposed(const xcnn_node *n, const float *col, const float
         for (int i = 0; i < p->npix; i++)
             memcpy(yt + (size_t)i * p->s.c_out, bias, (size_t)p->s.c_out * sizeof(float));
     gemm_transposed(n, w, col, p->npix, bias && !bias_after ? 1.0f : 0.0f, yt);
-    turn_back(n, yt, bias_after, y);
+    turn_back(n, yt, bias_after, y, res);
 }
 
 /* Pixels [i0, i1) of one sample's pixel-major output yt (npix x c_out):
@@ -925,7 +948,7 @@ static xcnn_gemm_kind packed_direct(const xcnn_node *n, const float *w)
 /* Per sample: Y^T into yt (the scratch), the threads each a part of its
  * tiles, then Y from it with the bias and the fused activation. */
 static void forward_direct(const xcnn_node *n, int batch, const float *x, const float *w,
-                           const float *bias, float *y, float *yt)
+                           const float *bias, float *y, float *yt, const float *res)
 {
     const conv_params *p = n->params;
     xcnn_gemm_kind kind = packed_direct(n, w); /* before any thread */
@@ -943,7 +966,7 @@ static void forward_direct(const xcnn_node *n, int batch, const float *x, const 
             for (int k = 0; k < parts; k++)
                 xcnn_conv_direct(kind, &p->s.win, p->s.c_in, p->s.c_out, xs, packed, yt, k, parts);
         }
-        turn_back(n, yt, bias, y + (size_t)b * y_sample);
+        turn_back(n, yt, bias, y + (size_t)b * y_sample, sample_residual(p, res, b));
     }
 }
 
@@ -979,7 +1002,7 @@ static void forward_stem(const xcnn_graph *g, const xcnn_node *n, int batch, con
     int pieces = xcnn_conv_stem_fill_pieces(win, c_in);
     size_t phases = xcnn_conv_stem_phase_floats(win, c_in), band = xcnn_conv_stem_band_floats(win);
     size_t x_sample = (size_t)c_in * win->in_h * win->in_w, y_sample = (size_t)p->s.c_out * p->npix;
-    xcnn_gemm_epilogue ep = conv_epilogue(n, bias);
+    xcnn_gemm_epilogue ep = conv_epilogue(n, bias, NULL); /* no residual: takes_residual */
     int parts = xcnn_fork_worth((double)p->npix * p->s.c_out * p->kcol > 4e6)
                     ? xcnn_scratch_slots(scratch_room(g, n) - phases, band, xcnn_threads_max())
                     : 1;
@@ -1029,12 +1052,16 @@ static int im2col_chunk(const xcnn_graph *g, const xcnn_node *n, const conv_para
 /* Plane sm (sample sm / c_out, channel sm % c_out) of a chunk's Y, from
  * yt (its element i of channel m at m * m_step + i * i_step). */
 static void scatter_plane(const conv_params *p, int sm, const float *yt, size_t m_step,
-                          size_t i_step, float *y, size_t ys)
+                          size_t i_step, float *y, size_t ys, const float *res)
 {
     int s = sm / p->s.c_out, m = sm % p->s.c_out;
     const float *src = yt + (size_t)m * m_step + (size_t)s * p->npix * i_step;
     float *dst = y + s * ys + (size_t)m * p->npix;
     for (int i = 0; i < p->npix; i++) dst[i] = src[(size_t)i * i_step];
+    if (res) { /* a fused Add's residual (laid out as y), before the activation */
+        const float *r = res + s * ys + (size_t)m * p->npix;
+        for (int i = 0; i < p->npix; i++) dst[i] += r[i];
+    }
 }
 
 /* The opposite for dY: plane sm into the chunk's row-major dyt (c_out rows of
@@ -1049,7 +1076,7 @@ static void gather_plane(const conv_params *p, int sm, const float *dy, size_t y
 
 static void forward_batched(const xcnn_node *n, int batch, int chunk, const float *x,
                             const float *w, const float *bias, int turned, float *y,
-                            float *scratch)
+                            float *scratch, const float *res)
 {
     const conv_params *p = n->params;
     size_t xs = (size_t)p->s.c_in * p->s.win.in_h * p->s.win.in_w, ys = (size_t)p->s.c_out * p->npix;
@@ -1073,12 +1100,13 @@ static void forward_batched(const xcnn_node *n, int batch, int chunk, const floa
                        (int)width, beta, yt, (int)width);
         if (!xcnn_fork_worth(width * p->s.c_out > XCNN_PARALLEL_MIN_COPY)) {
             for (int sm = 0; sm < nb * p->s.c_out; sm++)
-                scatter_plane(p, sm, yt, m_step, i_step, y + b0 * ys, ys);
+                scatter_plane(p, sm, yt, m_step, i_step, y + b0 * ys, ys,
+                              res ? res + b0 * ys : NULL);
             continue;
         }
 #pragma omp parallel for schedule(static)
         for (int sm = 0; sm < nb * p->s.c_out; sm++)
-            scatter_plane(p, sm, yt, m_step, i_step, y + b0 * ys, ys);
+            scatter_plane(p, sm, yt, m_step, i_step, y + b0 * ys, ys, res ? res + b0 * ys : NULL);
     }
 }
 
@@ -1174,7 +1202,8 @@ static int piece_count(int npix, int unit, int piece, int threads)
  * in its thread's part of the scratch. Every output is the same sum, in
  * the same order, as in the GEMM over the whole plane. */
 static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, const float *x,
-                           const float *w, const float *bias, float *y, float *scratch)
+                           const float *w, const float *bias, float *y, float *scratch,
+                           const float *res)
 {
     const conv_params *p = n->params;
     size_t per_slot = (size_t)p->kcol * (size_t)piece;
@@ -1183,7 +1212,6 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
     /* a multiple of the slots: ResNet's stem had 31 pieces, 16 on one thread */
     int pieces = piece_count(p->npix, unit, piece, slots);
     xcnn_gemm_kind kind = xcnn_gemm_selected();
-    xcnn_gemm_epilogue ep = conv_epilogue(n, bias);
 #pragma omp parallel num_threads(slots) if (slots > 1)
     {
         float *col = scratch + (size_t)xcnn_thread_num() * per_slot;
@@ -1192,6 +1220,7 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
             int p0, p1;
             piece_span(p->npix, unit, pieces, k, &p0, &p1);
             int wd = p1 - p0;
+            xcnn_gemm_epilogue ep = conv_epilogue(n, bias, res ? res + p0 : NULL);
             xcnn_im2col_pixels(&p->s.win, p->cg, x, p0, p1, col, (size_t)wd);
             xcnn_sgemm_serial_epilogue(kind, p->mg, wd, p->kcol, w, p->kcol, col, wd, &ep,
                                        y + p0, p->npix);
@@ -1211,12 +1240,13 @@ static void forward_pieces(const xcnn_graph *g, const xcnn_node *n, int piece, c
 #define POINTWISE_PIECE_FLOATS 16384
 
 static void pointwise_piece(const xcnn_node *n, xcnn_gemm_kind kind, int pieces, int k,
-                            const float *x, const float *w, const float *bias, float *y)
+                            const float *x, const float *w, const float *bias, float *y,
+                            const float *res)
 {
     const conv_params *p = n->params;
     int p0, p1;
     piece_span(p->npix, 32, pieces, k, &p0, &p1);
-    xcnn_gemm_epilogue ep = conv_epilogue(n, bias);
+    xcnn_gemm_epilogue ep = conv_epilogue(n, bias, res ? res + p0 : NULL);
     xcnn_sgemm_serial_epilogue(kind, p->mg, p1 - p0, p->kcol, w, p->kcol, x + p0, p->npix, &ep,
                                y + p0, p->npix);
 }
@@ -1239,7 +1269,7 @@ static int pointwise_in_pieces(const conv_params *p)
 }
 
 static void forward_pointwise(const xcnn_node *n, const float *x, const float *w,
-                              const float *bias, float *y)
+                              const float *bias, float *y, const float *res)
 {
     const conv_params *p = n->params;
     int piece = POINTWISE_PIECE_FLOATS / p->mg / 32 * 32;
@@ -1254,11 +1284,11 @@ static void forward_pointwise(const xcnn_node *n, const float *x, const float *w
      * 51M multiply-adds) ran on one thread, 0.62 ms where two take 0.32 */
     double work = (double)p->npix * p->s.c_out * p->kcol;
     if (!xcnn_fork_worth(pieces > 1 && work > 4e6)) {
-        for (int k = 0; k < pieces; k++) pointwise_piece(n, kind, pieces, k, x, w, bias, y);
+        for (int k = 0; k < pieces; k++) pointwise_piece(n, kind, pieces, k, x, w, bias, y, res);
         return;
     }
 #pragma omp parallel for schedule(static)
-    for (int k = 0; k < pieces; k++) pointwise_piece(n, kind, pieces, k, x, w, bias, y);
+    for (int k = 0; k < pieces; k++) pointwise_piece(n, kind, pieces, k, x, w, bias, y, res);
 }
 
 /* Capped scratch (base/config.h, XCNN_CONV_SCRATCH_FLOATS): the backward
@@ -1339,8 +1369,12 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     const xcnn_tensor *xt = xcnn_in(g, n, 0), *wt = xcnn_in(g, n, 1), *bt = xcnn_in(g, n, 2);
     float *y = xcnn_out(g, n, 0)->data;
     const float *bias = bt ? bt->data : NULL;
+    /* A fused Add's other input, laid out as y: every path below but the
+     * depthwise, pixel-major and stem ones (which fuse.c keeps it from:
+     * xcnn_conv_fast_takes_residual) adds it to finished sums. */
+    const float *res = n->fused_add ? xcnn_in(g, n, 3)->data : NULL;
     if (runs_winograd(p, wt)) { /* applies the fused ReLU itself */
-        winograd_forward(g, n, batch, xt->data, wt->data, bias, y, scratch);
+        winograd_forward(g, n, batch, xt->data, wt->data, bias, y, scratch, res);
         return;
     }
     if (p->depthwise) {
@@ -1352,7 +1386,7 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         return;
     }
     if (runs_direct(p, wt)) { /* applies the bias and fused activation itself */
-        forward_direct(n, batch, xt->data, wt->data, bias, y, scratch);
+        forward_direct(n, batch, xt->data, wt->data, bias, y, scratch, res);
         return;
     }
     if (runs_stem(p, wt)) { /* the same */
@@ -1362,7 +1396,7 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
     int turned = runs_transposed(p, wt);
     int chunk = im2col_chunk(g, n, p, batch);
     if (chunk) {
-        forward_batched(n, batch, chunk, xt->data, wt->data, bias, turned, y, scratch);
+        forward_batched(n, batch, chunk, xt->data, wt->data, bias, turned, y, scratch, res);
         fused_act(n, y, (size_t)batch * p->s.c_out * p->npix);
         return;
     }
@@ -1374,14 +1408,16 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
                 forward_pieces(g, n, capped,
                                xt->data + ((size_t)b * p->s.c_in + (size_t)gi * p->cg) * in_plane,
                                wt->data + (size_t)gi * p->mg * p->kcol, bias ? bias + gi * p->mg : NULL,
-                               y + ((size_t)b * p->s.c_out + (size_t)gi * p->mg) * p->npix, scratch);
+                               y + ((size_t)b * p->s.c_out + (size_t)gi * p->mg) * p->npix, scratch,
+                               sample_residual(p, res, b)); /* group 1 when res */
         return;
     }
     int piece = turned ? 0 : piece_pixels(p);
     if (piece && scratch_room(g, n) >= (size_t)p->kcol * piece) {
         for (int b = 0; b < batch; b++)
             forward_pieces(g, n, piece, xt->data + (size_t)b * p->s.c_in * in_plane, wt->data,
-                           bias, y + (size_t)b * p->s.c_out * p->npix, scratch);
+                           bias, y + (size_t)b * p->s.c_out * p->npix, scratch,
+                           sample_residual(p, res, b));
         return;
     }
     for (int b = 0; b < batch; b++)
@@ -1391,8 +1427,9 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
              * (turned): no offset on a NULL pointer then. */
             const float *w = wt->data ? wt->data + (size_t)gi * p->mg * p->kcol : NULL;
             float *yg = y + ((size_t)b * p->s.c_out + (size_t)gi * p->mg) * p->npix;
+            const float *rg = sample_residual(p, res, b); /* group 1 when res */
             if (p->pointwise && !turned && p->s.group == 1 && pointwise_in_pieces(p)) {
-                forward_pointwise(n, x, w, bias, yg);
+                forward_pointwise(n, x, w, bias, yg, rg);
                 continue;
             }
             const float *col = x;
@@ -1402,12 +1439,12 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
             }
             if (turned) { /* one group; yt after col in the scratch (if any) */
                 float *yt = p->pointwise ? scratch : scratch + (size_t)p->kcol * p->npix;
-                forward_transposed(n, col, w, bias, yg, yt);
+                forward_transposed(n, col, w, bias, yg, yt, rg);
                 continue;
             }
-            /* bias and fused activation (inference only) in the GEMM's
-             * registers */
-            xcnn_gemm_epilogue ep = conv_epilogue(n, bias ? bias + gi * p->mg : NULL);
+            /* bias, residual and fused activation (inference only) as
+             * each tile is stored */
+            xcnn_gemm_epilogue ep = conv_epilogue(n, bias ? bias + gi * p->mg : NULL, rg);
             xcnn_sgemm_epilogue(XCNN_GEMM_AUTO, p->mg, p->npix, p->kcol, w, p->kcol, col,
                                 p->npix, &ep, yg, p->npix);
         }
@@ -1525,7 +1562,7 @@ static void hand_off(xcnn_graph *g, xcnn_node *n)
         return;
     xcnn_node *d = &g->nodes[next];
     conv_params *q = d->params;
-    if (d->folded || d->def != n->def || !q || !q->s.fast || d->in[0] != t ||
+    if (n->fused_add || d->folded || d->def != n->def || !q || !q->s.fast || d->in[0] != t ||
         (d->n_in > 1 && d->in[1] == t) || (d->n_in > 2 && d->in[2] == t))
         return;
     if (!q->depthwise || !q->dw_channels || !q->dw_slot || q->s.c_in != p->s.c_out)
@@ -1555,6 +1592,18 @@ xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_e
         w->data = NULL;
     }
     return XCNN_OK;
+}
+
+/* Every path adds a residual but three: the depthwise loops and the stem
+ * form apply their activation where no residual is at hand, and a
+ * pixel-major output has another layout than the residual (hand_off
+ * does not choose it for a conv with fused_add). Those are few and rarely
+ * before an Add: MobileNetV2's and ResNet's Adds follow 1x1 and 3x3
+ * convs. */
+int xcnn_conv_fast_takes_residual(const xcnn_node *n)
+{
+    const conv_params *p = n->params;
+    return p->s.group == 1 && !p->depthwise && !p->stem;
 }
 
 int xcnn_conv_fast_pixel_major(const xcnn_node *n)

@@ -15,6 +15,10 @@ extern const xcnn_op_def xcnn_op_conv;
  * nothing will read again; a weight shared with another node is kept.
  * Their tensor views then have data NULL. */
 xcnn_status xcnn_conv_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *err);
+/* Whether this conv, set up, can take an Add folded into it (fuse.c,
+ * graph.h's fused_add): every path it may run adds the residual to its
+ * finished sums before the activation. */
+int xcnn_conv_takes_residual(const xcnn_node *n);
 /* batchnorm.c */
 extern const xcnn_op_def xcnn_op_batchnorm;
 /* pool.c */
