@@ -285,4 +285,31 @@ static inline ob_buf ob_model(int opset, ob_buf *graph)
     return m;
 }
 
+/* Random weights for models built in a test: an xorshift generator whose
+ * state the test owns (reset it to load the same model twice), values in
+ * [-scale, scale). */
+static inline float ob_rand(uint64_t *state, float scale)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return scale * ((float)(*state >> 40) / (float)(1 << 24) * 2.0f - 1.0f);
+}
+
+/* A float initializer of ob_rand values. */
+static inline ob_buf ob_random_tensor(uint64_t *state, const char *name, int ndim,
+                                      const int64_t *dims, float scale)
+{
+    size_t n = ob_numel(ndim, dims);
+    float *v = malloc((n ? n : 1) * sizeof(float));
+    if (!v) {
+        fprintf(stderr, "onnx_builder: out of memory\n");
+        exit(2);
+    }
+    for (size_t i = 0; i < n; i++) v[i] = ob_rand(state, scale);
+    ob_buf t = ob_tensor_f(name, ndim, dims, v);
+    free(v);
+    return t;
+}
+
 #endif

@@ -45,22 +45,11 @@ typedef struct block {
 } block;
 
 static uint64_t rng_state;
-static float rnd(float scale)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return scale * ((float)(rng_state >> 40) / (float)(1 << 24) * 2.0f - 1.0f);
-}
+static float rnd(float scale) { return ob_rand(&rng_state, scale); }
 
 static ob_buf weights(const char *name, int ndim, const int64_t *dims, float scale)
 {
-    size_t n = ob_numel(ndim, dims);
-    float *v = malloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) v[i] = rnd(scale);
-    ob_buf t = ob_tensor_f(name, ndim, dims, v);
-    free(v);
-    return t;
+    return ob_random_tensor(&rng_state, name, ndim, dims, scale);
 }
 
 static int out_size(const block *b) { return (b->size + 2 * (b->k / 2) - b->k) / b->stride + 1; }
