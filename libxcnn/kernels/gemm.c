@@ -242,19 +242,6 @@ void xcnn_gemm_activate(float *y, size_t count, const xcnn_gemm_epilogue *act)
     if (act->clip) clip_span(y, count, act->lo, act->hi);
 }
 
-XCNN_VECTOR_CLONES
-static void add_span(float *y, const float *r, size_t count)
-{
-    for (size_t i = 0; i < count; i++) y[i] += r[i];
-}
-
-void xcnn_gemm_add_activate(float *y, const float *r, size_t count,
-                            const xcnn_gemm_epilogue *act)
-{
-    add_span(y, r, count);
-    xcnn_gemm_activate(y, count, act);
-}
-
 /* The activation on an h x w tile of C (for kernels without an _ep form). */
 static void activate_tile(float *C, int ldc, int h, int w, const xcnn_gemm_epilogue *act)
 {
@@ -265,7 +252,7 @@ static void activate_tile(float *C, int ldc, int h, int w, const xcnn_gemm_epilo
  * float), then the activation, on an h x w tile while it is in L1: one
  * loop nest, the activation's rules as relu_span's and clip_span's. */
 XCNN_VECTOR_CLONES
-static void residual_tile(float *C, int ldc, int h, int w, const float *res,
+static void residual_tile(float *C, int ldc, int h, size_t w, const float *res,
                           const xcnn_gemm_epilogue *act)
 {
     int relu = act->relu, clip = act->clip;
@@ -273,7 +260,7 @@ static void residual_tile(float *C, int ldc, int h, int w, const float *res,
     for (int r = 0; r < h; r++) {
         float *c = C + (size_t)r * ldc;
         const float *x = res + (size_t)r * ldc;
-        for (int j = 0; j < w; j++) {
+        for (size_t j = 0; j < w; j++) {
             float v = c[j] + x[j];
             if (relu) v = v > 0 ? v : 0.0f;
             if (clip) {
@@ -283,6 +270,13 @@ static void residual_tile(float *C, int ldc, int h, int w, const float *res,
             c[j] = v;
         }
     }
+}
+
+/* One row of count floats. */
+void xcnn_gemm_add_activate(float *y, const float *r, size_t count,
+                            const xcnn_gemm_epilogue *act)
+{
+    residual_tile(y, 0, 1, count, r, act);
 }
 
 /* The residual rows of an h x w tile, asked for before the tile's sums
@@ -347,7 +341,7 @@ static void macro_kernel(const xcnn_gemm_kernel *kern, int mc, int nc, int kc, i
                 prefetch_tile(res + (size_t)i * ldc + j, ldc, h, w);
                 run_tile_ep(kern, kc, a, rs, cs, b, ldp, tile, ldc, h, w, add,
                             bias ? bias + i : NULL, NULL);
-                residual_tile(tile, ldc, h, w, res + (size_t)i * ldc + j, act);
+                residual_tile(tile, ldc, h, (size_t)w, res + (size_t)i * ldc + j, act);
             } else if (bias || act)
                 run_tile_ep(kern, kc, a, rs, cs, b, ldp, tile, ldc, h, w, add,
                             bias ? bias + i : NULL, act);
@@ -505,7 +499,7 @@ static void sgemm_epilogue(xcnn_gemm_kind kind, int M, int N, int K, const float
     if (K <= 0) { /* no product: the bias, the residual, then the activation */
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = ep->bias ? ep->bias[i] : 0.0f;
-        if (ep->residual) residual_tile(C, ldc, M, N, ep->residual, ep);
+        if (ep->residual) residual_tile(C, ldc, M, (size_t)N, ep->residual, ep);
         else if (ep->relu || ep->clip) activate_tile(C, ldc, M, N, ep);
         return;
     }

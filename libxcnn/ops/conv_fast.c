@@ -475,21 +475,20 @@ static xcnn_gemm_epilogue conv_epilogue(const xcnn_node *n, const float *bias,
     return (xcnn_gemm_epilogue){bias, n->fused_relu, n->fused_clip, n->clip_lo, n->clip_hi, res};
 }
 
-/* The fused activation (if any) on count outputs while they are still in
+/* The residual r of a fused Add (core/fuse.c; NULL: none), then the
+ * fused activation (if any), on count outputs while they are still in
  * cache, for the paths whose outputs no GEMM stores. */
-static void fused_act(const xcnn_node *n, float *y, size_t count)
-{
-    xcnn_gemm_epilogue act = conv_epilogue(n, NULL, NULL);
-    xcnn_gemm_activate(y, count, &act);
-}
-
-/* The same after adding the residual r of a fused Add (core/fuse.c) to
- * those outputs, when there is one (r not NULL). */
 static void residual_act(const xcnn_node *n, float *y, const float *r, size_t count)
 {
     xcnn_gemm_epilogue act = conv_epilogue(n, NULL, NULL);
     if (r) xcnn_gemm_add_activate(y, r, count, &act);
     else xcnn_gemm_activate(y, count, &act);
+}
+
+/* The fused activation alone. */
+static void fused_act(const xcnn_node *n, float *y, size_t count)
+{
+    residual_act(n, y, NULL, count);
 }
 
 /* The residual of sample b's output, or NULL (no fused Add). */
