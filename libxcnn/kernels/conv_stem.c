@@ -6,11 +6,12 @@
 #include <limits.h>
 #include "conv_stem.h"
 #include "depthwise.h"
+#include "../base/cpu.h"
 
-/* Floats of one band's flat index, about: 4 rows of ResNet's 115-float
- * pitch, so a block's band (8 x 464 floats) and the input rows its taps
- * read stay in L1 and L2 while the terms run. */
-#define STEM_BAND_FLOATS 512
+/* Most floats of one band's flat index: 5 rows of ResNet's 115-float
+ * pitch, so that a block's band (8 x 576 floats) and the input rows its
+ * taps read stay in L1 and L2 while the terms run. */
+#define STEM_BAND_FLOATS 640
 
 int xcnn_conv_stem_fits(const xcnn_window2d *w, int channels)
 {
@@ -69,18 +70,32 @@ void xcnn_conv_stem_fill(const xcnn_window2d *w, int piece, const float *x, floa
                         phases + (size_t)c * channel_floats(&g), simd);
 }
 
-/* Output rows per band, and the floats of a band's flat index (rounded up
- * to whole vectors of 16). */
-static int band_rows(const xcnn_window2d *w, const xcnn_dw_geom *g)
-{
-    int rows = STEM_BAND_FLOATS / g->pitch;
-    if (rows < 1) rows = 1;
-    return rows < w->out_h ? rows : w->out_h;
-}
-
+/* The floats of a band of `rows` output rows' flat index, rounded up to
+ * whole vectors of 16. */
 static int band_width(const xcnn_window2d *w, const xcnn_dw_geom *g, int rows)
 {
     return ((rows - 1) * g->pitch + w->out_w + 15) / 16 * 16;
+}
+
+/* Output rows per band: of the counts whose flat index fits in
+ * STEM_BAND_FLOATS, the one with the least work per output, where a
+ * 16-wide end (8 accumulators: half the multiply-add units idle) costs
+ * twice a 48-wide block per float. ResNet's 115-float pitch: 5 rows (576
+ * floats, 12 x 48) rather than 4 (464: 9 x 48 + 16). */
+static int band_rows(const xcnn_window2d *w, const xcnn_dw_geom *g)
+{
+    int best = 1;
+    double best_cost = 0;
+    for (int rows = 1; rows <= w->out_h; rows++) {
+        if (rows > 1 && (rows - 1) * g->pitch + w->out_w > STEM_BAND_FLOATS) break;
+        int n = band_width(w, g, rows);
+        double cost = (double)(n / 48 * 48 + 2 * (n % 48)) / ((double)rows * w->out_w);
+        if (rows == 1 || cost < best_cost) {
+            best = rows;
+            best_cost = cost;
+        }
+    }
+    return best;
 }
 
 size_t xcnn_conv_stem_band_floats(const xcnn_window2d *w)
@@ -102,6 +117,26 @@ static void sum_plain(const float *src, const size_t *koff, int terms, const flo
             float *o = out + m * ld, wm = wk[m];
             for (int i = 0; i < n; i++) o[i] += wm * s[i];
         }
+    }
+}
+
+/* y = act(band + bias) over one output row, in one pass: as a copy
+ * then xcnn_gemm_activate (relu, then clip), with the same bits. Two
+ * passes took a fifth of ResNet's stem. */
+XCNN_VECTOR_CLONES
+static void finish_row(float *y, const float *band, int n, float bias,
+                       const xcnn_gemm_epilogue *ep)
+{
+    int relu = ep->relu, clip = ep->clip;
+    float lo = ep->lo, hi = ep->hi;
+    for (int j = 0; j < n; j++) {
+        float v = band[j] + bias;
+        if (relu) v = v > 0 ? v : 0.0f;
+        if (clip) {
+            v = v < lo ? lo : v;
+            v = v > hi ? hi : v;
+        }
+        y[j] = v;
     }
 }
 
@@ -151,12 +186,9 @@ void xcnn_conv_stem(const xcnn_window2d *w, int channels, int c_out, const float
          * activation */
         for (int m = 0; m < nm; m++) {
             float bias = ep->bias ? ep->bias[m0 + m] : 0.0f;
-            for (int r = 0; r < nr; r++) {
-                float *yr = y + (size_t)(m0 + m) * npix + (size_t)(oh0 + r) * w->out_w;
-                const float *br = band + (size_t)m * ld + (size_t)r * g.pitch;
-                for (int j = 0; j < w->out_w; j++) yr[j] = br[j] + bias;
-                xcnn_gemm_activate(yr, (size_t)w->out_w, ep);
-            }
+            for (int r = 0; r < nr; r++)
+                finish_row(y + (size_t)(m0 + m) * npix + (size_t)(oh0 + r) * w->out_w,
+                           band + (size_t)m * ld + (size_t)r * g.pitch, w->out_w, bias, ep);
         }
     }
 }
