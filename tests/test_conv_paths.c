@@ -571,6 +571,82 @@ static void check_stem_kernel(const xcnn_window2d *w, int c, int m)
     free(y);
 }
 
+/* MaxPool over one plane, window by window in scan order: a later tap
+ * kept only if larger or NaN, the padding skipped (ops/pool.c's rule). */
+static void pool_scan(const xcnn_window2d *p, const float *x, float *y)
+{
+    for (int oh = 0; oh < p->out_h; oh++)
+        for (int ow = 0; ow < p->out_w; ow++) {
+            float m = NAN;
+            int first = 1;
+            for (int i = 0; i < p->k_h; i++)
+                for (int j = 0; j < p->k_w; j++) {
+                    int r = oh * p->stride_h - p->pad_top + i, c = ow * p->stride_w - p->pad_left + j;
+                    if (r < 0 || r >= p->in_h || c < 0 || c >= p->in_w) continue;
+                    float v = x[r * p->in_w + c];
+                    if (first || v > m || isnan(v)) m = v;
+                    first = 0;
+                }
+            y[oh * p->out_w + ow] = m;
+        }
+}
+
+/* xcnn_conv_stem_pooled: the bits of xcnn_conv_stem then the pool's scan,
+ * in 1 to 5 parts, plain C and (where it runs) AVX-512; with ReLU, or
+ * with none and a NaN in the input (the pool keeps NaN). */
+static void check_stem_pooled(const xcnn_window2d *w, int c, int m, const xcnn_window2d *pool,
+                              int relu)
+{
+    int taps = w->k_h * w->k_w, npix = w->out_h * w->out_w;
+    size_t nx = (size_t)c * w->in_h * w->in_w, ny = (size_t)m * npix;
+    size_t npool = (size_t)m * pool->out_h * pool->out_w;
+    test_rng rng = {99u + (uint64_t)m * 3 + (uint64_t)relu};
+    float *x = malloc(nx * sizeof(float)), *wt = malloc((size_t)m * c * taps * sizeof(float));
+    float *bias = malloc((size_t)m * sizeof(float)), *conv = malloc(ny * sizeof(float));
+    float *packed = malloc(xcnn_conv_stem_packed_floats(c, taps, m) * sizeof(float));
+    float *phases = malloc(xcnn_conv_stem_phase_floats(w, c) * sizeof(float));
+    size_t slot = xcnn_conv_stem_pool_floats(w, pool);
+    float *scratch = malloc(5 * slot * sizeof(float));
+    float *ref = malloc(npool * sizeof(float)), *y = malloc(npool * sizeof(float));
+    for (size_t i = 0; i < nx; i++) x[i] = test_rng_uniform(&rng, -1, 1);
+    if (!relu) x[nx / 2 + 3] = NAN;
+    for (size_t i = 0; i < (size_t)m * c * taps; i++) wt[i] = test_rng_uniform(&rng, -1, 1);
+    for (int i = 0; i < m; i++) bias[i] = test_rng_uniform(&rng, -1, 1);
+    xcnn_conv_stem_pack(wt, m, c, taps, packed);
+    xcnn_gemm_epilogue ep = {bias, relu, 0, 0.0f, 0.0f, NULL};
+    check(xcnn_conv_stem_pool_fits(w, pool), "the pool fits the stem's output (%dx%d)",
+          pool->out_h, pool->out_w);
+    for (int simd = 0; simd <= xcnn_conv_stem_simd(); simd++) {
+        for (int k = 0; k < xcnn_conv_stem_fill_pieces(w, c); k++)
+            xcnn_conv_stem_fill(w, k, x, phases, simd);
+        xcnn_conv_stem(w, c, m, phases, packed, &ep, conv, scratch, 0, 1, simd);
+        for (int o = 0; o < m; o++)
+            pool_scan(pool, conv + (size_t)o * npix, ref + (size_t)o * pool->out_h * pool->out_w);
+        int same = 1, nans = 0;
+        for (int parts = 1; parts <= 5; parts++) {
+            for (size_t i = 0; i < npool; i++) y[i] = -7.0f;
+            for (int k = 0; k < parts; k++)
+                xcnn_conv_stem_pooled(w, c, m, phases, packed, &ep, pool, y,
+                                      scratch + (size_t)k * slot, k, parts, simd);
+            same &= memcmp(ref, y, npool * sizeof(float)) == 0;
+        }
+        for (size_t i = 0; i < npool; i++) nans += isnan(y[i]) != 0;
+        check(same && (relu ? nans == 0 : nans > 0),
+              "stem + pool %dx%d/%d: the bits of the stem then the pool in 1 to 5 parts "
+              "(c%d m%d out %dx%d, %s, %s, %d NaN)", pool->k_h, pool->k_w, pool->stride_h, c, m,
+              w->out_h, w->out_w, relu ? "ReLU" : "no ReLU", simd ? "AVX-512" : "plain C", nans);
+    }
+    free(x);
+    free(wt);
+    free(bias);
+    free(conv);
+    free(packed);
+    free(phases);
+    free(scratch);
+    free(ref);
+    free(y);
+}
+
 int main(void)
 {
     const size_t big = 1u << 22; /* room for several samples per call */
@@ -820,6 +896,25 @@ int main(void)
         };
         const int chans[] = {3, 2, 1}, outs[] = {64, 20, 8};
         for (int i = 0; i < 3; i++) check_stem_kernel(&geo[i], chans[i], outs[i]);
+        /* the max pool after it: ResNet's 3x3/2 (one shared row per unit),
+         * a top pad of 2, 2x2/2 (no shared row, the scan even with
+         * AVX-512) and 3x3/1 (two shared rows) */
+        const xcnn_window2d pools[] = {
+            {.in_h = 32, .in_w = 24, .k_h = 3, .k_w = 3, .stride_h = 2, .stride_w = 2,
+             .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1,
+             .pad_right = 1, .out_h = 16, .out_w = 12},
+            {.in_h = 9, .in_w = 16, .k_h = 3, .k_w = 3, .stride_h = 2, .stride_w = 2,
+             .dil_h = 1, .dil_w = 1, .pad_top = 2, .pad_left = 1, .out_h = 5, .out_w = 8},
+            {.in_h = 6, .in_w = 150, .k_h = 2, .k_w = 2, .stride_h = 2, .stride_w = 2,
+             .dil_h = 1, .dil_w = 1, .out_h = 3, .out_w = 75},
+            {.in_h = 6, .in_w = 150, .k_h = 3, .k_w = 3, .stride_h = 1, .stride_w = 1,
+             .dil_h = 1, .dil_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1,
+             .pad_right = 1, .out_h = 6, .out_w = 150},
+        };
+        const int on[] = {0, 1, 2, 2};
+        for (int i = 0; i < 4; i++)
+            for (int relu = 0; relu <= 1; relu++)
+                check_stem_pooled(&geo[on[i]], chans[on[i]], outs[on[i]], &pools[i], relu);
     }
     check_weights_change();
 #ifdef _OPENMP

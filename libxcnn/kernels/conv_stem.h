@@ -79,6 +79,32 @@ void xcnn_conv_stem(const xcnn_window2d *w, int channels, int c_out, const float
                     const float *packed, const xcnn_gemm_epilogue *ep, float *y, float *band,
                     int part, int parts, int simd);
 
+/*
+ * The stem with the max pool after it (a ReLU between them or not), for
+ * inference: the conv's rows go to a part's scratch, POOL_GROUP pooled
+ * rows' worth at a time, and only the pool's output is written. The
+ * conv's output (ResNet's: 3.2 MB) is never stored and read back; the
+ * pool runs on rows still in L1 and L2.
+ */
+
+/* 1 when `pool` (a MaxPool's window) reads this conv's output plane and
+ * the form takes it: no dilation, and every window starts inside its
+ * rows or the padding above them. */
+int xcnn_conv_stem_pool_fits(const xcnn_window2d *w, const xcnn_window2d *pool);
+
+/* Floats of the scratch one part needs (after the phase planes). */
+size_t xcnn_conv_stem_pool_floats(const xcnn_window2d *w, const xcnn_window2d *pool);
+
+/* As xcnn_conv_stem, then MaxPool's window `pool` over each channel's
+ * plane: y is c_out planes of pool->out_h x pool->out_w. The parts split
+ * groups of pooled rows x blocks of channels; the bits of the conv, then
+ * the MaxPool op, for any parts (the pool: AVX-512 3x3 stride 2 where it
+ * fits and simd, else the scan of ops/pool.c's reference). */
+void xcnn_conv_stem_pooled(const xcnn_window2d *w, int channels, int c_out,
+                           const float *phases, const float *packed,
+                           const xcnn_gemm_epilogue *ep, const xcnn_window2d *pool, float *y,
+                           float *scratch, int part, int parts, int simd);
+
 #ifdef XCNN_DW_X86
 /* conv_stem_avx512.c: sum_plain's outputs with AVX-512, 16 x vectors (1
  * or 3) of them, each term one fused multiply-add. */
