@@ -246,7 +246,8 @@ clean:
 .SECONDARY:
 
 .PHONY: all tests test bench paired clean fixtures-big demo models test-zoo
--include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/obj/tools/demo.d $(BUILD)/obj/tools/example.d $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d)
+-include $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(BUILD)/obj/tools/demo.d $(BUILD)/obj/tools/example.d $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.d) \
+  $(BENCH_BIN:$(BUILD)/bench/%=$(BUILD)/obj/bench/%.d)
 
 # ---- Reliability: sanitizers, valgrind, fuzzing, threads ----------------
 # (scripts and harnesses in tests/fuzz/; each target uses its own BUILD dir)
