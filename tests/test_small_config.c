@@ -60,6 +60,7 @@ void xcnn_winograd_conv(const xcnn_winograd_geom *geo, int c_in, int c_out, int 
 #define xcnn_conv_fast_direct small_conv_fast_direct
 #define xcnn_conv_fast_stem small_conv_fast_stem
 #define xcnn_conv_fast_takes_residual small_conv_fast_takes_residual
+#define xcnn_conv_fast_takes_pool small_conv_fast_takes_pool
 #include "../libxcnn/ops/conv_fast.c"
 
 static float *random_floats(test_rng *rng, size_t n)

@@ -18,6 +18,12 @@
  *                                cache: ResNet's and MobileNetV2's residual
  *                                Adds no longer read and write the whole
  *                                tensor again (ONNX Runtime's Conv + Sum)
+ *   Conv -> MaxPool              the stem conv (few input channels) pools
+ *                                its rows while they are in cache: its
+ *                                output (ResNet's: 64 x 112 x 112, 3.2 MB)
+ *                                is never written and read back. Not where
+ *                                the reference runs (make REFERENCE=1):
+ *                                the pooled stem has no reference form
  *
  * A pair is fused only when the conv's output feeds nothing else and is not
  * the model output, and (for BN) when the conv's weights are its own. The
@@ -199,6 +205,21 @@ xcnn_status xcnn_fuse(xcnn_graph *g, xcnn_err *err)
                    !g->nodes[next].folded) {
             xcnn_status st = fuse_residual(g, i, next, err);
             if (st) return st;
+        }
+    }
+    /* after the conv's activation is in it, which comes before the pool */
+    for (int i = 0; i < g->n_nodes && !g->reference; i++) {
+        xcnn_node *conv = &g->nodes[i];
+        int next = -1;
+        if (conv->folded || strcmp(conv->op_type, "Conv") != 0 ||
+            uses(g, conv->out[0], &next) != 1 || next < 0)
+            continue;
+        const xcnn_node *pool = &g->nodes[next];
+        if (!pool->folded && strcmp(pool->op_type, "MaxPool") == 0 && pool->n_in == 1 &&
+            pool->in[0] == conv->out[0] && (pool->n_out == 1 || pool->out[1] < 0) &&
+            xcnn_conv_takes_pool(conv, pool)) {
+            conv->fused_pool = 1;
+            bypass(g, i, next);
         }
     }
     return XCNN_OK;

@@ -104,6 +104,9 @@ typedef struct xcnn_node {
     /* An Add fuse.c folded into it (Conv only): in[3] is the Add's other
      * input, of the output's shape, added before the activation */
     int fused_add;
+    /* A MaxPool fuse.c folded into it (Conv only, after its activation):
+     * the output is the pool's; the folded MaxPool node keeps its window */
+    int fused_pool;
 } xcnn_node;
 
 typedef struct xcnn_graph {

@@ -151,6 +151,7 @@ typedef struct wplan {
     int *relu_of;   /* per node: the Relu or Clip fused into this Conv,
                        or -1                                             */
     int *add_of;    /* per node: the Add fused into this Conv, or -1    */
+    int *pool_of;   /* per node: the MaxPool fused into this Conv, or -1 */
     int n_tensors, n_nodes;
     uint64_t *offset; /* per graph tensor: its data's offset (consts)    */
     size_t data_offset, total;
@@ -161,6 +162,7 @@ static void wplan_free(wplan *w)
     free(w->tmap);
     free(w->relu_of);
     free(w->add_of);
+    free(w->pool_of);
     free(w->offset);
 }
 
@@ -180,12 +182,14 @@ static int add_conv_input(const xcnn_node *a, const xcnn_node *conv)
 
 /* Node i's output k as it is written: a Conv with a fused Add writes the
  * Add's other input, else one with a fused ReLU or Clip writes the tensor
- * its Relu or Clip reads (those nodes follow it in the file). */
+ * its Relu or Clip reads, else one with a fused MaxPool the tensor the
+ * pool reads (those nodes follow it in the file). */
 static int out_written(const xcnn_graph *g, const wplan *w, int i, int k)
 {
     const xcnn_node *n = &g->nodes[i];
     if (k == 0 && w->add_of[i] >= 0) return add_conv_input(&g->nodes[w->add_of[i]], n);
     if (k == 0 && w->relu_of[i] >= 0) return g->nodes[w->relu_of[i]].in[0];
+    if (k == 0 && w->pool_of[i] >= 0) return g->nodes[w->pool_of[i]].in[0];
     return n->out[k];
 }
 
@@ -236,28 +240,47 @@ static xcnn_status plan_write(const xcnn_graph *g, wplan *w, xcnn_err *err)
     w->tmap = calloc(nt, sizeof(int));
     w->relu_of = malloc(nn * sizeof(int));
     w->add_of = malloc(nn * sizeof(int));
+    w->pool_of = malloc(nn * sizeof(int));
     w->offset = calloc(nt, sizeof(uint64_t));
-    int *relu_by_out = malloc(nt * sizeof(int));
-    if (!w->tmap || !w->relu_of || !w->add_of || !w->offset || !relu_by_out) {
+    int *relu_by_out = malloc(2 * nt * sizeof(int)), *pool_by_out = relu_by_out + nt;
+    if (!w->tmap || !w->relu_of || !w->add_of || !w->pool_of || !w->offset || !relu_by_out) {
         free(relu_by_out);
         return xcnn_fail(err, XCNN_ERR_NOMEM, "out of memory writing .xcnn");
     }
     if (g->output < 0 || g->output >= g->n_tensors)
         goto no_output;
-    /* Relus and Clips that fuse.c folded into their Conv, by the tensor
-     * they made. */
-    for (int t = 0; t < g->n_tensors; t++) relu_by_out[t] = -1;
+    /* Relus, Clips and MaxPools that fuse.c folded into their Conv, by
+     * the tensor they made. */
+    for (int t = 0; t < g->n_tensors; t++) relu_by_out[t] = pool_by_out[t] = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         const xcnn_node *n = &g->nodes[i];
-        if (n->folded && n->n_in >= 1 && n->n_out >= 1 && n->out[0] >= 0 &&
-            (!strcmp(n->op_type, "Relu") || !strcmp(n->op_type, "Clip")) &&
-            g->tensors[n->out[0]].kind != XCNN_T_CONST)
+        if (!n->folded || n->n_in < 1 || n->n_out < 1 || n->out[0] < 0 ||
+            g->tensors[n->out[0]].kind == XCNN_T_CONST)
+            continue;
+        if (!strcmp(n->op_type, "Relu") || !strcmp(n->op_type, "Clip"))
             relu_by_out[n->out[0]] = i;
+        if (!strcmp(n->op_type, "MaxPool")) pool_by_out[n->out[0]] = i;
     }
     for (int i = 0; i < g->n_nodes; i++) {
         const xcnn_node *n = &g->nodes[i];
-        w->relu_of[i] = w->add_of[i] = -1;
+        w->relu_of[i] = w->add_of[i] = w->pool_of[i] = -1;
         if (n->folded) continue;
+        /* what the conv and its activation make: the pool's input when a
+         * pool follows them */
+        int made = n->out[0];
+        if (n->fused_pool) {
+            int p = made >= 0 ? pool_by_out[made] : -1;
+            if (p < 0 || g->nodes[p].in[0] < 0) {
+                free(relu_by_out);
+                return xcnn_fail(err, XCNN_ERR_ARG, "node '%s' (%s) has a fused MaxPool "
+                                 "whose node is gone: cannot write it", n->name, n->op_type);
+            }
+            w->pool_of[i] = p;
+            made = g->nodes[p].in[0];
+            mark(w, made);
+            mark(w, g->nodes[p].out[0]);
+            w->n_nodes++;
+        }
         if (n->fused_add) {
             int a = n->n_in == 4 ? find_fused_add(g, n) : -1;
             if (a < 0) {
@@ -271,7 +294,7 @@ static xcnn_status plan_write(const xcnn_graph *g, wplan *w, xcnn_err *err)
             w->n_nodes++;
         }
         if (n->fused_relu || n->fused_clip) {
-            int r = n->out[0] >= 0 ? relu_by_out[n->out[0]] : -1;
+            int r = made >= 0 ? relu_by_out[made] : -1;
             if (r < 0 || g->nodes[r].in[0] < 0) {
                 free(relu_by_out);
                 return xcnn_fail(err, XCNN_ERR_ARG, "node '%s' (%s) has a fused %s whose "
@@ -408,6 +431,10 @@ static void put_tables(wbuf *b, const xcnn_graph *g, const wplan *w)
         if (w->relu_of[i] >= 0) {
             const xcnn_node *r = &g->nodes[w->relu_of[i]];
             put_node(b, g, w, r, -1, r->out[0]);
+        }
+        if (w->pool_of[i] >= 0) {
+            const xcnn_node *p = &g->nodes[w->pool_of[i]];
+            put_node(b, g, w, p, -1, p->out[0]);
         }
     }
     for (int i = 0; i < g->n_meta; i++) {

@@ -330,7 +330,11 @@ void xcnn_conv_stem_pooled(const xcnn_window2d *w, int channels, int c_out,
             float *ym = y + (size_t)(b * XCNN_STEM_BLOCK + m) * pooled + (size_t)p0 * pool->out_w;
 #ifdef XCNN_DW_X86
             if (simd && xcnn_maxpool_3x3s2_fits(&held_pool)) {
-                xcnn_maxpool_3x3s2_rows(&held_pool, held + m * plane, 0, p1 - p0, ym);
+                /* after a ReLU (and no clip) nothing is NaN or -0 */
+                if (ep->relu && !ep->clip)
+                    xcnn_maxpool_3x3s2_rows_relu(&held_pool, held + m * plane, 0, p1 - p0, ym);
+                else
+                    xcnn_maxpool_3x3s2_rows(&held_pool, held + m * plane, 0, p1 - p0, ym);
                 continue;
             }
 #endif

@@ -155,6 +155,10 @@ void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g, c
  * xcnn_maxpool_3x3s2_fits, with AVX-512 and no scratch: the same bits. */
 void xcnn_maxpool_3x3s2_rows(const xcnn_window2d *w, const float *x, int oh_lo, int oh_hi,
                              float *y);
+/* The same over a ReLU's output (every x >= +0, no NaN), with the plain
+ * maximum: the same bits there. */
+void xcnn_maxpool_3x3s2_rows_relu(const xcnn_window2d *w, const float *x, int oh_lo,
+                                  int oh_hi, float *y);
 #endif
 
 #endif

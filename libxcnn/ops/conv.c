@@ -282,7 +282,9 @@ void xcnn_conv_reference_backward(const xcnn_conv_shape *s, int batch, const flo
 static void conv_forward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch)
 {
     const xcnn_conv_shape *s = n->params;
-    if (s->fast && !g->reference) {
+    /* a conv with a pool in it has no reference form (fuse.c makes one
+     * only where the reference is off): its reference is the two nodes */
+    if (s->fast && (!g->reference || n->fused_pool)) {
         xcnn_conv_fast_forward(g, n, batch, scratch);
         return;
     }
@@ -334,6 +336,13 @@ int xcnn_conv_takes_residual(const xcnn_node *n)
 {
     const xcnn_conv_shape *s = n->params;
     return s && (!s->fast || xcnn_conv_fast_takes_residual(n));
+}
+
+int xcnn_conv_takes_pool(xcnn_node *n, const xcnn_node *pool)
+{
+    const xcnn_conv_shape *s = n->params;
+    xcnn_window2d w;
+    return s && s->fast && xcnn_maxpool_window(pool, &w) && xcnn_conv_fast_takes_pool(n, &w);
 }
 
 /* Every attribute of ONNX Conv (opsets 1 to 22), all read by setup. */

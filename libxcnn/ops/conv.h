@@ -51,6 +51,8 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
 void xcnn_conv_fast_backward(xcnn_graph *g, const xcnn_node *n, int batch, float *scratch);
 xcnn_status xcnn_conv_fast_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *err);
 int xcnn_conv_fast_takes_residual(const xcnn_node *n);
+/* As xcnn_conv_takes_pool, for the max pool window `pool`. */
+int xcnn_conv_fast_takes_pool(xcnn_node *n, const xcnn_window2d *pool);
 /* For tests: 1 when this conv writes its output pixel-major for the
  * depthwise conv after it, 2 when it is that depthwise conv, else 0. */
 int xcnn_conv_fast_pixel_major(const xcnn_node *n);

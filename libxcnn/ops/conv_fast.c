@@ -115,6 +115,8 @@ typedef struct conv_params {
     int transposed; /* few pixels: forward as Y^T = col^T W^T (see below)  */
     int direct;     /* strided: forward as Y^T with no col (conv_direct.h) */
     int stem;       /* few input channels: over phase planes (conv_stem.h) */
+    int pooled;     /* the stem with a max pool folded in (fused_pool)     */
+    xcnn_window2d pool; /* its window                                      */
     packed_form wt_packed; /* W^T, for xcnn_sgemm_packed (transposed) or
                               tap by tap (direct); W in blocks (stem)     */
     /* Inference only: a transposed 1x1 conv whose sole reader is a
@@ -988,6 +990,19 @@ static void packed_stem(const xcnn_node *n, const float *w)
     }
 }
 
+/* Part k of parts of one sample's output from its phase planes: the
+ * conv's, or with a pool folded in the pool's. */
+static void stem_part(const conv_params *p, const xcnn_gemm_epilogue *ep, const float *phases,
+                      float *y, float *slot, int k, int parts, int simd)
+{
+    if (p->pooled)
+        xcnn_conv_stem_pooled(&p->s.win, p->s.c_in, p->s.c_out, phases, p->wt_packed.data, ep,
+                              &p->pool, y, slot, k, parts, simd);
+    else
+        xcnn_conv_stem(&p->s.win, p->s.c_in, p->s.c_out, phases, p->wt_packed.data, ep, y, slot,
+                       k, parts, simd);
+}
+
 /* Per sample: the phase planes, shared out in pieces, then the output in
  * parts, each thread with its band after the planes in the scratch. Equal
  * to the reference to rounding, the same bits for any thread count. */
@@ -999,19 +1014,23 @@ static void forward_stem(const xcnn_graph *g, const xcnn_node *n, int batch, con
     const xcnn_window2d *win = &p->s.win;
     int c_in = p->s.c_in, simd = xcnn_conv_stem_simd();
     int pieces = xcnn_conv_stem_fill_pieces(win, c_in);
-    size_t phases = xcnn_conv_stem_phase_floats(win, c_in), band = xcnn_conv_stem_band_floats(win);
-    size_t x_sample = (size_t)c_in * win->in_h * win->in_w, y_sample = (size_t)p->s.c_out * p->npix;
+    size_t phases = xcnn_conv_stem_phase_floats(win, c_in);
+    /* one part's scratch: its band, and with a pool its conv rows */
+    size_t slot = p->pooled ? xcnn_conv_stem_pool_floats(win, &p->pool)
+                            : xcnn_conv_stem_band_floats(win);
+    size_t x_sample = (size_t)c_in * win->in_h * win->in_w;
+    size_t y_sample = (size_t)p->s.c_out *
+                      (p->pooled ? (size_t)p->pool.out_h * p->pool.out_w : (size_t)p->npix);
     xcnn_gemm_epilogue ep = conv_epilogue(n, bias, NULL); /* no residual: takes_residual */
     int parts = xcnn_fork_worth((double)p->npix * p->s.c_out * p->kcol > 4e6)
-                    ? xcnn_scratch_slots(scratch_room(g, n) - phases, band, xcnn_threads_max())
+                    ? xcnn_scratch_slots(scratch_room(g, n) - phases, slot, xcnn_threads_max())
                     : 1;
     for (int b = 0; b < batch; b++) {
         const float *xs = x + (size_t)b * x_sample;
         float *ys = y + (size_t)b * y_sample;
         if (parts == 1) {
             for (int k = 0; k < pieces; k++) xcnn_conv_stem_fill(win, k, xs, scratch, simd);
-            xcnn_conv_stem(win, c_in, p->s.c_out, scratch, p->wt_packed.data, &ep, ys,
-                           scratch + phases, 0, 1, simd);
+            stem_part(p, &ep, scratch, ys, scratch + phases, 0, 1, simd);
             continue;
         }
 #pragma omp parallel num_threads(parts)
@@ -1020,8 +1039,7 @@ static void forward_stem(const xcnn_graph *g, const xcnn_node *n, int batch, con
             for (int k = 0; k < pieces; k++) xcnn_conv_stem_fill(win, k, xs, scratch, simd);
 #pragma omp for schedule(static)
             for (int k = 0; k < parts; k++)
-                xcnn_conv_stem(win, c_in, p->s.c_out, scratch, p->wt_packed.data, &ep, ys,
-                               scratch + phases + (size_t)k * band, k, parts, simd);
+                stem_part(p, &ep, scratch, ys, scratch + phases + (size_t)k * slot, k, parts, simd);
         }
     }
 }
@@ -1603,6 +1621,25 @@ int xcnn_conv_fast_takes_residual(const xcnn_node *n)
 {
     const conv_params *p = n->params;
     return p->s.group == 1 && !p->depthwise && !p->stem;
+}
+
+/* Only the stem form, and only where its sums run (frozen weights, an
+ * AVX-512 CPU: runs_stem), with room for a part's conv rows. */
+int xcnn_conv_fast_takes_pool(xcnn_node *n, const xcnn_window2d *pool)
+{
+    conv_params *p = n->params;
+    if (!p->stem || p->pooled || n->fused_add || !xcnn_conv_stem_simd() ||
+        !xcnn_conv_stem_pool_fits(&p->s.win, pool))
+        return 0;
+    size_t need = xcnn_conv_stem_phase_floats(&p->s.win, p->s.c_in) +
+                  xcnn_conv_stem_pool_floats(&p->s.win, pool);
+#if XCNN_CONV_SCRATCH_FLOATS > 0
+    if (need > (size_t)XCNN_CONV_SCRATCH_FLOATS) return 0; /* small builds keep the two */
+#endif
+    if (need > n->scratch_floats) n->scratch_floats = need;
+    p->pooled = 1;
+    p->pool = *pool;
+    return 1;
 }
 
 int xcnn_conv_fast_pixel_major(const xcnn_node *n)

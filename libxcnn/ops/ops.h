@@ -6,6 +6,7 @@
 #define XCNN_OPS_H
 
 #include "../graph/graph.h"
+#include "../kernels/im2col.h" /* xcnn_window2d */
 
 /* conv.c */
 extern const xcnn_op_def xcnn_op_conv;
@@ -19,10 +20,17 @@ xcnn_status xcnn_conv_prepare_inference(xcnn_graph *g, xcnn_node *n, xcnn_err *e
  * graph.h's fused_add): every path it may run adds the residual to its
  * finished sums before the activation. */
 int xcnn_conv_takes_residual(const xcnn_node *n);
+/* Whether this conv, set up, takes the MaxPool node `pool` (set up, the
+ * only reader of its output) folded into it (fuse.c, graph.h's
+ * fused_pool): 1 only for the stem form (kernels/conv_stem.h), which then
+ * runs with it. Its reference is the conv and the pool unfused. */
+int xcnn_conv_takes_pool(xcnn_node *n, const xcnn_node *pool);
 /* batchnorm.c */
 extern const xcnn_op_def xcnn_op_batchnorm;
 /* pool.c */
 extern const xcnn_op_def xcnn_op_maxpool, xcnn_op_averagepool, xcnn_op_globalaveragepool;
+/* A MaxPool node's window, once set up (0 for any other node). */
+int xcnn_maxpool_window(const xcnn_node *n, xcnn_window2d *w);
 /* activation.c */
 extern const xcnn_op_def xcnn_op_relu, xcnn_op_leakyrelu, xcnn_op_clip, xcnn_op_sigmoid,
     xcnn_op_hardsigmoid, xcnn_op_hardswish, xcnn_op_identity, xcnn_op_dropout;

@@ -642,6 +642,14 @@ static xcnn_status maxpool_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
     return pool_setup(g, n, "maxpool", 1, err);
 }
 
+int xcnn_maxpool_window(const xcnn_node *n, xcnn_window2d *w)
+{
+    const pool_params *p = n->params;
+    if (n->def != &xcnn_op_maxpool || !p) return 0;
+    *w = p->win;
+    return 1;
+}
+
 static xcnn_status avgpool_setup(xcnn_graph *g, xcnn_node *n, xcnn_err *err)
 {
     return pool_setup(g, n, "averagepool", 0, err);
