@@ -17,12 +17,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "check.h"
-#include "onnx_builder.h"
-#include "../include/xcnn.h"
-#include "../libxcnn/core/model.h"
-#include "../libxcnn/graph/onnx.h"
-#include "../libxcnn/graph/xcnn_format.h"
+#include "fused_load.h"
 #include "../libxcnn/ops/ops.h"
 
 enum skip_kind { SKIP_CONV, SKIP_INPUT, SKIP_POOLED };
@@ -111,48 +106,9 @@ static ob_buf block_onnx(const block *b, int identity)
     return ob_model(13, &gr);
 }
 
-static xcnn_model *load_bytes(const block *b, const void *p, size_t n, const char *how)
-{
-    xcnn_load_options o = {.inference_only = 1, .max_batch = 3};
-    xcnn_model *m = NULL;
-    char err[512] = "";
-    xcnn_status st = xcnn_model_load_memory(p, n, &o, &m, err, sizeof err);
-    check(st == XCNN_OK, "%s: loads %s (%s)", b->what, how, err);
-    return st == XCNN_OK ? m : NULL;
-}
-
 static xcnn_model *load(const block *b, int identity)
 {
-    ob_buf bytes = block_onnx(b, identity);
-    xcnn_model *m = load_bytes(b, bytes.p, bytes.n, identity ? "with the Identity" : "");
-    ob_free(&bytes);
-    return m;
-}
-
-/* The fused graph written as .xcnn (as xcnn convert --fold-bn writes it:
- * planned and fused, weights unconverted) and loaded back. */
-static xcnn_model *load_via_xcnn(const block *b)
-{
-    ob_buf bytes = block_onnx(b, 0);
-    xcnn_load_options lo = {0};
-    xcnn_graph *g = NULL;
-    xcnn_err err = {0};
-    unsigned char *out = NULL;
-    size_t out_len = 0;
-    xcnn_status st = xcnn_onnx_parse(bytes.p, bytes.n, &lo, &g, &err);
-    ob_free(&bytes);
-    if (!st) {
-        g->inference_only = 1;
-        st = xcnn_plan(g, (uint64_t)256 << 20, &err);
-    }
-    if (!st) st = xcnn_fuse(g, &err);
-    if (!st) st = xcnn_format_encode(g, &out, &out_len, &err);
-    xcnn_graph_free(g);
-    xcnn_model *m = NULL;
-    if (check(st == XCNN_OK, "%s: the fused graph is written as .xcnn (%s)", b->what, err.msg))
-        m = load_bytes(b, out, out_len, "from its .xcnn");
-    free(out);
-    return m;
+    return fused_load(b->what, block_onnx(b, identity), identity ? "with the Identity" : "");
 }
 
 /* The name of the one conv that took an Add, "" for none, "?" for more. */
@@ -168,7 +124,8 @@ static const char *taker(const xcnn_model *m)
 
 static void test_block(const block *b)
 {
-    xcnn_model *fused = load(b, 0), *plain = load(b, 1), *written = load_via_xcnn(b);
+    xcnn_model *fused = load(b, 0), *plain = load(b, 1);
+    xcnn_model *written = fused_load_via_xcnn(b->what, block_onnx(b, 0));
     if (!fused || !plain || !written) goto out;
     /* a depthwise conv runs on the reference in make REFERENCE=1, which
      * adds a residual whatever the conv */
@@ -185,33 +142,12 @@ static void test_block(const block *b)
     check(!strcmp(taker(written), want), "%s: loaded from .xcnn, the Add is taken again",
           b->what);
     size_t n_in = (size_t)b->c_in * b->size * b->size;
-    size_t n_out = (size_t)b->c_out * out_size(b) * out_size(b);
-    float *x = malloc(3 * n_in * sizeof(float)), *want_y = malloc(3 * n_out * sizeof(float));
-    float *got = malloc(3 * n_out * sizeof(float)), *got2 = malloc(3 * n_out * sizeof(float));
+    float *x = malloc(3 * n_in * sizeof(float));
     for (size_t i = 0; i < 3 * n_in; i++) x[i] = rnd(1.5f);
     x[7] = -0.0f;
-    for (int batch = 1; batch <= 3; batch += 2)
-        for (int threads = 1; threads <= 2; threads++) {
-            xcnn_model_set_threads(fused, threads);
-            xcnn_model_set_threads(plain, threads);
-            xcnn_model_set_threads(written, threads);
-            memset(got, 0xff, 3 * n_out * sizeof(float));
-            memset(got2, 0xff, 3 * n_out * sizeof(float));
-            xcnn_status s1 = xcnn_forward(plain, x, batch, want_y);
-            xcnn_status s2 = xcnn_forward(fused, x, batch, got);
-            xcnn_status s3 = xcnn_forward(written, x, batch, got2);
-            size_t bytes = (size_t)batch * n_out * sizeof(float);
-            check(s1 == XCNN_OK && s2 == XCNN_OK && !memcmp(want_y, got, bytes),
-                  "%s, batch %d, %d thread%s: fused, the Add op's bits", b->what, batch,
-                  threads, threads > 1 ? "s" : "");
-            check(s3 == XCNN_OK && !memcmp(want_y, got2, bytes),
-                  "%s, batch %d, %d thread%s: from .xcnn, the same bits", b->what, batch,
-                  threads, threads > 1 ? "s" : "");
-        }
+    fused_check_bits(b->what, "Add", fused, plain, written, x,
+                     (size_t)b->c_out * out_size(b) * out_size(b));
     free(x);
-    free(want_y);
-    free(got);
-    free(got2);
 out:
     xcnn_model_free(fused);
     xcnn_model_free(plain);

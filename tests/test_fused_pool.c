@@ -19,12 +19,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "check.h"
-#include "onnx_builder.h"
-#include "../include/xcnn.h"
-#include "../libxcnn/core/model.h"
-#include "../libxcnn/graph/onnx.h"
-#include "../libxcnn/graph/xcnn_format.h"
+#include "fused_load.h"
 #include "../libxcnn/kernels/conv_stem.h"
 #include "../libxcnn/ops/ops.h"
 
@@ -39,7 +34,10 @@ typedef struct stem {
 
 static uint64_t rng_state;
 
-static int conv_out(int size, const stem *s) { return (size + 2 * (s->k / 2) - s->k) / s->stride + 1; }
+static int conv_out(int size, const stem *s)
+{
+    return (size + 2 * (s->k / 2) - s->k) / s->stride + 1;
+}
 
 static int pool_out(int size, const stem *s)
 {
@@ -85,48 +83,9 @@ static ob_buf stem_onnx(const stem *s, int identity)
     return ob_model(13, &gr);
 }
 
-static xcnn_model *load_bytes(const stem *s, const void *p, size_t n, const char *how)
-{
-    xcnn_load_options o = {.inference_only = 1, .max_batch = 3};
-    xcnn_model *m = NULL;
-    char err[512] = "";
-    xcnn_status st = xcnn_model_load_memory(p, n, &o, &m, err, sizeof err);
-    check(st == XCNN_OK, "%s: loads %s (%s)", s->what, how, err);
-    return st == XCNN_OK ? m : NULL;
-}
-
 static xcnn_model *load(const stem *s, int identity)
 {
-    ob_buf bytes = stem_onnx(s, identity);
-    xcnn_model *m = load_bytes(s, bytes.p, bytes.n, identity ? "with the Identity" : "");
-    ob_free(&bytes);
-    return m;
-}
-
-/* The fused graph written as .xcnn (planned and fused, weights
- * unconverted) and loaded back. */
-static xcnn_model *load_via_xcnn(const stem *s)
-{
-    ob_buf bytes = stem_onnx(s, 0);
-    xcnn_load_options lo = {0};
-    xcnn_graph *g = NULL;
-    xcnn_err err = {0};
-    unsigned char *out = NULL;
-    size_t out_len = 0;
-    xcnn_status st = xcnn_onnx_parse(bytes.p, bytes.n, &lo, &g, &err);
-    ob_free(&bytes);
-    if (!st) {
-        g->inference_only = 1;
-        st = xcnn_plan(g, (uint64_t)256 << 20, &err);
-    }
-    if (!st) st = xcnn_fuse(g, &err);
-    if (!st) st = xcnn_format_encode(g, &out, &out_len, &err);
-    xcnn_graph_free(g);
-    xcnn_model *m = NULL;
-    if (check(st == XCNN_OK, "%s: the fused graph is written as .xcnn (%s)", s->what, err.msg))
-        m = load_bytes(s, out, out_len, "from its .xcnn");
-    free(out);
-    return m;
+    return fused_load(s->what, stem_onnx(s, identity), identity ? "with the Identity" : "");
 }
 
 /* How many running nodes have a pool in them. */
@@ -139,7 +98,8 @@ static int pooled_nodes(const xcnn_model *m)
 
 static void test_stem(const stem *s)
 {
-    xcnn_model *fused = load(s, 0), *plain = load(s, 1), *written = load_via_xcnn(s);
+    xcnn_model *fused = load(s, 0), *plain = load(s, 1);
+    xcnn_model *written = fused_load_via_xcnn(s->what, stem_onnx(s, 0));
     if (!fused || !plain || !written) goto out;
     int want = s->stem_form && xcnn_conv_stem_simd() && !fused->g->reference;
     check(pooled_nodes(fused) == want && pooled_nodes(plain) == 0,
@@ -151,35 +111,13 @@ static void test_stem(const stem *s)
     check(pooled_nodes(written) == want, "%s: loaded from .xcnn, the pool is %s again",
           s->what, want ? "taken" : "left");
     size_t n_in = (size_t)s->c_in * s->h * s->w;
-    size_t n_out = (size_t)s->c_out * pool_out(conv_out(s->h, s), s) * pool_out(conv_out(s->w, s), s);
-    float *x = malloc(3 * n_in * sizeof(float)), *want_y = malloc(3 * n_out * sizeof(float));
-    float *got = malloc(3 * n_out * sizeof(float)), *got2 = malloc(3 * n_out * sizeof(float));
+    size_t n_out =
+        (size_t)s->c_out * pool_out(conv_out(s->h, s), s) * pool_out(conv_out(s->w, s), s);
+    float *x = malloc(3 * n_in * sizeof(float));
     for (size_t i = 0; i < 3 * n_in; i++) x[i] = ob_rand(&rng_state, 1.5f);
-    x[7] = -0.0f; /* (forward refuses a NaN input: the kernel's test has them) */
-    for (int batch = 1; batch <= 3; batch += 2)
-        for (int threads = 1; threads <= 2; threads++) {
-            xcnn_model_set_threads(fused, threads);
-            xcnn_model_set_threads(plain, threads);
-            xcnn_model_set_threads(written, threads);
-            memset(got, 0xff, 3 * n_out * sizeof(float));
-            memset(got2, 0xff, 3 * n_out * sizeof(float));
-            xcnn_status s1 = xcnn_forward(plain, x, batch, want_y);
-            xcnn_status s2 = xcnn_forward(fused, x, batch, got);
-            xcnn_status s3 = xcnn_forward(written, x, batch, got2);
-            size_t bytes = (size_t)batch * n_out * sizeof(float);
-            int negative = 0; /* without a ReLU, pooled values below 0 */
-            for (size_t i = 0; i < (size_t)batch * n_out; i++) negative += want_y[i] < 0;
-            check(s1 == XCNN_OK && s2 == XCNN_OK && !memcmp(want_y, got, bytes),
-                  "%s, batch %d, %d thread%s: fused, the MaxPool op's bits (%d below 0)",
-                  s->what, batch, threads, threads > 1 ? "s" : "", negative);
-            check(s3 == XCNN_OK && !memcmp(want_y, got2, bytes),
-                  "%s, batch %d, %d thread%s: from .xcnn, the same bits", s->what, batch,
-                  threads, threads > 1 ? "s" : "");
-        }
+    x[7] = -0.0f; /* (forward refuses NaN inputs: test_conv_paths has them) */
+    fused_check_bits(s->what, "MaxPool", fused, plain, written, x, n_out);
     free(x);
-    free(want_y);
-    free(got);
-    free(got2);
 out:
     xcnn_model_free(fused);
     xcnn_model_free(plain);
