@@ -342,8 +342,8 @@ static void print_layout(xcnn_model *m, xcnn_model *mi, const char *mi_error)
     if (mi) {
         printf("an inference-only load of the same model (as xcnn predict's): %s KB; layer\n"
                "outputs share memory by lifetime (infer@KB, and who shares it), and a Conv\n"
-               "absorbs a BatchNorm, Relu, Clip or Add (with its Relu) after it and an Add a\n"
-               "Relu, whose input is then never made (fused)\n",
+               "absorbs a BatchNorm, Relu, Clip or Add (with its Relu) after it, the stem\n"
+               "Conv its MaxPool, and an Add a Relu, whose input is then never made (fused)\n",
                kb((int64_t)xcnn_model_arena_bytes(mi), b[0], sizeof b[0]));
     } else {
         printf("(no inference-only layout: %s)\n", mi_error);
