@@ -1406,7 +1406,7 @@ void xcnn_conv_fast_forward(xcnn_graph *g, const xcnn_node *n, int batch, float 
         forward_direct(n, batch, xt->data, wt->data, bias, y, scratch, res);
         return;
     }
-    if (runs_stem(p, wt)) { /* the same */
+    if (p->pooled || runs_stem(p, wt)) { /* the same; with a pool always (y is pooled) */
         forward_stem(g, n, batch, xt->data, wt->data, bias, y, scratch);
         return;
     }
