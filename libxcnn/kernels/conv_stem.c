@@ -131,15 +131,7 @@ static void finish_row(float *y, const float *band, int n, float bias,
 {
     int relu = ep->relu, clip = ep->clip;
     float lo = ep->lo, hi = ep->hi;
-    for (int j = 0; j < n; j++) {
-        float v = band[j] + bias;
-        if (relu) v = v > 0 ? v : 0.0f;
-        if (clip) {
-            v = v < lo ? lo : v;
-            v = v > hi ? hi : v;
-        }
-        y[j] = v;
-    }
+    for (int j = 0; j < n; j++) y[j] = xcnn_gemm_act(band[j] + bias, relu, clip, lo, hi);
 }
 
 /* What every band of one call shares: the planes' geometry, where each

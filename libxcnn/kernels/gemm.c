@@ -260,15 +260,7 @@ static void residual_tile(float *C, int ldc, int h, size_t w, const float *res,
     for (int r = 0; r < h; r++) {
         float *c = C + (size_t)r * ldc;
         const float *x = res + (size_t)r * ldc;
-        for (size_t j = 0; j < w; j++) {
-            float v = c[j] + x[j];
-            if (relu) v = v > 0 ? v : 0.0f;
-            if (clip) {
-                v = v < lo ? lo : v;
-                v = v > hi ? hi : v;
-            }
-            c[j] = v;
-        }
+        for (size_t j = 0; j < w; j++) c[j] = xcnn_gemm_act(c[j] + x[j], relu, clip, lo, hi);
     }
 }
 

@@ -74,6 +74,19 @@ typedef struct xcnn_gemm_epilogue {
  * xcnn_sgemm_serial with beta 1, then the activation over C: three passes
  * over C that the 1x1 convs of MobileNetV2 (K = 16 to 24) spent a sixth of
  * their time in. */
+/* The epilogue's activation on one value, its fields passed by value (so
+ * that loops over outputs keep them in registers and vectorise): ReLU (a
+ * NaN becomes 0), then Clip (a NaN stays). */
+static inline float xcnn_gemm_act(float v, int relu, int clip, float lo, float hi)
+{
+    if (relu) v = v > 0 ? v : 0.0f;
+    if (clip) {
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+    }
+    return v;
+}
+
 /* The epilogue's activation alone (its bias and residual are not read)
  * over count floats: for outputs that no GEMM stores (depthwise convs,
  * Winograd). */
