@@ -12,7 +12,8 @@
  * on the same phase planes has its scan rule's bits (ties, signed zeros,
  * NaNs with two payloads). Small planes' channel form (16 channels at a
  * time, depthwise_channels.c), plain C and AVX-512, has the phase planes'
- * bits for 16 channels and for fewer. Then the
+ * bits for 16 channels and for fewer; wide 3x3 planes read in place
+ * (depthwise_direct.c) have the AVX-512 phase planes' bits. Then the
  * Conv op with group == channels on 1 and 2 threads: the same bits.
  */
 #include <math.h>
@@ -158,6 +159,33 @@ static void check_maxpool_3x3s2(test_rng *r, const xcnn_window2d *w, const float
 }
 
 /* One geometry, plain and (if available) AVX-512. */
+/* The direct form (depthwise_direct.c) against the AVX-512 phase planes'
+ * output `want`: the same bits, whole and in three bands of rows, every
+ * output written and nothing after the plane. */
+static void check_direct(test_rng *r, const xcnn_window2d *w, const float *x, const float *k,
+                         float bias, const float *want, const char *label)
+{
+#ifdef XCNN_DW_X86
+    size_t ny = (size_t)w->out_h * w->out_w;
+    float *y = malloc((ny + GUARD) * sizeof *y);
+    for (int part = 0; part < 2; part++) {
+        for (size_t i = 0; i < ny; i++) y[i] = NAN;
+        for (int i = 0; i < GUARD; i++) y[ny + i] = GUARD_VALUE;
+        int cut1 = part ? test_rng_int(r, 0, w->out_h) : w->out_h;
+        int cut2 = part ? test_rng_int(r, cut1, w->out_h) : w->out_h;
+        xcnn_depthwise_direct_rows(w, x, k, bias, 0, cut1, y);
+        xcnn_depthwise_direct_rows(w, x, k, bias, cut1, cut2, y);
+        xcnn_depthwise_direct_rows(w, x, k, bias, cut2, w->out_h + 3, y);
+        check(!memcmp(y, want, ny * sizeof *y) && guard_intact(y + ny),
+              "%s: read in place (direct), %s: the phase planes' bits", label,
+              part ? "in three bands of rows" : "whole");
+    }
+    free(y);
+#else
+    (void)r, (void)w, (void)x, (void)k, (void)bias, (void)want, (void)label;
+#endif
+}
+
 static void check_geometry(test_rng *r, int in_h, int in_w, int k_h, int k_w, int s_h, int s_w,
                            const int pads[4])
 {
@@ -219,6 +247,7 @@ static void check_geometry(test_rng *r, int in_h, int in_w, int k_h, int k_w, in
               "%s: in bands of rows [0, %d), [%d, %d), [%d, end): the same bits", what, cut1,
               cut1, cut2, cut2);
         free(band);
+        if (simd && xcnn_depthwise_direct_fits(&w)) check_direct(r, &w, x, k, bias, y, label);
     }
     /* MaxPool on the same planes: ties, signed zeros, infinities and NaNs
      * with two payloads, against the scan rule bit for bit (windows made
@@ -296,6 +325,24 @@ static void check_geometries(void)
         check_geometry(&r, in_h, in_w, 3, 3, 2, 2, pads);
     }
     check_geometry(&r, 113, 111, 3, 3, 2, 2, (const int[4]){1, 1, 1, 1});
+    /* 3x3 on rows 48 wide or more, read in place: widths that end a row
+     * inside a vector or on its edge, 1 to 9 rows (odd counts leave the
+     * stride-1 form's last row pair half full), pads 0-2 on each side */
+    for (int t = 0; t < 40; t++) {
+        int s = test_rng_int(&r, 1, 2), pads[4];
+        for (int a = 0; a < 4; a++) pads[a] = test_rng_int(&r, 0, 2);
+        int in_h = test_rng_int(&r, 1, 9), in_w = t < 4 ? 48 + 16 * t : test_rng_int(&r, 48, 130);
+        if (in_h + pads[0] + pads[2] < 3) in_h = 3;
+        check_geometry(&r, in_h, in_w, 3, 3, s, s, pads);
+    }
+    xcnn_window2d narrow = {56, 47, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 56, 47};
+    xcnn_window2d wide5 = {56, 56, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 56, 56};
+    xcnn_window2d stride3 = {56, 56, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 19, 19};
+    check(xcnn_depthwise_direct_fits(&(xcnn_window2d){56, 56, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 28,
+                                                      28}) &&
+              !xcnn_depthwise_direct_fits(&narrow) && !xcnn_depthwise_direct_fits(&wide5) &&
+              !xcnn_depthwise_direct_fits(&stride3),
+          "read in place: 3x3, stride 1 or 2, rows 48 wide or more only");
     /* dilated windows are not the phase planes' (the plain loop runs) */
     xcnn_window2d d = {9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 9, 9};
     check(!xcnn_depthwise_fits(&d), "a dilated window is left to the plain loop");
@@ -359,6 +406,7 @@ int main(void)
     check_geometries();
 #ifdef _OPENMP
     check_op_threads(112, 2, "large planes");
+    check_op_threads(56, 1, "wide planes read in place");
     check_op_threads(14, 1, "small planes, 16 channels at a time");
     check_op_threads(28, 2, "16 channels at a time, stride 2");
 #else

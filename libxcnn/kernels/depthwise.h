@@ -112,6 +112,11 @@ void xcnn_depthwise_channels_pixel_major(const xcnn_window2d *w, const float *x,
                                          const float *bias, int nc, float *y,
                                          size_t out_plane, float *scratch, int simd);
 
+/* 3x3, stride 1 or 2, read straight from the plane (depthwise_direct.c):
+ * no scratch and no copies, for rows at least 48 wide. 1 when w takes it
+ * (its shape only: the kernel needs AVX-512, xcnn_depthwise_simd). */
+int xcnn_depthwise_direct_fits(const xcnn_window2d *w);
+
 /* The phase planes' shared geometry (for the two implementations). */
 typedef struct xcnn_dw_geom {
     int sh, sw;      /* strides: sh x sw phase planes                      */
@@ -151,6 +156,11 @@ void xcnn_dw_fill_phases_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g, c
 void xcnn_depthwise_rows_avx512(const xcnn_window2d *w, const xcnn_dw_geom *g, const float *x,
                                 const float *k, float bias, int oh_lo, int oh_hi, float *y,
                                 float *scratch);
+/* Rows [oh_lo, oh_hi) (clipped to the plane) of xcnn_depthwise_rows's y
+ * for a window that xcnn_depthwise_direct_fits, from x itself: the bits
+ * of the AVX-512 phase planes. */
+void xcnn_depthwise_direct_rows(const xcnn_window2d *w, const float *x, const float *k,
+                                float bias, int oh_lo, int oh_hi, float *y);
 /* Rows [oh_lo, oh_hi) (clipped to the plane) of xcnn_maxpool_rows's y for a window that
  * xcnn_maxpool_3x3s2_fits, with AVX-512 and no scratch: the same bits. */
 void xcnn_maxpool_3x3s2_rows(const xcnn_window2d *w, const float *x, int oh_lo, int oh_hi,
