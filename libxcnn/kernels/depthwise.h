@@ -39,6 +39,7 @@
 #define XCNN_DEPTHWISE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "im2col.h"
 
 /* Outputs summed together, and the multiple every block is rounded up to
@@ -146,6 +147,12 @@ void xcnn_dw_fill_phases(const xcnn_window2d *w, const xcnn_dw_geom *g, const fl
 static inline unsigned short xcnn_dw_first_lanes(int count)
 {
     return count <= 0 ? 0 : count >= 16 ? 0xFFFF : (unsigned short)((1u << count) - 1);
+}
+/* The address of column c of row xr for a masked load: computed as an
+ * integer, as c may lie before the row (its lanes are masked off). */
+static inline const float *xcnn_dw_at(const float *xr, int c)
+{
+    return (const float *)((uintptr_t)xr + (uintptr_t)((intptr_t)c * (intptr_t)sizeof(float)));
 }
 /* depthwise_avx512.c: xcnn_depthwise_rows (or, with k NULL,
  * xcnn_maxpool_rows) with AVX-512, for windows of at most

@@ -39,13 +39,6 @@ TARGET static inline __mmask16 inside(int base, int step, int in_w)
            _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32(in_w));
 }
 
-/* The address of input column c of row xr: computed as an integer, as c
- * may lie before the row (its lanes are masked off). */
-static inline const float *at(const float *xr, int c)
-{
-    return (const float *)((uintptr_t)xr + (uintptr_t)((intptr_t)c * (intptr_t)sizeof(float)));
-}
-
 /* Phase (a, b): row i, column j = input row i * sh + a - pad_top, column
  * j * sw + b - pad_left, 0 outside the input. Whole vectors are stored,
  * up to 15 floats past a row's end: the next row overwrites them, and
@@ -70,13 +63,13 @@ TARGET static void fill_phase(const xcnn_window2d *w, const xcnn_dw_geom *g, con
             if (g->sw == 1 && c >= 0 && c + 16 <= w->in_w) {
                 v = _mm512_loadu_ps(xr + c); /* the row's inside: no mask */
             } else if (g->sw == 1) {
-                v = _mm512_mask_loadu_ps(padv, inside(c, 1, w->in_w), at(xr, c));
+                v = _mm512_mask_loadu_ps(padv, inside(c, 1, w->in_w), xcnn_dw_at(xr, c));
             } else {
                 __m512i idx = _mm512_mullo_epi32(_mm512_set1_epi32(g->sw),
                                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
                                                                    10, 11, 12, 13, 14, 15));
                 v = _mm512_mask_i32gather_ps(padv, inside(c, g->sw, w->in_w), idx,
-                                             at(xr, c), 4);
+                                             xcnn_dw_at(xr, c), 4);
             }
             _mm512_storeu_ps(row + j, v);
         }
@@ -114,8 +107,8 @@ TARGET static void fill_phase_pair(const xcnn_window2d *w, const xcnn_dw_geom *g
                 lo = _mm512_loadu_ps(xr + c);
                 hi = _mm512_loadu_ps(xr + c + 16);
             } else {
-                lo = _mm512_mask_loadu_ps(padv, inside(c, 1, w->in_w), at(xr, c));
-                hi = _mm512_mask_loadu_ps(padv, inside(c + 16, 1, w->in_w), at(xr, c + 16));
+                lo = _mm512_mask_loadu_ps(padv, inside(c, 1, w->in_w), xcnn_dw_at(xr, c));
+                hi = _mm512_mask_loadu_ps(padv, inside(c + 16, 1, w->in_w), xcnn_dw_at(xr, c + 16));
             }
             _mm512_storeu_ps(row0 + j, _mm512_permutex2var_ps(lo, evens, hi));
             _mm512_storeu_ps(row1 + j, _mm512_permutex2var_ps(lo, odds, hi));

@@ -47,24 +47,18 @@ int xcnn_depthwise_direct_fits(const xcnn_window2d *w)
 }
 
 #ifdef XCNN_DW_X86
-#include <stdint.h>
 #include <immintrin.h>
 
 #define TARGET __attribute__((target("avx512f,fma")))
 
 /* Input columns c .. c + 15 of row xr, 0 for those outside [0, width):
  * a plain load inside the row, a masked one at its ends (masked-off lanes
- * are never read, so the address may lie before the row: it is computed
- * as an integer). */
+ * are never read). */
 TARGET static inline __m512 columns(const float *xr, int c, int width)
 {
     if (c >= 0 && c + 16 <= width) return _mm512_loadu_ps(xr + c);
-    int lo = c < 0 ? -c : 0, hi = width - c < 16 ? width - c : 16;
-    if (hi <= lo) return _mm512_setzero_ps();
-    __mmask16 m = (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-    const float *at =
-        (const float *)((uintptr_t)xr + (uintptr_t)((intptr_t)c * (intptr_t)sizeof(float)));
-    return _mm512_maskz_loadu_ps(m, at);
+    __mmask16 m = (__mmask16)(xcnn_dw_first_lanes(width - c) & ~xcnn_dw_first_lanes(-c));
+    return _mm512_maskz_loadu_ps(m, xcnn_dw_at(xr, c));
 }
 
 /* One input row's three tap vectors for 16 outputs: the inputs that taps
